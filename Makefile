@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make run    virtualenv, install, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
+#   make test   virtualenv, install, lint, the tests on SQLite and on PostgreSQL
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# PostgreSQL used by `make test` (the test database is created beside it as test_<name>).
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-sqlite test-postgres lint format install clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DEBUG=true $(BIN)/python manage.py seed_demo --username admin --password admin
+	@echo ""
+	@echo "  Admin:     http://$(HOST):$(PORT)/admin/   (user admin, password admin)"
+	@echo "  Agent-api: http://$(HOST):$(PORT)/ac-demo/v3/agent-api"
+	@echo ""
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-sqlite: install
+	env -u DATABASE_URL $(BIN)/python -m pytest
+
+# In CI (CI=true) a PostgreSQL that cannot be reached fails the run; elsewhere it is skipped.
+test-postgres: install
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
+	else \
+		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: skipping the PostgreSQL run (CI requires it)."; \
+	fi
+
+test: lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

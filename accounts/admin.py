@@ -1,0 +1,98 @@
+"""Admin of accounts, their staff and their admin API keys."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.admin_scoping import AccountScopedAdmin
+from accounts.models import Account, AdminApiKey, Membership
+from accounts.services import admin_key_create, admin_key_revoke
+
+admin.site.site_header = "Conductrics self-hosted"
+admin.site.site_title = "Conductrics self-hosted"
+admin.site.index_title = "Experiments"
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    verbose_name = "staff member"
+    verbose_name_plural = "staff members (who may edit this account in the admin)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return True
+
+
+class AdminApiKeyInline(admin.TabularInline):
+    model = AdminApiKey
+    extra = 0
+    fields = ["prefix", "name", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "admin API keys (create one with the action on the account list)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(AccountScopedAdmin):
+    account_path = ""
+    list_display = ["code", "name", "attribution_window_hours", "retention_days", "created_at"]
+    search_fields = ["code", "name"]
+    inlines = [MembershipInline, AdminApiKeyInline]
+    actions = ["create_admin_key"]
+    fieldsets = [
+        (None, {"fields": ["code", "name"]}),
+        ("Attribution and retention", {"fields": ["attribution_window_hours", "retention_days"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
+        # Codes appear in every runtime URL: changing one would break the sites using it.
+        return ["code"] if obj else []
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Create an admin API key (shown once)")
+    def create_admin_key(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        for account in queryset:
+            _, raw = admin_key_create(account=account, name=f"created by {request.user}")
+            self.message_user(
+                request,
+                f"New admin API key for {account.code}: {raw} — "
+                "copy it now, it is not shown again.",
+                messages.WARNING,
+            )
+
+
+@admin.register(AdminApiKey)
+class AdminApiKeyAdmin(AccountScopedAdmin):
+    list_display = ["prefix", "account", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["account"]
+    search_fields = ["prefix", "name", "account__code"]
+    fields = ["account", "prefix", "name", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["account", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return False  # keys are created by the account action, which shows the key once
+
+    @admin.action(description="Revoke the selected admin API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AdminApiKey]) -> None:
+        for key in queryset:
+            admin_key_revoke(key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)

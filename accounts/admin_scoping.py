@@ -1,0 +1,116 @@
+"""Tenant scoping for the admin: staff see and edit only their own accounts' objects.
+
+Membership of an account (accounts.Membership) is what grants a staff user access to
+that account's configuration; superusers see everything.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from accounts.models import Account
+from accounts.selectors import accounts_for_user, user_is_account_staff
+
+
+class AccountScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose objects belong to an account through `account_path`."""
+
+    account_path = "account"
+    scoped_relations: tuple[str, ...] = ()  # FK / M2M fields whose choices are narrowed too
+
+    def _account_ids(self, request: HttpRequest) -> set[int]:
+        cached = getattr(request, "_conductrics_account_ids", None)
+        if cached is None:
+            cached = set(accounts_for_user(user=request.user).values_list("pk", flat=True))
+            request._conductrics_account_ids = cached
+        return cached
+
+    def _object_account_id(self, obj: Model) -> int | None:
+        if not self.account_path:
+            return obj.pk
+        target: object = obj
+        for part in self.account_path.split("__"):
+            target = getattr(target, part, None)
+            if target is None:
+                return None
+        return target.pk if isinstance(target, Model) else None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        key = f"{self.account_path}__in" if self.account_path else "pk__in"
+        return qs.filter(**{key: self._account_ids(request)})
+
+    # Membership grants the permissions; superusers keep Django's own checks.
+    def _member_may(self, request: HttpRequest, obj: Model | None) -> bool:
+        if not user_is_account_staff(user=request.user):
+            return False
+        if obj is None:
+            return True
+        return self._object_account_id(obj) in self._account_ids(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if request.user.is_superuser:
+            return super().has_module_permission(request)
+        return self._member_may(request, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if request.user.is_superuser:
+            return super().has_view_permission(request, obj)
+        return self._member_may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        if request.user.is_superuser:
+            return super().has_add_permission(request, *args)
+        return self._member_may(request, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if request.user.is_superuser:
+            return super().has_change_permission(request, obj)
+        return self._member_may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if request.user.is_superuser:
+            return super().has_delete_permission(request, obj)
+        return self._member_may(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001, ANN201
+        if db_field.related_model is Account and not request.user.is_superuser:
+            kwargs["queryset"] = Account.objects.filter(pk__in=self._account_ids(request))
+        elif db_field.name in self.scoped_relations and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                account__in=self._account_ids(request)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):  # noqa: ANN001, ANN201
+        if db_field.name in self.scoped_relations and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                account__in=self._account_ids(request)
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class CodeGeneratingForm(forms.ModelForm):
+    """Admin form whose `code` may be left blank on creation: it is then made from the name.
+
+    Subclasses set `generate_code(account, name) -> str` (a domain service).
+    """
+
+    generate_code = None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if "code" in self.fields:
+            self.fields["code"].required = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if "code" in self.fields and not cleaned.get("code"):
+            account = cleaned.get("account")
+            name = cleaned.get("name")
+            if account is not None and name:
+                cleaned["code"] = type(self).generate_code(account=account, name=name)
+        return cleaned

@@ -1,0 +1,60 @@
+"""Codes of SPEC §2: their shapes, validators, and generation from a name."""
+
+import re
+import secrets
+from collections.abc import Callable
+
+from django.core.validators import RegexValidator
+from django.utils.text import slugify
+
+ACCOUNT_CODE_RE = r"^ac-[a-z0-9-]{1,40}\Z"
+TARGET_CODE_RE = r"^dt-[a-zA-Z0-9-]{1,40}\Z"
+GOAL_CODE_RE = r"^g-[a-zA-Z0-9-]{1,40}\Z"
+AGENT_CODE_RE = r"^a-[a-zA-Z0-9-]{1,40}\Z"
+VARIATION_CODE_RE = r"^[A-Za-z0-9_-]{1,32}\Z"
+
+validate_account_code = RegexValidator(
+    ACCOUNT_CODE_RE,
+    "An account code is “ac-” followed by 1 to 40 lower-case letters, digits or dashes.",
+    code="invalid_code",
+)
+validate_target_code = RegexValidator(
+    TARGET_CODE_RE,
+    "A deploy target code is “dt-” followed by 1 to 40 letters, digits or dashes.",
+    code="invalid_code",
+)
+validate_goal_code = RegexValidator(
+    GOAL_CODE_RE,
+    "A goal code is “g-” followed by 1 to 40 letters, digits or dashes.",
+    code="invalid_code",
+)
+validate_agent_code = RegexValidator(
+    AGENT_CODE_RE,
+    "An agent code is “a-” followed by 1 to 40 letters, digits or dashes.",
+    code="invalid_code",
+)
+validate_variation_code = RegexValidator(
+    VARIATION_CODE_RE,
+    "A variation code is 1 to 32 letters, digits, underscores or dashes.",
+    code="invalid_code",
+)
+
+_BODY_MAX = 40
+
+
+def code_generate(*, prefix: str, name: str, is_taken: Callable[[str], bool]) -> str:
+    """Return a free code `prefix` + a slug of `name` (lower-case), made unique by a suffix.
+
+    `is_taken(code)` tells whether a code is already used in the account.
+    Falls back to random characters when the name has nothing usable.
+    """
+    body = re.sub(r"-+", "-", slugify(name).replace("_", "-")).strip("-")[:_BODY_MAX]
+    if not body:
+        body = secrets.token_hex(4)
+    candidate = f"{prefix}{body}"
+    n = 2
+    while is_taken(candidate):
+        suffix = f"-{n}"
+        candidate = f"{prefix}{body[: _BODY_MAX - len(suffix)]}{suffix}"
+        n += 1
+    return candidate

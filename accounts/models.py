@@ -1,0 +1,123 @@
+"""Tenants: accounts, the staff who belong to them, and their admin API keys."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.codes import validate_account_code
+
+ATTRIBUTION_WINDOW_DEFAULT_HOURS = 72
+ATTRIBUTION_WINDOW_MAX_HOURS = 2160
+RETENTION_DEFAULT_DAYS = 30
+RETENTION_MAX_DAYS = 3650
+
+
+class Account(models.Model):
+    code = models.CharField(
+        max_length=43,
+        unique=True,
+        validators=[validate_account_code],
+        help_text=(
+            "“ac-” and 1 to 40 lower-case letters, digits or dashes. Appears in runtime URLs."
+        ),
+    )
+    name = models.CharField(max_length=200)
+    attribution_window_hours = models.PositiveIntegerField(
+        "attribution window (hours)",
+        default=ATTRIBUTION_WINDOW_DEFAULT_HOURS,
+        validators=[MinValueValidator(1), MaxValueValidator(ATTRIBUTION_WINDOW_MAX_HOURS)],
+        help_text="How long after a selection a goal is still credited to it (1 to 2160 hours).",
+    )
+    retention_days = models.PositiveIntegerField(
+        "retention (days)",
+        default=RETENTION_DEFAULT_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(RETENTION_MAX_DAYS)],
+        help_text="How long raw visitor-level data is kept. Must cover the attribution window.",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        related_name="conductrics_accounts",
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        window = self.attribution_window_hours
+        retention = self.retention_days
+        if window and retention and retention * 24 < window:
+            raise ValidationError(
+                {
+                    "retention_days": (
+                        f"Retention ({retention} days) must cover the attribution window "
+                        f"({window} hours): keep raw data at least "
+                        f"{-(-window // 24)} days, or shorten the window."
+                    )
+                },
+                code="retention_below_window",
+            )
+        if self.pk and retention:
+            longest = (
+                self.goals.exclude(attribution_window_hours__isnull=True)
+                .order_by("-attribution_window_hours")
+                .values_list("code", "attribution_window_hours")
+                .first()
+            )
+            if longest and retention * 24 < longest[1]:
+                raise ValidationError(
+                    {
+                        "retention_days": (
+                            f"Retention ({retention} days) must cover the attribution window of "
+                            f"goal {longest[0]} ({longest[1]} hours)."
+                        )
+                    },
+                    code="retention_below_window",
+                )
+
+
+class Membership(models.Model):
+    """A staff user's membership of an account: what they may see and edit in the admin."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account.code}"
+
+
+class AdminApiKey(models.Model):
+    """An admin key of an account, for the management API. Only its hash is stored."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="admin_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, help_text="The start of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "admin API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.account.code})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

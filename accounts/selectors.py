@@ -1,0 +1,34 @@
+"""Reads on accounts and admin keys."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.keys import ADMIN_KEY_PREFIX, key_hash
+from accounts.models import Account, AdminApiKey
+
+
+def accounts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
+    """Return the accounts a user may see: all for a superuser, their memberships otherwise."""
+    if not user.is_authenticated or not user.is_active:
+        return Account.objects.none()
+    if user.is_superuser:
+        return Account.objects.all()
+    return Account.objects.filter(memberships__user=user)
+
+
+def user_is_account_staff(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tell whether a user is active staff with at least one account (or a superuser)."""
+    if not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    return user.is_superuser or accounts_for_user(user=user).exists()
+
+
+def admin_key_lookup(*, raw: str) -> AdminApiKey | None:
+    """Return the active admin key matching `raw`, or None. Looks up by hash, never by value."""
+    if not raw.startswith(ADMIN_KEY_PREFIX):
+        return None
+    return (
+        AdminApiKey.objects.select_related("account")
+        .filter(key_hash=key_hash(raw), revoked_at__isnull=True)
+        .first()
+    )

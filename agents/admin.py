@@ -1,0 +1,169 @@
+"""Admin of agents (tests), with inline variations and the server-side goal checklist."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+
+from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from agents.models import Agent, AgentStatus, Variation
+from agents.services import (
+    VariationSpec,
+    agent_code_generate,
+    agent_links_validate,
+    agents_status_set,
+    variations_validate,
+)
+from goals.admin import render_checklist
+from goals.checklist import server_side_checklist
+
+
+class VariationInlineFormSet(forms.BaseInlineFormSet):
+    """Checks the variations as a whole with the domain's rule (two or more, weights not all 0)."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        specs = [
+            VariationSpec(
+                code=form.cleaned_data.get("code", ""),
+                weight=form.cleaned_data.get("weight") or 0,
+            )
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        try:
+            variations_validate(variations=specs)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+
+class VariationInline(admin.TabularInline):
+    model = Variation
+    formset = VariationInlineFormSet
+    fields = ["position", "code", "name", "weight", "metadata"]
+    ordering = ["position", "id"]
+
+    def get_extra(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object) -> int:
+        return 0 if obj else 2
+
+    # The inline belongs to its agent: the agent's scoping decides.
+    def has_add_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return True
+
+    def has_change_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return True
+
+    def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return True
+
+    def has_view_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return True
+
+
+class AgentForm(CodeGeneratingForm):
+    generate_code = staticmethod(agent_code_generate)
+
+    class Meta:
+        model = Agent
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        account = cleaned.get("account") or getattr(self.instance, "account", None)
+        if account is not None:
+            try:
+                agent_links_validate(
+                    account=account,
+                    goals=cleaned.get("goals") or [],
+                    targets=cleaned.get("targets") or [],
+                )
+            except ValidationError as exc:
+                for field_name, errors in exc.message_dict.items():
+                    self.add_error(field_name, errors)
+        return cleaned
+
+
+@admin.register(Agent)
+class AgentAdmin(AccountScopedAdmin):
+    form = AgentForm
+    inlines = [VariationInline]
+    scoped_relations = ("goals", "targets")
+    list_display = ["code", "name", "account", "status", "variation_codes"]
+    list_filter = ["status", "account"]
+    search_fields = ["code", "name", "account__code"]
+    filter_horizontal = ["goals", "targets"]
+    actions = ["mark_running", "mark_paused", "mark_stopped"]
+    fieldsets = [
+        (None, {"fields": ["account", "code", "name", "status", "paused_variation"]}),
+        ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
+        (
+            "Server-side goal checklist",
+            {
+                "description": "For each goal of this agent: what sending it through the REST "
+                "API needs. Each item links to where it is fixed.",
+                "fields": ["server_side_checklist"],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        return super().get_queryset(request).prefetch_related("variations")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
+        fixed = ["account", "code"] if obj else []
+        return [*fixed, "server_side_checklist"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):  # noqa: ANN201
+        if obj:
+            return self.fieldsets
+        first = (None, {"fields": ["account", "code", "name", "status"]})
+        return [first, self.fieldsets[1]]
+
+    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object):  # noqa: ANN201
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            # Only this agent's own variations, goals and targets of its own account.
+            fields = form.base_fields
+            if "paused_variation" in fields:
+                fields["paused_variation"].queryset = obj.variations.all()
+            if "goals" in fields:
+                fields["goals"].queryset = fields["goals"].queryset.filter(account=obj.account)
+            if "targets" in fields:
+                fields["targets"].queryset = fields["targets"].queryset.filter(account=obj.account)
+        return form
+
+    @admin.display(description="variations")
+    def variation_codes(self, obj: Agent) -> str:
+        return ", ".join(f"{v.code} ({v.weight:g})" for v in obj.variations.all())
+
+    @admin.display(description="checklist")
+    def server_side_checklist(self, obj: Agent) -> SafeString:
+        express_targets = list(obj.targets.all())
+        blocks = [
+            (
+                f"{goal.name} ({goal.code})",
+                server_side_checklist(goal=goal, express_targets=express_targets),
+            )
+            for goal in obj.goals.all()
+        ]
+        return render_checklist(blocks, empty_text="This agent tracks no goals yet.")
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Agent], status: str) -> None:
+        count = agents_status_set(agents=queryset, status=status)
+        self.message_user(request, f"{count} agent(s) now {status}.", messages.SUCCESS)
+
+    @admin.action(description="Run the selected agents")
+    def mark_running(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_status(request, queryset, AgentStatus.RUNNING)
+
+    @admin.action(description="Pause the selected agents")
+    def mark_paused(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_status(request, queryset, AgentStatus.PAUSED)
+
+    @admin.action(description="Stop the selected agents")
+    def mark_stopped(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_status(request, queryset, AgentStatus.STOPPED)

@@ -1,0 +1,133 @@
+"""Agents (tests) and their variations."""
+
+import math
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from accounts.codes import validate_agent_code, validate_variation_code
+from accounts.models import Account
+
+METADATA_MAX_KEYS = 20
+METADATA_KEY_MAX = 64
+METADATA_VALUE_MAX = 256
+
+
+class AgentStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    STOPPED = "stopped", "Stopped"
+
+
+def validate_weight(value: float) -> None:
+    if value is None or not math.isfinite(value) or value < 0:
+        raise ValidationError("A weight is a finite number, 0 or more.", code="invalid_weight")
+
+
+def validate_metadata(value: object) -> None:
+    """Metadata is an object of short strings: at most 20 keys of 64 chars, values of 256."""
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Metadata must be an object of strings, such as {"headline": "Hello"}.',
+            code="invalid_metadata",
+        )
+    if len(value) > METADATA_MAX_KEYS:
+        raise ValidationError(
+            f"Metadata holds at most {METADATA_MAX_KEYS} keys.", code="invalid_metadata"
+        )
+    for key, item in value.items():
+        if not key or len(key) > METADATA_KEY_MAX:
+            raise ValidationError(
+                f"Metadata key “{key}” must be 1 to {METADATA_KEY_MAX} characters.",
+                code="invalid_metadata",
+            )
+        if not isinstance(item, str) or len(item) > METADATA_VALUE_MAX:
+            raise ValidationError(
+                f"Metadata value of “{key}” must be a string of at most "
+                f"{METADATA_VALUE_MAX} characters.",
+                code="invalid_metadata",
+            )
+
+
+class Agent(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="agents")
+    code = models.CharField(
+        max_length=42,
+        validators=[validate_agent_code],
+        help_text=(
+            "“a-” and 1 to 40 letters, digits or dashes. Left blank, it is made from the name."
+        ),
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=AgentStatus.choices, default=AgentStatus.PAUSED)
+    paused_variation = models.ForeignKey(
+        "agents.Variation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Served while the agent is paused. Blank: the first variation.",
+    )
+    goals = models.ManyToManyField("goals.Goal", related_name="agents", blank=True)
+    targets = models.ManyToManyField(
+        "targets.DeployTarget", related_name="agents", blank=True, verbose_name="deploy targets"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account__code", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "code"],
+                name="agent_code_unique_in_account",
+                violation_error_message="An agent with this code already exists in this account.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        if self.paused_variation_id and self.pk and self.paused_variation.agent_id != self.pk:
+            raise ValidationError(
+                {
+                    "paused_variation": (
+                        "The paused variation must be one of this agent's variations."
+                    )
+                },
+                code="foreign_paused_variation",
+            )
+
+
+class Variation(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="variations")
+    code = models.CharField(
+        max_length=32,
+        validators=[validate_variation_code],
+        help_text="1 to 32 letters, digits, underscores or dashes, such as A or B.",
+    )
+    name = models.CharField(max_length=200, blank=True)
+    weight = models.FloatField(default=1, validators=[validate_weight])
+    metadata = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_metadata],
+        help_text="An object of short strings returned to clients as “md”.",
+    )
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Order of the variations; the first one is the baseline."
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "code"],
+                name="variation_code_unique_in_agent",
+                violation_error_message="A variation with this code already exists in this agent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

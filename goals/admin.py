@@ -1,0 +1,105 @@
+"""Admin of goals, with the Trigger section and the server-side goal checklist."""
+
+from collections.abc import Sequence
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from goals.checklist import ChecklistItem, server_side_checklist
+from goals.models import Goal
+from goals.services import goal_code_generate
+
+
+def _fix_url(fix: Model | type[Model] | None) -> str | None:
+    if fix is None:
+        return None
+    if isinstance(fix, Model):
+        url = reverse(f"admin:{fix._meta.app_label}_{fix._meta.model_name}_change", args=[fix.pk])
+        return url + ("#data-passing" if fix._meta.model_name == "deploytarget" else "")
+    return reverse(f"admin:{fix._meta.app_label}_{fix._meta.model_name}_add")
+
+
+def render_checklist(
+    blocks: Sequence[tuple[str, list[ChecklistItem]]], *, empty_text: str = ""
+) -> SafeString:
+    """Render checklist blocks (title, items) as HTML, each item linking to where it is fixed."""
+    context_blocks = [
+        {
+            "title": title,
+            "items": [
+                {
+                    "key": item.key,
+                    "label": item.label,
+                    "ok": item.ok,
+                    "detail": item.detail,
+                    "url": _fix_url(item.fix),
+                }
+                for item in items
+            ],
+        }
+        for title, items in blocks
+    ]
+    return SafeString(
+        render_to_string(
+            "admin/checklist.html", {"blocks": context_blocks, "empty_text": empty_text}
+        )
+    )
+
+
+class GoalForm(CodeGeneratingForm):
+    generate_code = staticmethod(goal_code_generate)
+
+    class Meta:
+        model = Goal
+        fields = "__all__"
+
+
+@admin.register(Goal)
+class GoalAdmin(AccountScopedAdmin):
+    form = GoalForm
+    list_display = [
+        "code",
+        "name",
+        "account",
+        "trigger",
+        "rest_send",
+        "counting",
+        "checklist_score",
+    ]
+    list_filter = ["trigger", "rest_send", "counting", "account"]
+    search_fields = ["code", "name", "account__code"]
+    radio_fields = {"trigger": admin.VERTICAL, "counting": admin.HORIZONTAL}
+    fieldsets = [
+        (None, {"fields": ["account", "code", "name"]}),
+        ("Trigger", {"fields": ["trigger", "rest_send"]}),
+        ("Counting", {"fields": ["counting", "max_value", "attribution_window_hours"]}),
+        (
+            "Server-side goal checklist",
+            {
+                "description": "What sending this goal through the REST API, for an Express "
+                "agent, needs. Each item links to where it is fixed.",
+                "fields": ["server_side_checklist"],
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Goal | None = None) -> list[str]:
+        fixed = ["account", "code"] if obj else []
+        return [*fixed, "server_side_checklist"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):  # noqa: ANN201
+        return self.fieldsets if obj else self.fieldsets[:-1]
+
+    @admin.display(description="checklist")
+    def server_side_checklist(self, obj: Goal) -> SafeString:
+        return render_checklist([("", server_side_checklist(goal=obj))])
+
+    @admin.display(description="server-side checklist")
+    def checklist_score(self, obj: Goal) -> str:
+        items = server_side_checklist(goal=obj)
+        return f"{sum(i.ok for i in items)}/{len(items)}"

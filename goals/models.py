@@ -1,0 +1,118 @@
+"""Goals (conversion events) and their settings for server-side sending."""
+
+import math
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.codes import validate_goal_code
+from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS, Account
+
+
+class GoalTrigger(models.TextChoices):
+    PAGE_EVENT = "page_event", "Page events (Express-style trigger)"
+    API = "api", "Programmatically, via API"
+
+
+class GoalCounting(models.TextChoices):
+    ONCE = "once", "Once per visitor per agent"
+    EVERY = "every", "Every event (values add up)"
+
+
+REST_SEND_LABEL = "Goal events to be sent via REST API"
+TRIGGER_API_LABEL = GoalTrigger.API.label
+
+
+def validate_positive_finite(value: float) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError("Enter a finite number greater than 0.", code="not_positive_finite")
+
+
+class Goal(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="goals")
+    code = models.CharField(
+        max_length=42,
+        validators=[validate_goal_code],
+        help_text=(
+            "“g-” and 1 to 40 letters, digits or dashes. Left blank, it is made from the name."
+        ),
+    )
+    name = models.CharField(max_length=200)
+    trigger = models.CharField(
+        max_length=16, choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT
+    )
+    rest_send = models.BooleanField(
+        REST_SEND_LABEL,
+        default=False,
+        help_text=(
+            "Lets goal events of this goal, sent server-side through the REST API, be credited "
+            f"to selections made client-side (Express). Needs Trigger “{TRIGGER_API_LABEL}”."
+        ),
+    )
+    counting = models.CharField(
+        max_length=8, choices=GoalCounting.choices, default=GoalCounting.ONCE
+    )
+    max_value = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[validate_positive_finite],
+        help_text="Larger values are capped to this. Blank: no cap.",
+    )
+    attribution_window_hours = models.PositiveIntegerField(
+        "attribution window (hours)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(ATTRIBUTION_WINDOW_MAX_HOURS)],
+        help_text="Overrides the account's attribution window for this goal. Blank: the account's.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account__code", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "code"],
+                name="goal_code_unique_in_account",
+                violation_error_message="A goal with this code already exists in this account.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def window_hours(self) -> int:
+        """The attribution window in force: the goal's own, else the account's."""
+        return self.attribution_window_hours or self.account.attribution_window_hours
+
+    def clean(self) -> None:
+        if self.rest_send and self.trigger != GoalTrigger.API:
+            raise ValidationError(
+                {
+                    "rest_send": (
+                        f"“{REST_SEND_LABEL}” can only be turned on for API goals: set Trigger "
+                        f"to “{TRIGGER_API_LABEL}” first, or turn “{REST_SEND_LABEL}” off."
+                    )
+                },
+                code="rest_send_needs_api_trigger",
+            )
+        account = getattr(self, "account", None) if self.account_id else None
+        if (
+            account is not None
+            and self.attribution_window_hours
+            and account.retention_days * 24 < self.attribution_window_hours
+        ):
+            raise ValidationError(
+                {
+                    "attribution_window_hours": (
+                        f"The account keeps raw data {account.retention_days} days, "
+                        f"less than this window ({self.attribution_window_hours} hours): "
+                        "raise the account's retention first, or shorten the window."
+                    )
+                },
+                code="window_beyond_retention",
+            )

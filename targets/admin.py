@@ -1,0 +1,80 @@
+"""Admin of deploy targets, with their Data Passing section and key rotation."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from targets.models import DeployTarget
+from targets.services import target_code_generate, target_rotate_key
+
+
+class OriginsField(forms.CharField):
+    """One origin per line in the form; a list of origins in the model."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: object) -> list[str]:
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class DeployTargetForm(CodeGeneratingForm):
+    generate_code = staticmethod(target_code_generate)
+    allowed_origins = OriginsField(
+        required=False,
+        help_text="Express targets: one origin per line, such as https://www.example.com. "
+        "Empty: any origin may call the agent-api.",
+    )
+
+    class Meta:
+        model = DeployTarget
+        fields = "__all__"
+
+
+@admin.register(DeployTarget)
+class DeployTargetAdmin(AccountScopedAdmin):
+    form = DeployTargetForm
+    list_display = ["code", "name", "account", "kind", "enabled", "allow_external_vid", "key_hint"]
+    list_filter = ["kind", "enabled", "allow_external_vid", "account"]
+    search_fields = ["code", "name", "account__code"]
+    actions = ["rotate_key"]
+    fieldsets = [
+        (None, {"fields": ["account", "code", "name", "kind", "enabled"]}),
+        (
+            "Data Passing",
+            {
+                "description": '<span id="data-passing"></span>'
+                "Pass an External Visitor ID (vid) so that goals sent server-side through the "
+                "REST API match the variations a visitor saw in the browser.",
+                "fields": ["allow_external_vid"],
+            },
+        ),
+        ("Browser access (Express)", {"fields": ["allowed_origins"]}),
+        ("Runtime API key", {"fields": ["api_key"]}),
+    ]
+    readonly_fields = ["api_key"]
+    radio_fields = {"kind": admin.HORIZONTAL}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: DeployTarget | None = None):  # noqa: ANN201
+        # A code is part of runtime URLs and client configuration: fixed once created.
+        return ["account", "code", "api_key"] if obj else ["api_key"]
+
+    @admin.display(description="runtime key")
+    def key_hint(self, obj: DeployTarget) -> str:
+        return format_html("<code>{}…</code>", obj.api_key[:10])
+
+    @admin.action(description="Rotate the runtime API key (the old key stops working at once)")
+    def rotate_key(self, request: HttpRequest, queryset: QuerySet[DeployTarget]) -> None:
+        for target in queryset:
+            new_key = target_rotate_key(target=target)
+            self.message_user(
+                request, f"New runtime key for {target.code}: {new_key}", messages.WARNING
+            )

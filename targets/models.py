@@ -1,0 +1,108 @@
+"""Deploy targets: where agents run (Express/JS in the browser, or REST server-side)."""
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from accounts.codes import validate_target_code
+from accounts.keys import runtime_key_generate
+from accounts.models import Account
+
+
+class TargetKind(models.TextChoices):
+    EXPRESS = "express", "Express / JS API (in the browser)"
+    REST = "rest", "REST API (server-side)"
+
+
+def validate_allowed_origins(value: object) -> None:
+    """Refuse anything but a list of `scheme://host[:port]` origins."""
+    if not isinstance(value, list):
+        raise ValidationError("Allowed origins must be a list of origins.", code="invalid_origin")
+    for origin in value:
+        if not isinstance(origin, str):
+            raise ValidationError(f"{origin!r} is not an origin.", code="invalid_origin")
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ValidationError(
+                f"“{origin}” is not an origin: write it as scheme://host[:port], "
+                "for example https://www.example.com.",
+                code="invalid_origin",
+            )
+
+
+class DeployTarget(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="targets")
+    code = models.CharField(
+        max_length=43,
+        validators=[validate_target_code],
+        help_text=(
+            "“dt-” and 1 to 40 letters, digits or dashes. Left blank, it is made from the name."
+        ),
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=TargetKind.choices, default=TargetKind.EXPRESS)
+    api_key = models.CharField(
+        "runtime API key",
+        max_length=64,
+        unique=True,
+        editable=False,
+        default=runtime_key_generate,
+    )
+    enabled = models.BooleanField(default=True)
+    allow_external_vid = models.BooleanField(
+        "Allow Passing of External Visitor ID",
+        default=False,
+        help_text=(
+            "Lets this target pass an External Visitor ID (the vid parameter, or vid in the "
+            "preboot's visitor_callback), so goals sent through the REST API can be matched "
+            "back to the variation a visitor saw."
+        ),
+    )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_allowed_origins],
+        help_text="Express targets: origins allowed to call the agent-api (CORS). Empty: any.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account__code", "code"]
+        verbose_name = "deploy target"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "code"],
+                name="target_code_unique_in_account",
+                violation_error_message=(
+                    "A deploy target with this code already exists in this account."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def is_express(self) -> bool:
+        return self.kind == TargetKind.EXPRESS
+
+    def clean(self) -> None:
+        if self.kind == TargetKind.REST and self.allowed_origins:
+            raise ValidationError(
+                {
+                    "allowed_origins": (
+                        "Allowed origins apply to Express targets only (browsers); "
+                        "a REST target is called server-side. Leave it empty."
+                    )
+                },
+                code="origins_on_rest_target",
+            )

@@ -1,0 +1,50 @@
+"""Writes on deploy targets."""
+
+from django.db import transaction
+
+from accounts.codes import code_generate
+from accounts.keys import runtime_key_generate
+from accounts.models import Account
+from targets.models import DeployTarget, TargetKind
+
+
+def target_code_generate(*, account: Account, name: str) -> str:
+    """Return a free deploy-target code for `account`, made from `name`."""
+    return code_generate(
+        prefix="dt-",
+        name=name,
+        is_taken=lambda c: DeployTarget.objects.filter(account=account, code=c).exists(),
+    )
+
+
+@transaction.atomic
+def target_create(
+    *,
+    account: Account,
+    name: str,
+    kind: str = TargetKind.EXPRESS,
+    code: str | None = None,
+    enabled: bool = True,
+    allow_external_vid: bool = False,
+    allowed_origins: list[str] | None = None,
+) -> DeployTarget:
+    """Create a deploy target with a new runtime key. Raises ValidationError on bad input."""
+    target = DeployTarget(
+        account=account,
+        code=code or target_code_generate(account=account, name=name),
+        name=name,
+        kind=kind,
+        enabled=enabled,
+        allow_external_vid=allow_external_vid,
+        allowed_origins=allowed_origins or [],
+    )
+    target.full_clean()
+    target.save()
+    return target
+
+
+def target_rotate_key(*, target: DeployTarget) -> str:
+    """Give `target` a new runtime key and return it; the old key stops working at once."""
+    target.api_key = runtime_key_generate()
+    target.save(update_fields=["api_key", "updated_at"])
+    return target.api_key

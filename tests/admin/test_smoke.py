@@ -1,0 +1,54 @@
+"""Every admin page of ours answers 200 for a superuser: changelist, search, add, change."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from accounts.services import admin_key_create
+
+OUR_APPS = {"accounts", "targets", "goals", "agents"}
+
+
+@pytest.fixture
+def populated(agent, staff_user):
+    admin_key_create(account=agent.account, name="ci")
+    return agent
+
+
+def _our_models():
+    return [m for m in admin.site._registry if m._meta.app_label in OUR_APPS]
+
+
+def test_admin__registers_every_configuration_model():
+    names = {m._meta.model_name for m in _our_models()}
+    assert {"account", "adminapikey", "deploytarget", "goal", "agent"} <= names
+
+
+@pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)
+def test_admin__changelist_and_search__answer(admin_client, populated, model):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.get(url, {"q": "a"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)
+def test_admin__add_page__answers_or_is_forbidden_by_design(admin_client, populated, model):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+    expected = 403 if model._meta.model_name == "adminapikey" else 200
+    assert admin_client.get(url).status_code == expected
+
+
+@pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)
+def test_admin__change_page__answers(admin_client, populated, model):
+    obj = model.objects.first()
+    assert obj is not None
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
+    assert admin_client.get(url).status_code == 200
+
+
+def test_admin__index__lists_our_sections(admin_client, populated):
+    response = admin_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    for text in ["Deploy targets", "Goals", "Agents"]:
+        assert text in response.content.decode()

@@ -1,0 +1,101 @@
+"""Shared fixtures: two accounts with the seed's set-up, and staff of each."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.models import Account
+from accounts.services import account_create, membership_add
+from agents.models import Agent, AgentStatus
+from agents.services import VariationSpec, agent_create
+from goals.models import Goal, GoalTrigger
+from goals.services import goal_create
+from targets.models import DeployTarget, TargetKind
+from targets.services import target_create
+
+
+@pytest.fixture
+def account(db) -> Account:
+    return account_create(code="ac-acme", name="Acme")
+
+
+@pytest.fixture
+def other_account(db) -> Account:
+    return account_create(code="ac-other", name="Other Inc")
+
+
+@pytest.fixture
+def express_target(account) -> DeployTarget:
+    return target_create(
+        account=account,
+        code="dt-web",
+        name="Web",
+        kind=TargetKind.EXPRESS,
+        allow_external_vid=True,
+    )
+
+
+@pytest.fixture
+def rest_target(account) -> DeployTarget:
+    return target_create(
+        account=account,
+        code="dt-server",
+        name="Server",
+        kind=TargetKind.REST,
+        allow_external_vid=True,
+    )
+
+
+@pytest.fixture
+def purchase_goal(account) -> Goal:
+    return goal_create(
+        account=account,
+        code="g-purchase",
+        name="Purchase",
+        trigger=GoalTrigger.API,
+        rest_send=True,
+    )
+
+
+@pytest.fixture
+def agent(account, purchase_goal, express_target, rest_target) -> Agent:
+    return agent_create(
+        account=account,
+        code="a-hero",
+        name="Hero",
+        status=AgentStatus.RUNNING,
+        variations=[VariationSpec(code="A"), VariationSpec(code="B", metadata={"h": "Hi"})],
+        goals=[purchase_goal],
+        targets=[express_target, rest_target],
+    )
+
+
+@pytest.fixture
+def other_setup(other_account):
+    """The same set-up in another account, with the same codes."""
+    web = target_create(account=other_account, code="dt-web", name="Other web")
+    goal = goal_create(account=other_account, code="g-purchase", name="Other purchase")
+    agent = agent_create(
+        account=other_account,
+        code="a-hero",
+        name="Other hero",
+        variations=[VariationSpec(code="A"), VariationSpec(code="B")],
+        goals=[goal],
+        targets=[web],
+    )
+    return {"target": web, "goal": goal, "agent": agent}
+
+
+@pytest.fixture
+def staff_user(account):
+    """A staff member (not superuser) of `account` only."""
+    user = get_user_model().objects.create_user(
+        username="alice", password="pw-alice-123", is_staff=True
+    )
+    membership_add(account=account, user=user)
+    return user
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client

@@ -1,0 +1,73 @@
+import pytest
+
+from goals.checklist import (
+    EXPRESS_PASSES_VID,
+    GOAL_REST_SEND,
+    GOAL_TRIGGER_API,
+    REST_PASSES_VID,
+    server_side_checklist,
+)
+from goals.models import Goal, GoalTrigger
+from goals.services import goal_create
+from targets.models import DeployTarget
+
+pytestmark = pytest.mark.django_db
+
+
+def _ok(items):
+    return {item.key: item.ok for item in items}
+
+
+def test_checklist__seed_setup__ticks_all_four(agent, purchase_goal):
+    items = server_side_checklist(goal=purchase_goal)
+    assert [i.key for i in items] == [
+        EXPRESS_PASSES_VID,
+        REST_PASSES_VID,
+        GOAL_TRIGGER_API,
+        GOAL_REST_SEND,
+    ]
+    assert all(i.ok for i in items)
+
+
+def test_checklist__express_target_without_vid__is_unticked_and_points_at_it(
+    agent, purchase_goal, express_target
+):
+    express_target.allow_external_vid = False
+    express_target.save()
+    items = {i.key: i for i in server_side_checklist(goal=purchase_goal)}
+    assert items[EXPRESS_PASSES_VID].ok is False
+    assert items[EXPRESS_PASSES_VID].fix == express_target
+    assert items[REST_PASSES_VID].ok is True
+
+
+def test_checklist__rest_target_without_vid__is_unticked(agent, purchase_goal, rest_target):
+    rest_target.allow_external_vid = False
+    rest_target.save()
+    assert _ok(server_side_checklist(goal=purchase_goal))[REST_PASSES_VID] is False
+
+
+def test_checklist__no_rest_target__points_at_adding_one(account, express_target):
+    goal = goal_create(account=account, name="Buy", trigger=GoalTrigger.API)
+    items = {i.key: i for i in server_side_checklist(goal=goal)}
+    assert items[REST_PASSES_VID].ok is False
+    assert items[REST_PASSES_VID].fix is DeployTarget
+
+
+def test_checklist__page_event_goal__unticks_trigger_and_rest_send(account, express_target):
+    goal = goal_create(account=account, name="Click")
+    items = {i.key: i for i in server_side_checklist(goal=goal)}
+    assert items[GOAL_TRIGGER_API].ok is False
+    assert items[GOAL_REST_SEND].ok is False
+    assert isinstance(items[GOAL_REST_SEND].fix, Goal)
+
+
+def test_checklist__agent_targets__are_the_express_targets_judged(
+    account, purchase_goal, express_target, rest_target
+):
+    from targets.services import target_create
+
+    silent = target_create(account=account, name="Other site")  # vid off
+    items = _ok(server_side_checklist(goal=purchase_goal, express_targets=[silent]))
+    assert items[EXPRESS_PASSES_VID] is False
+    items = _ok(server_side_checklist(goal=purchase_goal, express_targets=[express_target]))
+    assert items[EXPRESS_PASSES_VID] is True

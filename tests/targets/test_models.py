@@ -1,0 +1,75 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from targets.models import TargetKind
+from targets.services import target_create, target_rotate_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_target__gets_a_runtime_key_of_the_spec_shape(account):
+    target = target_create(account=account, name="Web")
+    assert target.api_key.startswith("api-")
+    assert len(target.api_key) == len("api-") + 32
+    assert target.allow_external_vid is False  # the option is off by default
+
+
+def test_target__code_is_generated_from_name(account):
+    first = target_create(account=account, name="Web Site")
+    second = target_create(account=account, name="Web Site")
+    assert first.code == "dt-web-site"
+    assert second.code == "dt-web-site-2"
+
+
+@pytest.mark.parametrize("code", ["web", "dt-", "dt-has space", "dt-under_score", "dt-" + "a" * 41])
+def test_target__malformed_code__is_refused(account, code):
+    with pytest.raises(ValidationError) as exc:
+        target_create(account=account, name="Web", code=code)
+    assert "code" in exc.value.message_dict
+
+
+def test_target__duplicate_code_in_account__is_refused(account):
+    target_create(account=account, name="Web", code="dt-web")
+    with pytest.raises(ValidationError) as exc:
+        target_create(account=account, name="Web 2", code="dt-web")
+    assert "already exists" in str(exc.value)
+
+
+def test_target__same_code_in_another_account__is_accepted(account, other_account):
+    target_create(account=account, name="Web", code="dt-web")
+    assert target_create(account=other_account, name="Web", code="dt-web").pk
+
+
+def test_target__origins_on_rest_target__are_refused(account):
+    with pytest.raises(ValidationError) as exc:
+        target_create(
+            account=account,
+            name="Srv",
+            kind=TargetKind.REST,
+            allowed_origins=["https://shop.example.com"],
+        )
+    assert "allowed_origins" in exc.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "origin", ["shop.example.com", "ftp://x.example.com", "https://x.example.com/path", "https://"]
+)
+def test_target__malformed_origin__is_refused(account, origin):
+    with pytest.raises(ValidationError) as exc:
+        target_create(account=account, name="Web", allowed_origins=[origin])
+    assert "allowed_origins" in exc.value.message_dict
+
+
+def test_target__good_origins__are_kept(account):
+    origins = ["https://www.example.com", "http://localhost:3000"]
+    target = target_create(account=account, name="Web", allowed_origins=origins)
+    assert target.allowed_origins == origins
+
+
+def test_rotate_key__replaces_the_key(account):
+    target = target_create(account=account, name="Web")
+    old = target.api_key
+    new = target_rotate_key(target=target)
+    target.refresh_from_db()
+    assert new != old
+    assert target.api_key == new
