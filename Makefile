@@ -38,11 +38,13 @@ format: install
 	$(BIN)/ruff check --fix .
 
 test-sqlite: install
+	@echo "Running the tests on SQLite"
 	env -u DATABASE_URL $(BIN)/python -m pytest
 
 # In CI (CI=true) a PostgreSQL that cannot be reached fails the run; elsewhere it is skipped.
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
 		DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import JSONField, ManyToManyField, QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
@@ -46,6 +46,7 @@ class VariationInline(admin.TabularInline):
     formset = VariationInlineFormSet
     fields = ["position", "code", "name", "weight", "metadata"]
     ordering = ["position", "id"]
+    formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
     def get_extra(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object) -> int:
         return 0 if obj else 2
@@ -95,7 +96,7 @@ class AgentAdmin(AccountScopedAdmin):
     list_display = ["code", "name", "account", "status", "variation_codes"]
     list_filter = ["status", "account"]
     search_fields = ["code", "name", "account__code"]
-    filter_horizontal = ["goals", "targets"]
+    formfield_overrides = {ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
     actions = ["mark_running", "mark_paused", "mark_stopped"]
     fieldsets = [
         (None, {"fields": ["account", "code", "name", "status", "paused_variation"]}),
