@@ -131,3 +131,49 @@ class Variation(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class Assignment(models.Model):
+    """A visitor's assignment to a variation of an agent: raw visitor-level data.
+
+    `identity` is what the visitor was bucketed by: `v:<vid>` when an External Visitor ID
+    was passed and allowed, else `s:<session>`. `vid` is set only in the first case, so
+    an assignment found by vid was always made on a target that allowed passing it.
+    `confirmed_at` is null while the assignment is provisional.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="assignments")
+    variation = models.ForeignKey(Variation, on_delete=models.CASCADE, related_name="+")
+    identity = models.CharField(max_length=130)
+    session = models.CharField(max_length=128)
+    vid = models.CharField(max_length=128, null=True, blank=True)
+    target = models.ForeignKey(
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    target_kind = models.CharField(max_length=8)
+    traits = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "identity"], name="assignment_unique_per_agent_and_visitor"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "agent"], name="assignment_by_session"),
+            models.Index(
+                fields=["vid", "agent"],
+                name="assignment_by_vid",
+                condition=models.Q(vid__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} → {self.variation_id} in agent {self.agent_id}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "targets",
     "goals",
     "agents",
+    "runtime",
 ]
 
 MIDDLEWARE = [
@@ -96,8 +97,30 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
+# Django's cache holds the agent-api's throttle counters: Redis when REDIS_URL is set (shared
+# by every server process), else this process's memory.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "runtime.errors.exception_handler",
+}
+
+# Agent-api throttling in DRF's rate syntax ("600/min"); "off" disables one.
+AGENT_API_EXPRESS_RATE = env.str("AGENT_API_EXPRESS_RATE", default="600/min")
+AGENT_API_REST_RATE = env.str("AGENT_API_REST_RATE", default="60000/min")
+
 # Cache of configuration read on the agent-api's hot path (short TTL, invalidated on save).
-CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=30)
+CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=5)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

@@ -116,3 +116,75 @@ class Goal(models.Model):
                 },
                 code="window_beyond_retention",
             )
+
+
+class Channel(models.TextChoices):
+    CLIENT = "client", "Client-side (Express / JS)"
+    SERVER = "server", "Server-side (REST API)"
+
+
+class GoalEvent(models.Model):
+    """A goal command received by the agent-api (raw visitor-level data).
+
+    `event_id` is the caller's id for idempotent retries, unique per goal; `response`
+    is the goal item first answered, replayed for a retry.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=128, null=True, blank=True)
+    session = models.CharField(max_length=128)
+    vid = models.CharField(max_length=128, null=True, blank=True)
+    target = models.ForeignKey(
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    value = models.FloatField()
+    received_at = models.DateTimeField()
+    response = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "event_id"],
+                name="goal_event_id_unique_per_goal",
+                condition=models.Q(event_id__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Credit(models.Model):
+    """A goal event credited to an assignment (one variation of one agent).
+
+    `once` marks credits of goals counted once per visitor: at most one per assignment,
+    enforced by the database so concurrent requests cannot double count.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(GoalEvent, on_delete=models.CASCADE, related_name="credits")
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="credits")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="credits")
+    variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
+    assignment = models.ForeignKey(
+        "agents.Assignment", on_delete=models.CASCADE, related_name="credits"
+    )
+    value = models.FloatField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    once = models.BooleanField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "assignment"],
+                name="credit_once_per_assignment",
+                condition=models.Q(once=True),
+            ),
+        ]
+        indexes = [models.Index(fields=["assignment", "goal"], name="credit_by_assignment")]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} → {self.variation_id} ({self.value:g})"

@@ -1,0 +1,39 @@
+"""Deterministic weighted bucketing: the same (agent, visitor) gets the same variation anywhere."""
+
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+
+class Weighted(Protocol):
+    @property
+    def weight(self) -> float: ...
+
+
+W = TypeVar("W", bound=Weighted)
+
+_SCALE = float(2**64)
+
+
+def bucket_point(*, agent_code: str, identity: str) -> float:
+    """Return a number in [0, 1) fixed by (agent code, visitor identity), uniform over visitors."""
+    digest = hashlib.sha256(f"{agent_code}\x1f{identity}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / _SCALE
+
+
+def variation_pick(*, agent_code: str, identity: str, variations: Sequence[W]) -> W | None:
+    """Pick one of `variations` (in their order) with probability proportional to its weight.
+
+    Returns None when no variation has a weight above 0.
+    """
+    eligible = [v for v in variations if v.weight > 0]
+    total = sum(v.weight for v in eligible)
+    if not eligible or total <= 0:
+        return None
+    point = bucket_point(agent_code=agent_code, identity=identity) * total
+    cumulative = 0.0
+    for variation in eligible:
+        cumulative += variation.weight
+        if point < cumulative:
+            return variation
+    return eligible[-1]  # float rounding at the very top of the range

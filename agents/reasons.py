@@ -1,0 +1,16 @@
+"""Codes of selections (SPEC §4): policies, statuses, and why a selection was not made."""
+
+# `p` of a selection item
+POLICY_RANDOM = "r"  # a new assignment
+POLICY_STICKY = "s"  # a repeat of an earlier assignment
+POLICY_PAUSED = "p"  # the agent is paused: its paused variation, nothing recorded
+
+# `s` of a selection item
+STATUS_OK = "ok"
+STATUS_PROVISIONAL = "p"
+
+# reasons in data.warnings for a selection command that produced no selection
+UNKNOWN_AGENT = "unknown_agent"
+AGENT_STOPPED = "agent_stopped"
+NOT_ON_THIS_TARGET = "not_on_this_target"
+NO_ELIGIBLE_VARIATION = "no_eligible_variation"

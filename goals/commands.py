@@ -1,0 +1,86 @@
+"""What the agent-api asks of the domain (commands of one visitor) and what it gets back.
+
+Plain dataclasses: the runtime parses a request into these, and renders the results.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who the commands are for. `vid` is set only when passed, valid and allowed."""
+
+    session: str
+    vid: str | None = None
+    traits: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> str:
+        """What the visitor is bucketed by: the external visitor id if any, else the session."""
+        return f"v:{self.vid}" if self.vid else f"s:{self.session}"
+
+
+@dataclass(frozen=True)
+class SelectionCommand:
+    agent: str
+    allow: tuple[str, ...] | None = None  # `c`: only these variations
+    exclude: tuple[str, ...] = ()  # `x`: not these
+    status: str | None = None  # `s`: "p" provisional, "ok" confirm, None plain
+
+
+@dataclass(frozen=True)
+class GoalCommand:
+    goal: str
+    value: float | None = None  # None: the default value 1
+    event_id: str | None = None
+
+
+Command = SelectionCommand | GoalCommand
+
+
+@dataclass
+class SelectionResult:
+    agent: str
+    variation: str | None = None
+    policy: str | None = None
+    status: str | None = None
+    md: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None  # set when no selection was made
+    detail: str = ""
+
+    @property
+    def selected(self) -> bool:
+        return self.variation is not None
+
+
+@dataclass
+class GoalResult:
+    goal: str
+    status: str
+    err: str | None = None
+    credited: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "v"}
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "reason"}
+    replay: bool = False
+    detail: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        """The answer as stored for replays of the same event id."""
+        return {"s": self.status, "rs": self.credited, "skipped": self.skipped}
+
+    @classmethod
+    def from_record(cls, goal: str, record: dict[str, Any]) -> "GoalResult":
+        return cls(
+            goal=goal,
+            status=record.get("s", "none"),
+            credited=list(record.get("rs", [])),
+            skipped=list(record.get("skipped", [])),
+            replay=True,
+            detail="replay of an event id already received: nothing recorded again",
+        )
+
+
+@dataclass
+class ExecutionResult:
+    items: list[SelectionResult | GoalResult]
+    log: list[str] = field(default_factory=list)

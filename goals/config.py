@@ -1,0 +1,171 @@
+"""An account's configuration as the agent-api reads it: immutable, cached in-process.
+
+Loading an account costs a handful of queries; afterwards the hot path reads targets,
+agents and goals from memory. A snapshot lives `CONFIG_CACHE_TTL_SECONDS` and is dropped
+at once in this process when any of its objects is saved or deleted (see `apps.py`);
+other processes pick the change up when their TTL runs out.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from django.conf import settings
+
+from accounts.models import Account
+from agents.models import Agent, AgentStatus
+from goals.models import Goal
+from targets.models import DeployTarget
+
+
+@dataclass(frozen=True)
+class TargetConf:
+    id: int
+    code: str
+    kind: str
+    api_key: str
+    enabled: bool
+    allow_external_vid: bool
+    allowed_origins: tuple[str, ...]
+
+    @property
+    def is_express(self) -> bool:
+        return self.kind == "express"
+
+
+@dataclass(frozen=True)
+class VariationConf:
+    id: int
+    code: str
+    weight: float
+    md: MappingProxyType
+
+
+@dataclass(frozen=True)
+class AgentConf:
+    id: int
+    code: str
+    status: str
+    variations: tuple[VariationConf, ...]
+    paused_variation: VariationConf
+    target_ids: frozenset[int]
+    goal_ids: frozenset[int]
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == AgentStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class GoalConf:
+    id: int
+    code: str
+    trigger: str
+    rest_send: bool
+    counting: str
+    max_value: float | None
+    window_hours: int
+    agent_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AccountConf:
+    id: int
+    code: str
+    window_hours: int
+    targets: tuple[TargetConf, ...]
+    agents: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    goals: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    agents_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+
+def account_conf_load(*, code: str) -> AccountConf | None:
+    """Read an account's whole runtime configuration from the database (None if unknown)."""
+    account = Account.objects.filter(code=code).first()
+    if account is None:
+        return None
+    targets = tuple(
+        TargetConf(
+            id=t.pk,
+            code=t.code,
+            kind=t.kind,
+            api_key=t.api_key,
+            enabled=t.enabled,
+            allow_external_vid=t.allow_external_vid,
+            allowed_origins=tuple(t.allowed_origins or ()),
+        )
+        for t in DeployTarget.objects.filter(account=account)
+    )
+    agents: dict[str, AgentConf] = {}
+    agent_rows = Agent.objects.filter(account=account).prefetch_related(
+        "variations", "targets", "goals"
+    )
+    for agent in agent_rows:
+        variations = list(agent.variations.all())  # ordered by position
+        if not variations:
+            continue  # an agent without variations cannot select; treated as unknown
+        md_keys = sorted({k for v in variations for k in (v.metadata or {})})
+        confs = tuple(
+            VariationConf(
+                id=v.pk,
+                code=v.code,
+                weight=float(v.weight),
+                md=MappingProxyType({k: str((v.metadata or {}).get(k, "")) for k in md_keys}),
+            )
+            for v in variations
+        )
+        paused = next((c for c in confs if c.id == agent.paused_variation_id), confs[0])
+        agents[agent.code] = AgentConf(
+            id=agent.pk,
+            code=agent.code,
+            status=agent.status,
+            variations=confs,
+            paused_variation=paused,
+            target_ids=frozenset(t.pk for t in agent.targets.all()),
+            goal_ids=frozenset(g.pk for g in agent.goals.all()),
+        )
+    goals = {
+        g.code: GoalConf(
+            id=g.pk,
+            code=g.code,
+            trigger=g.trigger,
+            rest_send=g.rest_send,
+            counting=g.counting,
+            max_value=g.max_value,
+            window_hours=g.attribution_window_hours or account.attribution_window_hours,
+            agent_ids=tuple(sorted(a.id for a in agents.values() if g.pk in a.goal_ids)),
+        )
+        for g in Goal.objects.filter(account=account)
+    }
+    return AccountConf(
+        id=account.pk,
+        code=account.code,
+        window_hours=account.attribution_window_hours,
+        targets=targets,
+        agents=MappingProxyType(agents),
+        goals=MappingProxyType(goals),
+        agents_by_id=MappingProxyType({a.id: a for a in agents.values()}),
+    )
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, AccountConf | None]] = {}
+
+
+def account_conf(*, code: str) -> AccountConf | None:
+    """Return the cached configuration of account `code` (None when there is no such account)."""
+    now = time.monotonic()
+    hit = _cache.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    conf = account_conf_load(code=code)
+    with _lock:
+        _cache[code] = (now + settings.CONFIG_CACHE_TTL_SECONDS, conf)
+    return conf
+
+
+def config_cache_clear() -> None:
+    """Forget every cached snapshot of this process (called on any configuration save)."""
+    with _lock:
+        _cache.clear()

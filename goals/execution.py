@@ -1,0 +1,344 @@
+"""Executing one agent-api request's commands for one visitor: all of it, or nothing.
+
+`visitor_commands_execute` is the one service the runtime calls. It reads the visitor's
+state once, decides every command in order (selections through `agents.selection`,
+goals through `goals.matching`), then writes new assignments, confirmations, goal
+events and credits in bulk, inside one transaction. Concurrent requests are settled by
+the database's unique constraints: a request that loses a race is run again from the
+start, and then sees the winner's rows (a sticky repeat, a replay, `already_credited`).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents import reasons as sel
+from agents.models import Assignment
+from agents.selection import selection_decide
+from goals import reasons
+from goals.commands import (
+    Command,
+    ExecutionResult,
+    GoalCommand,
+    GoalResult,
+    SelectionCommand,
+    SelectionResult,
+    Visitor,
+)
+from goals.config import AccountConf, GoalConf, TargetConf
+from goals.matching import goal_match
+from goals.models import Channel, Credit, GoalEvent
+from goals.selectors import AssignmentRow, visitor_state_read
+
+RACE_RETRIES = 3
+
+
+@dataclass
+class _Pending:
+    """What a request will write, collected while its commands are decided."""
+
+    new_rows: list[AssignmentRow] = field(default_factory=list)
+    confirmed_rows: list[AssignmentRow] = field(default_factory=list)
+    events: list[tuple[GoalConf, GoalCommand, float, GoalResult, list]] = field(
+        default_factory=list
+    )
+
+
+def visitor_commands_execute(
+    *,
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    commands: Sequence[Command],
+    now: datetime | None = None,
+) -> ExecutionResult:
+    """Run `commands` for `visitor` arriving on `target`; return one result per command.
+
+    Everything the commands record is written in one transaction, or nothing is.
+    Raises django.db.DatabaseError when the database fails (the caller answers 503).
+    """
+    now = now or timezone.now()
+    for attempt in range(RACE_RETRIES):
+        try:
+            with transaction.atomic():
+                return _execute(account, target, visitor, commands, now)
+        except IntegrityError:
+            # A concurrent request wrote the same assignment, event id or once-credit
+            # first: run again, and read what it wrote.
+            if attempt == RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, set, set]:
+    agent_ids: set[int] = set()
+    once_goal_ids: set[int] = set()
+    event_keys: set[tuple[int, str]] = set()
+    for command in commands:
+        if isinstance(command, SelectionCommand):
+            agent = account.agents.get(command.agent)
+            if agent is not None:
+                agent_ids.add(agent.id)
+        else:
+            goal = account.goals.get(command.goal)
+            if goal is None:
+                continue
+            agent_ids.update(goal.agent_ids)
+            if goal.counting == "once":
+                once_goal_ids.add(goal.id)
+            if command.event_id is not None:
+                event_keys.add((goal.id, command.event_id))
+    return agent_ids, once_goal_ids, event_keys
+
+
+def _execute(
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    commands: Sequence[Command],
+    now: datetime,
+) -> ExecutionResult:
+    agent_ids, once_goal_ids, event_keys = _relevant(account, commands)
+    state = visitor_state_read(
+        agent_ids=agent_ids,
+        session=visitor.session,
+        vid=visitor.vid,
+        once_goal_ids=once_goal_ids,
+        event_keys=event_keys,
+    )
+    rows = state.assignments
+    by_identity = {(r.agent_id, r.identity): r for r in rows}
+    seen_events = dict(state.events)
+    pending = _Pending()
+    result = ExecutionResult(items=[])
+    for command in commands:
+        if isinstance(command, SelectionCommand):
+            item = _select(account, target, visitor, command, by_identity, rows, pending, now)
+        else:
+            item = _goal(account, target, visitor, command, rows, seen_events, pending, now)
+        result.items.append(item)
+        result.log.append(_log_line(item))
+    _write(account, target, visitor, pending, now)
+    return result
+
+
+def _select(
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    command: SelectionCommand,
+    by_identity: dict,
+    rows: list[AssignmentRow],
+    pending: _Pending,
+    now: datetime,
+) -> SelectionResult:
+    agent = account.agents.get(command.agent)
+    existing = by_identity.get((agent.id, visitor.identity)) if agent else None
+    decision = selection_decide(
+        agent=agent,
+        agent_code=command.agent,
+        target_id=target.id,
+        identity=visitor.identity,
+        existing=existing,
+        allow=command.allow,
+        exclude=command.exclude,
+        status=command.status,
+    )
+    if decision.action == "none":
+        return SelectionResult(agent=command.agent, reason=decision.reason, detail=decision.detail)
+    variation = decision.variation
+    result = SelectionResult(
+        agent=command.agent, variation=variation.code, md=dict(variation.md), detail=decision.detail
+    )
+    if decision.action == "paused":
+        result.policy, result.status = sel.POLICY_PAUSED, sel.STATUS_OK
+    elif decision.action == "new":
+        provisional = command.status == sel.STATUS_PROVISIONAL
+        row = AssignmentRow(
+            id=None,
+            agent_id=agent.id,
+            variation_id=variation.id,
+            identity=visitor.identity,
+            session=visitor.session,
+            vid=visitor.vid,
+            target_kind=target.kind,
+            created_at=now,
+            confirmed_at=None if provisional else now,
+        )
+        rows.append(row)
+        by_identity[(agent.id, visitor.identity)] = row
+        pending.new_rows.append(row)
+        result.policy = sel.POLICY_RANDOM
+        result.status = sel.STATUS_PROVISIONAL if provisional else sel.STATUS_OK
+    else:
+        if decision.action == "confirm":
+            existing.confirmed_at = now
+            if existing.id is not None and existing not in pending.confirmed_rows:
+                pending.confirmed_rows.append(existing)
+        result.policy = sel.POLICY_STICKY
+        result.status = sel.STATUS_OK if existing.confirmed_at else sel.STATUS_PROVISIONAL
+    return result
+
+
+def _goal_value(goal: GoalConf, command: GoalCommand) -> float | None:
+    value = 1.0 if command.value is None else command.value
+    if not math.isfinite(value) or value < 0:
+        return None
+    if goal.max_value is not None and value > goal.max_value:
+        return goal.max_value
+    return value
+
+
+def _goal(
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    command: GoalCommand,
+    rows: list[AssignmentRow],
+    seen_events: dict,
+    pending: _Pending,
+    now: datetime,
+) -> GoalResult:
+    goal = account.goals.get(command.goal)
+    if goal is None:
+        return GoalResult(
+            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.UNKNOWN_GOAL,
+            detail=f"no goal {command.goal} in this account",
+        )  # fmt: skip
+    if not target.is_express and goal.trigger != "api":
+        return GoalResult(
+            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.NOT_AN_API_GOAL,
+            detail=f"{goal.code} is triggered by page events; a REST target sends API goals only",
+        )  # fmt: skip
+    value = _goal_value(goal, command)
+    if value is None:
+        return GoalResult(
+            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.INVALID_VALUE,
+            detail="v must be a finite number, 0 or more",
+        )  # fmt: skip
+    if command.event_id is not None:
+        first = seen_events.get((goal.id, command.event_id))
+        if first is not None:
+            return GoalResult.from_record(command.goal, first)
+    result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
+    credits: list[tuple[AssignmentRow, int]] = []
+    for agent_id in goal.agent_ids:
+        agent = account.agents_by_id[agent_id]
+        mine = [
+            r
+            for r in rows
+            if r.agent_id == agent_id
+            and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
+        ]
+        match = goal_match(
+            goal=goal,
+            target_kind=target.kind,
+            agent_running=agent.is_running,
+            assignments=mine,
+            already_credited=any(goal.id in r.credited_goal_ids for r in mine),
+            now=now,
+        )
+        if match is None:
+            continue
+        variation = next(v for v in agent.variations if v.id == match.assignment.variation_id)
+        if match.credited:
+            result.credited.append({"a": agent.code, "c": variation.code, "v": value})
+            credits.append((match.assignment, variation.id))
+            if goal.counting == "once":
+                match.assignment.credited_goal_ids.add(goal.id)
+        else:
+            result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
+    if result.credited:
+        result.status = reasons.STATUS_OK
+    result.detail = (
+        f"credited to {', '.join(c['a'] + '/' + c['c'] for c in result.credited)}"
+        if result.credited
+        else "no assignment of this visitor was credited"
+    )
+    if command.event_id is not None:
+        seen_events[(goal.id, command.event_id)] = result.to_record()
+    pending.events.append((goal, command, value, result, credits))
+    return result
+
+
+def _write(
+    account: AccountConf, target: TargetConf, visitor: Visitor, pending: _Pending, now: datetime
+) -> None:
+    if pending.new_rows:
+        objs = [
+            Assignment(
+                account_id=account.id,
+                agent_id=r.agent_id,
+                variation_id=r.variation_id,
+                identity=r.identity,
+                session=r.session,
+                vid=r.vid,
+                target_id=target.id,
+                target_kind=r.target_kind,
+                traits=list(visitor.traits),
+                created_at=r.created_at,
+                confirmed_at=r.confirmed_at,
+            )
+            for r in pending.new_rows
+        ]
+        Assignment.objects.bulk_create(objs)
+        for row, obj in zip(pending.new_rows, objs, strict=True):
+            row.id = obj.pk
+    if pending.confirmed_rows:
+        Assignment.objects.filter(
+            pk__in=[r.id for r in pending.confirmed_rows], confirmed_at__isnull=True
+        ).update(confirmed_at=now)
+    if not pending.events:
+        return
+    channel = Channel.CLIENT if target.is_express else Channel.SERVER
+    events = [
+        GoalEvent(
+            account_id=account.id,
+            goal_id=goal.id,
+            event_id=command.event_id,
+            session=visitor.session,
+            vid=visitor.vid,
+            target_id=target.id,
+            channel=channel,
+            value=value,
+            received_at=now,
+            response=result.to_record(),
+        )
+        for goal, command, value, result, _ in pending.events
+    ]
+    GoalEvent.objects.bulk_create(events)
+    credits = [
+        Credit(
+            account_id=account.id,
+            event_id=event.pk,
+            goal_id=goal.id,
+            agent_id=row.agent_id,
+            variation_id=variation_id,
+            assignment_id=row.id,
+            value=value,
+            channel=channel,
+            once=goal.counting == "once",
+            created_at=now,
+        )
+        for event, (goal, _, value, _, matched) in zip(events, pending.events, strict=True)
+        for row, variation_id in matched
+    ]
+    if credits:
+        Credit.objects.bulk_create(credits)
+
+
+def _log_line(item: SelectionResult | GoalResult) -> str:
+    if isinstance(item, SelectionResult):
+        if item.selected:
+            return (
+                f"{item.agent}: {item.variation} (p={item.policy}, s={item.status}): {item.detail}"
+            )
+        return f"{item.agent}: no selection ({item.reason}): {item.detail}"
+    if item.err:
+        return f"{item.goal}: refused ({item.err}): {item.detail}"
+    skipped = "; ".join(f"{s['a']}/{s['c']} skipped: {s['reason']}" for s in item.skipped)
+    return f"{item.goal}: {item.status}: {item.detail}" + (f"; {skipped}" if skipped else "")

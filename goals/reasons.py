@@ -1,0 +1,18 @@
+"""Codes of goals (SPEC §4): item statuses, refusals, and why an agent was not credited."""
+
+STATUS_OK = "ok"  # credited to at least one agent
+STATUS_NONE = "none"  # nothing credited
+STATUS_ERR = "err"  # refused as a whole
+
+# `err` of a refused goal item
+UNKNOWN_GOAL = "unknown_goal"
+NOT_AN_API_GOAL = "not_an_api_goal"
+INVALID_VALUE = "invalid_value"
+
+# `reason` of a `skipped` entry
+OUTSIDE_WINDOW = "outside_window"
+ALREADY_CREDITED = "already_credited"
+AGENT_NOT_RUNNING = "agent_not_running"
+REST_SEND_NOT_ENABLED = "rest_send_not_enabled"
+PROVISIONAL = "provisional"
+GOAL_BEFORE_SELECTION = "goal_before_selection"

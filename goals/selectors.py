@@ -1,0 +1,94 @@
+"""Reads of a visitor's raw data for the agent-api: assignments, once-credits, event ids."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+
+from agents.models import Assignment
+from goals.models import Credit, GoalEvent
+
+
+@dataclass
+class AssignmentRow:
+    """An assignment as the matching rules see it (mutable while a request is executed)."""
+
+    id: int | None
+    agent_id: int
+    variation_id: int
+    identity: str
+    session: str
+    vid: str | None
+    target_kind: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    credited_goal_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class VisitorState:
+    assignments: list[AssignmentRow]
+    events: dict[tuple[int, str], dict[str, Any]]  # (goal id, event id) -> first answer
+
+
+def visitor_state_read(
+    *,
+    agent_ids: Iterable[int],
+    session: str,
+    vid: str | None,
+    once_goal_ids: Iterable[int] = (),
+    event_keys: Iterable[tuple[int, str]] = (),
+) -> VisitorState:
+    """Return the visitor's assignments in `agent_ids` and the events already received.
+
+    The visitor is `session` and, when given, the external visitor id `vid`: assignments
+    made for that session, and those made with that vid. Each assignment carries the
+    goals among `once_goal_ids` already credited to it. One query for the assignments
+    (on the session and vid indexes), one more only when `event_keys` is not empty.
+    """
+    agent_ids = list(agent_ids)
+    once_goal_ids = list(once_goal_ids)
+    event_keys = list(event_keys)
+    rows: list[AssignmentRow] = []
+    if agent_ids:
+        who = Q(session=session) | Q(vid=vid) if vid else Q(session=session)
+        qs = Assignment.objects.filter(who, agent_id__in=agent_ids)
+        flags = {
+            f"credited_{gid}": Exists(
+                Credit.objects.filter(assignment_id=OuterRef("pk"), goal_id=gid)
+            )
+            for gid in once_goal_ids
+        }
+        if flags:
+            qs = qs.annotate(**flags)
+        fields = [
+            "id", "agent_id", "variation_id", "identity", "session", "vid", "target_kind",
+            "created_at", "confirmed_at", *flags,
+        ]  # fmt: skip
+        for values in qs.values(*fields):
+            rows.append(
+                AssignmentRow(
+                    id=values["id"],
+                    agent_id=values["agent_id"],
+                    variation_id=values["variation_id"],
+                    identity=values["identity"],
+                    session=values["session"],
+                    vid=values["vid"],
+                    target_kind=values["target_kind"],
+                    created_at=values["created_at"],
+                    confirmed_at=values["confirmed_at"],
+                    credited_goal_ids={gid for gid in once_goal_ids if values[f"credited_{gid}"]},
+                )
+            )
+    events: dict[tuple[int, str], dict[str, Any]] = {}
+    if event_keys:
+        match = Q()
+        for goal_id, event_id in event_keys:
+            match |= Q(goal_id=goal_id, event_id=event_id)
+        for goal_id, event_id, response in GoalEvent.objects.filter(match).values_list(
+            "goal_id", "event_id", "response"
+        ):
+            events[(goal_id, event_id)] = response
+    return VisitorState(assignments=rows, events=events)

@@ -1,0 +1,49 @@
+"""Runtime key authentication: key → deploy target → account.
+
+An unknown key and an unknown account both answer 401, so accounts cannot be probed;
+a key of another account or another target answers 403.
+"""
+
+import hmac
+
+from django.http import HttpRequest
+
+from goals.config import AccountConf, TargetConf, account_conf
+from runtime.errors import AgentApiError
+from targets.selectors import runtime_key_exists
+
+KEY_HEADER = "HTTP_X_CONDUCTRICS_APIKEY"
+
+
+def runtime_key_from(request: HttpRequest) -> str | None:
+    """The runtime key of a request: the `apikey` parameter, else the header."""
+    return request.GET.get("apikey") or request.META.get(KEY_HEADER) or None
+
+
+def target_authenticate(
+    *, account_code: str, target_code: str | None, key: str | None
+) -> tuple[AccountConf, TargetConf]:
+    """Return the account and target a runtime key opens, or raise AgentApiError."""
+    if not key:
+        raise AgentApiError(
+            401, "Missing runtime API key: pass apikey=... or the header x-conductrics-apikey."
+        )
+    account = account_conf(code=account_code)
+    target = None
+    if account is not None:
+        # Compare against every target, so the time taken says nothing about the key.
+        for candidate in account.targets:
+            if hmac.compare_digest(candidate.api_key.encode(), key.encode()):
+                target = candidate
+    if target is None:
+        if account is not None and runtime_key_exists(key=key):
+            raise AgentApiError(403, "This runtime API key belongs to another account.")
+        raise AgentApiError(401, "Unknown runtime API key or account.")
+    if target_code is not None and target_code != target.code:
+        raise AgentApiError(
+            403,
+            f"This runtime API key is the key of deploy target {target.code}, not {target_code}.",
+        )
+    if not target.enabled:
+        raise AgentApiError(403, f"Deploy target {target.code} is disabled.")
+    return account, target

@@ -1,0 +1,63 @@
+"""Errors of a whole agent-api request, and the one handler that renders every error.
+
+The agent-api answers `{"status": <code>, "err": "<message>"}` with that HTTP status;
+other APIs keep DRF's `{"detail": ...}`. A database that cannot be reached is a 503
+with Retry-After for every API, never a 500.
+"""
+
+import logging
+import math
+
+from django.db import DatabaseError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+DB_RETRY_AFTER_SECONDS = 2
+
+
+class AgentApiError(Exception):
+    """A refusal of the whole request, with its HTTP status and a clear message."""
+
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.headers = headers or {}
+
+
+def envelope_error(status_code: int, message: str, headers: dict[str, str] | None = None):
+    response = Response({"status": status_code, "err": message}, status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _retry_after(wait: float | None) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(wait or 1)))}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: envelope errors for the agent-api, 503 for database outages."""
+    view = context.get("view")
+    envelope = getattr(view, "conductrics_envelope", False)
+    if isinstance(exc, AgentApiError):
+        return envelope_error(exc.status_code, exc.message, exc.headers)
+    if isinstance(exc, DatabaseError):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        message = "The database is unavailable; retry shortly."
+        headers = _retry_after(DB_RETRY_AFTER_SECONDS)
+        if envelope:
+            return envelope_error(status.HTTP_503_SERVICE_UNAVAILABLE, message, headers)
+        response = Response({"detail": message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = headers["Retry-After"]
+        return response
+    if envelope and isinstance(exc, exceptions.APIException):
+        headers = {}
+        if isinstance(exc, exceptions.Throttled):
+            headers = _retry_after(exc.wait)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return envelope_error(exc.status_code, str(detail), headers)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,164 @@
+"""Parsing an agent-api request: query parameters and body, checked before anything runs.
+
+Everything here either returns plain values or raises AgentApiError (400/413) with a
+message naming the offending parameter, command and field.
+"""
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from goals.commands import Command, GoalCommand, SelectionCommand
+from runtime.errors import AgentApiError
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_COMMANDS = 100
+MAX_ID_LENGTH = 128
+VID_PLACEHOLDERS = frozenset({"undefined", "null", "none", "nan", "anonymous", "0"})
+_TRAIT_PART = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+SELECTION_STATUSES = ("p", "ok")
+
+
+def _printable_id(value: str) -> bool:
+    return 1 <= len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def session_parse(raw: str | None) -> str:
+    """Return the session id, or raise 400 when missing or malformed."""
+    if raw is None or raw == "":
+        raise AgentApiError(400, "The query parameter session is required (1 to 128 characters).")
+    if not _printable_id(raw):
+        raise AgentApiError(
+            400, "The query parameter session must be 1 to 128 printable characters."
+        )
+    return raw
+
+
+def vid_problem(raw: str) -> str | None:
+    """Return why an external visitor id is refused, or None when it is acceptable."""
+    if raw == "":
+        return "it is empty"
+    if len(raw) > MAX_ID_LENGTH:
+        return f"it is longer than {MAX_ID_LENGTH} characters"
+    if not raw.isprintable():
+        return "it contains control characters"
+    if raw.strip().lower() in VID_PLACEHOLDERS:
+        return f"“{raw}” is a placeholder, not a visitor id"
+    return None
+
+
+def traits_parse(raw: str) -> tuple[str, ...] | None:
+    """Parse `group:value,group:value`; return the traits as `cust/group:value`, or None."""
+    if raw == "":
+        return ()
+    traits = []
+    for part in raw.split(","):
+        group, sep, value = part.partition(":")
+        if not sep or not _TRAIT_PART.match(group) or not _TRAIT_PART.match(value):
+            return None
+        traits.append(f"cust/{group}:{value}")
+    return tuple(dict.fromkeys(traits))
+
+
+@dataclass(frozen=True)
+class Body:
+    commands: list[Command]
+    inputs: dict[str, str]
+
+
+def body_parse(raw: bytes) -> Body:
+    """Parse the JSON body (whatever its Content-Type) into commands, or raise 400/413."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise AgentApiError(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        return Body(commands=[], inputs={})
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise AgentApiError(
+            400, 'The body is not valid JSON: send {"commands": [...]} or a list of commands.'
+        ) from None
+    inputs: Any = {}
+    if isinstance(data, dict):
+        if "commands" not in data:
+            raise AgentApiError(400, 'The body is an object without "commands".')
+        inputs = data.get("inputs", {})
+        data = data["commands"]
+    if not isinstance(data, list):
+        raise AgentApiError(400, '"commands" must be a list of commands.')
+    if len(data) > MAX_COMMANDS:
+        raise AgentApiError(
+            400, f"Too many commands: {len(data)}; at most {MAX_COMMANDS} per request."
+        )
+    return Body(commands=[_command(i, c) for i, c in enumerate(data)], inputs=_inputs(inputs))
+
+
+def _inputs(inputs: Any) -> dict[str, str]:
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, dict):
+        raise AgentApiError(400, '"inputs" must be an object of string values.')
+    for key, value in inputs.items():
+        if not isinstance(value, str):
+            raise AgentApiError(400, f'"inputs"."{key}" must be a string.')
+    return inputs
+
+
+def _fail(index: int, message: str) -> AgentApiError:
+    return AgentApiError(400, f"Command {index}: {message}")
+
+
+def _code(index: int, command: dict, key: str) -> str:
+    value = command[key]
+    if not isinstance(value, str) or not value:
+        raise _fail(index, f'"{key}" must be a non-empty string.')
+    return value
+
+
+def _codes(index: int, command: dict, key: str) -> tuple[str, ...] | None:
+    if key not in command or command[key] is None:
+        return None
+    value = command[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(index, f'"{key}" must be a list of variation codes.')
+    return tuple(value)
+
+
+def _number(index: int, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(index, '"v" must be a number.')
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf  # refused later as the goal item's invalid_value
+    return value
+
+
+def _command(index: int, command: Any) -> Command:
+    if not isinstance(command, dict):
+        raise _fail(index, 'a command is an object such as {"a": "a-hero"} or {"g": "g-buy"}.')
+    if ("a" in command) == ("g" in command):
+        raise _fail(
+            index, 'a command is either a selection (with "a") or a goal (with "g"), not both.'
+        )
+    if "a" in command:
+        status = command.get("s")
+        if status is not None and status not in SELECTION_STATUSES:
+            raise _fail(index, '"s" must be "p" (provisional) or "ok" (confirm).')
+        return SelectionCommand(
+            agent=_code(index, command, "a"),
+            allow=_codes(index, command, "c"),
+            exclude=_codes(index, command, "x") or (),
+            status=status,
+        )
+    event_id = command.get("id")
+    if event_id is not None and (not isinstance(event_id, str) or not _printable_id(event_id)):
+        raise _fail(index, '"id" must be a string of 1 to 128 printable characters.')
+    return GoalCommand(
+        goal=_code(index, command, "g"), value=_number(index, command.get("v")), event_id=event_id
+    )

@@ -1,0 +1,54 @@
+"""The Conductrics v3 envelope: `{"status": 200, "data": {"items", "sels", "traits", ...}}`.
+
+Official Conductrics clients parse it strictly: every selection item carries a, c, p, s,
+md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additions.
+"""
+
+from typing import Any
+
+from goals.commands import ExecutionResult, GoalResult, SelectionResult
+
+
+def selection_item(item: SelectionResult) -> dict[str, Any]:
+    return {"a": item.agent, "c": item.variation, "p": item.policy, "s": item.status, "md": item.md}
+
+
+def goal_item(item: GoalResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"g": item.goal, "s": item.status, "rs": item.credited}
+    if item.err:
+        out["err"] = item.err
+    else:
+        out["skipped"] = item.skipped
+    if item.replay:
+        out["replay"] = True
+    return out
+
+
+def envelope_render(
+    *,
+    result: ExecutionResult,
+    traits: tuple[str, ...],
+    warnings: list[dict[str, str]],
+    debug_log: list[str] | None,
+) -> dict[str, Any]:
+    """Render the answer; `warnings` are the request's own, command warnings are added."""
+    items: list[dict[str, Any]] = []
+    sels: dict[str, str] = {}
+    warnings = list(warnings)
+    for item in result.items:
+        if isinstance(item, SelectionResult):
+            if item.selected:
+                items.append(selection_item(item))
+                sels[item.agent] = item.variation
+            else:
+                warnings.append({"reason": item.reason, "a": item.agent, "detail": item.detail})
+        else:
+            items.append(goal_item(item))
+            if item.err:
+                warnings.append({"reason": item.err, "g": item.goal, "detail": item.detail})
+    data: dict[str, Any] = {"items": items, "sels": sels, "traits": list(traits)}
+    if warnings:
+        data["warnings"] = warnings
+    if debug_log is not None:
+        data["log"] = debug_log
+    return {"status": 200, "data": data}
