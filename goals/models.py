@@ -151,6 +151,14 @@ class GoalEvent(models.Model):
                 condition=models.Q(event_id__isnull=False),
             ),
         ]
+        indexes = [
+            models.Index(fields=["session", "goal"], name="goal_event_by_session"),
+            models.Index(
+                fields=["vid", "goal"],
+                name="goal_event_by_vid",
+                condition=models.Q(vid__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.goal_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"

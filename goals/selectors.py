@@ -55,9 +55,15 @@ def visitor_state_read(
     if agent_ids:
         who = Q(session=session) | Q(vid=vid) if vid else Q(session=session)
         qs = Assignment.objects.filter(who, agent_id__in=agent_ids)
+        # A once-goal is credited to this visitor in an agent when one of the assignments
+        # found holds a credit of it, or when one of the visitor's own events (same session
+        # or vid) was credited in that agent, through any assignment.
         flags = {
             f"credited_{gid}": Exists(
                 Credit.objects.filter(assignment_id=OuterRef("pk"), goal_id=gid)
+            )
+            | Exists(
+                GoalEvent.objects.filter(who, goal_id=gid, credits__agent_id=OuterRef("agent_id"))
             )
             for gid in once_goal_ids
         }

@@ -99,3 +99,69 @@ def staff_user(account):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """The config snapshot and throttle counters must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    from goals.config import config_cache_clear
+
+    config_cache_clear()
+    cache.clear()
+    yield
+    config_cache_clear()
+
+
+class AgentApi:
+    """Calls the agent-api like a page or a server would."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def call(
+        self,
+        target,
+        commands,
+        *,
+        session="sess-1",
+        vid=None,
+        account="ac-acme",
+        key=None,
+        path_target=None,
+        content_type="text/plain",
+        headers=None,
+        raw=None,
+        **params,
+    ):
+        import json
+        from urllib.parse import urlencode
+
+        query = {"apikey": key if key is not None else target.api_key}
+        if session is not None:
+            query["session"] = session
+        if vid is not None:
+            query["vid"] = vid
+        query.update(params)
+        query = {k: v for k, v in query.items() if v is not None}
+        path = f"/{account}/v3/agent-api" + (f"/{path_target}" if path_target else "")
+        body = raw if raw is not None else json.dumps(commands)
+        return self.client.post(
+            f"{path}?{urlencode(query)}",
+            data=body,
+            content_type=content_type,
+            headers=headers or {},
+        )
+
+    def data(self, *args, **kwargs):
+        response = self.call(*args, **kwargs)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["status"] == 200
+        return body["data"]
+
+
+@pytest.fixture
+def api(client) -> AgentApi:
+    return AgentApi(client)
