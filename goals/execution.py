@@ -10,14 +10,12 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from agents import reasons as sel
-from agents.models import Assignment
 from agents.selection import selection_decide
 from goals import reasons
 from goals.commands import (
@@ -31,21 +29,11 @@ from goals.commands import (
 )
 from goals.config import AccountConf, GoalConf, TargetConf
 from goals.matching import goal_match
-from goals.models import Channel, Credit, GoalEvent
+from goals.models import Channel
 from goals.selectors import AssignmentRow, visitor_state_read
+from goals.writes import EventWrite, RequestWrites, request_writes_save
 
 RACE_RETRIES = 3
-
-
-@dataclass
-class _Pending:
-    """What a request will write, collected while its commands are decided."""
-
-    new_rows: list[AssignmentRow] = field(default_factory=list)
-    confirmed_rows: list[AssignmentRow] = field(default_factory=list)
-    events: list[tuple[GoalConf, GoalCommand, float, GoalResult, list]] = field(
-        default_factory=list
-    )
 
 
 def visitor_commands_execute(
@@ -58,19 +46,21 @@ def visitor_commands_execute(
 ) -> ExecutionResult:
     """Run `commands` for `visitor` arriving on `target`; return one result per command.
 
-    Everything the commands record is written in one transaction, or nothing is.
+    Everything the commands record is written atomically, or nothing is.
     Raises django.db.DatabaseError when the database fails (the caller answers 503).
     """
     now = now or timezone.now()
     for attempt in range(RACE_RETRIES):
+        result, writes = _plan(account, target, visitor, commands, now)
         try:
-            with transaction.atomic():
-                return _execute(account, target, visitor, commands, now)
+            request_writes_save(writes=writes)
         except IntegrityError:
             # A concurrent request wrote the same assignment, event id or once-credit
-            # first: run again, and read what it wrote.
+            # first: decide again from what it wrote.
             if attempt == RACE_RETRIES - 1:
                 raise
+            continue
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -95,13 +85,14 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, s
     return agent_ids, once_goal_ids, event_keys
 
 
-def _execute(
+def _plan(
     account: AccountConf,
     target: TargetConf,
     visitor: Visitor,
     commands: Sequence[Command],
     now: datetime,
-) -> ExecutionResult:
+) -> tuple[ExecutionResult, RequestWrites]:
+    """Read the visitor's state once and decide every command; nothing is written here."""
     agent_ids, once_goal_ids, event_keys = _relevant(account, commands)
     state = visitor_state_read(
         agent_ids=agent_ids,
@@ -113,7 +104,16 @@ def _execute(
     rows = state.assignments
     by_identity = {(r.agent_id, r.identity): r for r in rows}
     seen_events = dict(state.events)
-    pending = _Pending()
+    pending = RequestWrites(
+        account_id=account.id,
+        target_id=target.id,
+        target_kind=target.kind,
+        channel=Channel.CLIENT if target.is_express else Channel.SERVER,
+        session=visitor.session,
+        vid=visitor.vid,
+        traits=list(visitor.traits),
+        now=now,
+    )
     result = ExecutionResult(items=[])
     for command in commands:
         if isinstance(command, SelectionCommand):
@@ -122,8 +122,7 @@ def _execute(
             item = _goal(account, target, visitor, command, rows, seen_events, pending, now)
         result.items.append(item)
         result.log.append(_log_line(item))
-    _write(account, target, visitor, pending, now)
-    return result
+    return result, pending
 
 
 def _select(
@@ -133,7 +132,7 @@ def _select(
     command: SelectionCommand,
     by_identity: dict,
     rows: list[AssignmentRow],
-    pending: _Pending,
+    pending: RequestWrites,
     now: datetime,
 ) -> SelectionResult:
     agent = account.agents.get(command.agent)
@@ -200,7 +199,7 @@ def _goal(
     command: GoalCommand,
     rows: list[AssignmentRow],
     seen_events: dict,
-    pending: _Pending,
+    pending: RequestWrites,
     now: datetime,
 ) -> GoalResult:
     goal = account.goals.get(command.goal)
@@ -225,7 +224,13 @@ def _goal(
         if first is not None:
             return GoalResult.from_record(command.goal, first)
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
-    credits: list[tuple[AssignmentRow, int]] = []
+    write = EventWrite(
+        goal_id=goal.id,
+        event_id=command.event_id,
+        value=value,
+        response={},
+        once=goal.counting == "once",
+    )
     for agent_id in goal.agent_ids:
         agent = account.agents_by_id[agent_id]
         mine = [
@@ -247,7 +252,7 @@ def _goal(
         variation = next(v for v in agent.variations if v.id == match.assignment.variation_id)
         if match.credited:
             result.credited.append({"a": agent.code, "c": variation.code, "v": value})
-            credits.append((match.assignment, variation.id))
+            write.credits.append((match.assignment, agent.id, variation.id))
             if goal.counting == "once":
                 match.assignment.credited_goal_ids.add(goal.id)
         else:
@@ -261,74 +266,9 @@ def _goal(
     )
     if command.event_id is not None:
         seen_events[(goal.id, command.event_id)] = result.to_record()
-    pending.events.append((goal, command, value, result, credits))
+    write.response = result.to_record()
+    pending.events.append(write)
     return result
-
-
-def _write(
-    account: AccountConf, target: TargetConf, visitor: Visitor, pending: _Pending, now: datetime
-) -> None:
-    if pending.new_rows:
-        objs = [
-            Assignment(
-                account_id=account.id,
-                agent_id=r.agent_id,
-                variation_id=r.variation_id,
-                identity=r.identity,
-                session=r.session,
-                vid=r.vid,
-                target_id=target.id,
-                target_kind=r.target_kind,
-                traits=list(visitor.traits),
-                created_at=r.created_at,
-                confirmed_at=r.confirmed_at,
-            )
-            for r in pending.new_rows
-        ]
-        Assignment.objects.bulk_create(objs)
-        for row, obj in zip(pending.new_rows, objs, strict=True):
-            row.id = obj.pk
-    if pending.confirmed_rows:
-        Assignment.objects.filter(
-            pk__in=[r.id for r in pending.confirmed_rows], confirmed_at__isnull=True
-        ).update(confirmed_at=now)
-    if not pending.events:
-        return
-    channel = Channel.CLIENT if target.is_express else Channel.SERVER
-    events = [
-        GoalEvent(
-            account_id=account.id,
-            goal_id=goal.id,
-            event_id=command.event_id,
-            session=visitor.session,
-            vid=visitor.vid,
-            target_id=target.id,
-            channel=channel,
-            value=value,
-            received_at=now,
-            response=result.to_record(),
-        )
-        for goal, command, value, result, _ in pending.events
-    ]
-    GoalEvent.objects.bulk_create(events)
-    credits = [
-        Credit(
-            account_id=account.id,
-            event_id=event.pk,
-            goal_id=goal.id,
-            agent_id=row.agent_id,
-            variation_id=variation_id,
-            assignment_id=row.id,
-            value=value,
-            channel=channel,
-            once=goal.counting == "once",
-            created_at=now,
-        )
-        for event, (goal, _, value, _, matched) in zip(events, pending.events, strict=True)
-        for row, variation_id in matched
-    ]
-    if credits:
-        Credit.objects.bulk_create(credits)
 
 
 def _log_line(item: SelectionResult | GoalResult) -> str:

@@ -128,7 +128,7 @@ def test_goal__bad_number__is_invalid_value_item(api, agent, express_target, res
         None,
         session="lana-123",
         vid="lana-123",
-        raw='[{"g": "g-purchase", "v": %s}, {"a": "a-hero"}]' % raw_v,
+        raw='[{"g": "g-purchase", "v": ' + raw_v + '}, {"a": "a-hero"}]',
     )
     assert response.status_code == 200
     item = response.json()["data"]["items"][0]
