@@ -51,12 +51,14 @@ def visitor_commands_execute(
     """
     now = now or timezone.now()
     for attempt in range(RACE_RETRIES):
-        result, writes = _plan(account, target, visitor, commands, now)
+        # Event ids are looked up only after a write collided: a new id (the usual case)
+        # costs no read, and a retried one is caught by the unique constraint.
+        result, writes = _plan(account, target, visitor, commands, now, read_events=attempt > 0)
         try:
             request_writes_save(writes=writes)
         except IntegrityError:
-            # A concurrent request wrote the same assignment, event id or once-credit
-            # first: decide again from what it wrote.
+            # An event id already received, or a concurrent request that wrote the same
+            # assignment, event id or once-credit first: decide again from what is stored.
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
@@ -91,6 +93,8 @@ def _plan(
     visitor: Visitor,
     commands: Sequence[Command],
     now: datetime,
+    *,
+    read_events: bool,
 ) -> tuple[ExecutionResult, RequestWrites]:
     """Read the visitor's state once and decide every command; nothing is written here."""
     agent_ids, once_goal_ids, event_keys = _relevant(account, commands)
@@ -99,7 +103,7 @@ def _plan(
         session=visitor.session,
         vid=visitor.vid,
         once_goal_ids=once_goal_ids,
-        event_keys=event_keys,
+        event_keys=event_keys if read_events else (),
     )
     rows = state.assignments
     by_identity = {(r.agent_id, r.identity): r for r in rows}

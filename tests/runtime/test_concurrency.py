@@ -1,0 +1,89 @@
+"""Concurrency settled by the database: parallel identical requests record once (PostgreSQL)."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from agents.models import Assignment
+from goals.models import Credit, GoalEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PARALLEL = 20
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "parallel writers need PostgreSQL; SQLite serialises them (run with DATABASE_URL)"
+        )
+
+
+def _parallel(url, body):
+    barrier = threading.Barrier(PARALLEL)
+    answers, errors = [], []
+
+    def worker():
+        try:
+            client = Client()
+            barrier.wait()
+            response = client.post(url, data=body, content_type="text/plain")
+            answers.append((response.status_code, response.json()))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(PARALLEL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(answers) == PARALLEL
+    return answers
+
+
+def test_parallel_first_selections__make_one_assignment(agent, express_target):
+    url = f"/ac-acme/v3/agent-api?session=race&vid=lana-123&apikey={express_target.api_key}"
+    answers = _parallel(url, '[{"a": "a-hero"}]')
+    assert {status for status, _ in answers} == {200}
+    assert len({body["data"]["items"][0]["c"] for _, body in answers}) == 1
+    assert Assignment.objects.count() == 1
+
+
+def test_parallel_goals_with_one_id__make_one_event_and_one_credit(
+    client, agent, express_target, rest_target
+):
+    client.post(
+        f"/ac-acme/v3/agent-api?session=p&vid=lana-123&apikey={express_target.api_key}",
+        data='[{"a": "a-hero"}]',
+        content_type="text/plain",
+    )
+    url = f"/ac-acme/v3/agent-api?session=lana-123&vid=lana-123&apikey={rest_target.api_key}"
+    answers = _parallel(url, '[{"g": "g-purchase", "v": 19.99, "id": "evt-123"}]')
+    assert {status for status, _ in answers} == {200}
+    items = [body["data"]["items"][0] for _, body in answers]
+    assert sum(1 for item in items if not item.get("replay")) == 1
+    assert {item["s"] for item in items} == {"ok"}
+    assert GoalEvent.objects.count() == 1
+    assert Credit.objects.count() == 1
+
+
+def test_parallel_once_goals_without_id__make_one_credit(
+    client, agent, express_target, rest_target
+):
+    client.post(
+        f"/ac-acme/v3/agent-api?session=p&vid=lana-123&apikey={express_target.api_key}",
+        data='[{"a": "a-hero"}]',
+        content_type="text/plain",
+    )
+    url = f"/ac-acme/v3/agent-api?session=lana-123&vid=lana-123&apikey={rest_target.api_key}"
+    answers = _parallel(url, '[{"g": "g-purchase", "v": 5}]')
+    statuses = [body["data"]["items"][0]["s"] for _, body in answers]
+    assert statuses.count("ok") == 1
+    assert Credit.objects.count() == 1
+    assert GoalEvent.objects.count() == PARALLEL
