@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "targets",
     "goals",
@@ -113,6 +115,21 @@ else:
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "runtime.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Conductrics self-hosted API",
+    "DESCRIPTION": (
+        "The agent-api (Conductrics v3 runtime API: selections and goals) and the "
+        "management API of a self-hosted Conductrics-compatible experimentation backend."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's assets are served from our own static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Agent-api throttling in DRF's rate syntax ("600/min"); "off" disables one.

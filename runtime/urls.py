@@ -1,11 +1,12 @@
-from django.urls import re_path
+from django.urls import path
 
-from runtime.views import AgentApiView
+from runtime.views import AgentApiTargetView, AgentApiView
 
 urlpatterns = [
-    re_path(
-        r"^(?P<account>[^/]+)/v3/agent-api(?:/(?P<target>[^/]+))?/?$",
-        AgentApiView.as_view(),
-        name="agent-api",
+    path("<str:account>/v3/agent-api", AgentApiView.as_view(), name="agent-api"),
+    path(
+        "<str:account>/v3/agent-api/<str:target>",
+        AgentApiTargetView.as_view(),
+        name="agent-api-target",
     ),
 ]

@@ -5,6 +5,7 @@ The view parses and authenticates, makes one domain call
 """
 
 from django.http import HttpRequest
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -26,12 +27,13 @@ from runtime.parsing import (
     vid_problem,
 )
 from runtime.rendering import envelope_render
+from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
 
 VID_OPTION = "Allow Passing of External Visitor ID"
 
 
-class AgentApiView(APIView):
+class AgentApiBase(APIView):
     """Selections and goals of one visitor, in the Conductrics v3 wire format."""
 
     conductrics_envelope = True
@@ -54,7 +56,7 @@ class AgentApiView(APIView):
             response[name] = value
         return response
 
-    def options(self, request: Request, account: str, target: str | None = None) -> Response:
+    def _preflight(self, request: Request, account: str, target: str | None = None) -> Response:
         """CORS pre-flight: allowed when an Express target of the account accepts the origin."""
         origin = request.META.get("HTTP_ORIGIN", "")
         conf = account_conf(code=account)
@@ -76,7 +78,7 @@ class AgentApiView(APIView):
             return response
         raise AgentApiError(403, "This origin may not call this agent-api.")
 
-    def post(self, request: Request, account: str, target: str | None = None) -> Response:
+    def _run(self, request: Request, account: str, target: str | None) -> Response:
         django_request: HttpRequest = request._request
         length = django_request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
@@ -120,6 +122,10 @@ class AgentApiView(APIView):
                 debug_log=result.log if debug else None,
             )
         )
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return self._preflight(request, *args, **kwargs)
 
     @staticmethod
     def _vid(params, target: TargetConf, warnings: list) -> str | None:  # noqa: ANN001
@@ -168,3 +174,19 @@ class AgentApiView(APIView):
             )
             return ()
         return traits
+
+
+class AgentApiView(AgentApiBase):
+    """`POST /{account}/v3/agent-api`: the target is the one the key belongs to."""
+
+    @agent_api_schema("agent_api")
+    def post(self, request: Request, account: str) -> Response:
+        return self._run(request, account, None)
+
+
+class AgentApiTargetView(AgentApiBase):
+    """`POST /{account}/v3/agent-api/{target-code}`: the key must be that target's."""
+
+    @agent_api_schema("agent_api_target")
+    def post(self, request: Request, account: str, target: str) -> Response:
+        return self._run(request, account, target)

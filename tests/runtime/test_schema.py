@@ -1,0 +1,26 @@
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema__describes_the_agent_api(client):
+    response = client.get("/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"})
+    assert response.status_code == 200
+    schema = response.json()
+    post = schema["paths"]["/{account}/v3/agent-api"]["post"]
+    assert {p["name"] for p in post["parameters"]} >= {"session", "vid", "apikey", "traits"}
+    assert set(post["responses"]) >= {"200", "400", "401", "403", "413", "429", "503"}
+    assert "/{account}/v3/agent-api/{target}" in schema["paths"]
+
+
+def test_schema__validates_without_warnings(capsys):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+def test_docs__are_served_from_our_own_static_files(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
