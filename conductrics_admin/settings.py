@@ -116,6 +116,9 @@ else:
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "runtime.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Proxies in front of the server: the client IP (throttling) is read from
+    # X-Forwarded-For only that many hops deep; 0 trusts REMOTE_ADDR alone.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
