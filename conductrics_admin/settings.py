@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "goals",
     "agents",
     "runtime",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -66,9 +66,10 @@ def visitor_commands_execute(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, set, set]:
+def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, set, set, set]:
     agent_ids: set[int] = set()
-    once_goal_ids: set[int] = set()
+    goal_ids: set[int] = set()
+    every_goal_ids: set[int] = set()
     event_keys: set[tuple[int, str]] = set()
     for command in commands:
         if isinstance(command, SelectionCommand):
@@ -80,11 +81,12 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, s
             if goal is None:
                 continue
             agent_ids.update(goal.agent_ids)
-            if goal.counting == "once":
-                once_goal_ids.add(goal.id)
+            goal_ids.add(goal.id)
+            if goal.counting != "once":
+                every_goal_ids.add(goal.id)
             if command.event_id is not None:
                 event_keys.add((goal.id, command.event_id))
-    return agent_ids, once_goal_ids, event_keys
+    return agent_ids, goal_ids, every_goal_ids, event_keys
 
 
 def _plan(
@@ -97,12 +99,13 @@ def _plan(
     read_events: bool,
 ) -> tuple[ExecutionResult, RequestWrites]:
     """Read the visitor's state once and decide every command; nothing is written here."""
-    agent_ids, once_goal_ids, event_keys = _relevant(account, commands)
+    agent_ids, goal_ids, every_goal_ids, event_keys = _relevant(account, commands)
     state = visitor_state_read(
         agent_ids=agent_ids,
         session=visitor.session,
         vid=visitor.vid,
-        once_goal_ids=once_goal_ids,
+        goal_ids=goal_ids,
+        every_goal_ids=every_goal_ids,
         event_keys=event_keys if read_events else (),
     )
     rows = state.assignments
@@ -175,11 +178,14 @@ def _select(
         rows.append(row)
         by_identity[(agent.id, visitor.identity)] = row
         pending.new_rows.append(row)
+        if not provisional:
+            pending.visitor_add(row)
         result.policy = sel.POLICY_RANDOM
         result.status = sel.STATUS_PROVISIONAL if provisional else sel.STATUS_OK
     else:
         if decision.action == "confirm":
             existing.confirmed_at = now
+            pending.visitor_add(existing)
             if existing.id is not None and existing not in pending.confirmed_rows:
                 pending.confirmed_rows.append(existing)
         result.policy = sel.POLICY_STICKY
@@ -228,13 +234,7 @@ def _goal(
         if first is not None:
             return GoalResult.from_record(command.goal, first)
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
-    write = EventWrite(
-        goal_id=goal.id,
-        event_id=command.event_id,
-        value=value,
-        response={},
-        once=goal.counting == "once",
-    )
+    write = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
     for agent_id in goal.agent_ids:
         agent = account.agents_by_id[agent_id]
         mine = [
@@ -243,12 +243,13 @@ def _goal(
             if r.agent_id == agent_id
             and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
         ]
+        already_credited = any(goal.id in r.credited_goal_ids for r in mine)
         match = goal_match(
             goal=goal,
             target_kind=target.kind,
             agent_running=agent.is_running,
             assignments=mine,
-            already_credited=any(goal.id in r.credited_goal_ids for r in mine),
+            already_credited=already_credited,
             now=now,
         )
         if match is None:
@@ -256,9 +257,16 @@ def _goal(
         variation = next(v for v in agent.variations if v.id == match.assignment.variation_id)
         if match.credited:
             result.credited.append({"a": agent.code, "c": variation.code, "v": value})
-            write.credits.append((match.assignment, agent.id, variation.id))
-            if goal.counting == "once":
-                match.assignment.credited_goal_ids.add(goal.id)
+            # The first credit makes the visitor a conversion; later ones (counting
+            # "every") add value only.
+            write.credits.append((match.assignment, agent.id, variation.id, not already_credited))
+            pending.credit_add(
+                assignment=match.assignment,
+                goal_id=goal.id,
+                variation_id=variation.id,
+                value=value,
+                first=not already_credited,
+            )
         else:
             result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
     if result.credited:

@@ -167,8 +167,9 @@ class GoalEvent(models.Model):
 class Credit(models.Model):
     """A goal event credited to an assignment (one variation of one agent).
 
-    `once` marks credits of goals counted once per visitor: at most one per assignment,
-    enforced by the database so concurrent requests cannot double count.
+    `first` marks the credit that made this assignment's visitor a conversion of the goal:
+    at most one per assignment and goal, enforced by the database, so concurrent requests
+    can neither double count a conversion nor credit a once-counted goal twice.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
@@ -181,15 +182,15 @@ class Credit(models.Model):
     )
     value = models.FloatField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    once = models.BooleanField()
+    first = models.BooleanField()
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["goal", "assignment"],
-                name="credit_once_per_assignment",
-                condition=models.Q(once=True),
+                name="credit_first_per_assignment",
+                condition=models.Q(first=True),
             ),
         ]
         indexes = [models.Index(fields=["assignment", "goal"], name="credit_by_assignment")]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
@@ -25,6 +25,7 @@ class AssignmentRow:
     created_at: datetime
     confirmed_at: datetime | None
     credited_goal_ids: set[int] = field(default_factory=set)
+    goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
 
 
 @dataclass
@@ -38,24 +39,27 @@ def visitor_state_read(
     agent_ids: Iterable[int],
     session: str,
     vid: str | None,
-    once_goal_ids: Iterable[int] = (),
+    goal_ids: Iterable[int] = (),
+    every_goal_ids: Iterable[int] = (),
     event_keys: Iterable[tuple[int, str]] = (),
 ) -> VisitorState:
     """Return the visitor's assignments in `agent_ids` and the events already received.
 
     The visitor is `session` and, when given, the external visitor id `vid`: assignments
     made for that session, and those made with that vid. Each assignment carries the
-    goals among `once_goal_ids` already credited to it. One query for the assignments
+    goals among `goal_ids` already credited to this visitor in its agent, and for
+    `every_goal_ids` the value already credited to it. One query for the assignments
     (on the session and vid indexes), one more only when `event_keys` is not empty.
     """
     agent_ids = list(agent_ids)
-    once_goal_ids = list(once_goal_ids)
+    goal_ids = list(goal_ids)
+    every_goal_ids = list(every_goal_ids)
     event_keys = list(event_keys)
     rows: list[AssignmentRow] = []
     if agent_ids:
         who = Q(session=session) | Q(vid=vid) if vid else Q(session=session)
         qs = Assignment.objects.filter(who, agent_id__in=agent_ids)
-        # A once-goal is credited to this visitor in an agent when one of the assignments
+        # A goal is credited to this visitor in an agent when one of the assignments
         # found holds a credit of it, or when one of the visitor's own events (same session
         # or vid) was credited in that agent, through any assignment.
         flags = {
@@ -65,8 +69,19 @@ def visitor_state_read(
             | Exists(
                 GoalEvent.objects.filter(who, goal_id=gid, credits__agent_id=OuterRef("agent_id"))
             )
-            for gid in once_goal_ids
+            for gid in goal_ids
         }
+        flags.update(
+            {
+                f"value_{gid}": Subquery(
+                    Credit.objects.filter(assignment_id=OuterRef("pk"), goal_id=gid)
+                    .values("assignment_id")
+                    .annotate(total=Sum("value"))
+                    .values("total")
+                )
+                for gid in every_goal_ids
+            }
+        )
         if flags:
             qs = qs.annotate(**flags)
         fields = [
@@ -85,7 +100,12 @@ def visitor_state_read(
                     target_kind=values["target_kind"],
                     created_at=values["created_at"],
                     confirmed_at=values["confirmed_at"],
-                    credited_goal_ids={gid for gid in once_goal_ids if values[f"credited_{gid}"]},
+                    credited_goal_ids={gid for gid in goal_ids if values[f"credited_{gid}"]},
+                    goal_values={
+                        gid: values[f"value_{gid}"]
+                        for gid in every_goal_ids
+                        if values[f"value_{gid}"] is not None
+                    },
                 )
             )
     events: dict[tuple[int, str], dict[str, Any]] = {}

@@ -1,5 +1,5 @@
-"""Writing what one agent-api request recorded: new assignments, confirmations, goal events
-and credits, all of them or none.
+"""Writing what one agent-api request recorded: new assignments, confirmations, goal events,
+credits and the report aggregates they add to, all of them or none.
 
 On PostgreSQL this is one SQL statement (data-modifying CTEs: a single statement is atomic
 on its own, so it needs no BEGIN/COMMIT round trips); elsewhere (SQLite) a short
@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
 from goals.selectors import AssignmentRow
+from reports.models import GoalDay, VisitorDay
 
 
 @dataclass
@@ -25,9 +26,12 @@ class EventWrite:
     event_id: str | None
     value: float
     response: dict
-    credits: list[tuple[AssignmentRow, int, int]] = field(default_factory=list)
-    # (assignment, agent id, variation id) per credited agent
-    once: bool = False
+    # (assignment, agent id, variation id, first credit of this visitor) per credited agent
+    credits: list[tuple[AssignmentRow, int, int, bool]] = field(default_factory=list)
+
+
+def channel_of(target_kind: str) -> str:
+    return "client" if target_kind == "express" else "server"
 
 
 @dataclass
@@ -43,10 +47,34 @@ class RequestWrites:
     new_rows: list[AssignmentRow] = field(default_factory=list)
     confirmed_rows: list[AssignmentRow] = field(default_factory=list)
     events: list[EventWrite] = field(default_factory=list)
+    # report aggregates: (agent, variation, day, channel) -> new visitors
+    visitor_deltas: dict[tuple, int] = field(default_factory=dict)
+    # (agent, variation, goal, day, channel) -> [conversions, credits, value sum, sumsq]
+    goal_deltas: dict[tuple, list] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not (self.new_rows or self.confirmed_rows or self.events)
+
+    def visitor_add(self, row: AssignmentRow) -> None:
+        """Count `row` as a new visitor, on the day it is confirmed."""
+        key = (row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind))
+        self.visitor_deltas[key] = self.visitor_deltas.get(key, 0) + 1
+
+    def credit_add(
+        self, *, assignment: AssignmentRow, goal_id: int, variation_id: int, value: float,
+        first: bool,
+    ) -> None:  # fmt: skip
+        """Add a credit to the aggregates; keeps the assignment's running value total."""
+        prior = assignment.goal_values.get(goal_id, 0.0)
+        assignment.goal_values[goal_id] = prior + value
+        assignment.credited_goal_ids.add(goal_id)
+        key = (assignment.agent_id, variation_id, goal_id, self.now.date(), self.channel)
+        delta = self.goal_deltas.setdefault(key, [0, 0, 0.0, 0.0])
+        delta[0] += int(first)
+        delta[1] += 1
+        delta[2] += value
+        delta[3] += (prior + value) ** 2 - prior**2
 
 
 def request_writes_save(*, writes: RequestWrites) -> None:
@@ -62,6 +90,9 @@ def request_writes_save(*, writes: RequestWrites) -> None:
     else:
         with transaction.atomic():
             _save_orm(writes)
+            with connection.cursor() as cursor:
+                for sql, params in _aggregate_statements(writes):
+                    cursor.execute(sql, params)
 
 
 def _save_orm(w: RequestWrites) -> None:
@@ -97,13 +128,45 @@ def _save_orm(w: RequestWrites) -> None:
         Credit(
             account_id=w.account_id, event_id=event.pk, goal_id=e.goal_id, agent_id=agent_id,
             variation_id=variation_id, assignment_id=row.id, value=e.value, channel=w.channel,
-            once=e.once, created_at=w.now,
+            first=first, created_at=w.now,
         )
         for event, e in zip(events, w.events, strict=True)
-        for row, agent_id, variation_id in e.credits
+        for row, agent_id, variation_id, first in e.credits
     ]  # fmt: skip
     if credits:
         Credit.objects.bulk_create(credits)
+
+
+def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
+    """Upserts that add this request's counts to the aggregates (same SQL on both databases)."""
+    statements = []
+    if w.visitor_deltas:
+        params: list = []
+        rows = [(*key, n) for key, n in w.visitor_deltas.items()]
+        values = _values(rows, params)
+        table = VisitorDay._meta.db_table
+        statements.append((
+            f"INSERT INTO {table} (agent_id, variation_id, day, channel, visitors) "
+            f"VALUES {values} ON CONFLICT (agent_id, variation_id, day, channel) "
+            f"DO UPDATE SET visitors = {table}.visitors + excluded.visitors",
+            params,
+        ))  # fmt: skip
+    if w.goal_deltas:
+        params = []
+        rows = [(*key, *delta) for key, delta in w.goal_deltas.items()]
+        values = _values(rows, params)
+        table = GoalDay._meta.db_table
+        statements.append((
+            f"INSERT INTO {table} (agent_id, variation_id, goal_id, day, channel, conversions, "
+            f"credits, value_sum, value_sumsq) VALUES {values} "
+            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel) DO UPDATE SET "
+            f"conversions = {table}.conversions + excluded.conversions, "
+            f"credits = {table}.credits + excluded.credits, "
+            f"value_sum = {table}.value_sum + excluded.value_sum, "
+            f"value_sumsq = {table}.value_sumsq + excluded.value_sumsq",
+            params,
+        ))  # fmt: skip
+    return statements
 
 
 def _values(rows: list[tuple], params: list) -> str:
@@ -174,11 +237,14 @@ def _save_postgresql(w: RequestWrites) -> None:
         )
         new_ord = {id(r): i + 1 for i, r in enumerate(w.new_rows)}
         for i, e in enumerate(w.events):
-            for row, agent_id, variation_id in e.credits:
+            for row, agent_id, variation_id, first in e.credits:
                 credit_rows.append(
                     (i + 1, row.id, new_ord.get(id(row)) if row.id is None else None,
-                     e.goal_id, agent_id, variation_id, e.value, e.once)
+                     e.goal_id, agent_id, variation_id, e.value, first)
                 )  # fmt: skip
+    for n, (agg_sql, agg_params) in enumerate(_aggregate_statements(w)):
+        ctes.append(f"agg{n} AS ({agg_sql})")
+        params.extend(agg_params)
     if credit_rows:
         params.extend([w.account_id, w.channel, w.now])
         values = _values(credit_rows, params)
@@ -187,12 +253,12 @@ def _save_postgresql(w: RequestWrites) -> None:
         )
         main = (
             f"INSERT INTO {c_table} (event_id, assignment_id, goal_id, agent_id, variation_id, "
-            "value, once, account_id, channel, created_at) "
+            "value, first, account_id, channel, created_at) "
             f"SELECT e_ids.id, COALESCE(v.assignment_id::bigint, {new_a_ref}), "
             "v.goal_id::bigint, v.agent_id::bigint, v.variation_id::bigint, v.value::float8, "
-            "v.once::boolean, %s, %s, %s "
+            "v.first::boolean, %s, %s, %s "
             f"FROM (VALUES {values}) AS v(ord, assignment_id, new_ord, goal_id, agent_id, "
-            "variation_id, value, once) JOIN e_ids USING (ord)"
+            "variation_id, value, first) JOIN e_ids USING (ord)"
         )
     else:
         main = "SELECT 1"

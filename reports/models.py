@@ -1,0 +1,58 @@
+"""Additive aggregates kept by the agent-api's write path; reports read only these.
+
+They survive purges of raw visitor-level data (assignments, goal events, credits), and
+are incremented by `INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`, so
+concurrent requests never lose an increment. `day` is the UTC date of the event; the
+channel is where it happened: `client` (Express target) or `server` (REST target).
+"""
+
+from django.db import models
+
+
+class VisitorDay(models.Model):
+    """New visitors (confirmed first assignments) of a variation, per day and channel."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=8)
+    visitors = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "variation", "day", "channel"], name="visitor_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variation_id} {self.day} {self.channel}: {self.visitors}"
+
+
+class GoalDay(models.Model):
+    """Credits of a goal to a variation, per day and channel.
+
+    `conversions` counts visitors credited for the first time; `credits` every credit;
+    `value_sum` the credited values; `value_sumsq` the increments of the sum over visitors
+    of (visitor's total value)², so value per visitor gets a variance without raw data.
+    """
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
+    goal = models.ForeignKey("goals.Goal", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=8)
+    conversions = models.BigIntegerField(default=0)
+    credits = models.BigIntegerField(default=0)
+    value_sum = models.FloatField(default=0)
+    value_sumsq = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "variation", "goal", "day", "channel"], name="goal_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id}/{self.variation_id} {self.day} {self.channel}: {self.conversions}"
