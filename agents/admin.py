@@ -1,13 +1,18 @@
 """Admin of agents (tests), with inline variations and the server-side goal checklist."""
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import JSONField, ManyToManyField, QuerySet
 from django.http import HttpRequest
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from agents.admin_results import agent_results_view
 from agents.models import Agent, AgentStatus, Variation
 from agents.services import (
     VariationSpec,
@@ -93,7 +98,7 @@ class AgentAdmin(AccountScopedAdmin):
     form = AgentForm
     inlines = [VariationInline]
     scoped_relations = ("goals", "targets")
-    list_display = ["code", "name", "account", "status", "variation_codes"]
+    list_display = ["code", "name", "account", "status", "variation_codes", "results_link"]
     list_filter = ["status", "account"]
     search_fields = ["code", "name", "account__code"]
     formfield_overrides = {ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
@@ -136,6 +141,20 @@ class AgentAdmin(AccountScopedAdmin):
             if "targets" in fields:
                 fields["targets"].queryset = fields["targets"].queryset.filter(account=obj.account)
         return form
+
+    def get_urls(self):  # noqa: ANN201
+        opts = self.model._meta
+        results = path(
+            "<path:object_id>/results/",
+            self.admin_site.admin_view(partial(agent_results_view, self)),
+            name=f"{opts.app_label}_{opts.model_name}_results",
+        )
+        return [results, *super().get_urls()]
+
+    @admin.display(description="results")
+    def results_link(self, obj: Agent) -> str:
+        url = reverse("admin:agents_agent_results", args=[obj.pk])
+        return format_html('<a href="{}">Results</a>', url)
 
     @admin.display(description="variations")
     def variation_codes(self, obj: Agent) -> str:

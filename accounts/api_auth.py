@@ -1,0 +1,116 @@
+"""Authentication of the management API (`/api/{account}/...`), shared by every resource.
+
+An account's admin key (`admin-…`) in `x-conductrics-apikey` or `Authorization: Bearer`,
+or a logged-in staff member of that account (Django session, with CSRF on writes).
+Runtime keys (`api-…`) are refused here: they open the agent-api only.
+"""
+
+from datetime import timedelta
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.keys import RUNTIME_KEY_PREFIX
+from accounts.models import Account, AdminApiKey
+from accounts.selectors import accounts_for_user, admin_key_lookup
+
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+class AdminKeyPrincipal:
+    """The caller of a request authenticated by an admin key."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, key: AdminApiKey) -> None:
+        self.key = key
+        self.account_id = key.account_id
+
+    def __str__(self) -> str:
+        return f"admin key {self.key.prefix}…"
+
+
+def _raw_key(request: Request) -> str | None:
+    header = request.META.get("HTTP_X_CONDUCTRICS_APIKEY")
+    if header:
+        return header.strip()
+    authorization = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class AdminKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[AdminKeyPrincipal, AdminApiKey] | None:
+        raw = _raw_key(request)
+        if raw is None:
+            return None
+        if raw.startswith(RUNTIME_KEY_PREFIX):
+            raise exceptions.AuthenticationFailed(
+                "This is a runtime key (api-…), for the agent-api only; "
+                "the management API needs an admin key (admin-…)."
+            )
+        key = admin_key_lookup(raw=raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked admin key.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            AdminApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return AdminKeyPrincipal(key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class AccountAccess(BasePermission):
+    """The caller may act on the account named in the URL."""
+
+    message = "This key or user has no access to this account."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        code = view.kwargs.get("account")
+        user = request.user
+        if isinstance(request.auth, AdminApiKey):
+            return request.auth.account.code == code
+        if not user or not user.is_authenticated or not user.is_staff:
+            return False
+        return accounts_for_user(user=user).filter(code=code).exists()
+
+
+class AccountAPIView(APIView):
+    """Base of management API views: authenticated for the account `{account}` of the URL."""
+
+    authentication_classes = [AdminKeyAuthentication, SessionAuthentication]
+    permission_classes = [AccountAccess]
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        account = Account.objects.filter(code=self.kwargs["account"]).first()
+        if account is None:  # only reachable by a superuser: keys and members name real ones
+            raise Http404("No such account.")
+        self.account = account
+
+
+class AdminKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes admin-key authentication."""
+
+    target_class = "accounts.api_auth.AdminKeyAuthentication"
+    name = "adminKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An admin key (admin-…), as `Authorization: Bearer admin-…` "
+            "or in the header `x-conductrics-apikey`.",
+        }

@@ -1,0 +1,120 @@
+"""The results page of an agent in the admin: the report, a date filter and a daily chart."""
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+
+from reports.chart import Series, line_chart_svg
+from reports.selectors import agent_daily, agent_report, days_between, report_range
+
+MAX_CHART_DAYS = 366
+
+
+def _parse(request: HttpRequest, name: str) -> date | None:
+    raw = request.GET.get(name) or ""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        messages.warning(request, f"“{raw}” is not a date (YYYY-MM-DD): {name} ignored.")
+        return None
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "pct":
+        return f"{value * 100:.2f}%"
+    if kind == "signed_pct":
+        return f"{value * 100:+.1f}%"
+    if kind == "signed":
+        return f"{value:+.4f}"
+    return f"{value:.4f}" if kind == "num4" else f"{value:,.2f}"
+
+
+def _display(row: dict, is_baseline: bool) -> dict:
+    ci = row["value_per_visitor_ci95"]
+    lift_ci = row["lift_ci95"]
+    return {
+        **row,
+        "rate": _fmt(row["conversion_rate"], "pct"),
+        "value": _fmt(row["value_sum"], "money"),
+        "vpv": _fmt(row["value_per_visitor"], "num4"),
+        "vpv_ci": f"[{_fmt(ci[0], 'num4')}, {_fmt(ci[1], 'num4')}]" if ci else "—",
+        "lift_abs_text": "baseline" if is_baseline else _fmt(row["lift_abs"], "signed"),
+        "lift_rel_text": "" if is_baseline else _fmt(row["lift_rel"], "signed_pct"),
+        "lift_ci": f"[{_fmt(lift_ci[0], 'signed')}, {_fmt(lift_ci[1], 'signed')}]"
+        if lift_ci
+        else "—",
+        "confidence_text": "" if is_baseline else _fmt(row["confidence"], "pct"),
+    }
+
+
+def agent_results_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str):  # noqa: ANN201
+    agent = model_admin.get_object(request, object_id)
+    if agent is None:
+        raise Http404("No such agent.")
+    if not model_admin.has_view_permission(request, agent):
+        raise PermissionDenied
+    date_from, date_to = _parse(request, "from"), _parse(request, "to")
+    if date_from and date_to and date_from > date_to:
+        messages.warning(request, "“from” is after “to”: the dates were swapped.")
+        date_from, date_to = date_to, date_from
+    report = agent_report(agent=agent, date_from=date_from, date_to=date_to)
+    start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
+    goals = list(agent.goals.order_by("code"))
+    chart_goal = next((g for g in goals if g.code == request.GET.get("goal")), None) or (
+        goals[0] if goals else None
+    )
+    chart_start = max(start, end - timedelta(days=MAX_CHART_DAYS - 1))
+    daily = agent_daily(
+        agent=agent,
+        goal_id=chart_goal.pk if chart_goal else None,
+        date_from=chart_start,
+        date_to=end,
+    )
+    series = []
+    for variation in agent.variations.order_by("position", "id"):
+        by_day = {p.day: p for p in daily if p.variation == variation.code}
+        visitors = conversions = 0
+        points = []
+        for day in days_between(chart_start, end):
+            point = by_day.get(day)
+            if point:
+                visitors += point.visitors
+                conversions += point.conversions
+            points.append((day, conversions / visitors if visitors else None))
+        series.append(Series(variation.code, points))
+    chart = line_chart_svg(
+        series=series,
+        title=f"Cumulative conversion rate of {chart_goal.code}" if chart_goal else "No goal",
+    )
+    goal_tables = [
+        {
+            "code": g["code"],
+            "rows": [_display(row, i == 0) for i, row in enumerate(g["variations"])],
+            "server_total": sum(r["conversions_server"] for r in g["variations"]),
+            "client_total": sum(r["conversions_client"] for r in g["variations"]),
+        }
+        for g in report["goals"]
+    ]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": agent,
+        "title": f"Results: {agent.name} ({agent.code})",
+        "report": report,
+        "goal_tables": goal_tables,
+        "chart": chart,
+        "goals": goals,
+        "chart_goal": chart_goal,
+        "date_from": report["from"],
+        "date_to": report["to"],
+        "srm_p": _fmt(report["srm"]["p_value"], "num4"),
+    }
+    return TemplateResponse(request, "admin/agents/agent/results.html", context)

@@ -1,0 +1,150 @@
+"""The results of an agent, read from the aggregates only (never from raw events).
+
+A fixed number of queries whatever the traffic: variations, goals, visitors by
+variation and day, conversions by goal, variation, day and channel.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from typing import Any
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from agents.models import Agent
+from reports.models import GoalDay, VisitorDay
+from reports.statistics import Moments, compare_means, mean_ci95, sample_ratio_mismatch
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    day: date
+    variation: str
+    visitors: int
+    conversions: int
+    value_sum: float
+
+
+def report_range(
+    *, agent: Agent, date_from: date | None, date_to: date | None
+) -> tuple[date, date]:
+    """The report's dates: as asked, else from the agent's creation to today (UTC)."""
+    today = timezone.now().date()
+    start = date_from or agent.created_at.astimezone(UTC).date()
+    return start, date_to or today
+
+
+def agent_report(
+    *, agent: Agent, date_from: date | None = None, date_to: date | None = None
+) -> dict[str, Any]:
+    """The results of SPEC §7 for `agent` between two dates (inclusive), as plain JSON data."""
+    start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
+    variations = list(agent.variations.order_by("position", "id"))
+    goals = list(agent.goals.order_by("code"))
+    visitors = {
+        row["variation_id"]: row["n"]
+        for row in VisitorDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
+        .values("variation_id")
+        .annotate(n=Sum("visitors"))
+    }
+    sums: dict[tuple[int, int], dict[str, float]] = {}
+    for row in (
+        GoalDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
+        .values("goal_id", "variation_id", "channel")
+        .annotate(
+            conversions=Sum("conversions"),
+            value_sum=Sum("value_sum"),
+            value_sumsq=Sum("value_sumsq"),
+        )
+    ):
+        cell = sums.setdefault(
+            (row["goal_id"], row["variation_id"]),
+            {"client": 0, "server": 0, "value_sum": 0.0, "value_sumsq": 0.0},
+        )
+        cell[row["channel"]] += row["conversions"] or 0
+        cell["value_sum"] += row["value_sum"] or 0.0
+        cell["value_sumsq"] += row["value_sumsq"] or 0.0
+
+    srm = sample_ratio_mismatch(
+        [visitors.get(v.pk, 0) for v in variations], [v.weight for v in variations]
+    )
+    goal_reports = []
+    for goal in goals:
+        rows = []
+        baseline: Moments | None = None
+        for variation in variations:
+            n = visitors.get(variation.pk, 0)
+            cell = sums.get((goal.pk, variation.pk), {})
+            client, server = int(cell.get("client", 0)), int(cell.get("server", 0))
+            conversions = client + server
+            moments = Moments(n, cell.get("value_sum", 0.0), cell.get("value_sumsq", 0.0))
+            ci = mean_ci95(moments)
+            row: dict[str, Any] = {
+                "code": variation.code,
+                "visitors": n,
+                "conversions": conversions,
+                "conversions_client": client,
+                "conversions_server": server,
+                "conversion_rate": conversions / n if n else None,
+                "value_sum": moments.total,
+                "value_per_visitor": moments.mean,
+                "value_per_visitor_ci95": list(ci) if ci else None,
+                "lift_abs": None,
+                "lift_rel": None,
+                "lift_ci95": None,
+                "p_value": None,
+                "confidence": None,
+            }
+            if baseline is None:
+                baseline = moments
+            else:
+                comparison = compare_means(baseline, moments)
+                row.update(
+                    lift_abs=comparison.lift_abs,
+                    lift_rel=comparison.lift_rel,
+                    lift_ci95=list(comparison.lift_ci95) if comparison.lift_ci95 else None,
+                    p_value=comparison.p_value,
+                    confidence=comparison.confidence,
+                )
+            rows.append(row)
+        goal_reports.append({"code": goal.code, "variations": rows})
+    return {
+        "agent": agent.code,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "srm": {"p_value": srm.p_value, "flagged": srm.flagged},
+        "goals": goal_reports,
+    }
+
+
+def agent_daily(
+    *, agent: Agent, goal_id: int | None, date_from: date, date_to: date
+) -> list[DailyPoint]:
+    """Per day and variation: new visitors, and conversions and value of one goal."""
+    codes = dict(agent.variations.values_list("pk", "code"))
+    points: dict[tuple[date, int], list] = {}
+    for row in (
+        VisitorDay.objects.filter(agent=agent, day__gte=date_from, day__lte=date_to)
+        .values("day", "variation_id")
+        .annotate(n=Sum("visitors"))
+    ):
+        points.setdefault((row["day"], row["variation_id"]), [0, 0, 0.0])[0] = row["n"]
+    if goal_id is not None:
+        for row in (
+            GoalDay.objects.filter(
+                agent=agent, goal_id=goal_id, day__gte=date_from, day__lte=date_to
+            )
+            .values("day", "variation_id")
+            .annotate(c=Sum("conversions"), v=Sum("value_sum"))
+        ):
+            cell = points.setdefault((row["day"], row["variation_id"]), [0, 0, 0.0])
+            cell[1], cell[2] = row["c"] or 0, row["v"] or 0.0
+    return [
+        DailyPoint(day, codes.get(variation_id, "?"), *cell)
+        for (day, variation_id), cell in sorted(points.items())
+        if variation_id in codes
+    ]
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
