@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
 from agents.admin_results import agent_results_view
-from agents.models import Agent, AgentStatus, Variation
+from agents.models import Agent, AgentStatus, Assignment, Variation
 from agents.services import (
     VariationSpec,
     agent_code_generate,
@@ -187,3 +187,28 @@ class AgentAdmin(AccountScopedAdmin):
     @admin.action(description="Stop the selected agents")
     def mark_stopped(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_status(request, queryset, AgentStatus.STOPPED)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(AccountScopedAdmin):
+    """Who saw what: raw visitor-level data, read-only (kept for the account's retention)."""
+
+    list_display = ["created_at", "agent", "variation", "identity", "target_kind", "confirmed_at"]
+    list_filter = ["target_kind", "agent", "account"]
+    search_fields = ["session", "vid", "agent__code"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent", "variation"]
+    fields = [
+        "account", "agent", "variation", "identity", "session", "vid", "target", "target_kind",
+        "traits", "created_at", "confirmed_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
+        return False

@@ -28,6 +28,7 @@ from goals.commands import (
     Visitor,
 )
 from goals.config import AccountConf, GoalConf, TargetConf
+from goals.diagnostics import goal_outcomes_count, outcomes_of
 from goals.matching import goal_match
 from goals.models import Channel
 from goals.selectors import AssignmentRow, visitor_state_read
@@ -62,6 +63,16 @@ def visitor_commands_execute(
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
+        goal_outcomes_count(
+            account_id=account.id,
+            outcomes=[
+                (item.goal, outcome)
+                for item in result.items
+                if isinstance(item, GoalResult)
+                for outcome in outcomes_of(item)
+            ],
+            now=now,
+        )
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -4,7 +4,10 @@ The view parses and authenticates, makes one domain call
 (`goals.execution.visitor_commands_execute`), and renders the Conductrics envelope.
 """
 
+import json
+
 from django.http import HttpRequest
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -14,6 +17,7 @@ from rest_framework.views import APIView
 
 from goals.commands import Visitor
 from goals.config import TargetConf, account_conf
+from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from goals.execution import visitor_commands_execute
 from runtime import reasons
 from runtime.authentication import runtime_key_from, target_authenticate
@@ -21,6 +25,7 @@ from runtime.cors import cors_headers, origin_allowed, preflight_headers
 from runtime.errors import AgentApiError
 from runtime.parsing import (
     MAX_BODY_BYTES,
+    MAX_COMMANDS,
     body_parse,
     session_parse,
     traits_parse,
@@ -104,7 +109,12 @@ class AgentApiBase(APIView):
         params = django_request.GET
         warnings: list[dict[str, str]] = []
         session = session_parse(params.get("session"))
-        vid = self._vid(params, target_conf, warnings)
+        try:
+            vid = self._vid(params, target_conf, warnings)
+        except AgentApiError as exc:
+            if exc.status_code == 403:
+                _count_refused_goals(account_conf_.id, django_request.body)
+            raise
         traits = self._traits(params, target_conf, warnings)
         body = body_parse(django_request.body)
         result = visitor_commands_execute(
@@ -190,3 +200,22 @@ class AgentApiTargetView(AgentApiBase):
     @agent_api_schema("agent_api_target")
     def post(self, request: Request, account: str, target: str) -> Response:
         return self._run(request, account, target)
+
+
+def _count_refused_goals(account_id: int, raw: bytes) -> None:
+    """Count the goals of a request refused for its vid, for the goal diagnostics."""
+    try:
+        data = json.loads(raw) if len(raw) <= MAX_BODY_BYTES else []
+    except (ValueError, RecursionError):
+        return
+    commands = data.get("commands") if isinstance(data, dict) else data
+    codes = [
+        c["g"]
+        for c in (commands if isinstance(commands, list) else [])[:MAX_COMMANDS]
+        if isinstance(c, dict) and isinstance(c.get("g"), str) and len(c["g"]) <= 64
+    ]
+    goal_outcomes_count(
+        account_id=account_id,
+        outcomes=[(code, VID_NOT_ALLOWED) for code in codes],
+        now=timezone.now(),
+    )

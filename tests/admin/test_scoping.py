@@ -115,3 +115,19 @@ def test_staff_without_membership__sees_nothing(client, two_tenants):
     user = get_user_model().objects.create_user(username="bob", password="x", is_staff=True)
     client.force_login(user)
     assert client.get(reverse("admin:goals_goal_changelist")).status_code == 403
+
+
+def test_staff__raw_data_lists__show_only_their_account(staff_client, api, two_tenants):
+    from agents.models import Assignment
+
+    mine = two_tenants["mine"]
+    api.data(mine["target"], [{"a": "a-hero"}], session="mine")
+    theirs = two_tenants["theirs"]
+    api.data(theirs["target"], [], session="theirs", account="ac-other")
+    theirs["agent"].status = "running"
+    theirs["agent"].save()
+    api.data(theirs["target"], [{"a": "a-hero"}], session="theirs", account="ac-other")
+    assert Assignment.objects.count() == 2
+    response = staff_client.get(reverse("admin:agents_assignment_changelist"))
+    shown = {a.session for a in response.context["cl"].result_list}
+    assert shown == {"mine"}

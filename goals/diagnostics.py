@@ -1,0 +1,131 @@
+"""Goal diagnostics: what became of each goal command in the last 24 hours, per goal.
+
+For the integrator whose server-side goals "don't show up". Counts live in Django's
+cache (Redis when REDIS_URL is set) in hourly buckets kept 25 hours: best effort, never
+in the way of a request, and not raw visitor data. Refused requests count too (a REST
+goal sent with a vid that its target may not pass), which the event list cannot show.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+
+from goals import reasons
+from goals.commands import GoalResult
+
+logger = logging.getLogger(__name__)
+
+CREDITED = "credited"
+NO_SELECTION = "no_selection"  # nothing to credit: no assignment found for this visitor
+VID_NOT_ALLOWED = "vid_not_allowed"  # the whole request refused (403) on a REST target
+OUTCOMES = (
+    CREDITED,
+    NO_SELECTION,
+    reasons.OUTSIDE_WINDOW,
+    reasons.ALREADY_CREDITED,
+    reasons.AGENT_NOT_RUNNING,
+    reasons.REST_SEND_NOT_ENABLED,
+    reasons.PROVISIONAL,
+    reasons.GOAL_BEFORE_SELECTION,
+    reasons.NOT_AN_API_GOAL,
+    reasons.INVALID_VALUE,
+    VID_NOT_ALLOWED,
+)
+_TTL_SECONDS = 25 * 3600
+
+
+def _key(account_id: int, goal_code: str, hour: datetime, outcome: str) -> str:
+    return f"goal-diag:{account_id}:{goal_code}:{hour:%Y%m%d%H}:{outcome}"
+
+
+def outcomes_of(result: GoalResult) -> list[str]:
+    """The outcomes of one goal item: credited, or each reason it was not (a replay: none)."""
+    if result.replay:
+        return []
+    if result.err:
+        return [result.err]
+    found = [CREDITED] if result.credited else []
+    found += [skip["reason"] for skip in result.skipped]
+    return found or [NO_SELECTION]
+
+
+def goal_outcomes_count(
+    *, account_id: int, outcomes: Iterable[tuple[str, str]], now: datetime
+) -> None:
+    """Add (goal code, outcome) pairs to this hour's counts. Never raises."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    try:
+        for goal_code, outcome in outcomes:
+            key = _key(account_id, goal_code, hour, outcome)
+            try:
+                cache.incr(key)  # one round trip once the hour's bucket exists
+            except ValueError:
+                if not cache.add(key, 1, _TTL_SECONDS):
+                    cache.incr(key)  # another process created it meanwhile
+    except Exception:  # noqa: BLE001 - diagnostics must never fail a request
+        logger.warning("goal diagnostics not counted: cache unavailable")
+
+
+def goal_outcomes_last_24h(*, account_id: int, goal_code: str, now: datetime) -> dict[str, int]:
+    """Counts by outcome over the last 24 hourly buckets (zero where nothing happened)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    keys = {
+        _key(account_id, goal_code, hour - timedelta(hours=h), outcome): outcome
+        for h in range(24)
+        for outcome in OUTCOMES
+    }
+    totals = dict.fromkeys(OUTCOMES, 0)
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:  # noqa: BLE001
+        logger.warning("goal diagnostics unavailable: cache unavailable")
+        return totals
+    for key, count in found.items():
+        totals[keys[key]] += int(count)
+    return totals
+
+
+# What to change when goals end with an outcome: (advice, where it is fixed).
+# `where` is "goal", "agent", "express_target", "rest_target" or None.
+FIXES: dict[str, tuple[str, str | None]] = {
+    CREDITED: ("", None),
+    NO_SELECTION: (
+        "No selection was found for this visitor: the page must pass the same id as vid in "
+        "the preboot, and the Express target must allow passing it.",
+        "express_target",
+    ),
+    reasons.OUTSIDE_WINDOW: (
+        "The selection is older than the attribution window: lengthen the goal's window.",
+        "goal",
+    ),
+    reasons.ALREADY_CREDITED: (
+        "The goal counts once per visitor: set counting to every event if repeats matter.",
+        "goal",
+    ),
+    reasons.AGENT_NOT_RUNNING: ("The agent is paused or stopped: run it.", "agent"),
+    reasons.REST_SEND_NOT_ENABLED: (
+        "Turn on “Goal events to be sent via REST API” on the goal.",
+        "goal",
+    ),
+    reasons.PROVISIONAL: (
+        'The selection was provisional: confirm it with {"a": …, "s": "ok"}.',
+        None,
+    ),
+    reasons.GOAL_BEFORE_SELECTION: (
+        "The goal is dated before the selection: check the servers' clocks.",
+        None,
+    ),
+    reasons.NOT_AN_API_GOAL: (
+        "A REST target sends API goals only: set the goal's Trigger to "
+        "“Programmatically, via API”.",
+        "goal",
+    ),
+    reasons.INVALID_VALUE: ("Send v as a finite number, 0 or more.", None),
+    VID_NOT_ALLOWED: (
+        "Requests were refused (403): turn on “Allow Passing of External Visitor ID” on "
+        "the REST target.",
+        "rest_target",
+    ),
+}
