@@ -87,3 +87,44 @@ def test_parallel_once_goals_without_id__make_one_credit(
     assert statuses.count("ok") == 1
     assert Credit.objects.count() == 1
     assert GoalEvent.objects.count() == PARALLEL
+    from reports.models import GoalDay
+
+    assert [(d.conversions, d.credits) for d in GoalDay.objects.all()] == [(1, 1)]
+
+
+def test_parallel_traffic__aggregates_agree_with_raw_rows(agent, express_target, rest_target):
+    """Different visitors at once: no increment of the report aggregates is lost."""
+    from django.db.models import Sum
+
+    from reports.models import GoalDay, VisitorDay
+
+    barrier = threading.Barrier(PARALLEL)
+    errors = []
+
+    def visitor(i):
+        try:
+            client = Client()
+            barrier.wait()
+            for target, body in (
+                (express_target, '[{"a": "a-hero"}]'),
+                (rest_target, '[{"g": "g-purchase", "v": 2}]'),
+            ):
+                url = f"/ac-acme/v3/agent-api?session=s{i}&vid=v{i}&apikey={target.api_key}"
+                response = client.post(url, data=body, content_type="text/plain")
+                assert response.status_code == 200, response.content
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(PARALLEL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert Assignment.objects.count() == PARALLEL
+    assert VisitorDay.objects.aggregate(n=Sum("visitors"))["n"] == PARALLEL
+    totals = GoalDay.objects.aggregate(c=Sum("conversions"), v=Sum("value_sum"))
+    assert totals["c"] == Credit.objects.filter(first=True).count() == PARALLEL
+    assert totals["v"] == 2 * PARALLEL
