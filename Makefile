@@ -9,7 +9,7 @@ PORT ?= 8000
 # PostgreSQL used by `make test` (the test database is created beside it as test_<name>).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint format install clean
+.PHONY: run test test-sqlite test-postgres test-js lint format install clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=python3"; exit 1; }
@@ -52,7 +52,12 @@ test-postgres: install
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: skipping the PostgreSQL run (CI requires it)."; \
 	fi
 
-test: lint test-sqlite test-postgres
+# The JavaScript client's unit tests, with Node's built-in test runner.
+test-js:
+	@command -v node >/dev/null 2>&1 || { echo "node not found: the JavaScript client's tests need Node.js 18 or later"; exit 1; }
+	node --test tests/js/
+
+test: lint test-js test-sqlite test-postgres
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

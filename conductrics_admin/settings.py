@@ -26,6 +26,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-development-only-key"  # noqa: S105 - only with DEBUG on
 
+# The demo page (/demo/) shows the demo account's keys: on with DEBUG, off in production.
+DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -35,8 +35,9 @@ def line_chart_svg(
             "No data in this date range yet.</text></svg>"
         )
         return SafeString("".join(parts))
-    top_value = max(values) or 1.0
-    top_value *= 1.1
+    top_value = (max(values) or 1.0) * 1.1
+    if percent:
+        top_value = min(top_value, 1.0)  # a rate never exceeds 100%
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x_of(day: date) -> float:

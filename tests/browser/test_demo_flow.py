@@ -1,0 +1,99 @@
+"""The seed's whole flow in a real browser: a client-side selection passing the visitor id
+from the preboot, a server-side goal through the REST API, the results page."""
+
+import io
+import json
+import time
+import urllib.request
+
+import pytest
+from django.core.management import call_command
+
+from agents.demo import DEMO_AGENT, DEMO_EXPRESS_TARGET, DEMO_REST_TARGET
+from agents.models import Agent
+from targets.models import DeployTarget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "browser-test-pw"
+
+
+@pytest.fixture
+def demo(live_server, settings):
+    settings.DEMO_ENABLED = True
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    return {
+        "url": live_server.url,
+        "express": DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET),
+        "rest": DeployTarget.objects.get(code=DEMO_REST_TARGET),
+        "agent": Agent.objects.get(code=DEMO_AGENT),
+    }
+
+
+def _show_demo(context, page, demo, vid="lana-123"):
+    context.add_cookies([{"name": "our_visitor_id", "value": vid, "url": demo["url"]}])
+    page.goto(demo["url"] + "/demo/")
+    page.wait_for_selector("#headline[data-state=shown]", timeout=10_000)
+    return page.get_attribute("#headline", "data-variation")
+
+
+def _rest_goal(demo, vid="lana-123", value=19.99):
+    url = (
+        f"{demo['url']}/ac-demo/v3/agent-api?vid={vid}&session={vid}&apikey={demo['rest'].api_key}"
+    )
+    body = json.dumps({"commands": [{"g": "g-purchase", "v": value}]}).encode()
+    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 - the live test server
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())["data"]["items"][0]
+
+
+def _log_in(page, demo, next_url):
+    page.goto(f"{demo['url']}/admin/login/?next={next_url}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def test_seed_flow__rest_goal_by_vid_shows_on_results_page(context, page, demo, output_dir):
+    variation = _show_demo(context, page, demo)
+    assert variation in {"A", "B"}
+    page.screenshot(path=str(output_dir / "demo.png"), full_page=True)
+
+    goal = _rest_goal(demo)
+    assert goal["s"] == "ok"
+    assert goal["rs"] == [{"a": "a-hero", "c": variation, "v": 19.99}]
+
+    _log_in(page, demo, f"/admin/agents/agent/{demo['agent'].pk}/results/")
+    row = page.locator(f'table[data-goal="g-purchase"] tr[data-variation="{variation}"]')
+    assert row.locator(".conversions-server").inner_text() == "1"
+    assert row.locator(".conversions-client").inner_text() == "0"
+    assert row.locator(".visitors").inner_text() == "1"
+    assert row.locator(".value").inner_text() == "19.99"
+    page.screenshot(path=str(output_dir / "results.png"), full_page=True)
+
+
+def test_vid_passing_off__page_still_works_and_rest_goal_is_not_credited(context, page, demo):
+    express = demo["express"]
+    express.allow_external_vid = False
+    express.save()
+    variation = _show_demo(context, page, demo)
+    assert variation in {"A", "B"}
+    goal = _rest_goal(demo)
+    assert goal["s"] == "none"
+    assert goal["rs"] == []
+
+
+def test_api_down__page_shows_the_fallback_at_once(context, page, demo):
+    page.route("**/v3/agent-api**", lambda route: route.abort())
+    started = time.monotonic()
+    assert _show_demo(context, page, demo) == "A"
+    assert time.monotonic() - started < 3
+    assert page.inner_text("#headline") == "Find your next adventure"
+
+
+def test_api_slow__page_shows_the_fallback_within_the_time_out(context, page, demo):
+    page.route("**/v3/agent-api**", lambda route: None)  # never answered
+    started = time.monotonic()
+    assert _show_demo(context, page, demo) == "A"
+    elapsed = time.monotonic() - started
+    assert 1.5 < elapsed < 4.5, elapsed
