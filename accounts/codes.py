@@ -58,3 +58,18 @@ def code_generate(*, prefix: str, name: str, is_taken: Callable[[str], bool]) ->
         candidate = f"{prefix}{body[: _BODY_MAX - len(suffix)]}{suffix}"
         n += 1
     return candidate
+
+
+def code_validate_free(*, taken: bool, code: str, label: str) -> None:
+    """Raise a ValidationError on `code` when it is already used in the account.
+
+    The database's unique constraint remains the guard under concurrency; this gives the
+    usual case a message on the right field.
+    """
+    from django.core.exceptions import ValidationError
+
+    if taken:
+        raise ValidationError(
+            {"code": f"A {label} with code “{code}” already exists in this account."},
+            code="duplicate_code",
+        )

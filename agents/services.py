@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.codes import code_generate
+from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
-from agents.models import Agent, AgentStatus, Variation
+from agents.models import Agent, AgentStatus, Assignment, Variation
 from goals.models import Goal
 from targets.models import DeployTarget
 
@@ -95,6 +95,12 @@ def agent_create(
     """
     variations_validate(variations=variations)
     agent_links_validate(account=account, goals=goals, targets=targets)
+    if code:
+        code_validate_free(
+            taken=Agent.objects.filter(account=account, code=code).exists(),
+            code=code,
+            label="agent",
+        )
     agent = Agent(
         account=account,
         code=code or agent_code_generate(account=account, name=name),
@@ -103,30 +109,113 @@ def agent_create(
     )
     agent.full_clean()
     agent.save()
-    created: dict[str, Variation] = {}
-    for position, spec in enumerate(variations):
-        variation = Variation(
-            agent=agent,
-            code=spec.code,
-            name=spec.name,
-            weight=spec.weight,
-            metadata=spec.metadata,
-            position=position,
-        )
-        variation.full_clean()
-        variation.save()
-        created[spec.code] = variation
-    if paused_variation is not None:
-        if paused_variation not in created:
-            raise ValidationError(
-                {"paused_variation": f"“{paused_variation}” is not a variation of this agent."},
-                code="unknown_paused_variation",
-            )
-        agent.paused_variation = created[paused_variation]
-        agent.save(update_fields=["paused_variation"])
+    _variations_save(agent=agent, variations=variations)
+    _paused_variation_set(agent=agent, code=paused_variation)
     agent.goals.set(goals)
     agent.targets.set(targets)
     return agent
+
+
+def _variations_save(*, agent: Agent, variations: Sequence[VariationSpec]) -> None:
+    """Make the agent's variations exactly `variations`, in order: update those whose code
+    exists, add the others, delete the rest (refused when they hold assignments)."""
+    existing = {v.code: v for v in agent.variations.all()}
+    wanted = {spec.code for spec in variations}
+    gone = [v for code, v in existing.items() if code not in wanted]
+    busy = [v.code for v in gone if Assignment.objects.filter(variation=v).exists()]
+    if busy:
+        raise ValidationError(
+            {
+                "variations": (
+                    f"Variations {', '.join(busy)} have visitors: they cannot be removed. "
+                    "Set their weight to 0 to stop assigning them."
+                )
+            },
+            code="variation_in_use",
+        )
+    for variation in gone:
+        variation.delete()
+    for position, spec in enumerate(variations):
+        variation = existing.get(spec.code) or Variation(agent=agent, code=spec.code)
+        variation.name = spec.name
+        variation.weight = spec.weight
+        variation.metadata = spec.metadata
+        variation.position = position
+        try:
+            variation.full_clean()
+        except ValidationError as exc:
+            raise ValidationError(
+                {"variations": [f"Variation “{spec.code}”: {m}" for m in exc.messages]},
+                code="invalid_variation",
+            ) from exc
+        variation.save()
+
+
+def _paused_variation_set(*, agent: Agent, code: str | None) -> None:
+    if code is None:
+        return
+    variation = agent.variations.filter(code=code).first()
+    if variation is None:
+        raise ValidationError(
+            {"paused_variation": f"“{code}” is not a variation of this agent."},
+            code="unknown_paused_variation",
+        )
+    agent.paused_variation = variation
+    agent.save(update_fields=["paused_variation"])
+
+
+AGENT_EDITABLE = ("name", "status", "variations", "paused_variation", "goals", "targets")
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, **changes: object) -> Agent:
+    """Change an agent: name, status, variations (the whole list), paused variation (a
+    code), goals and targets (whole lists). Its code is fixed. Raises ValidationError on
+    bad input; nothing is saved then."""
+    for name in changes:
+        if name not in AGENT_EDITABLE:
+            raise ValueError(f"{name} is not an editable field of an agent")
+    if "variations" in changes:
+        variations_validate(variations=changes["variations"])
+    goals = changes.get("goals", agent.goals.all())
+    targets = changes.get("targets", agent.targets.all())
+    agent_links_validate(account=agent.account, goals=goals, targets=targets)
+    for name in ("name", "status"):
+        if name in changes:
+            setattr(agent, name, changes[name])
+    agent.full_clean()
+    agent.save()
+    if "variations" in changes:
+        _variations_save(agent=agent, variations=changes["variations"])
+    if "paused_variation" in changes and changes["paused_variation"] is None:
+        agent.paused_variation = None  # back to the default: the first variation
+        agent.save(update_fields=["paused_variation"])
+    _paused_variation_set(agent=agent, code=changes.get("paused_variation"))
+    if "goals" in changes:
+        agent.goals.set(goals)
+    if "targets" in changes:
+        agent.targets.set(targets)
+    return agent
+
+
+def agent_delete(*, agent: Agent, force: bool = False) -> None:
+    """Delete `agent`; refuse (ValidationError) when it has recorded data, unless `force`."""
+    from goals.models import Credit
+    from reports.models import GoalDay, VisitorDay
+
+    assignments = Assignment.objects.filter(agent=agent).count()
+    credits = Credit.objects.filter(agent=agent).count()
+    report_rows = (
+        VisitorDay.objects.filter(agent=agent).count() + GoalDay.objects.filter(agent=agent).count()
+    )
+    if (assignments or credits or report_rows) and not force:
+        raise ValidationError(
+            f"Agent {agent.code} has recorded data ({assignments} assignments, {credits} "
+            f"credits and {report_rows} report rows); deleting it deletes them too. "
+            "Delete with force=true to go ahead.",
+            code="has_recorded_data",
+        )
+    agent.delete()
 
 
 def agents_status_set(*, agents: Iterable[Agent], status: str) -> int:

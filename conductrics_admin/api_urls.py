@@ -1,5 +1,8 @@
 """The management API under `/api/{account}/`: each app's `api.py` brings its resources."""
 
+from agents.api import urlpatterns as agents_urls
+from goals.api import urlpatterns as goals_urls
 from reports.api import urlpatterns as reports_urls
+from targets.api import urlpatterns as targets_urls
 
-urlpatterns = [*reports_urls]
+urlpatterns = [*targets_urls, *goals_urls, *reports_urls, *agents_urls]

@@ -1,10 +1,13 @@
 """Writes on goals."""
 
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.codes import code_generate
+from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
-from goals.models import Goal, GoalCounting, GoalTrigger
+from goals.models import Credit, Goal, GoalCounting, GoalEvent, GoalTrigger
 
 
 def goal_code_generate(*, account: Account, name: str) -> str:
@@ -29,6 +32,12 @@ def goal_create(
     attribution_window_hours: int | None = None,
 ) -> Goal:
     """Create a goal. Raises ValidationError on bad input, such as `rest_send` on a page goal."""
+    if code:
+        code_validate_free(
+            taken=Goal.objects.filter(account=account, code=code).exists(),
+            code=code,
+            label="goal",
+        )
     goal = Goal(
         account=account,
         code=code or goal_code_generate(account=account, name=name),
@@ -42,3 +51,66 @@ def goal_create(
     goal.full_clean()
     goal.save()
     return goal
+
+
+GOAL_EDITABLE = (
+    "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours",
+)  # fmt: skip
+
+
+@transaction.atomic
+def goal_update(*, goal: Goal, **changes: object) -> Goal:
+    """Change the editable fields of `goal` (its code is fixed); return it.
+
+    Raises ValidationError on bad values (such as rest_send on a page-event goal).
+    """
+    for name, value in changes.items():
+        if name not in GOAL_EDITABLE:
+            raise ValueError(f"{name} is not an editable field of a goal")
+        setattr(goal, name, value)
+    goal.full_clean()
+    goal.save()
+    return goal
+
+
+@dataclass(frozen=True)
+class RecordedData:
+    """How much recorded data deleting a goal or an agent would take with it."""
+
+    assignments: int = 0
+    goal_events: int = 0
+    credits: int = 0
+    report_rows: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.assignments or self.goal_events or self.credits or self.report_rows)
+
+    def describe(self) -> str:
+        return (
+            f"{self.assignments} assignments, {self.goal_events} goal events, "
+            f"{self.credits} credits and {self.report_rows} report rows"
+        )
+
+
+def goal_recorded_data(*, goal: Goal) -> RecordedData:
+    from reports.models import GoalDay
+
+    return RecordedData(
+        goal_events=GoalEvent.objects.filter(goal=goal).count(),
+        credits=Credit.objects.filter(goal=goal).count(),
+        report_rows=GoalDay.objects.filter(goal=goal).count(),
+    )
+
+
+def goal_delete(*, goal: Goal, force: bool = False) -> RecordedData:
+    """Delete `goal`; refuse (ValidationError) when it has recorded data, unless `force`."""
+    data = goal_recorded_data(goal=goal)
+    if not data.empty and not force:
+        raise ValidationError(
+            f"Goal {goal.code} has recorded data ({data.describe()}); deleting it deletes "
+            "them too. Delete with force=true to go ahead.",
+            code="has_recorded_data",
+        )
+    goal.delete()
+    return data

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from accounts.codes import code_generate
+from accounts.codes import code_generate, code_validate_free
 from accounts.keys import runtime_key_generate
 from accounts.models import Account
 from targets.models import DeployTarget, TargetKind
@@ -29,6 +29,12 @@ def target_create(
     allowed_origins: list[str] | None = None,
 ) -> DeployTarget:
     """Create a deploy target with a new runtime key. Raises ValidationError on bad input."""
+    if code:
+        code_validate_free(
+            taken=DeployTarget.objects.filter(account=account, code=code).exists(),
+            code=code,
+            label="deploy target",
+        )
     target = DeployTarget(
         account=account,
         code=code or target_code_generate(account=account, name=name),
@@ -48,3 +54,26 @@ def target_rotate_key(*, target: DeployTarget) -> str:
     target.api_key = runtime_key_generate()
     target.save(update_fields=["api_key", "updated_at"])
     return target.api_key
+
+
+TARGET_EDITABLE = ("name", "kind", "enabled", "allow_external_vid", "allowed_origins")
+
+
+@transaction.atomic
+def target_update(*, target: DeployTarget, **changes: object) -> DeployTarget:
+    """Change the editable fields of `target` (its code and key are fixed); return it.
+
+    Raises ValidationError on bad values; nothing is saved then.
+    """
+    for name, value in changes.items():
+        if name not in TARGET_EDITABLE:
+            raise ValueError(f"{name} is not an editable field of a deploy target")
+        setattr(target, name, value)
+    target.full_clean()
+    target.save()
+    return target
+
+
+def target_delete(*, target: DeployTarget) -> None:
+    """Delete a deploy target. Its key stops working; recorded data stays (it keeps no link)."""
+    target.delete()

@@ -53,7 +53,7 @@ def test_agent__negative_weight__is_refused(account):
             name="Hero",
             variations=[VariationSpec(code="A", weight=-1), VariationSpec(code="B", weight=2)],
         )
-    assert "weight" in exc.value.message_dict
+    assert "weight" in exc.value.message_dict["variations"][0]
 
 
 def test_agent__duplicate_variation_code__is_refused(account):
@@ -70,7 +70,7 @@ def test_agent__malformed_variation_code__is_refused(account, code):
             name="Hero",
             variations=[VariationSpec(code=code), VariationSpec(code="B")],
         )
-    assert "code" in exc.value.message_dict
+    assert exc.value.message_dict["variations"][0].startswith("Variation “")
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_agent__bad_metadata__is_refused(account, metadata):
             name="Hero",
             variations=[VariationSpec(code="A", metadata=metadata), VariationSpec(code="B")],
         )
-    assert "metadata" in exc.value.message_dict
+    assert "Metadata" in exc.value.message_dict["variations"][0]
 
 
 @pytest.mark.parametrize("code", ["hero", "a-", "a-x y", "a-" + "a" * 41])

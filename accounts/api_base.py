@@ -1,0 +1,54 @@
+"""What every management API resource shares: strict input, and domain errors as 400s."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, and fields that cannot be written."""
+
+    read_only_names: tuple[str, ...] = ()
+
+    def to_internal_value(self, data: object) -> dict:
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+        errors = {}
+        for name in data:
+            if name in self.read_only_names:
+                errors[name] = ["This field is read-only."]
+            elif name not in self.fields:
+                errors[name] = ["Unknown field."]
+        if errors:
+            raise ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def as_api_error(exc: DjangoValidationError) -> ValidationError:
+    """A domain ValidationError as DRF's 400, keeping its fields."""
+    if hasattr(exc, "error_dict"):
+        detail = {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    else:
+        detail = {"non_field_errors": exc.messages}
+    return ValidationError(detail)
+
+
+def codes_resolve(*, model: type, account: object, codes: Iterable[str], field: str) -> list:
+    """The objects of `account` with these codes, in order; 400 naming any unknown code."""
+    codes = list(codes)
+    found = {obj.code: obj for obj in model.objects.filter(account=account, code__in=codes)}
+    unknown = [code for code in codes if code not in found]
+    if unknown:
+        label = model._meta.verbose_name
+        raise ValidationError({field: [f"Unknown {label} {', '.join(unknown)} in this account."]})
+    return [found[code] for code in codes]
+
+
+def force_param(request: object) -> bool:
+    return str(request.query_params.get("force", "")).lower() in ("1", "true", "yes")

@@ -1,0 +1,120 @@
+"""Management API: goals under `/api/{account}/goals/`."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from django.urls import re_path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api_auth import AccountAPIView
+from accounts.api_base import StrictSerializer, as_api_error, force_param
+from goals.models import Goal, GoalCounting, GoalTrigger
+from goals.services import goal_create, goal_delete, goal_update
+
+FORCE = OpenApiParameter(
+    "force", bool, description="Delete even with recorded data (which goes too)."
+)
+
+
+class GoalOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    trigger = serializers.ChoiceField(choices=GoalTrigger.choices)
+    rest_send = serializers.BooleanField(help_text="“Goal events to be sent via REST API”.")
+    counting = serializers.ChoiceField(choices=GoalCounting.choices)
+    max_value = serializers.FloatField(allow_null=True)
+    attribution_window_hours = serializers.IntegerField(allow_null=True)
+
+
+class GoalIn(StrictSerializer):
+    code = serializers.CharField(required=False, help_text="Blank: made from the name.")
+    name = serializers.CharField(max_length=200)
+    trigger = serializers.ChoiceField(choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT)
+    rest_send = serializers.BooleanField(default=False)
+    counting = serializers.ChoiceField(choices=GoalCounting.choices, default=GoalCounting.ONCE)
+    max_value = serializers.FloatField(allow_null=True, required=False, default=None)
+    attribution_window_hours = serializers.IntegerField(
+        allow_null=True, required=False, default=None
+    )
+
+
+class GoalPatch(GoalIn):
+    read_only_names = ("code",)
+    code = None
+    name = serializers.CharField(max_length=200, required=False)
+    trigger = serializers.ChoiceField(choices=GoalTrigger.choices, required=False)
+    rest_send = serializers.BooleanField(required=False)
+    counting = serializers.ChoiceField(choices=GoalCounting.choices, required=False)
+    max_value = serializers.FloatField(allow_null=True, required=False)
+    attribution_window_hours = serializers.IntegerField(allow_null=True, required=False)
+
+
+def goal_json(goal: Goal) -> dict:
+    return {
+        "code": goal.code,
+        "name": goal.name,
+        "trigger": goal.trigger,
+        "rest_send": goal.rest_send,
+        "counting": goal.counting,
+        "max_value": goal.max_value,
+        "attribution_window_hours": goal.attribution_window_hours,
+    }
+
+
+class GoalListView(AccountAPIView):
+    @extend_schema(tags=["goals"], responses={200: GoalOut(many=True)})
+    def get(self, request: Request, account: str) -> Response:
+        return Response([goal_json(g) for g in self.account.goals.order_by("code")])
+
+    @extend_schema(tags=["goals"], request=GoalIn, responses={201: GoalOut})
+    def post(self, request: Request, account: str) -> Response:
+        data = GoalIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                goal = goal_create(account=self.account, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        except IntegrityError as exc:
+            raise ValidationError({"code": ["This code is already used."]}) from exc
+        return Response(goal_json(goal), status=status.HTTP_201_CREATED)
+
+
+class GoalDetailView(AccountAPIView):
+    def _goal(self, code: str) -> Goal:
+        return get_object_or_404(
+            Goal.objects.select_related("account"), account=self.account, code=code
+        )
+
+    @extend_schema(tags=["goals"], responses={200: GoalOut})
+    def get(self, request: Request, account: str, code: str) -> Response:
+        return Response(goal_json(self._goal(code)))
+
+    @extend_schema(tags=["goals"], request=GoalPatch, responses={200: GoalOut})
+    def patch(self, request: Request, account: str, code: str) -> Response:
+        goal = self._goal(code)
+        data = GoalPatch(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            goal = goal_update(goal=goal, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        return Response(goal_json(goal))
+
+    @extend_schema(tags=["goals"], parameters=[FORCE], responses={204: None})
+    def delete(self, request: Request, account: str, code: str) -> Response:
+        try:
+            goal_delete(goal=self._goal(code), force=force_param(request))
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+urlpatterns = [
+    re_path(r"^goals/?$", GoalListView.as_view(), name="api-goals"),
+    re_path(r"^goals/(?P<code>[^/]+)/?$", GoalDetailView.as_view(), name="api-goal"),
+]

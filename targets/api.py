@@ -1,0 +1,123 @@
+"""Management API: deploy targets under `/api/{account}/targets/`."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from django.urls import re_path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api_auth import AccountAPIView
+from accounts.api_base import StrictSerializer, as_api_error
+from targets.models import DeployTarget, TargetKind
+from targets.services import target_create, target_delete, target_rotate_key, target_update
+
+
+class TargetOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=TargetKind.choices)
+    enabled = serializers.BooleanField()
+    allow_external_vid = serializers.BooleanField(
+        help_text="“Allow Passing of External Visitor ID” (Data Passing)."
+    )
+    allowed_origins = serializers.ListField(child=serializers.CharField())
+    api_key = serializers.CharField(help_text="The runtime key (read-only; rotate it).")
+
+
+class TargetIn(StrictSerializer):
+    read_only_names = ("api_key",)
+    code = serializers.CharField(required=False, help_text="Blank: made from the name.")
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=TargetKind.choices, default=TargetKind.EXPRESS)
+    enabled = serializers.BooleanField(default=True)
+    allow_external_vid = serializers.BooleanField(default=False)
+    allowed_origins = serializers.ListField(child=serializers.CharField(), default=list)
+
+
+class TargetPatch(TargetIn):
+    read_only_names = ("api_key", "code")
+    code = None
+    name = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=TargetKind.choices, required=False)
+    enabled = serializers.BooleanField(required=False)
+    allow_external_vid = serializers.BooleanField(required=False)
+    allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def target_json(target: DeployTarget) -> dict:
+    return {
+        "code": target.code,
+        "name": target.name,
+        "kind": target.kind,
+        "enabled": target.enabled,
+        "allow_external_vid": target.allow_external_vid,
+        "allowed_origins": list(target.allowed_origins or []),
+        "api_key": target.api_key,
+    }
+
+
+class TargetListView(AccountAPIView):
+    @extend_schema(tags=["targets"], responses={200: TargetOut(many=True)})
+    def get(self, request: Request, account: str) -> Response:
+        return Response([target_json(t) for t in self.account.targets.order_by("code")])
+
+    @extend_schema(tags=["targets"], request=TargetIn, responses={201: TargetOut})
+    def post(self, request: Request, account: str) -> Response:
+        data = TargetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                target = target_create(account=self.account, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        except IntegrityError as exc:  # a concurrent create of the same code
+            raise ValidationError({"code": ["This code is already used."]}) from exc
+        return Response(target_json(target), status=status.HTTP_201_CREATED)
+
+
+class TargetDetailView(AccountAPIView):
+    def _target(self, code: str) -> DeployTarget:
+        return get_object_or_404(DeployTarget, account=self.account, code=code)
+
+    @extend_schema(tags=["targets"], responses={200: TargetOut})
+    def get(self, request: Request, account: str, code: str) -> Response:
+        return Response(target_json(self._target(code)))
+
+    @extend_schema(tags=["targets"], request=TargetPatch, responses={200: TargetOut})
+    def patch(self, request: Request, account: str, code: str) -> Response:
+        target = self._target(code)
+        data = TargetPatch(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            target = target_update(target=target, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from exc
+        return Response(target_json(target))
+
+    @extend_schema(tags=["targets"], responses={204: None})
+    def delete(self, request: Request, account: str, code: str) -> Response:
+        target_delete(target=self._target(code))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TargetRotateKeyView(AccountAPIView):
+    @extend_schema(
+        tags=["targets"],
+        request=None,
+        responses={200: inline_serializer("RotatedKey", {"api_key": serializers.CharField()})},
+        summary="Give the target a new runtime key; the old one stops working at once.",
+    )
+    def post(self, request: Request, account: str, code: str) -> Response:
+        target = get_object_or_404(DeployTarget, account=self.account, code=code)
+        return Response({"api_key": target_rotate_key(target=target)})
+
+
+urlpatterns = [
+    re_path(r"^targets/?$", TargetListView.as_view(), name="api-targets"),
+    re_path(r"^targets/(?P<code>[^/]+)/rotate-key/?$", TargetRotateKeyView.as_view()),
+    re_path(r"^targets/(?P<code>[^/]+)/?$", TargetDetailView.as_view(), name="api-target"),
+]
