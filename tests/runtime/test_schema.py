@@ -24,3 +24,25 @@ def test_docs__are_served_from_our_own_static_files(client):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
+
+
+def test_schema__lists_every_management_endpoint(client):
+    schema = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()
+    paths = schema["paths"]
+    expected = {
+        "/api/{account}/targets/": {"get", "post"},
+        "/api/{account}/targets/{code}/": {"get", "patch", "delete"},
+        "/api/{account}/targets/{code}/rotate-key": {"post"},
+        "/api/{account}/goals/": {"get", "post"},
+        "/api/{account}/goals/{code}/": {"get", "patch", "delete"},
+        "/api/{account}/agents/": {"get", "post"},
+        "/api/{account}/agents/{code}/": {"get", "patch", "delete"},
+        "/api/{account}/agents/{code}/report": {"get"},
+    }
+    normalised = {
+        p.rstrip("/"): set(ops) & {"get", "post", "patch", "delete"} for p, ops in paths.items()
+    }
+    for path, methods in expected.items():
+        assert methods <= normalised.get(path.rstrip("/"), set()), path
