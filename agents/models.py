@@ -169,6 +169,8 @@ class Assignment(models.Model):
                 name="assignment_by_vid",
                 condition=models.Q(vid__isnull=False),
             ),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "created_at"], name="assignment_by_account_time"),
         ]
 
     def __str__(self) -> str:

@@ -158,6 +158,8 @@ class GoalEvent(models.Model):
                 name="goal_event_by_vid",
                 condition=models.Q(vid__isnull=False),
             ),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "received_at"], name="goal_event_by_account_time"),
         ]
 
     def __str__(self) -> str:

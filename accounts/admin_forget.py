@@ -1,0 +1,54 @@
+"""The admin's "Forget visitor" form: erase one visitor's raw data (as purge_visitor)."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from goals.purge import visitor_erase
+
+
+class ForgetVisitorForm(forms.Form):
+    vid = forms.CharField(label="External Visitor ID", required=False, max_length=128)
+    session = forms.CharField(label="or session", required=False, max_length=128)
+    dry_run = forms.BooleanField(label="Only count what would be erased", required=False)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if bool(cleaned.get("vid")) == bool(cleaned.get("session")):
+            raise forms.ValidationError("Give either an External Visitor ID or a session.")
+        return cleaned
+
+
+def forget_visitor_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str):  # noqa: ANN201
+    account = model_admin.get_object(request, object_id)
+    if account is None:
+        raise Http404("No such account.")
+    if not model_admin.has_change_permission(request, account):
+        raise PermissionDenied
+    form = ForgetVisitorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        counts = visitor_erase(
+            account=account,
+            vid=data["vid"] or None,
+            session=data["session"] or None,
+            dry_run=data["dry_run"],
+        )
+        verb = "Would erase" if data["dry_run"] else "Erased"
+        messages.success(
+            request,
+            f"{verb} {counts.assignments} assignments, {counts.goal_events} goal events and "
+            f"{counts.credits} credits of this visitor. Reports are unchanged.",
+        )
+        return HttpResponseRedirect(request.path)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": account,
+        "title": f"Forget a visitor of {account.code}",
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/accounts/account/forget_visitor.html", context)

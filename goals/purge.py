@@ -1,0 +1,269 @@
+"""Purging raw visitor-level data: by age (retention) and per visitor (erasure).
+
+Raw data is assignments, goal events and credits. Reports read aggregates
+(`reports.models`), which no purge touches, so a purge never changes a report.
+
+Age purges go in primary-key ranges, one short transaction each, so they hold no lock
+for long and run beside live traffic; rows are dated by when they were recorded
+(`created_at`, `received_at`). Where the old rows end is found once on a time index, so
+the last batches do not scan the table. Killed half-way, a purge run again finishes
+the job: every batch is complete on its own.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max, Q
+
+from accounts.models import Account
+from agents.models import Assignment
+from goals.models import Credit, GoalEvent
+
+DEFAULT_BATCH_SIZE = 5000
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"conductrics purge").digest()[:8], "big", signed=True)
+
+
+class PurgeLocked(Exception):
+    """Another purge holds the lock."""
+
+
+@contextlib.contextmanager
+def purge_lock() -> Iterator[None]:
+    """Hold the purge lock for the block, or raise PurgeLocked at once.
+
+    PostgreSQL: a session advisory lock. Elsewhere (SQLite): an exclusive lock on a file
+    named after the database.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                raise PurgeLocked
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+        return
+    name = hashlib.sha256(str(connection.settings_dict["NAME"]).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"conductrics-purge-{name}.lock"
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PurgeLocked from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def account_min_days(*, account: Account) -> int:
+    """The shortest retention that still covers every attribution window of the account."""
+    longest = max(
+        [account.attribution_window_hours]
+        + list(
+            account.goals.exclude(attribution_window_hours__isnull=True).values_list(
+                "attribution_window_hours", flat=True
+            )
+        )
+    )
+    return -(-longest // 24)
+
+
+def purge_cutoff(
+    *, account: Account, older_than_days: int | None, force: bool, now: datetime
+) -> datetime:
+    """The date before which raw data of `account` goes.
+
+    Raises ValidationError when `older_than_days` is below an attribution window (goals
+    could then no longer be matched) and `force` is not given.
+    """
+    days = account.retention_days if older_than_days is None else older_than_days
+    if days < 0:
+        raise ValidationError("--older-than must be 0 days or more.")
+    minimum = account_min_days(account=account)
+    if days < minimum and not force:
+        raise ValidationError(
+            f"{account.code}: {days} days is shorter than its attribution window "
+            f"({minimum} days): goals arriving now could no longer be matched to those "
+            "selections. Use --force to purge anyway."
+        )
+    return now - timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class Batch:
+    table: str
+    deleted: int
+    seconds: float
+
+
+@dataclass
+class PurgeCounts:
+    assignments: int = 0
+    goal_events: int = 0
+    credits: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.assignments + self.goal_events + self.credits
+
+    def add(self, other: "PurgeCounts") -> None:
+        self.assignments += other.assignments
+        self.goal_events += other.goal_events
+        self.credits += other.credits
+
+
+@dataclass
+class _Table:
+    model: type
+    time_field: str
+    label: str
+    credit_link: str  # the Credit column that points at this table
+    counts_field: str = field(default="")
+
+
+_TABLES = (
+    _Table(GoalEvent, "received_at", "goal events", "event_id", "goal_events"),
+    _Table(Assignment, "created_at", "assignments", "assignment_id", "assignments"),
+)
+
+
+def purge_count(*, account: Account, cutoff: datetime) -> PurgeCounts:
+    """What an age purge of `account` would delete (for --dry-run)."""
+    old_events = GoalEvent.objects.filter(account=account, received_at__lt=cutoff)
+    old_assignments = Assignment.objects.filter(account=account, created_at__lt=cutoff)
+    return PurgeCounts(
+        assignments=old_assignments.count(),
+        goal_events=old_events.count(),
+        credits=Credit.objects.filter(
+            Q(event__in=old_events.values("pk")) | Q(assignment__in=old_assignments.values("pk"))
+        ).count(),
+    )
+
+
+def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int] | None:
+    """The id range holding the account's rows older than `cutoff`: [id of its oldest row,
+    id of its first row at or after the cutoff). Both come from the (account, time) index."""
+    rows = table.model.objects.filter(account=account)
+    by_time = [table.time_field, "pk"]
+    low = rows.order_by(*by_time).values_list("pk", flat=True).first()
+    if low is None:
+        return None
+    first_newer = (
+        rows.filter(**{f"{table.time_field}__gte": cutoff})
+        .order_by(*by_time)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if first_newer is None:
+        first_newer = rows.aggregate(top=Max("pk"))["top"] + 1
+    # Rows are dated when inserted, so ids grow with time; a row inserted out of order
+    # beyond the bound waits for the next purge.
+    return low, first_newer
+
+
+def purge_account(
+    *,
+    account: Account,
+    cutoff: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[Batch], None] | None = None,
+) -> PurgeCounts:
+    """Delete the raw data of `account` recorded before `cutoff`, batch by batch.
+
+    Each batch deletes, in one transaction, the rows of one id range and the credits
+    that point at them. Returns what was deleted.
+    """
+    if batch_size < 1:
+        raise ValidationError("--batch-size must be 1 or more.")
+    counts = PurgeCounts()
+    credit_table = Credit._meta.db_table
+    when = connection.ops.adapt_datetimefield_value(cutoff)
+    for table in _TABLES:
+        bounds = _bounds(table, account, cutoff)
+        if bounds is None:
+            continue
+        low, high = bounds
+        db_table = table.model._meta.db_table
+        where = f"id >= %s AND id < %s AND account_id = %s AND {table.time_field} < %s"
+        for start in range(low, high, batch_size):
+            params = [start, min(start + batch_size, high), account.pk, when]
+            began = time.monotonic()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {credit_table} WHERE {table.credit_link} IN "  # noqa: S608
+                    f"(SELECT id FROM {db_table} WHERE {where})",
+                    params,
+                )
+                credits = cursor.rowcount
+                cursor.execute(f"DELETE FROM {db_table} WHERE {where}", params)  # noqa: S608
+                rows = cursor.rowcount
+            counts.credits += credits
+            setattr(counts, table.counts_field, getattr(counts, table.counts_field) + rows)
+            if on_batch is not None:
+                on_batch(Batch(table.label, rows + credits, time.monotonic() - began))
+    return counts
+
+
+@dataclass(frozen=True)
+class VisitorRows:
+    assignments: list[int]
+    goal_events: list[int]
+    credits: list[int]
+
+    @property
+    def counts(self) -> PurgeCounts:
+        return PurgeCounts(len(self.assignments), len(self.goal_events), len(self.credits))
+
+
+def visitor_rows(
+    *, account: Account, vid: str | None = None, session: str | None = None
+) -> VisitorRows:
+    """The raw rows of one visitor: by external visitor id (with every session seen with
+    it), or by session. Raises ValidationError unless exactly one is given."""
+    if bool(vid) == bool(session):
+        raise ValidationError("Give either a vid or a session.")
+    if vid:
+        sessions = set(
+            Assignment.objects.filter(account=account, vid=vid).values_list("session", flat=True)
+        ) | set(
+            GoalEvent.objects.filter(account=account, vid=vid).values_list("session", flat=True)
+        )
+        who = Q(vid=vid) | Q(session__in=sessions)
+    else:
+        who = Q(session=session)
+    assignments = list(Assignment.objects.filter(who, account=account).values_list("pk", flat=True))
+    events = list(GoalEvent.objects.filter(who, account=account).values_list("pk", flat=True))
+    credits = list(
+        Credit.objects.filter(
+            Q(assignment_id__in=assignments) | Q(event_id__in=events)
+        ).values_list("pk", flat=True)
+    )
+    return VisitorRows(assignments, events, credits)
+
+
+@transaction.atomic
+def visitor_erase(
+    *, account: Account, vid: str | None = None, session: str | None = None, dry_run: bool = False
+) -> PurgeCounts:
+    """Erase one visitor's raw data (assignments, goal events, credits); reports stay.
+
+    Returns what was (or, with `dry_run`, would be) erased.
+    """
+    rows = visitor_rows(account=account, vid=vid, session=session)
+    if not dry_run:
+        Credit.objects.filter(pk__in=rows.credits).delete()
+        GoalEvent.objects.filter(pk__in=rows.goal_events).delete()
+        Assignment.objects.filter(pk__in=rows.assignments).delete()
+    return rows.counts

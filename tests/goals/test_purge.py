@@ -1,0 +1,206 @@
+"""Purges of raw data: retention, options, dry-run, resume, lock, visitor erasure."""
+
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.services import admin_key_create
+from agents.models import Assignment
+from goals import purge
+from goals.models import Credit, GoalEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def _raw():
+    return (Assignment.objects.count(), GoalEvent.objects.count(), Credit.objects.count())
+
+
+@pytest.fixture
+def history(api, agent, express_target, rest_target):
+    """Visitors 40 days ago (beyond the 30-day retention) and 2 days ago (within it)."""
+    start = timezone.now()
+    with time_machine.travel(start - timedelta(days=40), tick=False):
+        for i in range(6):
+            api.data(express_target, [{"a": "a-hero"}], session=f"old-{i}", vid=f"old-{i}")
+            api.data(rest_target, [{"g": "g-purchase", "v": 3}], session=f"old-{i}", vid=f"old-{i}")
+    with time_machine.travel(start - timedelta(days=2), tick=False):
+        for i in range(4):
+            api.data(express_target, [{"a": "a-hero"}], session=f"new-{i}", vid=f"new-{i}")
+            api.data(rest_target, [{"g": "g-purchase", "v": 5}], session=f"new-{i}", vid=f"new-{i}")
+    return agent
+
+
+def _report(client, agent):
+    _, key = admin_key_create(account=agent.account)
+    url = f"/api/ac-acme/agents/a-hero/report?from={(timezone.now() - timedelta(days=60)).date()}"
+    return client.get(url, headers={"x-conductrics-apikey": key}).json()
+
+
+def test_purge__deletes_what_is_older_than_retention_and_keeps_the_rest(history):
+    assert _raw() == (10, 10, 10)
+    out = _run("purge_events")
+    assert _raw() == (4, 4, 4)
+    assert set(Assignment.objects.values_list("session", flat=True)) == {
+        f"new-{i}" for i in range(4)
+    }
+    assert "deleted 6 assignments, 6 goal events and 6 credits" in out
+    assert "Deleted 18 rows" in out
+
+
+def test_purge__leaves_every_report_unchanged(client, history):
+    before = _report(client, history)
+    call_command("purge_events", "--older-than", "0", "--force", stdout=io.StringIO())
+    assert _raw() == (0, 0, 0)
+    assert _report(client, history) == before
+
+
+def test_purge__dry_run__counts_and_deletes_nothing(history):
+    out = _run("purge_events", "--dry-run")
+    assert "would delete 6 assignments, 6 goal events and 6 credits" in out
+    assert _raw() == (10, 10, 10)
+
+
+def test_purge__older_than__below_the_window_needs_force(history):
+    with pytest.raises(CommandError, match="attribution window"):
+        call_command("purge_events", "--older-than", "1", stdout=io.StringIO())
+    assert _raw() == (10, 10, 10)
+    _run("purge_events", "--older-than", "1", "--force")
+    assert _raw() == (0, 0, 0)
+
+
+def test_purge__older_than__longer_keeps_more(history):
+    _run("purge_events", "--older-than", "50")
+    assert _raw() == (10, 10, 10)
+
+
+def test_purge__account__only_that_one(history, api, other_setup, other_account):
+    other_setup["agent"].status = "running"
+    other_setup["agent"].save()
+    with time_machine.travel(timezone.now() - timedelta(days=40), tick=False):
+        api.data(other_setup["target"], [{"a": "a-hero"}], session="x", account="ac-other")
+    _run("purge_events", "--account", "ac-other")
+    assert Assignment.objects.filter(account=other_account).count() == 0
+    assert Assignment.objects.filter(account=history.account).count() == 10
+    with pytest.raises(CommandError, match="No account"):
+        call_command("purge_events", "--account", "ac-nope", stdout=io.StringIO())
+
+
+def test_purge__small_batches__report_progress_and_finish(history):
+    out = _run("purge_events", "--batch-size", "2", "--verbosity", "2")
+    assert _raw() == (4, 4, 4)
+    assert out.count("batch ") >= 6
+    assert "rows/s" in out
+    assert "slowest batch" in out
+
+
+def test_purge__bad_batch_size__is_a_clear_error(history):
+    with pytest.raises(CommandError, match="batch-size"):
+        call_command("purge_events", "--batch-size", "0", stdout=io.StringIO())
+
+
+def test_purge__verbosity_0__prints_nothing(history):
+    assert _run("purge_events", "--verbosity", "0") == ""
+
+
+def test_purge__killed_half_way__run_again_finishes(history, monkeypatch):
+    original = purge.transaction.atomic
+    calls = {"n": 0}
+
+    class Killed(Exception):
+        pass
+
+    def dying_atomic(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Killed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(purge.transaction, "atomic", dying_atomic)
+    with pytest.raises(Killed):
+        call_command("purge_events", "--batch-size", "2", stdout=io.StringIO())
+    monkeypatch.undo()
+    left = _raw()
+    assert (4, 4, 4) < left < (10, 10, 10) or left != (10, 10, 10)
+    _run("purge_events", "--batch-size", "2")
+    assert _raw() == (4, 4, 4)
+
+
+def test_purge__second_purge_while_one_runs__exits_with_a_clear_message(history):
+    with purge.purge_lock(), pytest.raises(CommandError, match="Another purge is running"):
+        call_command("purge_events", stdout=io.StringIO())
+    assert _raw() == (10, 10, 10)
+    _run("purge_events")  # the lock is free again
+    assert _raw() == (4, 4, 4)
+
+
+def test_purge_visitor__by_vid__erases_its_rows_and_sessions(history, api, express_target):
+    api.data(express_target, [{"a": "a-hero"}], session="new-0")  # same session, no vid
+    before = _raw()
+    out = _run("purge_visitor", "--account", "ac-acme", "--vid", "new-0")
+    assert "Erased 2 assignments, 1 goal events and 1 credits" in out
+    assert _raw() == (before[0] - 2, before[1] - 1, before[2] - 1)
+    assert not Assignment.objects.filter(session="new-0").exists()
+
+
+def test_purge_visitor__by_session(history):
+    out = _run("purge_visitor", "--account", "ac-acme", "--session", "old-1")
+    assert "Erased 1 assignments, 1 goal events and 1 credits" in out
+    assert not Assignment.objects.filter(session="old-1").exists()
+
+
+def test_purge_visitor__dry_run_and_errors(history):
+    out = _run("purge_visitor", "--account", "ac-acme", "--vid", "old-2", "--dry-run")
+    assert "Would erase 1 assignments, 1 goal events and 1 credits" in out
+    assert _raw() == (10, 10, 10)
+    with pytest.raises(CommandError, match="No account"):
+        call_command("purge_visitor", "--account", "ac-x", "--vid", "v", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("purge_visitor", "--account", "ac-acme", stdout=io.StringIO())
+
+
+def test_purged_visitor__later_goal__finds_no_assignment_and_says_so(
+    history, api, rest_target, client
+):
+    before = _report(client, history)
+    _run("purge_visitor", "--account", "ac-acme", "--vid", "new-1")
+    [item] = api.data(rest_target, [{"g": "g-purchase"}], session="later", vid="new-1")["items"]
+    assert item == {"g": "g-purchase", "s": "none", "rs": [], "skipped": []}
+    assert _report(client, history) == before
+
+
+def test_visitor_api__delete_erases_like_the_command(history):
+    from django.test import Client
+
+    _, key = admin_key_create(account=history.account)
+    response = Client().delete("/api/ac-acme/visitors/new-2", headers={"x-conductrics-apikey": key})
+    assert response.status_code == 200
+    assert response.json() == {"assignments": 1, "goal_events": 1, "credits": 1}
+    assert not Assignment.objects.filter(vid="new-2").exists()
+
+
+def test_forget_visitor_form__in_the_admin(admin_client, history):
+    url = reverse("admin:accounts_account_forget_visitor", args=[history.account.pk])
+    assert (
+        url
+        in admin_client.get(
+            reverse("admin:accounts_account_change", args=[history.account.pk])
+        ).content.decode()
+    )
+    assert admin_client.get(url).status_code == 200
+    refused = admin_client.post(url, {})
+    assert "Give either" in refused.content.decode()
+    response = admin_client.post(url, {"vid": "new-3"}, follow=True)
+    assert "Erased 1 assignments, 1 goal events and 1 credits" in response.content.decode()
+    assert not Assignment.objects.filter(vid="new-3").exists()
