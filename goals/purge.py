@@ -173,6 +173,34 @@ def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int
     return low, first_newer
 
 
+def _delete_range(
+    table: _Table, db_table: str, credit_table: str, where: str, params: list
+) -> tuple[int, int]:
+    """Delete one id range of a table and the credits pointing at it; (credits, rows)."""
+    if connection.vendor == "postgresql":
+        # One statement (atomic on its own; foreign keys are checked at its end): the rows
+        # go, and the credits of the ids they return.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {db_table} WHERE {where} RETURNING id), "  # noqa: S608
+                f"credits AS (DELETE FROM {credit_table} WHERE {table.credit_link} IN "
+                "(SELECT id FROM gone) RETURNING 1) "
+                "SELECT (SELECT count(*) FROM credits), (SELECT count(*) FROM gone)",
+                params,
+            )
+            credits, rows = cursor.fetchone()
+        return credits, rows
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {credit_table} WHERE {table.credit_link} IN "  # noqa: S608
+            f"(SELECT id FROM {db_table} WHERE {where})",
+            params,
+        )
+        credits = cursor.rowcount
+        cursor.execute(f"DELETE FROM {db_table} WHERE {where}", params)  # noqa: S608
+        return credits, cursor.rowcount
+
+
 def purge_account(
     *,
     account: Account,
@@ -200,15 +228,7 @@ def purge_account(
         for start in range(low, high, batch_size):
             params = [start, min(start + batch_size, high), account.pk, when]
             began = time.monotonic()
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {credit_table} WHERE {table.credit_link} IN "  # noqa: S608
-                    f"(SELECT id FROM {db_table} WHERE {where})",
-                    params,
-                )
-                credits = cursor.rowcount
-                cursor.execute(f"DELETE FROM {db_table} WHERE {where}", params)  # noqa: S608
-                rows = cursor.rowcount
+            credits, rows = _delete_range(table, db_table, credit_table, where, params)
             counts.credits += credits
             setattr(counts, table.counts_field, getattr(counts, table.counts_field) + rows)
             if on_batch is not None:

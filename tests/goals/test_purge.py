@@ -116,19 +116,19 @@ def test_purge__verbosity_0__prints_nothing(history):
 
 
 def test_purge__killed_half_way__run_again_finishes(history, monkeypatch):
-    original = purge.transaction.atomic
+    original = purge._delete_range
     calls = {"n": 0}
 
     class Killed(Exception):
         pass
 
-    def dying_atomic(*args, **kwargs):
+    def dying(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise Killed
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(purge.transaction, "atomic", dying_atomic)
+    monkeypatch.setattr(purge, "_delete_range", dying)
     with pytest.raises(Killed):
         call_command("purge_events", "--batch-size", "2", stdout=io.StringIO())
     monkeypatch.undo()
