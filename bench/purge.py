@@ -144,7 +144,7 @@ def _measure(seconds: float | None, threads: int, target, rest, until=None) -> t
     for worker in workers:
         worker.join()
     elapsed = time.monotonic() - began
-    return len(counts) / elapsed, len(errors), elapsed
+    return len(counts) / max(elapsed, 1e-9), len(errors), elapsed
 
 
 def _run(args) -> None:  # noqa: ANN001
@@ -205,7 +205,8 @@ def _run(args) -> None:  # noqa: ANN001
           f"slowest of the last 20 {max(tail)} ms  [target <= 200 ms]")  # fmt: skip
     print(f"purge process peak memory: {result['rss_mb']:.0f} MB  [target < 200 MB]")
     print(f"agent-api during the purge: {during:,.0f} requests/s, {during_errors} errors; "
-          f"ratio to alone: {during / baseline:.2f}  [target >= 0.70, 0 errors]")  # fmt: skip
+          f"ratio to alone: {during / baseline if baseline else 0:.2f}  "
+          "[target >= 0.70, 0 errors]")  # fmt: skip
     left = Assignment.objects.count() + GoalEvent.objects.count() + Credit.objects.count()
     print(f"raw rows left: {left:,}")
 

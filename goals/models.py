@@ -172,15 +172,22 @@ class Credit(models.Model):
     `first` marks the credit that made this assignment's visitor a conversion of the goal:
     at most one per assignment and goal, enforced by the database, so concurrent requests
     can neither double count a conversion nor credit a once-counted goal twice.
+
+    The links to the event and the assignment carry no database constraint: each raw
+    table is purged by its own age (a credit can outlive the assignment it went to), and
+    purges then need no per-row reference checks. Credits are only ever written together
+    with what they point at.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    event = models.ForeignKey(GoalEvent, on_delete=models.CASCADE, related_name="credits")
+    event = models.ForeignKey(
+        GoalEvent, on_delete=models.CASCADE, related_name="credits", db_constraint=False
+    )
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="credits")
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="credits")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     assignment = models.ForeignKey(
-        "agents.Assignment", on_delete=models.CASCADE, related_name="credits"
+        "agents.Assignment", on_delete=models.CASCADE, related_name="credits", db_constraint=False
     )
     value = models.FloatField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -195,7 +202,11 @@ class Credit(models.Model):
                 condition=models.Q(first=True),
             ),
         ]
-        indexes = [models.Index(fields=["assignment", "goal"], name="credit_by_assignment")]
+        indexes = [
+            models.Index(fields=["assignment", "goal"], name="credit_by_assignment"),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "created_at"], name="credit_by_account_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.goal_id} → {self.variation_id} ({self.value:g})"

@@ -3,11 +3,12 @@
 Raw data is assignments, goal events and credits. Reports read aggregates
 (`reports.models`), which no purge touches, so a purge never changes a report.
 
-Age purges go in primary-key ranges, one short transaction each, so they hold no lock
-for long and run beside live traffic; rows are dated by when they were recorded
-(`created_at`, `received_at`). Where the old rows end is found once on a time index, so
-the last batches do not scan the table. Killed half-way, a purge run again finishes
-the job: every batch is complete on its own.
+Age purges go table by table (credits, goal events, assignments), each row by its own
+date (`created_at`, `received_at`), in primary-key ranges: one short statement each, so
+they hold no lock for long and run beside live traffic. Where the old rows end is found
+once on an (account, time) index, so the last batches do not scan the table. A credit
+can outlive the assignment it went to (it is younger): it stays until its own retention
+ends. Killed half-way, a purge run again finishes the job: every batch stands alone.
 """
 
 import contextlib
@@ -16,7 +17,7 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -129,27 +130,25 @@ class _Table:
     model: type
     time_field: str
     label: str
-    credit_link: str  # the Credit column that points at this table
-    counts_field: str = field(default="")
+    counts_field: str
 
 
 _TABLES = (
-    _Table(GoalEvent, "received_at", "goal events", "event_id", "goal_events"),
-    _Table(Assignment, "created_at", "assignments", "assignment_id", "assignments"),
+    _Table(Credit, "created_at", "credits", "credits"),
+    _Table(GoalEvent, "received_at", "goal events", "goal_events"),
+    _Table(Assignment, "created_at", "assignments", "assignments"),
 )
 
 
 def purge_count(*, account: Account, cutoff: datetime) -> PurgeCounts:
     """What an age purge of `account` would delete (for --dry-run)."""
-    old_events = GoalEvent.objects.filter(account=account, received_at__lt=cutoff)
-    old_assignments = Assignment.objects.filter(account=account, created_at__lt=cutoff)
-    return PurgeCounts(
-        assignments=old_assignments.count(),
-        goal_events=old_events.count(),
-        credits=Credit.objects.filter(
-            Q(event__in=old_events.values("pk")) | Q(assignment__in=old_assignments.values("pk"))
-        ).count(),
-    )
+    counts = PurgeCounts()
+    for table in _TABLES:
+        n = table.model.objects.filter(
+            account=account, **{f"{table.time_field}__lt": cutoff}
+        ).count()
+        setattr(counts, table.counts_field, n)
+    return counts
 
 
 def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int] | None:
@@ -173,32 +172,11 @@ def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int
     return low, first_newer
 
 
-def _delete_range(
-    table: _Table, db_table: str, credit_table: str, where: str, params: list
-) -> tuple[int, int]:
-    """Delete one id range of a table and the credits pointing at it; (credits, rows)."""
-    if connection.vendor == "postgresql":
-        # One statement (atomic on its own; foreign keys are checked at its end): the rows
-        # go, and the credits of the ids they return.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {db_table} WHERE {where} RETURNING id), "  # noqa: S608
-                f"credits AS (DELETE FROM {credit_table} WHERE {table.credit_link} IN "
-                "(SELECT id FROM gone) RETURNING 1) "
-                "SELECT (SELECT count(*) FROM credits), (SELECT count(*) FROM gone)",
-                params,
-            )
-            credits, rows = cursor.fetchone()
-        return credits, rows
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {credit_table} WHERE {table.credit_link} IN "  # noqa: S608
-            f"(SELECT id FROM {db_table} WHERE {where})",
-            params,
-        )
-        credits = cursor.rowcount
+def _delete_range(db_table: str, where: str, params: list) -> int:
+    """Delete one id range of a table (one statement, atomic on its own); rows deleted."""
+    with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {db_table} WHERE {where}", params)  # noqa: S608
-        return credits, cursor.rowcount
+        return cursor.rowcount
 
 
 def purge_account(
@@ -210,13 +188,12 @@ def purge_account(
 ) -> PurgeCounts:
     """Delete the raw data of `account` recorded before `cutoff`, batch by batch.
 
-    Each batch deletes, in one transaction, the rows of one id range and the credits
-    that point at them. Returns what was deleted.
+    Each batch deletes the rows of one id range older than the cutoff. Returns what was
+    deleted.
     """
     if batch_size < 1:
         raise ValidationError("--batch-size must be 1 or more.")
     counts = PurgeCounts()
-    credit_table = Credit._meta.db_table
     when = connection.ops.adapt_datetimefield_value(cutoff)
     for table in _TABLES:
         bounds = _bounds(table, account, cutoff)
@@ -228,11 +205,10 @@ def purge_account(
         for start in range(low, high, batch_size):
             params = [start, min(start + batch_size, high), account.pk, when]
             began = time.monotonic()
-            credits, rows = _delete_range(table, db_table, credit_table, where, params)
-            counts.credits += credits
+            rows = _delete_range(db_table, where, params)
             setattr(counts, table.counts_field, getattr(counts, table.counts_field) + rows)
             if on_batch is not None:
-                on_batch(Batch(table.label, rows + credits, time.monotonic() - began))
+                on_batch(Batch(table.label, rows, time.monotonic() - began))
     return counts
 
 

@@ -226,3 +226,19 @@ def test_forget_visitor_form__in_the_admin(admin_client, history):
     response = admin_client.post(url, {"vid": "new-3"}, follow=True)
     assert "Erased 1 assignments, 1 goal events and 1 credits" in response.content.decode()
     assert not Assignment.objects.filter(vid="new-3").exists()
+
+
+def test_purge__each_table_by_its_own_age__a_younger_credit_stays(
+    api, agent, express_target, rest_target
+):
+    start = timezone.now()
+    with time_machine.travel(start - timedelta(days=35), tick=False):
+        api.data(express_target, [{"a": "a-hero"}], session="s", vid="v")
+    with time_machine.travel(start - timedelta(days=33), tick=False):
+        api.data(rest_target, [{"g": "g-purchase"}], session="s2", vid="v")  # 2 days later
+    with time_machine.travel(start - timedelta(days=31), tick=False):
+        assert _raw() == (1, 1, 1)
+    _run("purge_events", "--older-than", "34")
+    assert _raw() == (0, 1, 1)  # the assignment is 35 days old; its credit and event 33
+    _run("purge_events")
+    assert _raw() == (0, 0, 0)
