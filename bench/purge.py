@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductrics_admin.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("AGENT_API_EXPRESS_RATE", "off")
 os.environ.setdefault("AGENT_API_REST_RATE", "off")
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--pause", default="1.0", help="purge_events --pause")
     args = parser.parse_args()
 
     import django
@@ -183,7 +185,8 @@ def _run(args) -> None:  # noqa: ANN001
     def purge() -> None:
         started = time.monotonic()
         proc = subprocess.run(  # noqa: S603 - our own interpreter and command
-            [sys.executable, "manage.py", "purge_events", "--verbosity", "2"],
+            [sys.executable, "manage.py", "purge_events", "--verbosity", "2",
+             "--pause", args.pause],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         result.update(

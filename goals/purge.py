@@ -30,6 +30,7 @@ from agents.models import Assignment
 from goals.models import Credit, GoalEvent
 
 DEFAULT_BATCH_SIZE = 5000
+DEFAULT_PAUSE = 1.0  # rest as long as each batch took: half the database time to traffic
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"conductrics purge").digest()[:8], "big", signed=True)
 
 
@@ -184,15 +185,19 @@ def purge_account(
     account: Account,
     cutoff: datetime,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    pause: float = DEFAULT_PAUSE,
     on_batch: Callable[[Batch], None] | None = None,
 ) -> PurgeCounts:
     """Delete the raw data of `account` recorded before `cutoff`, batch by batch.
 
-    Each batch deletes the rows of one id range older than the cutoff. Returns what was
-    deleted.
+    Each batch deletes the rows of one id range older than the cutoff, then the purge
+    rests `pause` times as long as the batch took, leaving the database to live traffic
+    (0: no rest). Returns what was deleted.
     """
     if batch_size < 1:
         raise ValidationError("--batch-size must be 1 or more.")
+    if pause < 0:
+        raise ValidationError("--pause must be 0 or more.")
     counts = PurgeCounts()
     when = connection.ops.adapt_datetimefield_value(cutoff)
     for table in _TABLES:
@@ -206,9 +211,12 @@ def purge_account(
             params = [start, min(start + batch_size, high), account.pk, when]
             began = time.monotonic()
             rows = _delete_range(db_table, where, params)
+            took = time.monotonic() - began
             setattr(counts, table.counts_field, getattr(counts, table.counts_field) + rows)
             if on_batch is not None:
-                on_batch(Batch(table.label, rows, time.monotonic() - began))
+                on_batch(Batch(table.label, rows, took))
+            if pause > 0 and rows:
+                time.sleep(took * pause)
     return counts
 
 

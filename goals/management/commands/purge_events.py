@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Account
 from goals.purge import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_PAUSE,
     Batch,
     PurgeCounts,
     PurgeLocked,
@@ -36,6 +37,11 @@ class Command(BaseCommand):
             help="allow --older-than below an attribution window",
         )  # fmt: skip
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        parser.add_argument(
+            "--pause", type=float, default=DEFAULT_PAUSE, metavar="FACTOR",
+            help="rest FACTOR times as long as each batch took, for live traffic "
+            f"(default {DEFAULT_PAUSE}; 0 to go flat out)",
+        )  # fmt: skip
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *args: object, **options: object) -> None:
@@ -46,6 +52,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No account “{options['account']}”.")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be 1 or more.")
+        if options["pause"] < 0:
+            raise CommandError("--pause must be 0 or more.")
         now = timezone.now()
         try:
             plan = [
@@ -96,6 +104,7 @@ class Command(BaseCommand):
                 account=account,
                 cutoff=cutoff,
                 batch_size=options["batch_size"],
+                pause=options["pause"],
                 on_batch=progress.batch,
             )
             progress.end()
