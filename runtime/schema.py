@@ -1,7 +1,12 @@
 """OpenAPI description of the agent-api (documentation only: the view parses by hand)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
 
 
@@ -25,8 +30,15 @@ class CommandSchema(serializers.Serializer):
 
 
 class RequestSchema(serializers.Serializer):
-    commands = CommandSchema(many=True, help_text="At most 100 commands.")
-    inputs = serializers.DictField(child=serializers.CharField(), required=False)
+    commands = CommandSchema(many=True, max_length=100, help_text="At most 100 commands.")
+    inputs = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+
+BODY = PolymorphicProxySerializer(
+    component_name="AgentApiBody",
+    serializers=[RequestSchema, CommandSchema(many=True, max_length=100)],
+    resource_type_field_name=None,
+)
 
 
 class CreditSchema(serializers.Serializer):
@@ -106,10 +118,12 @@ def agent_api_schema(operation_id: str):  # noqa: ANN201 - a decorator
                 "apikey", str, description="Runtime key (or the x-conductrics-apikey header)."
             ),
             OpenApiParameter("traits", str, description="group:value,group:value"),
-            OpenApiParameter("debug", OpenApiTypes.BOOL, description="true adds data.log"),
+            OpenApiParameter(
+                "debug", str, enum=["true", "false"], description="true adds data.log"
+            ),
             OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
         ],
-        request=RequestSchema,
+        request=BODY,
         responses={
             200: EnvelopeSchema,
             400: _error("Malformed body or parameters; nothing recorded."),

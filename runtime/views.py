@@ -116,6 +116,7 @@ class AgentApiBase(APIView):
                 _count_refused_goals(account_conf_.id, django_request.body)
             raise
         traits = self._traits(params, target_conf, warnings)
+        debug = _debug(params.get("debug"))
         body = body_parse(django_request.body)
         result = visitor_commands_execute(
             account=account_conf_,
@@ -123,7 +124,6 @@ class AgentApiBase(APIView):
             visitor=Visitor(session=session, vid=vid, traits=traits),
             commands=body.commands,
         )
-        debug = params.get("debug", "").lower() == "true"
         return Response(
             envelope_render(
                 result=result,
@@ -219,3 +219,11 @@ def _count_refused_goals(account_id: int, raw: bytes) -> None:
         outcomes=[(code, VID_NOT_ALLOWED) for code in codes],
         now=timezone.now(),
     )
+
+
+def _debug(raw: str | None) -> bool:
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise AgentApiError(400, "The query parameter debug must be true or false.")
