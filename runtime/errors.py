@@ -8,7 +8,7 @@ with Retry-After for every API, never a 500.
 import logging
 import math
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -39,6 +39,17 @@ def _retry_after(wait: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait or 1)))}
 
 
+def _drop_broken_connections() -> None:
+    """Close connections the failure left unusable, so the next request reconnects."""
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            continue
+        try:
+            connection.close_if_unusable_or_obsolete()
+        except DatabaseError:
+            connection.close()
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: envelope errors for the agent-api, 503 for database outages."""
     view = context.get("view")
@@ -47,6 +58,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
+        _drop_broken_connections()
         message = "The database is unavailable; retry shortly."
         headers = _retry_after(DB_RETRY_AFTER_SECONDS)
         if envelope:

@@ -68,7 +68,8 @@ def test_check_deploy__is_clean_with_production_settings():
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECURE_SSL_REDIRECT", "DATABASE_URL"}
+        # the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE is a test setting, not production's
+        if k not in {"DEBUG", "SECURE_SSL_REDIRECT", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     env.update(
         SECRET_KEY="a-production-secret-key-that-is-long-and-random-0123456789-abcdefgh",
