@@ -1,0 +1,285 @@
+"""Benchmark: the agent-api against the framework's floor, side by side, on PostgreSQL.
+
+In one run: a fresh database; the product under gunicorn with production settings
+(DEBUG off, persistent connections, throttling off); beside it the same stack serving a
+trivial DRF POST view (bench/floor_urls.py); wrk at 16 connections loading both in turn.
+For each scenario it prints requests/s, p50 and p99 latency, errors and the ratio to the
+floor. Then it grows the assignments table to --large rows and runs the scenarios again,
+printing the p50 and p99 ratios (flatness). Finally the RSS of each product worker.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/agent_api.py [--seconds 10] [--workers 3] [--large 10000000]
+
+Needs wrk (Debian package) and gunicorn (pip install -e '.[bench]').
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BENCH_DB = "conductrics_bench"
+PRODUCT_PORT, FLOOR_PORT = 8101, 8102
+
+
+def _env(database_url: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "AGENT_API_EXPRESS_RATE": "off",
+        "AGENT_API_REST_RATE": "off",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "conductrics_admin.settings",
+    }
+
+
+def _database(base_url: str) -> str:
+    import psycopg
+
+    parts = urlsplit(base_url)
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def _setup(env: dict, vids: int) -> dict:
+    """Migrate and create the account: targets, g-purchase, a-hero and 9 more agents, and
+    `vids` visitors assigned on the Express target (for the REST goal scenario)."""
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from accounts.services import account_create
+    from agents.models import AgentStatus
+    from agents.services import VariationSpec, agent_create
+    from goals.models import GoalTrigger
+    from goals.services import goal_create
+    from targets.services import target_create
+
+    account = account_create(code="ac-bench", name="Bench")
+    web = target_create(account=account, code="dt-web", name="Web", allow_external_vid=True)
+    rest = target_create(
+        account=account, code="dt-srv", name="Srv", kind="rest", allow_external_vid=True
+    )
+    goal = goal_create(
+        account=account, code="g-purchase", name="Buy", trigger=GoalTrigger.API, rest_send=True
+    )
+    for code in ["a-hero"] + [f"a-t{i}" for i in range(9)]:
+        agent_create(
+            account=account, code=code, name=code, status=AgentStatus.RUNNING,
+            variations=[VariationSpec(code="A"), VariationSpec(code="B", metadata={"k": "v"})],
+            goals=[goal], targets=[web, rest],
+        )  # fmt: skip
+    _assignments_load(count=vids, prefix="v", vid=True)
+    return {"web": web.api_key, "rest": rest.api_key}
+
+
+def _assignments_load(*, count: int, prefix: str, vid: bool) -> None:
+    """Add `count` confirmed assignments of a-hero on the Express target, server-side."""
+    from django.db import connection
+
+    from agents.models import Agent
+
+    agent = Agent.objects.get(code="a-hero")
+    a, b = agent.variations.values_list("pk", flat=True)
+    target = agent.targets.get(kind="express").pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO agents_assignment (account_id, agent_id, variation_id, identity,
+                  session, vid, target_id, target_kind, traits, created_at, confirmed_at)
+                SELECT %s, %s, CASE WHEN g %% 2 = 0 THEN %s ELSE %s END,
+                  {"'v:'" if vid else "'s:'"} || %s || g, %s || g,
+                  {"%s || g" if vid else "NULL"}, %s, 'express', '[]'::jsonb, now(), now()
+                FROM generate_series(0, %s) g""",  # noqa: S608 - only our own literals
+            [agent.account_id, agent.pk, a, b, prefix, prefix]
+            + ([prefix] if vid else [])
+            + [target, count - 1],
+        )
+        cursor.execute("ANALYZE agents_assignment")
+
+
+LUA = """
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+local n = 0
+local run = "{run}"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/plain"
+wrk.body = '{body}'
+request = function()
+  n = n + 1
+  local id = run .. "-" .. tid .. "-" .. n
+  {path}
+  return wrk.format(nil, path)
+end
+"""
+
+SCENARIOS = {
+    "a first selection": (
+        '[{{"a":"a-hero"}}]',
+        'local path = "/ac-bench/v3/agent-api?apikey={web}&session=s" .. id',
+    ),
+    "b sticky repeat": (
+        '[{{"a":"a-hero"}}]',
+        'local path = "/ac-bench/v3/agent-api?apikey={web}&session=sticky-" .. run .. tid',
+    ),
+    "c REST goal by vid": (
+        '[{{"g":"g-purchase","v":9.5}}]',
+        'local v = "v" .. math.random(0, {vids_max}) '
+        'local path = "/ac-bench/v3/agent-api?apikey={rest}&session=" .. v .. "&vid=" .. v',
+    ),
+    "d mixed, 10 commands": (
+        "[" + ",".join(f'{{{{"a":"a-t{i}"}}}}' for i in range(9)) + ',{{"g":"g-purchase","v":1}}]',
+        'local path = "/ac-bench/v3/agent-api?apikey={rest}&session=m" .. id .. "&vid=m" .. id',
+    ),
+}
+
+
+def _lua(name: str, keys: dict, vids: int) -> str:
+    body, path = SCENARIOS[name]
+    run = f"{random.getrandbits(32):x}"  # noqa: S311 - unique ids per run, not secrets
+    body = body.format()
+    path = path.format(web=keys["web"], rest=keys["rest"], vids_max=vids - 1)
+    handle = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
+    handle.write(LUA.replace("{run}", run).replace("{body}", body).replace("{path}", path))
+    handle.close()
+    return handle.name
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
+    out = subprocess.run(  # noqa: S603
+        [shutil.which("wrk") or "/usr/bin/wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+    }
+
+
+def _serve(
+    port: int, env: dict, workers: int, worker_class: str, settings: str
+) -> subprocess.Popen:
+    proc = subprocess.Popen(  # noqa: S603
+        [str(BIN / "gunicorn"), "conductrics_admin.wsgi", "-b", f"127.0.0.1:{port}",
+         "-w", str(workers), "-k", worker_class, "--access-logfile", "/dev/null",
+         "--error-logfile", "-", "--log-level", "warning"],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": settings},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn on {port} did not start: {proc.stderr.read()}")
+
+
+def _rss_mb(master: int) -> list[float]:
+    children = subprocess.run(  # noqa: S603
+        [shutil.which("ps") or "/bin/ps", "--ppid", str(master), "-o", "rss="], capture_output=True, text=True, check=False
+    ).stdout.split()  # fmt: skip
+    return [int(kb) / 1024 for kb in children]
+
+
+def _round(keys: dict, args, vids: int, label: str) -> dict:  # noqa: ANN001
+    results = {}
+    print(f"\n{label}")
+    print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
+          f"{'errors':>7s} {'ratio to floor':>15s}")  # fmt: skip
+    for name in SCENARIOS:
+        script = _lua(name, keys, vids)
+        floor = _wrk(FLOOR_PORT, script, args.seconds, args.connections)
+        product = _wrk(PRODUCT_PORT, script, args.seconds, args.connections)
+        os.unlink(script)
+        results[name] = product
+        for server, r in (("floor", floor), ("product", product)):
+            ratio = f"{r['rps'] / floor['rps']:.2f}x" if server == "product" else ""
+            print(f"{name:24s} {server:8s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} "
+                  f"{r['errors']:7d} {ratio:>15s}")  # fmt: skip
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--vids", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=10_000_000, help="0: skip flatness")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        )
+    env = _env(_database(base))
+    keys = _setup(env, args.vids)
+    servers = [
+        _serve(PRODUCT_PORT, env, args.workers, args.worker_class, "conductrics_admin.settings"),
+        _serve(FLOOR_PORT, env, args.workers, args.worker_class, "bench.floor_settings"),
+    ]
+    try:
+        print(f"gunicorn -w {args.workers} -k {args.worker_class}, wrk -c{args.connections} "
+              f"-d{args.seconds}s; {os.cpu_count()} cores")  # fmt: skip
+        small = _round(keys, args, args.vids, f"with {args.vids:,} stored assignments")
+        one, ten = small["a first selection"], small["d mixed, 10 commands"]
+        print(f"\n10-command request costs {one['rps'] / ten['rps']:.2f}x a 1-command one "
+              "(target < 2x)")  # fmt: skip
+        if args.large:
+            began = time.monotonic()
+            _assignments_load(count=args.large - args.vids, prefix="big", vid=False)
+            print(f"\nloaded {args.large - args.vids:,} more assignments in "
+                  f"{time.monotonic() - began:.0f} s")  # fmt: skip
+            large = _round(keys, args, args.vids, f"with {args.large:,} stored assignments")
+            print("\nflatness (large / small, target <= 1.15):")
+            for name in SCENARIOS:
+                s, g = small[name], large[name]
+                print(
+                    f"  {name:24s} p50 x{g['p50'] / s['p50']:.2f}  p99 x{g['p99'] / s['p99']:.2f}"
+                )
+        rss = ", ".join(f"{mb:.0f} MB" for mb in _rss_mb(servers[0].pid))
+        print(f"\nproduct workers' RSS: {rss} (target < 150 MB each)")
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
