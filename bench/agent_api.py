@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BENCH_DB = "conductrics_bench"
 PRODUCT_PORT, FLOOR_PORT = 8101, 8102
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+PS = shutil.which("ps") or "/bin/ps"
 
 
 def _env(database_url: str) -> dict:
@@ -174,7 +176,7 @@ def _ms(text: str) -> float:
 
 def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
     out = subprocess.run(  # noqa: S603
-        [shutil.which("wrk") or "/usr/bin/wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
+        [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
          f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
@@ -209,7 +211,7 @@ def _serve(
 
 def _rss_mb(master: int) -> list[float]:
     children = subprocess.run(  # noqa: S603
-        [shutil.which("ps") or "/bin/ps", "--ppid", str(master), "-o", "rss="], capture_output=True, text=True, check=False
+        [PS, "--ppid", str(master), "-o", "rss="], capture_output=True, text=True, check=False
     ).stdout.split()  # fmt: skip
     return [int(kb) / 1024 for kb in children]
 
