@@ -1,9 +1,11 @@
 """What every management API resource shares: strict input, and domain errors as 400s."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -52,3 +54,21 @@ def codes_resolve(*, model: type, account: object, codes: Iterable[str], field: 
 
 def force_param(request: object) -> bool:
     return str(request.query_params.get("force", "")).lower() in ("1", "true", "yes")
+
+
+T = TypeVar("T")
+
+
+def domain_call(call: Callable[[], T]) -> T:
+    """Run a domain service in a transaction; its refusals become DRF's 400 with fields.
+
+    An IntegrityError here is a code taken by a concurrent create after the service's
+    own check: the same answer as a duplicate code.
+    """
+    try:
+        with transaction.atomic():
+            return call()
+    except DjangoValidationError as exc:
+        raise as_api_error(exc) from exc
+    except IntegrityError as exc:
+        raise ValidationError({"code": ["This code is already used."]}) from exc

@@ -1,17 +1,14 @@
 """Management API: agents (tests) under `/api/{account}/agents/`, variations embedded."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, as_api_error, codes_resolve, force_param
+from accounts.api_base import StrictSerializer, codes_resolve, domain_call, force_param
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_paused_variation
 from agents.services import VariationSpec, agent_create, agent_delete, agent_update
@@ -107,13 +104,7 @@ class AgentListView(AccountAPIView):
         data = AgentIn(data=request.data)
         data.is_valid(raise_exception=True)
         args = _domain_args(self.account, data.validated_data)
-        try:
-            with transaction.atomic():
-                agent = agent_create(account=self.account, **args)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
-        except IntegrityError as exc:
-            raise ValidationError({"code": ["This code is already used."]}) from exc
+        agent = domain_call(lambda: agent_create(account=self.account, **args))
         return Response(agent_json(agent), status=status.HTTP_201_CREATED)
 
 
@@ -133,18 +124,13 @@ class AgentDetailView(AccountAPIView):
         data = AgentPatch(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         args = _domain_args(self.account, data.validated_data)
-        try:
-            agent = agent_update(agent=agent, **args)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
+        agent = domain_call(lambda: agent_update(agent=agent, **args))
         return Response(agent_json(agent))
 
     @extend_schema(tags=["agents"], parameters=[FORCE], responses={204: None})
     def delete(self, request: Request, account: str, code: str) -> Response:
-        try:
-            agent_delete(agent=self._agent(code), force=force_param(request))
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
+        victim = self._agent(code)
+        domain_call(lambda: agent_delete(agent=victim, force=force_param(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

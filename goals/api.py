@@ -1,17 +1,14 @@
 """Management API: goals under `/api/{account}/goals/`."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, as_api_error, force_param
+from accounts.api_base import StrictSerializer, domain_call, force_param
 from goals.models import Goal, GoalCounting, GoalTrigger
 from goals.purge import visitor_erase
 from goals.services import goal_create, goal_delete, goal_update
@@ -75,13 +72,7 @@ class GoalListView(AccountAPIView):
     def post(self, request: Request, account: str) -> Response:
         data = GoalIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            with transaction.atomic():
-                goal = goal_create(account=self.account, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
-        except IntegrityError as exc:
-            raise ValidationError({"code": ["This code is already used."]}) from exc
+        goal = domain_call(lambda: goal_create(account=self.account, **data.validated_data))
         return Response(goal_json(goal), status=status.HTTP_201_CREATED)
 
 
@@ -100,18 +91,13 @@ class GoalDetailView(AccountAPIView):
         goal = self._goal(code)
         data = GoalPatch(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            goal = goal_update(goal=goal, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
+        goal = domain_call(lambda: goal_update(goal=goal, **data.validated_data))
         return Response(goal_json(goal))
 
     @extend_schema(tags=["goals"], parameters=[FORCE], responses={204: None})
     def delete(self, request: Request, account: str, code: str) -> Response:
-        try:
-            goal_delete(goal=self._goal(code), force=force_param(request))
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
+        victim = self._goal(code)
+        domain_call(lambda: goal_delete(goal=victim, force=force_param(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

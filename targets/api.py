@@ -1,17 +1,14 @@
 """Management API: deploy targets under `/api/{account}/targets/`."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, as_api_error
+from accounts.api_base import StrictSerializer, domain_call
 from targets.models import DeployTarget, TargetKind
 from targets.services import target_create, target_delete, target_rotate_key, target_update
 
@@ -69,13 +66,7 @@ class TargetListView(AccountAPIView):
     def post(self, request: Request, account: str) -> Response:
         data = TargetIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            with transaction.atomic():
-                target = target_create(account=self.account, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
-        except IntegrityError as exc:  # a concurrent create of the same code
-            raise ValidationError({"code": ["This code is already used."]}) from exc
+        target = domain_call(lambda: target_create(account=self.account, **data.validated_data))
         return Response(target_json(target), status=status.HTTP_201_CREATED)
 
 
@@ -92,10 +83,7 @@ class TargetDetailView(AccountAPIView):
         target = self._target(code)
         data = TargetPatch(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            target = target_update(target=target, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from exc
+        target = domain_call(lambda: target_update(target=target, **data.validated_data))
         return Response(target_json(target))
 
     @extend_schema(tags=["targets"], responses={204: None})
