@@ -21,16 +21,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductrics_admin.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-os.environ.setdefault("AGENT_API_EXPRESS_RATE", "off")
-os.environ.setdefault("AGENT_API_REST_RATE", "off")
+from _django import ROOT, throwaway_database
 
 
 def main() -> None:
@@ -41,22 +33,10 @@ def main() -> None:
     parser.add_argument("--pause", default="1.0", help="purge_events --pause")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-    from django.test.utils import get_runner, setup_test_environment
-
-    if connection.vendor != "postgresql":
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Run it on PostgreSQL: set DATABASE_URL=postgres://...")
-    setup_test_environment()
-    runner = get_runner(settings)(verbosity=0)
-    old_config = runner.setup_databases()
-    try:
+    with throwaway_database():
         _run(args)
-    finally:
-        runner.teardown_databases(old_config)
 
 
 def _load(rows: int, account, agent, target, goal) -> None:  # noqa: ANN001

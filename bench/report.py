@@ -11,18 +11,11 @@ renderings and counts their queries.
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductrics_admin.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+from _django import throwaway_database
 
 
 def main() -> None:
@@ -31,20 +24,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
 
-    import django
+    with throwaway_database():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
 
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext, get_runner, setup_test_environment
-
-    setup_test_environment()
-    runner = get_runner(settings)(verbosity=0)
-    old_config = runner.setup_databases()
-    try:
         _run(args, connection, CaptureQueriesContext)
-    finally:
-        runner.teardown_databases(old_config)
 
 
 def _run(args, connection, capture) -> None:  # noqa: ANN001

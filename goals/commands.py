@@ -83,4 +83,21 @@ class GoalResult:
 @dataclass
 class ExecutionResult:
     items: list[SelectionResult | GoalResult]
-    log: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> list[str]:
+        """A line per command explaining its decision (built only when asked: debug=true)."""
+        return [_log_line(item) for item in self.items]
+
+
+def _log_line(item: SelectionResult | GoalResult) -> str:
+    if isinstance(item, SelectionResult):
+        if item.selected:
+            return (
+                f"{item.agent}: {item.variation} (p={item.policy}, s={item.status}): {item.detail}"
+            )
+        return f"{item.agent}: no selection ({item.reason}): {item.detail}"
+    if item.err:
+        return f"{item.goal}: refused ({item.err}): {item.detail}"
+    skipped = "; ".join(f"{s['a']}/{s['c']} skipped: {s['reason']}" for s in item.skipped)
+    return f"{item.goal}: {item.status}: {item.detail}" + (f"; {skipped}" if skipped else "")

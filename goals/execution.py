@@ -139,7 +139,6 @@ def _plan(
         else:
             item = _goal(account, target, visitor, command, rows, seen_events, pending, now)
         result.items.append(item)
-        result.log.append(_log_line(item))
     return result, pending
 
 
@@ -292,16 +291,3 @@ def _goal(
     write.response = result.to_record()
     pending.events.append(write)
     return result
-
-
-def _log_line(item: SelectionResult | GoalResult) -> str:
-    if isinstance(item, SelectionResult):
-        if item.selected:
-            return (
-                f"{item.agent}: {item.variation} (p={item.policy}, s={item.status}): {item.detail}"
-            )
-        return f"{item.agent}: no selection ({item.reason}): {item.detail}"
-    if item.err:
-        return f"{item.goal}: refused ({item.err}): {item.detail}"
-    skipped = "; ".join(f"{s['a']}/{s['c']} skipped: {s['reason']}" for s in item.skipped)
-    return f"{item.goal}: {item.status}: {item.detail}" + (f"; {skipped}" if skipped else "")

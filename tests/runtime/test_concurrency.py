@@ -55,14 +55,17 @@ def test_parallel_first_selections__make_one_assignment(agent, express_target):
     assert Assignment.objects.count() == 1
 
 
-def test_parallel_goals_with_one_id__make_one_event_and_one_credit(
-    client, agent, express_target, rest_target
-):
+@pytest.fixture
+def lana_selected(client, agent, express_target):
+    """lana-123 has seen a-hero on the Express target."""
     client.post(
         f"/ac-acme/v3/agent-api?session=p&vid=lana-123&apikey={express_target.api_key}",
         data='[{"a": "a-hero"}]',
         content_type="text/plain",
     )
+
+
+def test_parallel_goals_with_one_id__make_one_event_and_one_credit(lana_selected, rest_target):
     url = f"/ac-acme/v3/agent-api?session=lana-123&vid=lana-123&apikey={rest_target.api_key}"
     answers = _parallel(url, '[{"g": "g-purchase", "v": 19.99, "id": "evt-123"}]')
     assert {status for status, _ in answers} == {200}
@@ -73,14 +76,7 @@ def test_parallel_goals_with_one_id__make_one_event_and_one_credit(
     assert Credit.objects.count() == 1
 
 
-def test_parallel_once_goals_without_id__make_one_credit(
-    client, agent, express_target, rest_target
-):
-    client.post(
-        f"/ac-acme/v3/agent-api?session=p&vid=lana-123&apikey={express_target.api_key}",
-        data='[{"a": "a-hero"}]',
-        content_type="text/plain",
-    )
+def test_parallel_once_goals_without_id__make_one_credit(lana_selected, rest_target):
     url = f"/ac-acme/v3/agent-api?session=lana-123&vid=lana-123&apikey={rest_target.api_key}"
     answers = _parallel(url, '[{"g": "g-purchase", "v": 5}]')
     statuses = [body["data"]["items"][0]["s"] for _, body in answers]
