@@ -142,15 +142,27 @@ class Assignment(models.Model):
     `confirmed_at` is null while the assignment is provisional.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="assignments")
-    variation = models.ForeignKey(Variation, on_delete=models.CASCADE, related_name="+")
+    # Raw rows carry no foreign-key constraints: checking them cost the agent-api more than
+    # writing the rows. Deletes still cascade (Django does it), and every request writes its
+    # report aggregates, which keep their constraints, in the same statement.
+    # No index where a composite index below starts with the column.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="assignments", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    variation = models.ForeignKey(
+        Variation, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     identity = models.CharField(max_length=130)
     session = models.CharField(max_length=128)
     vid = models.CharField(max_length=128, null=True, blank=True)
     target = models.ForeignKey(
-        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
     target_kind = models.CharField(max_length=8)
     traits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()

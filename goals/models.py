@@ -130,14 +130,21 @@ class GoalEvent(models.Model):
     is the goal item first answered, replayed for a retry.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="events")
+    # No foreign-key constraints on raw rows (see agents.models.Assignment), and no index
+    # where a composite index below starts with the column.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     event_id = models.CharField(max_length=128, null=True, blank=True)
     session = models.CharField(max_length=128)
     vid = models.CharField(max_length=128, null=True, blank=True)
     target = models.ForeignKey(
-        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+"
-    )
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
     channel = models.CharField(max_length=8, choices=Channel.choices)
     value = models.FloatField()
     received_at = models.DateTimeField()
@@ -173,22 +180,32 @@ class Credit(models.Model):
     at most one per assignment and goal, enforced by the database, so concurrent requests
     can neither double count a conversion nor credit a once-counted goal twice.
 
-    The links to the event and the assignment carry no database constraint: each raw
-    table is purged by its own age (a credit can outlive the assignment it went to), and
-    purges then need no per-row reference checks. Credits are only ever written together
-    with what they point at.
+    Its links carry no database constraint: each raw table is purged by its own age (a
+    credit can outlive the assignment it went to), purges then need no per-row reference
+    checks, and the agent-api's write needs no constraint checks. Credits are only ever
+    written together with what they point at.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     event = models.ForeignKey(
-        GoalEvent, on_delete=models.CASCADE, related_name="credits", db_constraint=False
+        GoalEvent, on_delete=models.CASCADE, related_name="credits", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="credits", db_constraint=False
     )
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="credits")
-    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="credits")
-    variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.CASCADE, related_name="credits", db_constraint=False
+    )
+    variation = models.ForeignKey(
+        "agents.Variation", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     assignment = models.ForeignKey(
-        "agents.Assignment", on_delete=models.CASCADE, related_name="credits", db_constraint=False
-    )
+        "agents.Assignment", on_delete=models.CASCADE, related_name="credits",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
     value = models.FloatField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     first = models.BooleanField()
@@ -204,6 +221,8 @@ class Credit(models.Model):
         ]
         indexes = [
             models.Index(fields=["assignment", "goal"], name="credit_by_assignment"),
+            # the agent-api's "already credited in this agent through the visitor's events"
+            models.Index(fields=["event", "agent"], name="credit_by_event_agent"),
             # purges find where the rows older than a cutoff end
             models.Index(fields=["account", "created_at"], name="credit_by_account_time"),
         ]

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
+from goals.statements import statement_fetch
 
 
 @dataclass
@@ -64,9 +65,7 @@ def visitor_state_read(
             agent_ids=agent_ids, session=session, vid=vid, goal_ids=goal_ids,
             every_goal_ids=every_goal_ids,
         )  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
+        found = statement_fetch(sql=sql, params=params)
         width = 9
         for values in found:
             flags = values[width : width + len(goal_ids)]
@@ -137,9 +136,13 @@ def _assignments_sql(
             f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"
         )
         params.append(goal_id)
-    agents = ", ".join(str(int(agent_id)) for agent_id in agent_ids)
-    sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id IN ({agents}) AND {who_a}"
-    return sql, params + who_params
+    if connection.vendor == "postgresql":
+        # one statement shape whatever the agents, so that it is prepared once
+        agents, agent_params = "= ANY(%s)", [agent_ids]
+    else:
+        agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids)})", []
+    sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
+    return sql, params + agent_params + who_params
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

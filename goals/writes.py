@@ -9,6 +9,7 @@ when a concurrent request won the race; the caller then runs the request again.
 """
 
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +18,8 @@ from django.db import connection, transaction
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
 from goals.selectors import AssignmentRow
-from reports.models import GoalDay, VisitorDay
+from goals.statements import statement_execute
+from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
 
 
 @dataclass
@@ -138,28 +140,34 @@ def _save_orm(w: RequestWrites) -> None:
 
 
 def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
-    """Upserts that add this request's counts to the aggregates (same SQL on both databases)."""
+    """Upserts that add this request's counts to the aggregates (same SQL on both databases).
+
+    Each request adds to one of `AGGREGATE_SHARDS` rows per key, chosen at random: a single
+    row per variation and day would be locked by every concurrent request from its update
+    to its commit. Rows go in key order, so two requests always lock in the same order.
+    """
     statements = []
+    shard = _shard()
     if w.visitor_deltas:
         params: list = []
-        rows = [(*key, n) for key, n in w.visitor_deltas.items()]
+        rows = [(*key, shard, n) for key, n in sorted(w.visitor_deltas.items())]
         values = _values(rows, params)
         table = VisitorDay._meta.db_table
         statements.append((
-            f"INSERT INTO {table} (agent_id, variation_id, day, channel, visitors) "
-            f"VALUES {values} ON CONFLICT (agent_id, variation_id, day, channel) "
+            f"INSERT INTO {table} (agent_id, variation_id, day, channel, shard, visitors) "
+            f"VALUES {values} ON CONFLICT (agent_id, variation_id, day, channel, shard) "
             f"DO UPDATE SET visitors = {table}.visitors + excluded.visitors",
             params,
         ))  # fmt: skip
     if w.goal_deltas:
         params = []
-        rows = [(*key, *delta) for key, delta in w.goal_deltas.items()]
+        rows = [(*key, shard, *delta) for key, delta in sorted(w.goal_deltas.items())]
         values = _values(rows, params)
         table = GoalDay._meta.db_table
         statements.append((
-            f"INSERT INTO {table} (agent_id, variation_id, goal_id, day, channel, conversions, "
-            f"credits, value_sum, value_sumsq) VALUES {values} "
-            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel) DO UPDATE SET "
+            f"INSERT INTO {table} (agent_id, variation_id, goal_id, day, channel, shard, "
+            f"conversions, credits, value_sum, value_sumsq) VALUES {values} "
+            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel, shard) DO UPDATE SET "
             f"conversions = {table}.conversions + excluded.conversions, "
             f"credits = {table}.credits + excluded.credits, "
             f"value_sum = {table}.value_sum + excluded.value_sum, "
@@ -167,6 +175,12 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
             params,
         ))  # fmt: skip
     return statements
+
+
+def _shard() -> int:
+    if connection.vendor != "postgresql":
+        return 0  # SQLite runs one write at a time anyway
+    return random.randrange(AGGREGATE_SHARDS)  # noqa: S311 - spreading locks, not a secret
 
 
 def _values(rows: list[tuple], params: list) -> str:
@@ -209,11 +223,10 @@ def _save_postgresql(w: RequestWrites) -> None:
             "target_kind, traits, created_at, confirmed_at) JOIN a_ids USING (ord))"
         )
     if w.confirmed_rows:
-        ids = ", ".join(str(int(r.id)) for r in w.confirmed_rows)
-        params.append(w.now)
+        params.extend([w.now, [int(r.id) for r in w.confirmed_rows]])
         ctes.append(
             f"conf AS (UPDATE {a_table} SET confirmed_at = %s "
-            f"WHERE id IN ({ids}) AND confirmed_at IS NULL)"
+            "WHERE id = ANY(%s) AND confirmed_at IS NULL)"
         )
     credit_rows: list[tuple] = []
     if w.events:
@@ -262,6 +275,4 @@ def _save_postgresql(w: RequestWrites) -> None:
         )
     else:
         main = "SELECT 1"
-    sql = "WITH " + ", ".join(ctes) + " " + main
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    statement_execute(sql="WITH " + ", ".join(ctes) + " " + main, params=params)

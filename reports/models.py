@@ -4,9 +4,15 @@ They survive purges of raw visitor-level data (assignments, goal events, credits
 are incremented by `INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`, so
 concurrent requests never lose an increment. `day` is the UTC date of the event; the
 channel is where it happened: `client` (Express target) or `server` (REST target).
+
+A key (variation, day, channel...) may have up to `AGGREGATE_SHARDS` rows, told apart by
+`shard`, so that concurrent requests do not all wait on one row's lock; a report sums
+them.
 """
 
 from django.db import models
+
+AGGREGATE_SHARDS = 16
 
 
 class VisitorDay(models.Model):
@@ -16,12 +22,14 @@ class VisitorDay(models.Model):
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     channel = models.CharField(max_length=8)
+    shard = models.PositiveSmallIntegerField(default=0)
     visitors = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "day", "channel"], name="visitor_day_unique"
+                fields=["agent", "variation", "day", "channel", "shard"],
+                name="visitor_day_shard_unique",
             ),
         ]
 
@@ -42,6 +50,7 @@ class GoalDay(models.Model):
     goal = models.ForeignKey("goals.Goal", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     channel = models.CharField(max_length=8)
+    shard = models.PositiveSmallIntegerField(default=0)
     conversions = models.BigIntegerField(default=0)
     credits = models.BigIntegerField(default=0)
     value_sum = models.FloatField(default=0)
@@ -50,7 +59,8 @@ class GoalDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "goal", "day", "channel"], name="goal_day_unique"
+                fields=["agent", "variation", "goal", "day", "channel", "shard"],
+                name="goal_day_shard_unique",
             ),
         ]
 

@@ -1,0 +1,69 @@
+"""Running the agent-api's two hand-written statements (the visitor read, the request write).
+
+On PostgreSQL they go through a cursor that binds parameters on the server, so psycopg
+prepares each statement shape once per connection and PostgreSQL stops planning it on
+every request (planning cost more than running them). Prepared statements are on unless
+`DB_PREPARED_STATEMENTS=false` (needed behind a transaction-pooling PgBouncer); Django's
+own ORM queries keep client-side binding either way.
+
+The read also stands in for Django's per-request connection health check: instead of a
+`SELECT 1` round trip before it, a read on a reused connection that finds the connection
+dead reconnects and runs once more. Writes are never repeated this way (a lost answer
+does not tell whether the write happened).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+try:  # the PostgreSQL backend's cursor with server-side binding (psycopg 3)
+    from django.db.backends.postgresql.base import ServerBindingCursor
+except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite needs none of it
+    ServerBindingCursor = None
+
+
+def _cursor(db):  # noqa: ANN001, ANN202 - a database wrapper and a Django cursor wrapper
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = ServerBindingCursor(db.connection)
+        # the same wrappers as db.cursor(): query logging, execute_wrappers
+        return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
+
+def statement_fetch(*, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run a read and return its rows; reconnect once if a reused connection was dead.
+
+    Raises django.db.DatabaseError when the database fails (again).
+    """
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` goes through a proxy
+    # Django checks a reused connection before the first query of a request (a round trip);
+    # this read is that first query, so it checks the connection by being run.
+    check = (
+        db.vendor == "postgresql"
+        and db.connection is not None
+        and db.health_check_enabled
+        and not db.health_check_done
+        and not db.in_atomic_block
+    )
+    if check:
+        db.health_check_done = True
+    try:
+        with _cursor(db) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except DatabaseError:
+        if not check or db.is_usable():
+            raise  # the statement failed, not the connection
+        db.close()
+    with _cursor(db) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def statement_execute(*, sql: str, params: Sequence[Any]) -> None:
+    """Run a write. Raises IntegrityError on a constraint, DatabaseError on a failure."""
+    with _cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
+        cursor.execute(sql, params)
