@@ -283,3 +283,61 @@ def test_throttle__counts_in_redis__shared_by_processes(api, agent, express_targ
         assert redis.Redis.from_url(url).keys("*agent-api-throttle:express:*")
         assert api.call(express_target, [{"a": "a-hero"}]).status_code == 429
         caches["default"].clear()
+
+
+def test_redis_configured_then_stopped_mid_run__throttling_degrades_not_the_api(
+    api, agent, express_target, rest_target, tmp_path
+):
+    """A real Redis server of the test's own, stopped between requests."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+    from django.core.cache import caches
+
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI") == "true":
+            raise AssertionError("redis-server not found: CI requires it")
+        pytest.skip("redis-server not found (CI requires it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(  # noqa: S603
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(50):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.1)
+        settings_cache = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+            }
+        }
+        with override_settings(CACHES=settings_cache, AGENT_API_EXPRESS_RATE="1000/min"):
+            assert api.call(express_target, [{"a": "a-hero"}], session="up").status_code == 200
+            assert redis.Redis.from_url(url).keys("*agent-api-throttle:express:*")
+            proc.terminate()
+            proc.wait(timeout=10)
+            started = time.monotonic()
+            down = api.call(express_target, [{"a": "a-hero"}], session="down")
+            goal = api.call(rest_target, [{"g": "g-purchase"}], session="down")  # diagnostics
+            assert time.monotonic() - started < 3
+            assert (down.status_code, goal.status_code) == (200, 200)
+            assert goal.json()["data"]["items"][0]["s"] == "ok"
+            caches["default"].close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
