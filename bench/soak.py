@@ -223,6 +223,8 @@ def traffic_run(*, base_url: str, keys: dict, seconds: float, threads: int = 8) 
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none hidden
             with tally.lock:
                 tally.problems.append(f"client {number}: {exc.__class__.__name__}: {exc}")
+        finally:
+            client.conn.close()  # an open keep-alive connection holds a server's shutdown
 
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for thread in pool:
@@ -348,7 +350,10 @@ def _main() -> None:  # pragma: no cover - the standalone run
         stop.set()
         purger.join()
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
     elapsed = time.monotonic() - began
     problems = tally_check(tally=tally, since=since)
     print(f"{tally.requests:,} requests in {elapsed:.0f} s ({tally.requests / elapsed:.0f}/s), "
