@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 ACCOUNT = "ac-soak"
@@ -65,11 +65,13 @@ def soak_setup() -> dict[str, str]:
 def old_rows_load(*, rows: int) -> None:
     """Add `rows` raw rows 40 days old (past the retention) for the purge to delete."""
     from django.db import connection
+    from django.utils import timezone
 
     from agents.models import Agent
 
     agent = Agent.objects.get(code=AGENT)
     a, b = agent.variations.values_list("pk", flat=True)
+    old = timezone.now() - timedelta(days=40)
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO agents_assignment (account_id, agent_id, variation_id, identity,
@@ -77,16 +79,8 @@ def old_rows_load(*, rows: int) -> None:
                SELECT %s, %s, CASE WHEN g %% 2 = 0 THEN %s ELSE %s END, 's:old' || g,
                  'old' || g, NULL, NULL, 'express', '[]', %s, %s
                FROM generate_series(1, %s) g""",
-            [agent.account_id, agent.pk, a, b, *[_days_ago(40)] * 2, rows],
+            [agent.account_id, agent.pk, a, b, *[old] * 2, rows],
         )
-
-
-def _days_ago(days: int) -> datetime:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    return timezone.now() - timedelta(days=days)
 
 
 @dataclass

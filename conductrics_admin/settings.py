@@ -85,15 +85,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    options = DATABASES["default"].setdefault("OPTIONS", {})
     # The agent-api's statements are prepared after a few runs on a connection (they are
     # planned once, not on every request); off behind a transaction-pooling PgBouncer.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
-    )
+    options["prepare_threshold"] = 5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
     # An unreachable database answers 503 within seconds, not after the OS's time-out.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
-        "DB_CONNECT_TIMEOUT", default=2
-    )
+    options["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -17,10 +17,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-try:  # the PostgreSQL backend's cursor with server-side binding (psycopg 3)
-    from django.db.backends.postgresql.base import ServerBindingCursor
-except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite needs none of it
-    ServerBindingCursor = None
+# the PostgreSQL backend's cursor with server-side binding (psycopg is a dependency)
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 
 def _cursor(db):  # noqa: ANN001, ANN202 - a database wrapper and a Django cursor wrapper
@@ -50,17 +48,16 @@ def statement_fetch(*, sql: str, params: Sequence[Any]) -> list[tuple]:
     )
     if check:
         db.health_check_done = True
-    try:
-        with _cursor(db) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    except DatabaseError:
-        if not check or db.is_usable():
-            raise  # the statement failed, not the connection
-        db.close()
-    with _cursor(db) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    for attempt in range(2):
+        try:
+            with _cursor(db) as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        except DatabaseError:
+            if attempt or not check or db.is_usable():
+                raise  # the statement failed, not the connection
+            db.close()  # the next attempt reconnects
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def statement_execute(*, sql: str, params: Sequence[Any]) -> None:
