@@ -200,20 +200,28 @@ def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
 
 
 def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:  # noqa: ANN001
+    # The server's log goes to a file: a pipe that nobody reads fills up (64 KiB of
+    # "Bad Request" warnings) and then blocks every worker that logs.
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:  # else we would measure that server
+            raise RuntimeError(f"port {port} is taken (a server of an earlier run?)")
+    log = tempfile.NamedTemporaryFile("w+", prefix=f"gunicorn-{port}-", suffix=".log")  # noqa: SIM115
     proc = subprocess.Popen(  # noqa: S603
         [str(BIN / "gunicorn"), "conductrics_admin.wsgi", "-b", f"127.0.0.1:{port}",
          "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
          "--backlog", "2048", "--access-logfile", "/dev/null",
          "--error-logfile", "-", "--log-level", "warning"],
         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": settings},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
+    proc.log = log  # closed (and deleted) with the process object
     for _ in range(100):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return proc
         time.sleep(0.1)
-    raise RuntimeError(f"gunicorn on {port} did not start: {proc.stderr.read()}")
+    log.seek(0)
+    raise RuntimeError(f"gunicorn on {port} did not start: {log.read()}")
 
 
 def _rss_mb(master: int) -> list[float]:
