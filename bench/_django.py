@@ -30,7 +30,7 @@ def throwaway_database() -> Iterator[None]:
     from django.test.utils import get_runner, setup_test_environment
 
     setup_test_environment()
-    runner = get_runner(settings)(verbosity=0)
+    runner = get_runner(settings)(verbosity=0, interactive=False)  # replaces a leftover
     old_config = runner.setup_databases()
     try:
         yield

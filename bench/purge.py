@@ -31,6 +31,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--pause", default="1.0", help="purge_events --pause")
+    parser.add_argument(
+        "--purge-pgoptions", default="",
+        help="PGOPTIONS of the purge's session only, e.g. '-c synchronous_commit=off'",
+    )  # fmt: skip
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -159,7 +163,7 @@ def _run(args) -> None:  # noqa: ANN001
 
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, "PGOPTIONS": args.purge_pgoptions}
     result = {}
 
     def purge() -> None:

@@ -133,3 +133,19 @@ def test_request_killed_half_way__in_another_process__leaves_nothing(agent, rest
     assert again.status_code == 200
     assert again.json()["data"]["items"][1]["s"] == "ok"  # the retried request is recorded
     assert GoalEvent.objects.count() == 1
+
+
+def test_hot_path_statements__are_planned_once__not_per_request(api, agent, rest_target):
+    """Generic plans: a request never plans (planning per request read thousands of dead
+    index entries after a purge, to estimate a value past the column's statistics)."""
+    for n in range(10):
+        api.call(rest_target, [{"g": "g-purchase"}], session=f"s{n}", vid=f"v{n}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%FROM agents_assignment a%"],
+        )
+        (generic, custom), *_ = cursor.fetchall()
+    assert custom == 0
+    assert generic >= 5
