@@ -237,14 +237,18 @@ def _rss_mb(master: int) -> list[float]:
 def _median(runs: list[dict]) -> dict:
     """The run of median throughput, with the errors of all runs."""
     median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-    return {**median, "errors": sum(r["errors"] for r in runs)}
+    return {
+        **median,
+        "errors": sum(r["errors"] for r in runs),
+        "non2xx": sum(r["non2xx"] for r in runs),
+    }
 
 
 def _round(keys: dict, args, vids: int, label: str) -> dict:  # noqa: ANN001
     results = {}
     print(f"\n{label}")
     print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
-          f"{'errors':>7s} {'ratio to floor':>15s}")  # fmt: skip
+          f"{'errors (non-2xx)':>17s} {'ratio to floor':>15s}")  # fmt: skip
     for name in SCENARIOS:
         script = _lua(name, keys, vids)
         # alternate the two servers --rounds times and keep each one's median run: the
@@ -260,7 +264,7 @@ def _round(keys: dict, args, vids: int, label: str) -> dict:  # noqa: ANN001
         for server, r in (("floor", floor), ("product", product)):
             ratio = f"{r['rps'] / floor['rps']:.2f}x" if server == "product" else ""
             print(f"{name:24s} {server:8s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} "
-                  f"{r['errors']:7d} {ratio:>15s}")  # fmt: skip
+                  f"{r['errors']:>8d} ({r['non2xx']:>5d}) {ratio:>15s}")  # fmt: skip
     return results
 
 
