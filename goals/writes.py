@@ -140,7 +140,8 @@ def _save_orm(w: RequestWrites) -> None:
 
 
 def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
-    """Upserts that add this request's counts to the aggregates (same SQL on both databases).
+    """Upserts that add this request's counts to the aggregates (SQLite; PostgreSQL runs
+    the same upserts as `_aggregate_ctes`).
 
     Each request adds to one of `AGGREGATE_SHARDS` rows per key, chosen at random: a single
     row per variation and day would be locked by every concurrent request from its update
@@ -193,86 +194,159 @@ def _values(rows: list[tuple], params: list) -> str:
 
 
 def _save_postgresql(w: RequestWrites) -> None:
-    """One statement: ids are drawn from the tables' sequences first, so credits can refer
-    to assignments and events inserted by the same statement (foreign keys are deferred)."""
-    ctes: list[str] = []
-    params: list = []
+    """One statement of data-modifying CTEs, its rows passed as one array per column.
+
+    Its text depends only on which kinds of rows the request writes, never on how many,
+    so psycopg converts it once and PostgreSQL prepares it once per connection (a VALUES
+    list per row made a new statement text per row count, parsed again every time once
+    longer than psycopg's 4 KB cache limit: a third of a 10-command request's CPU). Ids
+    are drawn from the tables' sequences first, so credits can refer to assignments and
+    events inserted by the same statement.
+    """
     a_table, e_table, c_table = (
         Assignment._meta.db_table, GoalEvent._meta.db_table, Credit._meta.db_table,
     )  # fmt: skip
+    p: dict = {"account": w.account_id, "target": w.target_id, "now": w.now, "vid": w.vid,
+               "session": w.session}  # fmt: skip
+    ctes: list[str] = []
     if w.new_rows:
-        ctes.append(
-            f"a_ids AS (SELECT nextval(pg_get_serial_sequence('{a_table}', 'id')) AS id, ord "
-            f"FROM generate_series(1, {len(w.new_rows)}) AS ord)"
+        p.update(
+            a_agent=[r.agent_id for r in w.new_rows],
+            a_variation=[r.variation_id for r in w.new_rows],
+            a_identity=[r.identity for r in w.new_rows],
+            a_kind=[r.target_kind for r in w.new_rows],
+            a_confirmed=[r.confirmed_at is not None for r in w.new_rows],
+            traits=json.dumps(w.traits),
         )
-        traits = json.dumps(w.traits)
-        rows = [
-            (i + 1, r.agent_id, r.variation_id, r.identity, r.session, r.vid, r.target_kind,
-             traits, r.created_at, r.confirmed_at)
-            for i, r in enumerate(w.new_rows)
-        ]  # fmt: skip
-        params.extend([w.account_id, w.target_id])
-        values = _values(rows, params)
+        ctes.append(
+            f"a_in AS (SELECT nextval(pg_get_serial_sequence('{a_table}', 'id')) AS id, v.* "
+            "FROM unnest(%(a_agent)s::bigint[], %(a_variation)s::bigint[], "
+            "%(a_identity)s::varchar[], %(a_kind)s::varchar[], %(a_confirmed)s::boolean[]) "
+            "WITH ORDINALITY AS v(agent_id, variation_id, identity, target_kind, confirmed, ord))"
+        )
         ctes.append(
             f"new_a AS (INSERT INTO {a_table} (id, account_id, agent_id, variation_id, identity, "
             "session, vid, target_id, target_kind, traits, created_at, confirmed_at) "
-            "SELECT a_ids.id, %s, v.agent_id::bigint, v.variation_id::bigint, v.identity, "
-            "v.session, v.vid::varchar, %s, v.target_kind, v.traits::jsonb, "
-            "v.created_at::timestamptz, v.confirmed_at::timestamptz "
-            f"FROM (VALUES {values}) AS v(ord, agent_id, variation_id, identity, session, vid, "
-            "target_kind, traits, created_at, confirmed_at) JOIN a_ids USING (ord))"
+            "SELECT id, %(account)s, agent_id, variation_id, identity, %(session)s, "
+            "%(vid)s::varchar, %(target)s, target_kind, %(traits)s::jsonb, %(now)s, "
+            "CASE WHEN confirmed THEN %(now)s::timestamptz END FROM a_in ORDER BY ord)"
         )
     if w.confirmed_rows:
-        params.extend([w.now, [int(r.id) for r in w.confirmed_rows]])
+        p["confirmed"] = [int(r.id) for r in w.confirmed_rows]
         ctes.append(
-            f"conf AS (UPDATE {a_table} SET confirmed_at = %s "
-            "WHERE id = ANY(%s) AND confirmed_at IS NULL)"
+            f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s "
+            "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL)"
         )
-    credit_rows: list[tuple] = []
     if w.events:
-        ctes.append(
-            f"e_ids AS (SELECT nextval(pg_get_serial_sequence('{e_table}', 'id')) AS id, ord "
-            f"FROM generate_series(1, {len(w.events)}) AS ord)"
+        p.update(
+            e_goal=[e.goal_id for e in w.events],
+            e_event=[e.event_id for e in w.events],
+            e_value=[float(e.value) for e in w.events],
+            e_response=[json.dumps(e.response) for e in w.events],
+            channel=w.channel,
         )
-        rows = [
-            (i + 1, e.goal_id, e.event_id, e.value, json.dumps(e.response))
-            for i, e in enumerate(w.events)
-        ]
-        params.extend([w.account_id, w.session, w.vid, w.target_id, w.channel, w.now])
-        values = _values(rows, params)
+        ctes.append(
+            f"e_in AS (SELECT nextval(pg_get_serial_sequence('{e_table}', 'id')) AS id, v.* "
+            "FROM unnest(%(e_goal)s::bigint[], %(e_event)s::varchar[], %(e_value)s::float8[], "
+            "%(e_response)s::jsonb[]) WITH ORDINALITY AS v(goal_id, event_id, value, response, "
+            "ord))"
+        )
         ctes.append(
             f"new_e AS (INSERT INTO {e_table} (id, goal_id, event_id, value, response, "
             "account_id, session, vid, target_id, channel, received_at) "
-            "SELECT e_ids.id, v.goal_id::bigint, v.event_id::varchar, v.value::float8, "
-            "v.response::jsonb, %s, %s, %s::varchar, %s, %s, %s "
-            f"FROM (VALUES {values}) AS v(ord, goal_id, event_id, value, response) "
-            "JOIN e_ids USING (ord))"
+            "SELECT id, goal_id, event_id, value, response, %(account)s, %(session)s, "
+            "%(vid)s::varchar, %(target)s, %(channel)s, %(now)s FROM e_in ORDER BY ord)"
         )
-        new_ord = {id(r): i + 1 for i, r in enumerate(w.new_rows)}
-        for i, e in enumerate(w.events):
-            for row, agent_id, variation_id, first in e.credits:
-                credit_rows.append(
-                    (i + 1, row.id, new_ord.get(id(row)) if row.id is None else None,
-                     e.goal_id, agent_id, variation_id, e.value, first)
-                )  # fmt: skip
-    for n, (agg_sql, agg_params) in enumerate(_aggregate_statements(w)):
-        ctes.append(f"agg{n} AS ({agg_sql})")
-        params.extend(agg_params)
-    if credit_rows:
-        params.extend([w.account_id, w.channel, w.now])
-        values = _values(credit_rows, params)
-        new_a_ref = (
-            "(SELECT id FROM a_ids WHERE a_ids.ord = v.new_ord::int)" if w.new_rows else "NULL"
+    ctes += _aggregate_ctes(w, p)
+    credits = [
+        (i + 1, row, agent_id, variation_id, e.goal_id, e.value, first)
+        for i, e in enumerate(w.events)
+        for row, agent_id, variation_id, first in e.credits
+    ]
+    if not credits:
+        statement_execute(sql="WITH " + ", ".join(ctes) + " SELECT 1", params=p)
+        return
+    new_ord = {id(r): i + 1 for i, r in enumerate(w.new_rows)}
+    p.update(
+        c_event=[c[0] for c in credits],
+        c_assignment=[c[1].id for c in credits],
+        c_new=[new_ord.get(id(c[1])) if c[1].id is None else None for c in credits],
+        c_agent=[c[2] for c in credits],
+        c_variation=[c[3] for c in credits],
+        c_goal=[c[4] for c in credits],
+        c_value=[float(c[5]) for c in credits],
+        c_first=[c[6] for c in credits],
+        channel=w.channel,
+    )
+    new_a_ref = "(SELECT id FROM a_in WHERE a_in.ord = v.new_ord)" if w.new_rows else "NULL"
+    main = (
+        f"INSERT INTO {c_table} (event_id, assignment_id, goal_id, agent_id, variation_id, "
+        "value, first, account_id, channel, created_at) "
+        f"SELECT e_in.id, COALESCE(v.assignment_id, {new_a_ref}), v.goal_id, v.agent_id, "
+        "v.variation_id, v.value, v.first, %(account)s, %(channel)s, %(now)s "
+        "FROM unnest(%(c_event)s::bigint[], %(c_assignment)s::bigint[], %(c_new)s::bigint[], "
+        "%(c_goal)s::bigint[], %(c_agent)s::bigint[], %(c_variation)s::bigint[], "
+        "%(c_value)s::float8[], %(c_first)s::boolean[]) WITH ORDINALITY AS v(event_ord, "
+        "assignment_id, new_ord, goal_id, agent_id, variation_id, value, first, ord) "
+        "JOIN e_in ON e_in.ord = v.event_ord ORDER BY v.ord"
+    )
+    statement_execute(sql="WITH " + ", ".join(ctes) + " " + main, params=p)
+
+
+def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
+    """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`."""
+    ctes = []
+    if not (w.visitor_deltas or w.goal_deltas):
+        return ctes
+    p["shard"] = _shard()
+    if w.visitor_deltas:
+        keys = sorted(w.visitor_deltas)
+        p.update(
+            vd_agent=[k[0] for k in keys],
+            vd_variation=[k[1] for k in keys],
+            vd_day=[k[2] for k in keys],
+            vd_channel=[k[3] for k in keys],
+            vd_n=[w.visitor_deltas[k] for k in keys],
         )
-        main = (
-            f"INSERT INTO {c_table} (event_id, assignment_id, goal_id, agent_id, variation_id, "
-            "value, first, account_id, channel, created_at) "
-            f"SELECT e_ids.id, COALESCE(v.assignment_id::bigint, {new_a_ref}), "
-            "v.goal_id::bigint, v.agent_id::bigint, v.variation_id::bigint, v.value::float8, "
-            "v.first::boolean, %s, %s, %s "
-            f"FROM (VALUES {values}) AS v(ord, assignment_id, new_ord, goal_id, agent_id, "
-            "variation_id, value, first) JOIN e_ids USING (ord)"
+        t = VisitorDay._meta.db_table
+        ctes.append(
+            f"agg_v AS (INSERT INTO {t} (agent_id, variation_id, day, channel, shard, visitors) "
+            "SELECT agent_id, variation_id, day, channel, %(shard)s, n FROM unnest("
+            "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_day)s::date[], "
+            "%(vd_channel)s::varchar[], %(vd_n)s::bigint[]) WITH ORDINALITY AS "
+            "v(agent_id, variation_id, day, channel, n, ord) ORDER BY ord "
+            "ON CONFLICT (agent_id, variation_id, day, channel, shard) "
+            f"DO UPDATE SET visitors = {t}.visitors + excluded.visitors)"
         )
-    else:
-        main = "SELECT 1"
-    statement_execute(sql="WITH " + ", ".join(ctes) + " " + main, params=params)
+    if w.goal_deltas:
+        keys = sorted(w.goal_deltas)
+        deltas = [w.goal_deltas[k] for k in keys]
+        p.update(
+            gd_agent=[k[0] for k in keys],
+            gd_variation=[k[1] for k in keys],
+            gd_goal=[k[2] for k in keys],
+            gd_day=[k[3] for k in keys],
+            gd_channel=[k[4] for k in keys],
+            gd_conversions=[d[0] for d in deltas],
+            gd_credits=[d[1] for d in deltas],
+            gd_sum=[float(d[2]) for d in deltas],
+            gd_sumsq=[float(d[3]) for d in deltas],
+        )
+        t = GoalDay._meta.db_table
+        ctes.append(
+            f"agg_g AS (INSERT INTO {t} (agent_id, variation_id, goal_id, day, channel, shard, "
+            "conversions, credits, value_sum, value_sumsq) "
+            "SELECT agent_id, variation_id, goal_id, day, channel, %(shard)s, conversions, "
+            "credits, value_sum, value_sumsq FROM unnest(%(gd_agent)s::bigint[], "
+            "%(gd_variation)s::bigint[], %(gd_goal)s::bigint[], %(gd_day)s::date[], "
+            "%(gd_channel)s::varchar[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
+            "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) WITH ORDINALITY AS v(agent_id, "
+            "variation_id, goal_id, day, channel, conversions, credits, value_sum, value_sumsq, "
+            "ord) ORDER BY ord "
+            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel, shard) DO UPDATE SET "
+            f"conversions = {t}.conversions + excluded.conversions, "
+            f"credits = {t}.credits + excluded.credits, "
+            f"value_sum = {t}.value_sum + excluded.value_sum, "
+            f"value_sumsq = {t}.value_sumsq + excluded.value_sumsq)"
+        )
+    return ctes
