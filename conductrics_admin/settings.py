@@ -166,6 +166,8 @@ AGENT_API_REST_RATE = env.str("AGENT_API_REST_RATE", default="60000/min")
 
 # Cache of configuration read on the agent-api's hot path (short TTL, invalidated on save).
 CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=5)
+# goal diagnostics: how long a process adds up its counts before sending them to the cache
+GOAL_DIAGNOSTICS_FLUSH_SECONDS = env.float("GOAL_DIAGNOSTICS_FLUSH_SECONDS", default=1.0)
 
 # Production defaults (DEBUG off) pass `manage.py check --deploy`; each can be turned off
 # where TLS is terminated elsewhere and the proxy sets X-Forwarded-Proto.

@@ -4,12 +4,24 @@ For the integrator whose server-side goals "don't show up". Counts live in Djang
 cache (Redis when REDIS_URL is set) in hourly buckets kept 25 hours: best effort, never
 in the way of a request, and not raw visitor data. Refused requests count too (a REST
 goal sent with a vid that its target may not pass), which the event list cannot show.
+
+A process adds up its counts in memory and sends them to the cache at most once every
+`GOAL_DIAGNOSTICS_FLUSH_SECONDS` (1 s; 0 sends each request's at once), one increment per
+goal and outcome instead of one per goal command: a Redis round trip per goal command
+cost more than the rest of a REST goal's bookkeeping. Reads in the same process send
+their own counts first; other processes' counts show within that time, and a process
+killed outright loses at most that much of its counts (they are diagnostics, not data).
 """
 
+import atexit
 import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 
 from goals import reasons
@@ -51,25 +63,50 @@ def outcomes_of(result: GoalResult) -> list[str]:
     return found or [NO_SELECTION]
 
 
+_pending: Counter = Counter()  # cache key -> count not yet sent
+_pending_lock = threading.Lock()
+_next_flush = [0.0]  # time.monotonic() after which the next count sends the pending ones
+
+
 def goal_outcomes_count(
     *, account_id: int, outcomes: Iterable[tuple[str, str]], now: datetime
 ) -> None:
     """Add (goal code, outcome) pairs to this hour's counts. Never raises."""
     hour = now.replace(minute=0, second=0, microsecond=0)
+    keys = [_key(account_id, goal_code, hour, outcome) for goal_code, outcome in outcomes]
+    if not keys:
+        return
+    with _pending_lock:
+        _pending.update(keys)
+        due = time.monotonic() >= _next_flush[0]
+    if due:
+        goal_outcomes_flush()
+
+
+def goal_outcomes_flush() -> None:
+    """Send this process's pending counts to the cache. Never raises (counts it could not
+    send are dropped: the cache is down, and diagnostics must not pile up in memory)."""
+    with _pending_lock:
+        batch = dict(_pending)
+        _pending.clear()
+        _next_flush[0] = time.monotonic() + settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS
     try:
-        for goal_code, outcome in outcomes:
-            key = _key(account_id, goal_code, hour, outcome)
+        for key, count in batch.items():
             try:
-                cache.incr(key)  # one round trip once the hour's bucket exists
+                cache.incr(key, count)  # one round trip once the hour's bucket exists
             except ValueError:
-                if not cache.add(key, 1, _TTL_SECONDS):
-                    cache.incr(key)  # another process created it meanwhile
+                if not cache.add(key, count, _TTL_SECONDS):
+                    cache.incr(key, count)  # another process created it meanwhile
     except Exception:  # noqa: BLE001 - diagnostics must never fail a request
         logger.warning("goal diagnostics not counted: cache unavailable")
 
 
+atexit.register(goal_outcomes_flush)  # a worker stopped gracefully sends what it holds
+
+
 def goal_outcomes_last_24h(*, account_id: int, goal_code: str, now: datetime) -> dict[str, int]:
     """Counts by outcome over the last 24 hourly buckets (zero where nothing happened)."""
+    goal_outcomes_flush()
     hour = now.replace(minute=0, second=0, microsecond=0)
     keys = {
         _key(account_id, goal_code, hour - timedelta(hours=h), outcome): outcome

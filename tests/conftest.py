@@ -106,9 +106,11 @@ def _fresh_caches():
     """The config snapshot and throttle counters must not leak from one test to the next."""
     from django.core.cache import cache
 
+    from goals import diagnostics
     from goals.config import config_cache_clear
 
     config_cache_clear()
+    diagnostics._pending.clear()
     cache.clear()
     yield
     config_cache_clear()

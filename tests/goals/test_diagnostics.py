@@ -81,3 +81,44 @@ def test_event_list__shows_verdicts_and_is_read_only(
         ).status_code
         == 403
     )
+
+
+def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
+    api, agent, express_target, rest_target, purchase_goal, settings
+):
+    from django.core.cache import cache
+
+    from goals import diagnostics
+
+    settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 60
+    diagnostics._next_flush[0] = 0.0  # the next count is due: it is sent, then held 60 s
+    api.data(express_target, [{"a": "a-hero"}], session="p", vid="lana")
+    for n in range(3):
+        api.data(rest_target, [{"g": "g-purchase"}], session=f"s{n}", vid="nobody")
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    key = diagnostics._key(purchase_goal.account_id, "g-purchase", hour, NO_SELECTION)
+    assert cache.get(key) == 1  # the first request's count went out at once
+    assert sum(diagnostics._pending.values()) == 2  # the next two wait in the process
+    assert _counts(purchase_goal)[NO_SELECTION] == 3  # a read sends them first
+    assert not diagnostics._pending
+
+    diagnostics._next_flush[0] = 0.0  # due again: the next request sends what is pending
+    api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="lana")
+    assert not diagnostics._pending
+    settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 0
+    assert _counts(purchase_goal)[CREDITED] == 1
+
+
+def test_diagnostics__cache_down_when_sending__request_answers_and_counts_dropped(
+    api, agent, express_target, rest_target, monkeypatch
+):
+    from goals import diagnostics
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(diagnostics.cache, "incr", down)
+    monkeypatch.setattr(diagnostics.cache, "add", down)
+    data = api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="x")
+    assert data["items"][0]["s"] == "none"
+    assert not diagnostics._pending  # dropped, not piled up
