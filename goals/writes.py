@@ -9,7 +9,6 @@ when a concurrent request won the race; the caller then runs the request again.
 """
 
 import json
-import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from django.db import connection, transaction
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
 from goals.selectors import AssignmentRow
-from goals.statements import statement_execute
+from goals.statements import pg_array, statement_execute
 from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
 
 
@@ -212,11 +211,11 @@ def _save_postgresql(w: RequestWrites) -> None:
     ctes: list[str] = []
     if w.new_rows:
         p.update(
-            a_agent=_array([r.agent_id for r in w.new_rows]),
-            a_variation=_array([r.variation_id for r in w.new_rows]),
-            a_identity=_array([r.identity for r in w.new_rows]),
-            a_kind=_array([r.target_kind for r in w.new_rows]),
-            a_confirmed=_array([r.confirmed_at is not None for r in w.new_rows]),
+            a_agent=pg_array([r.agent_id for r in w.new_rows]),
+            a_variation=pg_array([r.variation_id for r in w.new_rows]),
+            a_identity=pg_array([r.identity for r in w.new_rows]),
+            a_kind=pg_array([r.target_kind for r in w.new_rows]),
+            a_confirmed=pg_array([r.confirmed_at is not None for r in w.new_rows]),
             traits=json.dumps(w.traits),
         )
         ctes.append(
@@ -233,17 +232,17 @@ def _save_postgresql(w: RequestWrites) -> None:
             "CASE WHEN confirmed THEN %(now)s::timestamptz END FROM a_in ORDER BY ord)"
         )
     if w.confirmed_rows:
-        p["confirmed"] = _array([int(r.id) for r in w.confirmed_rows])
+        p["confirmed"] = pg_array([int(r.id) for r in w.confirmed_rows])
         ctes.append(
             f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s "
             "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL)"
         )
     if w.events:
         p.update(
-            e_goal=_array([e.goal_id for e in w.events]),
-            e_event=_array([e.event_id for e in w.events]),
-            e_value=_array([float(e.value) for e in w.events]),
-            e_response=_array([json.dumps(e.response) for e in w.events]),
+            e_goal=pg_array([e.goal_id for e in w.events]),
+            e_event=pg_array([e.event_id for e in w.events]),
+            e_value=pg_array([float(e.value) for e in w.events]),
+            e_response=pg_array([json.dumps(e.response) for e in w.events]),
             channel=w.channel,
         )
         ctes.append(
@@ -269,14 +268,14 @@ def _save_postgresql(w: RequestWrites) -> None:
         return
     new_ord = {id(r): i + 1 for i, r in enumerate(w.new_rows)}
     p.update(
-        c_event=_array([c[0] for c in credits]),
-        c_assignment=_array([c[1].id for c in credits]),
-        c_new=_array([new_ord.get(id(c[1])) if c[1].id is None else None for c in credits]),
-        c_agent=_array([c[2] for c in credits]),
-        c_variation=_array([c[3] for c in credits]),
-        c_goal=_array([c[4] for c in credits]),
-        c_value=_array([float(c[5]) for c in credits]),
-        c_first=_array([c[6] for c in credits]),
+        c_event=pg_array([c[0] for c in credits]),
+        c_assignment=pg_array([c[1].id for c in credits]),
+        c_new=pg_array([new_ord.get(id(c[1])) if c[1].id is None else None for c in credits]),
+        c_agent=pg_array([c[2] for c in credits]),
+        c_variation=pg_array([c[3] for c in credits]),
+        c_goal=pg_array([c[4] for c in credits]),
+        c_value=pg_array([float(c[5]) for c in credits]),
+        c_first=pg_array([c[6] for c in credits]),
         channel=w.channel,
     )
     new_a_ref = "(SELECT id FROM a_in WHERE a_in.ord = v.new_ord)" if w.new_rows else "NULL"
@@ -303,11 +302,11 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     if w.visitor_deltas:
         keys = sorted(w.visitor_deltas)
         p.update(
-            vd_agent=_array([k[0] for k in keys]),
-            vd_variation=_array([k[1] for k in keys]),
-            vd_day=_array([k[2] for k in keys]),
-            vd_channel=_array([k[3] for k in keys]),
-            vd_n=_array([w.visitor_deltas[k] for k in keys]),
+            vd_agent=pg_array([k[0] for k in keys]),
+            vd_variation=pg_array([k[1] for k in keys]),
+            vd_day=pg_array([k[2] for k in keys]),
+            vd_channel=pg_array([k[3] for k in keys]),
+            vd_n=pg_array([w.visitor_deltas[k] for k in keys]),
         )
         t = VisitorDay._meta.db_table
         ctes.append(
@@ -323,15 +322,15 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
         keys = sorted(w.goal_deltas)
         deltas = [w.goal_deltas[k] for k in keys]
         p.update(
-            gd_agent=_array([k[0] for k in keys]),
-            gd_variation=_array([k[1] for k in keys]),
-            gd_goal=_array([k[2] for k in keys]),
-            gd_day=_array([k[3] for k in keys]),
-            gd_channel=_array([k[4] for k in keys]),
-            gd_conversions=_array([d[0] for d in deltas]),
-            gd_credits=_array([d[1] for d in deltas]),
-            gd_sum=_array([float(d[2]) for d in deltas]),
-            gd_sumsq=_array([float(d[3]) for d in deltas]),
+            gd_agent=pg_array([k[0] for k in keys]),
+            gd_variation=pg_array([k[1] for k in keys]),
+            gd_goal=pg_array([k[2] for k in keys]),
+            gd_day=pg_array([k[3] for k in keys]),
+            gd_channel=pg_array([k[4] for k in keys]),
+            gd_conversions=pg_array([d[0] for d in deltas]),
+            gd_credits=pg_array([d[1] for d in deltas]),
+            gd_sum=pg_array([float(d[2]) for d in deltas]),
+            gd_sumsq=pg_array([float(d[3]) for d in deltas]),
         )
         t = GoalDay._meta.db_table
         ctes.append(
@@ -351,25 +350,3 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
             f"value_sumsq = {t}.value_sumsq + excluded.value_sumsq)"
         )
     return ctes
-
-
-def _array(values: list) -> str:
-    """A PostgreSQL array literal of ints, floats, booleans, dates, strings or None; the SQL
-    casts it to its type. Passed as one text parameter: psycopg's list adaptation picked a
-    dumper per list, which cost more than the rest of the statement's parameters."""
-    return "{" + ",".join(map(_element, values)) + "}"
-
-
-def _element(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return repr(value)
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    text = str(value)  # strings, JSON and dates, quoted: backslash and quote escaped
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

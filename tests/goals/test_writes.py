@@ -82,3 +82,16 @@ def test_one_request__many_rows__each_row_and_aggregate_in_place(api, account, e
     assert sorted(
         (d.agent.code, d.variation.code, d.conversions) for d in GoalDay.objects.all()
     ) == sorted((code, a.variation.code, 1) for code, a in rows.items())
+
+
+def test_pg_array__literal_of_each_kind():
+    from datetime import date
+
+    from goals.statements import pg_array
+
+    assert pg_array([1, None, True, False]) == "{1,NULL,t,f}"
+    assert pg_array([2.5, float("inf"), float("-inf"), float("nan")]) == (
+        "{2.5,Infinity,-Infinity,NaN}"
+    )
+    assert pg_array(["NULL", 'a"b\\c', date(2026, 1, 2)]) == '{"NULL","a\\"b\\\\c","2026-01-02"}'
+    assert pg_array([]) == "{}"
