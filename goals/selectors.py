@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
-from goals.statements import pg_array, statement_fetch
+from goals.statements import pg_ints, statement_fetch
 
 
 @dataclass
@@ -138,7 +138,7 @@ def _assignments_sql(
         params.append(goal_id)
     if connection.vendor == "postgresql":
         # one statement shape whatever the agents, so that it is prepared once
-        agents, agent_params = "= ANY(%s::bigint[])", [pg_array(agent_ids)]
+        agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]
     else:
         agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids)})", []
     sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"

@@ -12,7 +12,6 @@ dead reconnects and runs once more. Writes are never repeated this way (a lost a
 does not tell whether the write happened).
 """
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,23 +66,38 @@ def statement_execute(*, sql: str, params: Sequence[Any]) -> None:
         cursor.execute(sql, params)
 
 
-def pg_array(values: list) -> str:
-    """A PostgreSQL array literal of ints, floats, booleans, dates, strings or None; the SQL
-    casts it to its type. Passed as one text parameter: psycopg's list adaptation picked a
-    dumper per list, which cost more than the rest of the statement's parameters."""
-    return "{" + ",".join(map(_element, values)) + "}"
+# Array literals: a request's rows go to PostgreSQL as one text parameter per column, cast
+# in the SQL (`%(x)s::bigint[]`). psycopg's own list adaptation picks a dumper per list
+# and per element, which cost more than the rest of the statement's parameters.
 
 
-def _element(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return repr(value)
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    text = str(value)  # strings, JSON and dates, quoted: backslash and quote escaped
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def pg_ints(values: Sequence[int | None]) -> str:
+    """`{1,NULL,3}` for bigint[] (or int[])."""
+    if None in values:
+        return "{" + ",".join(["NULL" if v is None else str(int(v)) for v in values]) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def pg_floats(values: Sequence[float]) -> str:
+    """`{2.5,inf,nan}` for float8[] (PostgreSQL reads Python's repr, infinities included)."""
+    return "{" + ",".join(map(repr, map(float, values))) + "}"
+
+
+def pg_bools(values: Sequence[bool]) -> str:
+    """`{t,f}` for boolean[]."""
+    return "{" + ",".join(["t" if v else "f" for v in values]) + "}"
+
+
+def pg_texts(values: Sequence[str | None]) -> str:
+    """`{"a\\"b",NULL}` for varchar[], text[] or jsonb[]: each quoted, backslash and quote
+    escaped (so NULL, braces and commas inside a value stay text)."""
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for v in values
+            ]
+        )
+        + "}"
+    )

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
 from goals.selectors import AssignmentRow
-from goals.statements import pg_array, statement_execute
+from goals.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute
 from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
 
 
@@ -211,38 +211,38 @@ def _save_postgresql(w: RequestWrites) -> None:
     ctes: list[str] = []
     if w.new_rows:
         p.update(
-            a_agent=pg_array([r.agent_id for r in w.new_rows]),
-            a_variation=pg_array([r.variation_id for r in w.new_rows]),
-            a_identity=pg_array([r.identity for r in w.new_rows]),
-            a_kind=pg_array([r.target_kind for r in w.new_rows]),
-            a_confirmed=pg_array([r.confirmed_at is not None for r in w.new_rows]),
+            a_agent=pg_ints([r.agent_id for r in w.new_rows]),
+            a_variation=pg_ints([r.variation_id for r in w.new_rows]),
+            a_identity=pg_texts([r.identity for r in w.new_rows]),
+            a_confirmed=pg_bools([r.confirmed_at is not None for r in w.new_rows]),
+            kind=w.target_kind,  # the target the request came to: its new rows' kind
             traits=json.dumps(w.traits),
         )
         ctes.append(
             f"a_in AS (SELECT nextval(pg_get_serial_sequence('{a_table}', 'id')) AS id, v.* "
             "FROM unnest(%(a_agent)s::bigint[], %(a_variation)s::bigint[], "
-            "%(a_identity)s::varchar[], %(a_kind)s::varchar[], %(a_confirmed)s::boolean[]) "
-            "WITH ORDINALITY AS v(agent_id, variation_id, identity, target_kind, confirmed, ord))"
+            "%(a_identity)s::varchar[], %(a_confirmed)s::boolean[]) "
+            "WITH ORDINALITY AS v(agent_id, variation_id, identity, confirmed, ord))"
         )
         ctes.append(
             f"new_a AS (INSERT INTO {a_table} (id, account_id, agent_id, variation_id, identity, "
             "session, vid, target_id, target_kind, traits, created_at, confirmed_at) "
             "SELECT id, %(account)s, agent_id, variation_id, identity, %(session)s, "
-            "%(vid)s::varchar, %(target)s, target_kind, %(traits)s::jsonb, %(now)s, "
+            "%(vid)s::varchar, %(target)s, %(kind)s, %(traits)s::jsonb, %(now)s, "
             "CASE WHEN confirmed THEN %(now)s::timestamptz END FROM a_in ORDER BY ord)"
         )
     if w.confirmed_rows:
-        p["confirmed"] = pg_array([int(r.id) for r in w.confirmed_rows])
+        p["confirmed"] = pg_ints([r.id for r in w.confirmed_rows])
         ctes.append(
             f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s "
             "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL)"
         )
     if w.events:
         p.update(
-            e_goal=pg_array([e.goal_id for e in w.events]),
-            e_event=pg_array([e.event_id for e in w.events]),
-            e_value=pg_array([float(e.value) for e in w.events]),
-            e_response=pg_array([json.dumps(e.response) for e in w.events]),
+            e_goal=pg_ints([e.goal_id for e in w.events]),
+            e_event=pg_texts([e.event_id for e in w.events]),
+            e_value=pg_floats([e.value for e in w.events]),
+            e_response=pg_texts([json.dumps(e.response) for e in w.events]),
             channel=w.channel,
         )
         ctes.append(
@@ -268,14 +268,14 @@ def _save_postgresql(w: RequestWrites) -> None:
         return
     new_ord = {id(r): i + 1 for i, r in enumerate(w.new_rows)}
     p.update(
-        c_event=pg_array([c[0] for c in credits]),
-        c_assignment=pg_array([c[1].id for c in credits]),
-        c_new=pg_array([new_ord.get(id(c[1])) if c[1].id is None else None for c in credits]),
-        c_agent=pg_array([c[2] for c in credits]),
-        c_variation=pg_array([c[3] for c in credits]),
-        c_goal=pg_array([c[4] for c in credits]),
-        c_value=pg_array([float(c[5]) for c in credits]),
-        c_first=pg_array([c[6] for c in credits]),
+        c_event=pg_ints([c[0] for c in credits]),
+        c_assignment=pg_ints([c[1].id for c in credits]),
+        c_new=pg_ints([new_ord.get(id(c[1])) if c[1].id is None else None for c in credits]),
+        c_agent=pg_ints([c[2] for c in credits]),
+        c_variation=pg_ints([c[3] for c in credits]),
+        c_goal=pg_ints([c[4] for c in credits]),
+        c_value=pg_floats([c[5] for c in credits]),
+        c_first=pg_bools([c[6] for c in credits]),
         channel=w.channel,
     )
     new_a_ref = "(SELECT id FROM a_in WHERE a_in.ord = v.new_ord)" if w.new_rows else "NULL"
@@ -298,23 +298,22 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     ctes = []
     if not (w.visitor_deltas or w.goal_deltas):
         return ctes
-    p["shard"] = _shard()
+    p.update(shard=_shard(), day=w.now.date(), channel=w.channel)
     if w.visitor_deltas:
         keys = sorted(w.visitor_deltas)
         p.update(
-            vd_agent=pg_array([k[0] for k in keys]),
-            vd_variation=pg_array([k[1] for k in keys]),
-            vd_day=pg_array([k[2] for k in keys]),
-            vd_channel=pg_array([k[3] for k in keys]),
-            vd_n=pg_array([w.visitor_deltas[k] for k in keys]),
+            vd_agent=pg_ints([k[0] for k in keys]),
+            vd_variation=pg_ints([k[1] for k in keys]),
+            vd_channel=pg_texts([k[3] for k in keys]),
+            vd_n=pg_ints([w.visitor_deltas[k] for k in keys]),
         )
         t = VisitorDay._meta.db_table
         ctes.append(
             f"agg_v AS (INSERT INTO {t} (agent_id, variation_id, day, channel, shard, visitors) "
-            "SELECT agent_id, variation_id, day, channel, %(shard)s, n FROM unnest("
-            "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_day)s::date[], "
-            "%(vd_channel)s::varchar[], %(vd_n)s::bigint[]) WITH ORDINALITY AS "
-            "v(agent_id, variation_id, day, channel, n, ord) ORDER BY ord "
+            "SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n FROM unnest("
+            "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
+            "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord) "
+            "ORDER BY ord "
             "ON CONFLICT (agent_id, variation_id, day, channel, shard) "
             f"DO UPDATE SET visitors = {t}.visitors + excluded.visitors)"
         )
@@ -322,27 +321,24 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
         keys = sorted(w.goal_deltas)
         deltas = [w.goal_deltas[k] for k in keys]
         p.update(
-            gd_agent=pg_array([k[0] for k in keys]),
-            gd_variation=pg_array([k[1] for k in keys]),
-            gd_goal=pg_array([k[2] for k in keys]),
-            gd_day=pg_array([k[3] for k in keys]),
-            gd_channel=pg_array([k[4] for k in keys]),
-            gd_conversions=pg_array([d[0] for d in deltas]),
-            gd_credits=pg_array([d[1] for d in deltas]),
-            gd_sum=pg_array([float(d[2]) for d in deltas]),
-            gd_sumsq=pg_array([float(d[3]) for d in deltas]),
+            gd_agent=pg_ints([k[0] for k in keys]),
+            gd_variation=pg_ints([k[1] for k in keys]),
+            gd_goal=pg_ints([k[2] for k in keys]),
+            gd_conversions=pg_ints([d[0] for d in deltas]),
+            gd_credits=pg_ints([d[1] for d in deltas]),
+            gd_sum=pg_floats([d[2] for d in deltas]),
+            gd_sumsq=pg_floats([d[3] for d in deltas]),
         )
         t = GoalDay._meta.db_table
         ctes.append(
             f"agg_g AS (INSERT INTO {t} (agent_id, variation_id, goal_id, day, channel, shard, "
             "conversions, credits, value_sum, value_sumsq) "
-            "SELECT agent_id, variation_id, goal_id, day, channel, %(shard)s, conversions, "
-            "credits, value_sum, value_sumsq FROM unnest(%(gd_agent)s::bigint[], "
-            "%(gd_variation)s::bigint[], %(gd_goal)s::bigint[], %(gd_day)s::date[], "
-            "%(gd_channel)s::varchar[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
-            "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) WITH ORDINALITY AS v(agent_id, "
-            "variation_id, goal_id, day, channel, conversions, credits, value_sum, value_sumsq, "
-            "ord) ORDER BY ord "
+            "SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, "
+            "conversions, credits, value_sum, value_sumsq FROM unnest(%(gd_agent)s::bigint[], "
+            "%(gd_variation)s::bigint[], %(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], "
+            "%(gd_credits)s::bigint[], %(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
+            "WITH ORDINALITY AS v(agent_id, variation_id, goal_id, conversions, credits, "
+            "value_sum, value_sumsq, ord) ORDER BY ord "
             "ON CONFLICT (agent_id, variation_id, goal_id, day, channel, shard) DO UPDATE SET "
             f"conversions = {t}.conversions + excluded.conversions, "
             f"credits = {t}.credits + excluded.credits, "

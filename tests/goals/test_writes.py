@@ -6,6 +6,7 @@ back unchanged; on SQLite the same tests cover the ORM path.
 """
 
 import pytest
+from django.db import connection
 
 from agents.models import Assignment
 from goals.models import Credit, GoalEvent
@@ -84,14 +85,26 @@ def test_one_request__many_rows__each_row_and_aggregate_in_place(api, account, e
     ) == sorted((code, a.variation.code, 1) for code, a in rows.items())
 
 
-def test_pg_array__literal_of_each_kind():
-    from datetime import date
+def test_array_literals__of_each_kind():
+    from goals.statements import pg_bools, pg_floats, pg_ints, pg_texts
 
-    from goals.statements import pg_array
+    assert pg_ints([1, 22, 333]) == "{1,22,333}"
+    assert pg_ints([1, None]) == "{1,NULL}"
+    assert pg_ints([]) == "{}"
+    assert pg_floats([2.5, 1e16, float("inf"), float("-inf")]) == "{2.5,1e+16,inf,-inf}"
+    assert pg_bools([True, False]) == "{t,f}"
+    assert pg_texts(["NULL", None, 'a"b\\c', "{x},y"]) == '{"NULL",NULL,"a\\"b\\\\c","{x},y"}'
 
-    assert pg_array([1, None, True, False]) == "{1,NULL,t,f}"
-    assert pg_array([2.5, float("inf"), float("-inf"), float("nan")]) == (
-        "{2.5,Infinity,-Infinity,NaN}"
-    )
-    assert pg_array(["NULL", 'a"b\\c', date(2026, 1, 2)]) == '{"NULL","a\\"b\\\\c","2026-01-02"}'
-    assert pg_array([]) == "{}"
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL reads the literals")
+def test_array_literals__read_back_by_postgresql():
+    from goals.statements import pg_floats, pg_ints, pg_texts
+
+    texts = ["NULL", 'q"uote', "back\\slash", "{braces},comma", "sp ace é ✓", ""]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::bigint[], %s::float8[], %s::varchar[], %s::varchar[]",
+            [pg_ints([1, None, 2**62]), pg_floats([2.5, float("inf")]), pg_texts(texts),
+             pg_texts([None])],
+        )  # fmt: skip
+        assert cursor.fetchone() == ([1, None, 2**62], [2.5, float("inf")], texts, [None])
