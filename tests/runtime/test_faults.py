@@ -60,6 +60,18 @@ def test_hot_path_statements__are_prepared_on_the_connection(api, agent, rest_ta
     assert any("INSERT INTO goals_goalevent" in sql for sql in prepared)  # the write
 
 
+def test_hot_path_statements__run_on_one_cursor_per_connection(api, agent, rest_target):
+    api.call(rest_target, [{"g": "g-purchase"}], session="s1", vid="v1")
+    kept = connection._agent_api_cursor
+    api.call(rest_target, [{"g": "g-purchase"}], session="s2", vid="v2")
+    assert connection._agent_api_cursor is kept  # no cursor (nor Django wrapper) per statement
+    _terminate_our_connection()
+    connection.close()
+    api.call(rest_target, [{"g": "g-purchase"}], session="s3", vid="v3")
+    assert connection._agent_api_cursor is not kept  # a new connection gets its own
+    assert connection._agent_api_cursor.connection is connection.connection
+
+
 CHILD = """
 import os, sys, time
 import django
