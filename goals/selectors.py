@@ -114,23 +114,38 @@ def _assignments_sql(
     A goal is credited to this visitor in an agent when one of the assignments found holds
     a credit of it, or when one of the visitor's own events (same session or vid) was
     credited in that agent, through any assignment.
+
+    The statement is planned once per connection (generic plans, see statements.py), often
+    while the tables are still small, and that plan must stay good as they grow. So each
+    EXISTS ends in OFFSET 0, which keeps PostgreSQL from planning it as a "hashed subplan"
+    (every credit of the goal read into a hash table, then probed: 147 million index
+    entries read in one benchmark run), and the visitor's events are looked up by session
+    and by vid in two EXISTS, each matching a (session|vid, goal) index in full (one with
+    an OR chose the goal's index, every event of the goal read on each request).
     """
     a, c, e = Assignment._meta.db_table, Credit._meta.db_table, GoalEvent._meta.db_table
     who_a = "(a.session = %s OR a.vid = %s)" if vid else "a.session = %s"
-    who_e = "(e.session = %s OR e.vid = %s)" if vid else "e.session = %s"
     who_params = [session, vid] if vid else [session]
     columns = [
         "a.id", "a.agent_id", "a.variation_id", "a.identity", "a.session", "a.vid",
         "a.target_kind", "a.created_at", "a.confirmed_at",
     ]  # fmt: skip
     params: list = []
+    by_event = (
+        f"EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
+        "WHERE e.{who} = %s AND e.goal_id = %s AND c2.agent_id = a.agent_id OFFSET 0)"
+    )
     for goal_id in goal_ids:
-        columns.append(
-            f"(EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s) "
-            f"OR EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
-            f"WHERE {who_e} AND e.goal_id = %s AND c2.agent_id = a.agent_id))"
-        )
-        params += [goal_id, *who_params, goal_id]
+        ways = [
+            f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s "
+            "OFFSET 0)",
+            by_event.format(who="session"),
+        ]
+        params += [goal_id, session, goal_id]
+        if vid:
+            ways.append(by_event.format(who="vid"))
+            params += [vid, goal_id]
+        columns.append("(" + " OR ".join(ways) + ")")
     for goal_id in every_goal_ids:
         columns.append(
             f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"

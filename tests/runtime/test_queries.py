@@ -96,3 +96,36 @@ def test_budget__mixed_request_of_10_commands(api, warm, express_target, rest_ta
     with statements(BUDGET):
         data = api.data(rest_target, commands, session="m", vid="mixed")
     assert len(data["items"]) == 10
+
+
+def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(agent):
+    """The read is planned once per connection, often while the tables are still small:
+    its plan must look the visitor's credits up, never hash every credit of the goal.
+    (Which index it uses on empty tables is a tie; ANALYZE, run by autovacuum as the
+    tables grow, makes PostgreSQL plan the statement again.)"""
+    import re
+
+    from goals.selectors import _assignments_sql
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    goal = agent.goals.get()
+    sql, params = _assignments_sql(
+        agent_ids=[agent.pk], session="s", vid="v", goal_ids=[goal.pk], every_goal_ids=[goal.pk]
+    )
+    numbered = iter(range(1, len(params) + 1))
+    prepared = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE hot_read AS {prepared}")
+        literals = ", ".join(f"'{p}'" if isinstance(p, str) else str(p) for p in params)
+        cursor.execute(f"EXPLAIN EXECUTE hot_read({literals})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE hot_read")
+        cursor.execute("RESET plan_cache_mode")
+    # A hashed subplan reads every credit of the goal into a hash table on each request.
+    # PostgreSQL plans one as an alternative to each EXISTS it can hash and shows only the
+    # one it chose, so the subplans' numbers have gaps (1, 3, 5) when alternatives existed.
+    assert "hashed SubPlan" not in plan, plan
+    numbers = [int(n) for n in re.findall(r"SubPlan (\d+)", plan)]
+    assert numbers == list(range(1, len(numbers) + 1)), plan
