@@ -253,6 +253,23 @@ def _median(runs: list[dict]) -> dict:
     }
 
 
+RAW_TABLES = (
+    "agents_assignment", "goals_goalevent", "goals_credit", "reports_visitorday",
+    "reports_goalday",
+)  # fmt: skip
+
+
+def _analyze() -> None:
+    """ANALYZE the tables the agent-api writes, as autovacuum does while they grow (it is
+    off on some servers, this development machine's included). Without it the agent-api's
+    statements keep plans made while the tables were nearly empty; ANALYZE makes
+    PostgreSQL plan them again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(RAW_TABLES)}")
+
+
 def _stored() -> int:
     from django.db import connection
 
@@ -267,6 +284,7 @@ def _round(keys: dict, args, label: str) -> dict:  # noqa: ANN001
     print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'errors (non-2xx)':>17s} {'ratio to floor':>15s}")  # fmt: skip
     for name in SCENARIOS:
+        _analyze()
         # alternate the two servers --rounds times and keep each one's median run: the
         # floor alone varies by 2x from one run to the next on a shared 2-core machine
         floors, products = [], []
