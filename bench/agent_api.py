@@ -35,6 +35,7 @@ PRODUCT_PORT, FLOOR_PORT = 8101, 8102
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 PS = shutil.which("ps") or "/bin/ps"
 SERVED = [0]  # requests answered by the product in the measured runs
+SERVERS: dict[int, subprocess.Popen] = {}  # port -> gunicorn master, for the CPU accounting
 
 
 def _env(database_url: str) -> dict:
@@ -53,14 +54,14 @@ def _env(database_url: str) -> dict:
     }
 
 
-def _database(base_url: str) -> str:
+def _database(base_url: str, name: str = BENCH_DB) -> str:
     import psycopg
 
     parts = urlsplit(base_url)
     with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _setup(env: dict, vids: int) -> dict:
@@ -191,15 +192,47 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) used so far by the processes `pids` (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(master: int) -> list[int]:
+    """The server's workers, and every PostgreSQL process (the product's backends and the
+    WAL writer work for its requests; the floor's share of them stays near zero)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if int(rest.split()[1]) == master or name.startswith("postgres"):
+            found.append(int(entry.name))
+    return found
+
+
 def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
+    pids = _server_pids(SERVERS[port].pid) if port in SERVERS else []
+    cpu_before = _cpu_seconds(pids)
     out = subprocess.run(  # noqa: S603
         [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
          f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    cpu = _cpu_seconds(pids) - cpu_before
     socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
+    result = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
         "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
@@ -208,6 +241,8 @@ def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
     }
+    result["cpu_ms"] = 1000 * cpu / max(result["requests"], 1)
+    return result
 
 
 def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:  # noqa: ANN001
@@ -280,9 +315,10 @@ def _stored() -> int:
 
 def _round(keys: dict, args, label: str) -> dict:  # noqa: ANN001
     results = {}
-    print(f"\n{label} ({_stored():,} stored assignments at the start)")
+    print(f"\n{label}: {_stored():,} stored assignments at the start")
     print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
-          f"{'errors (non-2xx)':>17s} {'ratio to floor':>15s}")  # fmt: skip
+          f"{'errors (non-2xx)':>17s} {'ratio to floor':>15s} {'CPU ms/req':>11s} "
+          f"{'CPU ratio':>10s}")  # fmt: skip
     for name in SCENARIOS:
         _analyze()
         # alternate the two servers --rounds times and keep each one's median run: the
@@ -301,10 +337,20 @@ def _round(keys: dict, args, label: str) -> dict:  # noqa: ANN001
         floor, product = _median(floors), _median(products)
         SERVED[0] += sum(r["requests"] for r in products)
         results[name] = product
+        # CPU per request (server workers + PostgreSQL), each server's median over rounds;
+        # their ratio is the throughput ratio of a machine with no waiting at all
+        cpu = {
+            "floor": sorted(r["cpu_ms"] for r in floors)[len(floors) // 2],
+            "product": sorted(r["cpu_ms"] for r in products)[len(products) // 2],
+        }
+        product["cpu_ratio"] = cpu["floor"] / cpu["product"] if cpu["product"] else 0.0
         for server, r in (("floor", floor), ("product", product)):
-            ratio = f"{r['rps'] / floor['rps']:.2f}x" if server == "product" else ""
+            mine = server == "product"
+            ratio = f"{r['rps'] / floor['rps']:.2f}x" if mine else ""
+            cpu_ratio = f"{product['cpu_ratio']:.2f}x" if mine else ""
             print(f"{name:24s} {server:8s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} "
-                  f"{r['errors']:>8d} ({r['non2xx']:>5d}) {ratio:>15s}")  # fmt: skip
+                  f"{r['errors']:>8d} ({r['non2xx']:>5d}) {ratio:>15s} {cpu[server]:>11.2f} "
+                  f"{cpu_ratio:>10s}")  # fmt: skip
     return results
 
 
@@ -332,10 +378,9 @@ def main() -> None:
         )
     env = _env(_database(base))
     keys = _setup(env, args.vids)
-    servers = [
-        _serve(PRODUCT_PORT, env, args, "conductrics_admin.settings"),
-        _serve(FLOOR_PORT, env, args, "bench.floor_settings"),
-    ]
+    SERVERS[PRODUCT_PORT] = _serve(PRODUCT_PORT, env, args, "conductrics_admin.settings")
+    SERVERS[FLOOR_PORT] = _serve(FLOOR_PORT, env, args, "bench.floor_settings")
+    servers = list(SERVERS.values())
     try:
         print(f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, "
               f"wrk -c{args.connections} "
@@ -347,16 +392,17 @@ def main() -> None:
             for port in (FLOOR_PORT, PRODUCT_PORT):
                 _wrk(port, warm, 3, args.connections)
             os.unlink(warm)
-        small = _round(keys, args, f"with {args.vids:,} stored assignments")
+        small = _round(keys, args, "small tables")
         one, ten = small["a first selection"], small["d mixed, 10 commands"]
         print(f"\n10-command request costs {one['rps'] / ten['rps']:.2f}x a 1-command one "
+              f"in throughput, {ten['cpu_ms'] / one['cpu_ms']:.2f}x in CPU per request "
               "(target < 2x)")  # fmt: skip
         if args.large:
             began = time.monotonic()
             _assignments_load(count=args.large - args.vids, prefix="big", vid=False)
             print(f"\nloaded {args.large - args.vids:,} more assignments in "
                   f"{time.monotonic() - began:.0f} s")  # fmt: skip
-            large = _round(keys, args, f"with {args.large:,} stored assignments")
+            large = _round(keys, args, f"grown to {args.large:,} assignments")
             print("\nflatness (large / small, target <= 1.15):")
             for name in SCENARIOS:
                 s, g = small[name], large[name]
