@@ -1,8 +1,17 @@
 """WSGI entry point (gunicorn conductrics_admin.wsgi)."""
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductrics_admin.settings")
 application = get_wsgi_application()
+
+# Load the URLconf and every view now (Django would on the first request), then put all
+# the objects made so far out of the garbage collector's reach: a full collection walked
+# all 90,000 of them, a 30 ms pause every few thousand requests of a worker; it now walks
+# what requests leave behind (under 1 ms). They live as long as the process anyway.
+get_resolver().url_patterns  # noqa: B018 - loading is the point
+gc.freeze()
