@@ -131,14 +131,15 @@ def _assignments_sql(
         "a.target_kind", "a.created_at", "a.confirmed_at",
     ]  # fmt: skip
     params: list = []
+    # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     by_event = (
         f"EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
-        "WHERE e.{who} = %s AND e.goal_id = %s AND c2.agent_id = a.agent_id OFFSET 0)"
+        "WHERE e.{who} = %s AND e.goal_id = %s AND c2.agent_id = a.agent_id" + fence + ")"
     )
     for goal_id in goal_ids:
         ways = [
-            f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s "
-            "OFFSET 0)",
+            f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s{fence})",
             by_event.format(who="session"),
         ]
         params += [goal_id, session, goal_id]
