@@ -119,9 +119,10 @@ def _assignments_sql(
     while the tables are still small, and that plan must stay good as they grow. So each
     EXISTS ends in OFFSET 0, which keeps PostgreSQL from planning it as a "hashed subplan"
     (every credit of the goal read into a hash table, then probed: 147 million index
-    entries read in one benchmark run), and the visitor's events are looked up by session
-    and by vid in two EXISTS, each matching a (session|vid, goal) index in full (one with
-    an OR chose the goal's index, every event of the goal read on each request).
+    entries read in one benchmark run). The visitor's events are looked up by session and
+    by vid in two EXISTS, each matching a (session|vid, goal) index in full, which wins
+    over the goal's own index once the tables have statistics (autovacuum's ANALYZE makes
+    PostgreSQL plan the statement again; on empty tables the choice is a tie).
     """
     a, c, e = Assignment._meta.db_table, Credit._meta.db_table, GoalEvent._meta.db_table
     who_a = "(a.session = %s OR a.vid = %s)" if vid else "a.session = %s"
