@@ -54,6 +54,18 @@ def _env(database_url: str) -> dict:
     }
 
 
+def postgres_url_or_exit() -> str:
+    """DATABASE_URL, once wrk and a PostgreSQL URL are there; else exit saying what's missing."""
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        )
+    return base
+
+
 def _database(base_url: str, name: str = BENCH_DB) -> str:
     import psycopg
 
@@ -369,14 +381,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--large", type=int, default=10_000_000, help="0: skip flatness")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk not found: apt-get install wrk")
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
-    env = _env(_database(base))
+    env = _env(_database(postgres_url_or_exit()))
     keys = _setup(env, args.vids)
     SERVERS[PRODUCT_PORT] = _serve(PRODUCT_PORT, env, args, "conductrics_admin.settings")
     SERVERS[FLOOR_PORT] = _serve(FLOOR_PORT, env, args, "bench.floor_settings")

@@ -14,7 +14,6 @@ its own (conductrics_bench_memory), so it can run beside bench/agent_api.py.
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 import time
@@ -23,7 +22,17 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.agent_api import SCENARIOS, _database, _env, _lua, _rss_mb, _serve, _setup, _wrk
+from bench.agent_api import (
+    SCENARIOS,
+    _database,
+    _env,
+    _lua,
+    _rss_mb,
+    _serve,
+    _setup,
+    _wrk,
+    postgres_url_or_exit,
+)
 
 PORT = 8103
 
@@ -35,14 +44,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk not found: apt-get install wrk")
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        )
-    env = _env(_database(base, name="conductrics_bench_memory"))
+    env = _env(_database(postgres_url_or_exit(), name="conductrics_bench_memory"))
     keys = _setup(env, 10_000)
     serve = SimpleNamespace(workers=1, worker_class="gthread", threads=1, worker_connections=1000)
     server = _serve(PORT, env, serve, "conductrics_admin.settings")

@@ -207,7 +207,7 @@ def _save_postgresql(w: RequestWrites) -> None:
         Assignment._meta.db_table, GoalEvent._meta.db_table, Credit._meta.db_table,
     )  # fmt: skip
     p: dict = {"account": w.account_id, "target": w.target_id, "now": w.now, "vid": w.vid,
-               "session": w.session}  # fmt: skip
+               "session": w.session, "channel": w.channel}  # fmt: skip
     ctes: list[str] = []
     if w.new_rows:
         p.update(
@@ -243,7 +243,6 @@ def _save_postgresql(w: RequestWrites) -> None:
             e_event=pg_texts([e.event_id for e in w.events]),
             e_value=pg_floats([e.value for e in w.events]),
             e_response=pg_texts([json.dumps(e.response) for e in w.events]),
-            channel=w.channel,
         )
         ctes.append(
             f"e_in AS (SELECT nextval(pg_get_serial_sequence('{e_table}', 'id')) AS id, v.* "
@@ -276,7 +275,6 @@ def _save_postgresql(w: RequestWrites) -> None:
         c_goal=pg_ints([c[4] for c in credits]),
         c_value=pg_floats([c[5] for c in credits]),
         c_first=pg_bools([c[6] for c in credits]),
-        channel=w.channel,
     )
     new_a_ref = "(SELECT id FROM a_in WHERE a_in.ord = v.new_ord)" if w.new_rows else "NULL"
     main = (
@@ -298,7 +296,7 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     ctes = []
     if not (w.visitor_deltas or w.goal_deltas):
         return ctes
-    p.update(shard=_shard(), day=w.now.date(), channel=w.channel)
+    p.update(shard=_shard(), day=w.now.date())
     if w.visitor_deltas:
         keys = sorted(w.visitor_deltas)
         p.update(
