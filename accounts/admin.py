@@ -1,13 +1,9 @@
 """Admin of accounts, their staff and their admin API keys."""
 
-from functools import partial
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import path
 
-from accounts.admin_forget import forget_visitor_view
 from accounts.admin_scoping import AccountScopedAdmin
 from accounts.models import Account, AdminApiKey, Membership
 from accounts.services import admin_key_create, admin_key_revoke
@@ -71,15 +67,6 @@ class AccountAdmin(AccountScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
-
-    def get_urls(self):  # noqa: ANN201
-        opts = self.model._meta
-        forget = path(
-            "<path:object_id>/forget-visitor/",
-            self.admin_site.admin_view(partial(forget_visitor_view, self)),
-            name=f"{opts.app_label}_{opts.model_name}_forget_visitor",
-        )
-        return [forget, *super().get_urls()]
 
     @admin.action(description="Create an admin API key (shown once)")
     def create_admin_key(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -91,6 +92,8 @@ class AccountAPIView(APIView):
     """Base of management API views: authenticated for the account `{account}` of the URL."""
 
     authentication_classes = [AdminKeyAuthentication, SessionAuthentication]
+    # JSON resources only (SPEC §7): a form body would read a blank field as "use the default"
+    parser_classes = [JSONParser]
     permission_classes = [AccountAccess]
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:

@@ -1,19 +1,16 @@
 """Admin of agents (tests), with inline variations and the server-side goal checklist."""
 
-from functools import partial
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import JSONField, ManyToManyField, QuerySet
 from django.http import HttpRequest
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
-from agents.admin_results import agent_results_view
-from agents.models import Agent, AgentStatus, Assignment, Variation
+from agents.models import Agent, AgentStatus, Variation
 from agents.services import (
     VariationSpec,
     agent_code_generate,
@@ -142,15 +139,6 @@ class AgentAdmin(AccountScopedAdmin):
                 fields["targets"].queryset = fields["targets"].queryset.filter(account=obj.account)
         return form
 
-    def get_urls(self):  # noqa: ANN201
-        opts = self.model._meta
-        results = path(
-            "<path:object_id>/results/",
-            self.admin_site.admin_view(partial(agent_results_view, self)),
-            name=f"{opts.app_label}_{opts.model_name}_results",
-        )
-        return [results, *super().get_urls()]
-
     @admin.display(description="results")
     def results_link(self, obj: Agent) -> str:
         url = reverse("admin:agents_agent_results", args=[obj.pk])
@@ -187,28 +175,3 @@ class AgentAdmin(AccountScopedAdmin):
     @admin.action(description="Stop the selected agents")
     def mark_stopped(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_status(request, queryset, AgentStatus.STOPPED)
-
-
-@admin.register(Assignment)
-class AssignmentAdmin(AccountScopedAdmin):
-    """Who saw what: raw visitor-level data, read-only (kept for the account's retention)."""
-
-    list_display = ["created_at", "agent", "variation", "identity", "target_kind", "confirmed_at"]
-    list_filter = ["target_kind", "agent", "account"]
-    search_fields = ["session", "vid", "agent__code"]
-    date_hierarchy = "created_at"
-    list_select_related = ["agent", "variation"]
-    fields = [
-        "account", "agent", "variation", "identity", "session", "vid", "target", "target_kind",
-        "traits", "created_at", "confirmed_at",
-    ]  # fmt: skip
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
-        return False

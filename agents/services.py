@@ -8,7 +8,8 @@ from django.db import transaction
 
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
-from agents.models import Agent, AgentStatus, Assignment, Variation
+from accounts.recorded_data import recorded_data_count, recorded_data_refuse
+from agents.models import Agent, AgentStatus, Variation
 from goals.models import Goal
 from targets.models import DeployTarget
 
@@ -122,7 +123,7 @@ def _variations_save(*, agent: Agent, variations: Sequence[VariationSpec]) -> No
     existing = {v.code: v for v in agent.variations.all()}
     wanted = {spec.code for spec in variations}
     gone = [v for code, v in existing.items() if code not in wanted]
-    busy = [v.code for v in gone if Assignment.objects.filter(variation=v).exists()]
+    busy = [v.code for v in gone if recorded_data_count(obj=v, kinds=["assignments"]).assignments]
     if busy:
         raise ValidationError(
             {
@@ -200,21 +201,7 @@ def agent_update(*, agent: Agent, **changes: object) -> Agent:
 
 def agent_delete(*, agent: Agent, force: bool = False) -> None:
     """Delete `agent`; refuse (ValidationError) when it has recorded data, unless `force`."""
-    from goals.models import Credit
-    from reports.models import GoalDay, VisitorDay
-
-    assignments = Assignment.objects.filter(agent=agent).count()
-    credits = Credit.objects.filter(agent=agent).count()
-    report_rows = (
-        VisitorDay.objects.filter(agent=agent).count() + GoalDay.objects.filter(agent=agent).count()
-    )
-    if (assignments or credits or report_rows) and not force:
-        raise ValidationError(
-            f"Agent {agent.code} has recorded data ({assignments} assignments, {credits} "
-            f"credits and {report_rows} report rows); deleting it deletes them too. "
-            "Delete with force=true to go ahead.",
-            code="has_recorded_data",
-        )
+    recorded_data_refuse(obj=agent, label=f"Agent {agent.code}", force=force)
     agent.delete()
 
 

@@ -137,11 +137,12 @@ def _run(args) -> None:  # noqa: ANN001
     from django.db import connection
 
     from accounts.services import account_create
-    from agents.models import AgentStatus, Assignment
+    from agents.models import AgentStatus
     from agents.services import VariationSpec, agent_create
-    from goals.models import Credit, GoalEvent, GoalTrigger
+    from goals.models import GoalTrigger
     from goals.services import goal_create
     from targets.services import target_create
+    from visitors.models import Assignment, Credit, GoalEvent
 
     account = account_create(code="ac-bench", name="Bench")
     web = target_create(account=account, name="Web", allow_external_vid=True)

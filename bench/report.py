@@ -39,12 +39,13 @@ def _run(args, connection, capture) -> None:  # noqa: ANN001
     from django.utils import timezone
 
     from accounts.services import account_create, admin_key_create
-    from agents.models import AgentStatus, Assignment
+    from agents.models import AgentStatus
     from agents.services import VariationSpec, agent_create
     from goals.models import GoalTrigger
     from goals.services import goal_create
     from reports.models import GoalDay, VisitorDay
     from targets.services import target_create
+    from visitors.models import Assignment
 
     account = account_create(code="ac-bench", name="Bench", retention_days=120)
     web = target_create(account=account, name="Web", allow_external_vid=True)

@@ -236,9 +236,8 @@ def tally_check(*, tally: Tally, since: datetime) -> list[str]:
     """
     from django.db.models import Count, Sum
 
-    from agents.models import Assignment
-    from goals.models import Credit, GoalEvent
     from reports.models import GoalDay, VisitorDay
+    from visitors.models import Assignment, Credit, GoalEvent
 
     problems = list(tally.problems)
     fivexx = sum(n for status, n in tally.statuses.items() if status >= 500)

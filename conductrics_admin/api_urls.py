@@ -4,5 +4,6 @@ from agents.api import urlpatterns as agents_urls
 from goals.api import urlpatterns as goals_urls
 from reports.api import urlpatterns as reports_urls
 from targets.api import urlpatterns as targets_urls
+from visitors.api import urlpatterns as visitors_urls
 
-urlpatterns = [*targets_urls, *goals_urls, *reports_urls, *agents_urls]
+urlpatterns = [*visitors_urls, *targets_urls, *goals_urls, *reports_urls, *agents_urls]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "targets",
     "goals",
     "agents",
+    "visitors",
     "runtime",
     "reports",
 ]

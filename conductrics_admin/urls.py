@@ -5,13 +5,19 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from reports.admin import admin_urls as reports_admin_urls
 from runtime.demo import demo_page
+from visitors.admin import admin_urls as visitors_admin_urls
+
+# Admin pages of apps that read other apps' objects (an agent's results, an account's
+# "forget visitor"), in the admin's namespace, before the stock pages of those objects.
+admin_urls = [*reports_admin_urls, *visitors_admin_urls, *admin.site.get_urls()]
 
 urlpatterns = [
     # the agent-api first: it takes nearly every request, and resolving it is then cheapest
     path("", include("runtime.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
-    path("admin/", admin.site.urls),
+    path("admin/", (admin_urls, "admin", admin.site.name)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/<str:account>/", include("conductrics_admin.api_urls")),

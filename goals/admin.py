@@ -8,13 +8,12 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
 from goals.checklist import ChecklistItem, server_side_checklist
-from goals.diagnostics import CREDITED, FIXES, NO_SELECTION, goal_outcomes_last_24h
-from goals.models import Goal, GoalEvent
+from goals.diagnostics import FIXES, goal_outcomes_last_24h
+from goals.models import Goal
 from goals.services import goal_code_generate
 from targets.models import DeployTarget
 
@@ -120,7 +119,7 @@ class GoalAdmin(AccountScopedAdmin):
         return f"{sum(i.ok for i in items)}/{len(items)}"
 
 
-def _fix_link(account_id: int, goal: Goal | None, where: str | None) -> str | None:
+def fix_link(account_id: int, goal: Goal | None, where: str | None) -> str | None:
     """The admin URL where a diagnostics outcome is fixed."""
     if where == "goal" and goal is not None:
         return reverse("admin:goals_goal_change", args=[goal.pk])
@@ -141,7 +140,7 @@ def render_diagnostics(goal: Goal) -> SafeString:
     counts = goal_outcomes_last_24h(
         account_id=goal.account_id, goal_code=goal.code, now=timezone.now()
     )
-    events_url = reverse("admin:goals_goalevent_changelist") + f"?goal__id__exact={goal.pk}"
+    events_url = reverse("admin:visitors_goalevent_changelist") + f"?goal__id__exact={goal.pk}"
     rows = []
     for outcome, count in counts.items():
         if not count:
@@ -152,72 +151,9 @@ def render_diagnostics(goal: Goal) -> SafeString:
                 "outcome": outcome,
                 "count": count,
                 "advice": advice,
-                "url": _fix_link(goal.account_id, goal, where),
+                "url": fix_link(goal.account_id, goal, where),
             }
         )
     return SafeString(
         render_to_string("admin/goals/diagnostics.html", {"rows": rows, "events_url": events_url})
     )
-
-
-def verdict_of(event: GoalEvent) -> list[tuple[str, str]]:
-    """(outcome, text) pairs of a recorded goal event, from its stored answer."""
-    response = event.response or {}
-    out = [(CREDITED, f"credited to {c['a']}/{c['c']}") for c in response.get("rs", [])]
-    out += [
-        (skip["reason"], f"{skip['a']}/{skip['c']}: {skip['reason']}")
-        for skip in response.get("skipped", [])
-    ]
-    return out or [(NO_SELECTION, "no selection found for this visitor")]
-
-
-class VerdictFilter(admin.SimpleListFilter):
-    title = "verdict"
-    parameter_name = "verdict"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):  # noqa: ANN201
-        return [("credited", "credited"), ("none", "nothing credited")]
-
-    def queryset(self, request: HttpRequest, queryset):  # noqa: ANN001, ANN201
-        if self.value() == "credited":
-            return queryset.filter(credits__isnull=False).distinct()
-        if self.value() == "none":
-            return queryset.filter(credits__isnull=True)
-        return queryset
-
-
-@admin.register(GoalEvent)
-class GoalEventAdmin(AccountScopedAdmin):
-    """Recent goal events with their verdicts: read-only."""
-
-    list_display = ["received_at", "goal", "channel", "value", "event_id", "verdict"]
-    list_filter = [VerdictFilter, "channel", "goal", "account"]
-    search_fields = ["event_id", "session", "vid", "goal__code"]
-    date_hierarchy = "received_at"
-    list_select_related = ["goal"]
-    readonly_fields = [
-        "account", "goal", "event_id", "session", "vid", "target", "channel", "value",
-        "received_at", "response", "verdict",
-    ]  # fmt: skip
-    fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
-        return False
-
-    @admin.display(description="verdict")
-    def verdict(self, obj: GoalEvent) -> SafeString:
-        parts = []
-        for outcome, text in verdict_of(obj):
-            advice, where = FIXES.get(outcome, ("", None))
-            url = _fix_link(obj.account_id, obj.goal, where) if outcome != CREDITED else None
-            if url:
-                parts.append(format_html('{} (<a href="{}" title="{}">fix</a>)', text, url, advice))
-            else:
-                parts.append(format_html("{}", text))
-        return SafeString("<br>".join(parts))

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, domain_call, force_param
 from goals.models import Goal, GoalCounting, GoalTrigger
-from goals.purge import visitor_erase
 from goals.services import goal_create, goal_delete, goal_update
 
 FORCE = OpenApiParameter(
@@ -101,31 +100,7 @@ class GoalDetailView(AccountAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class VisitorErased(serializers.Serializer):
-    assignments = serializers.IntegerField()
-    goal_events = serializers.IntegerField()
-    credits = serializers.IntegerField()
-
-
-class VisitorView(AccountAPIView):
-    @extend_schema(
-        tags=["visitors"],
-        summary="Erase a visitor's raw data (as purge_visitor); reports are unchanged.",
-        responses={200: VisitorErased},
-    )
-    def delete(self, request: Request, account: str, vid: str) -> Response:
-        counts = visitor_erase(account=self.account, vid=vid)
-        return Response(
-            {
-                "assignments": counts.assignments,
-                "goal_events": counts.goal_events,
-                "credits": counts.credits,
-            }
-        )
-
-
 urlpatterns = [
-    re_path(r"^visitors/(?P<vid>[^/]+)/?$", VisitorView.as_view(), name="api-visitor"),
     re_path(r"^goals/?$", GoalListView.as_view(), name="api-goals"),
     re_path(r"^goals/(?P<code>[^/]+)/?$", GoalDetailView.as_view(), name="api-goal"),
 ]

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from goals import reasons
-from goals.commands import GoalResult
+from visitors.request import GoalResult
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,11 @@
 """Writes on goals."""
 
-from dataclasses import dataclass
-
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
-from goals.models import Credit, Goal, GoalCounting, GoalEvent, GoalTrigger
+from accounts.recorded_data import RecordedData, recorded_data_refuse
+from goals.models import Goal, GoalCounting, GoalTrigger
 
 
 def goal_code_generate(*, account: Account, name: str) -> str:
@@ -73,44 +71,8 @@ def goal_update(*, goal: Goal, **changes: object) -> Goal:
     return goal
 
 
-@dataclass(frozen=True)
-class RecordedData:
-    """How much recorded data deleting a goal or an agent would take with it."""
-
-    assignments: int = 0
-    goal_events: int = 0
-    credits: int = 0
-    report_rows: int = 0
-
-    @property
-    def empty(self) -> bool:
-        return not (self.assignments or self.goal_events or self.credits or self.report_rows)
-
-    def describe(self) -> str:
-        return (
-            f"{self.assignments} assignments, {self.goal_events} goal events, "
-            f"{self.credits} credits and {self.report_rows} report rows"
-        )
-
-
-def goal_recorded_data(*, goal: Goal) -> RecordedData:
-    from reports.models import GoalDay
-
-    return RecordedData(
-        goal_events=GoalEvent.objects.filter(goal=goal).count(),
-        credits=Credit.objects.filter(goal=goal).count(),
-        report_rows=GoalDay.objects.filter(goal=goal).count(),
-    )
-
-
 def goal_delete(*, goal: Goal, force: bool = False) -> RecordedData:
     """Delete `goal`; refuse (ValidationError) when it has recorded data, unless `force`."""
-    data = goal_recorded_data(goal=goal)
-    if not data.empty and not force:
-        raise ValidationError(
-            f"Goal {goal.code} has recorded data ({data.describe()}); deleting it deletes "
-            "them too. Delete with force=true to go ahead.",
-            code="has_recorded_data",
-        )
+    data = recorded_data_refuse(obj=goal, label=f"Goal {goal.code}", force=force)
     goal.delete()
     return data

@@ -25,6 +25,8 @@ class VisitorDay(models.Model):
     shard = models.PositiveSmallIntegerField(default=0)
     visitors = models.BigIntegerField(default=0)
 
+    recorded_as = "report_rows"  # accounts.recorded_data
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -55,6 +57,8 @@ class GoalDay(models.Model):
     credits = models.BigIntegerField(default=0)
     value_sum = models.FloatField(default=0)
     value_sumsq = models.FloatField(default=0)
+
+    recorded_as = "report_rows"  # accounts.recorded_data
 
     class Meta:
         constraints = [

@@ -8,9 +8,9 @@ import hmac
 
 from django.http import HttpRequest
 
-from goals.config import AccountConf, TargetConf, account_conf
 from runtime.errors import AgentApiError
 from targets.selectors import runtime_key_exists
+from visitors.config import AccountConf, TargetConf, account_conf
 
 KEY_HEADER = "HTTP_X_CONDUCTRICS_APIKEY"
 

@@ -6,7 +6,7 @@ those only (others get 403). REST targets are called server-side: no CORS header
 
 from collections.abc import Iterable
 
-from goals.config import TargetConf
+from visitors.config import TargetConf
 
 ALLOWED_HEADERS = "content-type, x-conductrics-apikey"
 MAX_AGE_SECONDS = "600"

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from goals.commands import Command, GoalCommand, SelectionCommand
 from runtime.errors import AgentApiError
+from visitors.request import Command, GoalCommand, SelectionCommand
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMANDS = 100

@@ -6,7 +6,7 @@ md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additio
 
 from typing import Any
 
-from goals.commands import ExecutionResult, GoalResult, SelectionResult
+from visitors.request import ExecutionResult, GoalResult, SelectionResult
 
 
 def selection_item(item: SelectionResult) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The agent-api endpoint: `POST /{account}/v3/agent-api[/{target-code}]`.
 
 The view parses and authenticates, makes one domain call
-(`goals.execution.visitor_commands_execute`), and renders the Conductrics envelope.
+(`visitors.execution.visitor_commands_execute`), and renders the Conductrics envelope.
 """
 
 import json
@@ -15,10 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from goals.commands import Visitor
-from goals.config import TargetConf, account_conf
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
-from goals.execution import visitor_commands_execute
 from runtime import reasons
 from runtime.authentication import runtime_key_from, target_authenticate
 from runtime.cors import cors_headers, origin_allowed, preflight_headers
@@ -34,6 +31,9 @@ from runtime.parsing import (
 from runtime.rendering import envelope_render
 from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
+from visitors.config import TargetConf, account_conf
+from visitors.execution import visitor_commands_execute
+from visitors.request import Visitor
 
 VID_OPTION = "Allow Passing of External Visitor ID"
 

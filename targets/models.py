@@ -15,6 +15,21 @@ class TargetKind(models.TextChoices):
     REST = "rest", "REST API (server-side)"
 
 
+class Channel(models.TextChoices):
+    """Where a selection or goal event happened, by the kind of target it came through."""
+
+    CLIENT = "client", "Client-side (Express / JS)"
+    SERVER = "server", "Server-side (REST API)"
+
+
+def channel_of(kind: str) -> Channel:
+    """The channel of a request that came through a target of `kind`."""
+    return Channel.CLIENT if kind == TargetKind.EXPRESS else Channel.SERVER
+
+
+ALLOW_EXTERNAL_VID_LABEL = "Allow Passing of External Visitor ID"
+
+
 def validate_allowed_origins(value: object) -> None:
     """Refuse anything but a list of `scheme://host[:port]` origins."""
     if not isinstance(value, list):
@@ -58,7 +73,7 @@ class DeployTarget(models.Model):
     )
     enabled = models.BooleanField(default=True)
     allow_external_vid = models.BooleanField(
-        "Allow Passing of External Visitor ID",
+        ALLOW_EXTERNAL_VID_LABEL,
         default=False,
         help_text=(
             "Lets this target pass an External Visitor ID (the vid parameter, or vid in the "

@@ -107,7 +107,7 @@ def _fresh_caches():
     from django.core.cache import cache
 
     from goals import diagnostics
-    from goals.config import config_cache_clear
+    from visitors.config import config_cache_clear
 
     config_cache_clear()
     diagnostics._pending.clear()

@@ -118,7 +118,7 @@ def test_staff_without_membership__sees_nothing(client, two_tenants):
 
 
 def test_staff__raw_data_lists__show_only_their_account(staff_client, api, two_tenants):
-    from agents.models import Assignment
+    from visitors.models import Assignment
 
     mine = two_tenants["mine"]
     api.data(mine["target"], [{"a": "a-hero"}], session="mine")
@@ -128,6 +128,6 @@ def test_staff__raw_data_lists__show_only_their_account(staff_client, api, two_t
     theirs["agent"].save()
     api.data(theirs["target"], [{"a": "a-hero"}], session="theirs", account="ac-other")
     assert Assignment.objects.count() == 2
-    response = staff_client.get(reverse("admin:agents_assignment_changelist"))
+    response = staff_client.get(reverse("admin:visitors_assignment_changelist"))
     shown = {a.session for a in response.context["cl"].result_list}
     assert shown == {"mine"}

@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.bucketing import variation_pick
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 

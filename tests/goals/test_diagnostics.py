@@ -4,10 +4,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.models import Assignment
 from goals.diagnostics import CREDITED, NO_SELECTION, VID_NOT_ALLOWED, goal_outcomes_last_24h
-from goals.models import GoalEvent
 from goals.reasons import REST_SEND_NOT_ENABLED
+from visitors.models import Assignment, GoalEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -61,23 +60,23 @@ def test_event_list__shows_verdicts_and_is_read_only(
     purchase_goal.save()
     api.data(express_target, [{"a": "a-hero"}], session="p", vid="lana")
     api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="lana")
-    url = reverse("admin:goals_goalevent_changelist")
+    url = reverse("admin:visitors_goalevent_changelist")
     html = admin_client.get(url, {"verdict": "none"}).content.decode()
     assert "rest_send_not_enabled" in html
     assert reverse("admin:goals_goal_change", args=[purchase_goal.pk]) in html
     event = GoalEvent.objects.get()
-    change = reverse("admin:goals_goalevent_change", args=[event.pk])
+    change = reverse("admin:visitors_goalevent_change", args=[event.pk])
     assert admin_client.get(change).status_code == 200
     admin_client.post(change, {"value": "1000"})
     assert GoalEvent.objects.get().value == 1
     assert (
-        admin_client.get(reverse("admin:goals_goalevent_delete", args=[event.pk])).status_code
+        admin_client.get(reverse("admin:visitors_goalevent_delete", args=[event.pk])).status_code
         == 403
     )
     assignment = Assignment.objects.get()
     assert (
         admin_client.get(
-            reverse("admin:agents_assignment_delete", args=[assignment.pk])
+            reverse("admin:visitors_assignment_delete", args=[assignment.pk])
         ).status_code
         == 403
     )

@@ -6,10 +6,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agents.models import AgentStatus, Assignment
+from agents.models import AgentStatus
 from goals import reasons
-from goals.models import Credit, GoalCounting, GoalEvent, GoalTrigger
+from goals.models import GoalCounting, GoalTrigger
 from goals.services import goal_create
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import admin_key_create
-from agents.models import Assignment
-from goals.models import Credit, GoalCounting, GoalEvent
+from goals.models import GoalCounting
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 

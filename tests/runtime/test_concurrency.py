@@ -6,8 +6,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

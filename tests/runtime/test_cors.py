@@ -43,7 +43,7 @@ def test_cors__other_origin__is_refused_403(api, client, agent, express_target):
     )
     assert response.status_code == 403
     assert "Access-Control-Allow-Origin" not in response
-    from agents.models import Assignment
+    from visitors.models import Assignment
 
     assert not Assignment.objects.exists()
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.db import connection
 
-from agents.models import Assignment
+from visitors.models import Assignment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,8 +99,8 @@ def test_request_killed_half_way__in_another_process__leaves_nothing(agent, rest
     import sys
     from pathlib import Path
 
-    from goals.models import Credit, GoalEvent
     from reports.models import GoalDay, VisitorDay
+    from visitors.models import Credit, GoalEvent
 
     db = connection.settings_dict
     user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432

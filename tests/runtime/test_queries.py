@@ -105,7 +105,7 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
     tables grow, makes PostgreSQL plan the statement again.)"""
     import re
 
-    from goals.selectors import _assignments_sql
+    from visitors.selectors import _assignments_sql
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's plans")

@@ -6,9 +6,8 @@ import pytest
 from django.db import OperationalError
 from django.test import override_settings
 
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
 from targets.services import target_create
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,10 @@
 import pytest
 
 from agents import reasons
-from agents.models import AgentStatus, Assignment
+from agents.models import AgentStatus
 from agents.services import VariationSpec, agent_create
 from runtime import reasons as warn
+from visitors.models import Assignment
 
 pytestmark = pytest.mark.django_db
 

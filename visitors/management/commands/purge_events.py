@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from accounts.models import Account
-from goals.purge import (
+from visitors.purge import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PAUSE,
     Batch,

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
-from goals.purge import visitor_erase
+from visitors.purge import visitor_erase
 
 
 class Command(BaseCommand):

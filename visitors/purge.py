@@ -26,8 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from accounts.models import Account
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent
 
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_PAUSE = 1.0  # rest as long as each batch took: half the database time to traffic

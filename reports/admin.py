@@ -1,13 +1,18 @@
-"""The results page of an agent in the admin: the report, a date filter and a daily chart."""
+"""The results page of an agent in the admin: the report, a date filter and a daily chart.
+
+Linked from the agent's admin; routed in the admin's namespace by the project's URLconf
+(`admin_urls` below), so that the agents app needs nothing of reports.
+"""
 
 from datetime import date, timedelta
 
-from django.contrib import messages
-from django.contrib.admin import ModelAdmin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import path
 
+from agents.models import Agent
 from reports.chart import Series, line_chart_svg
 from reports.selectors import agent_daily, agent_report, days_between, report_range
 
@@ -55,7 +60,9 @@ def _display(row: dict, is_baseline: bool) -> dict:
     }
 
 
-def agent_results_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str):  # noqa: ANN201
+def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse:
+    """The results page of one agent, for staff who may view it."""
+    model_admin = admin.site.get_model_admin(Agent)
     agent = model_admin.get_object(request, object_id)
     if agent is None:
         raise Http404("No such agent.")
@@ -118,3 +125,12 @@ def agent_results_view(model_admin: ModelAdmin, request: HttpRequest, object_id:
         "srm_p": _fmt(report["srm"]["p_value"], "num4"),
     }
     return TemplateResponse(request, "admin/agents/agent/results.html", context)
+
+
+admin_urls = [
+    path(
+        "agents/agent/<path:object_id>/results/",
+        admin.site.admin_view(agent_results_view),
+        name="agents_agent_results",
+    ),
+]

@@ -1,13 +1,14 @@
-"""The admin's "Forget visitor" form: erase one visitor's raw data (as purge_visitor)."""
+"""The admin's "Forget visitor" form of an account: erase one visitor's raw data (as
+`purge_visitor`). Linked from the account's page; routed by `visitors.admin.admin_urls`."""
 
 from django import forms
-from django.contrib import messages
-from django.contrib.admin import ModelAdmin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from goals.purge import visitor_erase
+from accounts.models import Account
+from visitors.purge import visitor_erase
 
 
 class ForgetVisitorForm(forms.Form):
@@ -22,7 +23,9 @@ class ForgetVisitorForm(forms.Form):
         return cleaned
 
 
-def forget_visitor_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str):  # noqa: ANN201
+def forget_visitor_view(request: HttpRequest, object_id: str) -> HttpResponse:
+    """Erase (or count) one visitor's raw data in an account its staff may change."""
+    model_admin = admin.site.get_model_admin(Account)
     account = model_admin.get_object(request, object_id)
     if account is None:
         raise Http404("No such account.")

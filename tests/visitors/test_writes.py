@@ -8,9 +8,8 @@ back unchanged; on SQLite the same tests cover the ORM path.
 import pytest
 from django.db import connection
 
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
 from reports.models import GoalDay, VisitorDay
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +85,7 @@ def test_one_request__many_rows__each_row_and_aggregate_in_place(api, account, e
 
 
 def test_array_literals__of_each_kind():
-    from goals.statements import pg_bools, pg_floats, pg_ints, pg_texts
+    from visitors.statements import pg_bools, pg_floats, pg_ints, pg_texts
 
     assert pg_ints([1, 22, 333]) == "{1,22,333}"
     assert pg_ints([1, None]) == "{1,NULL}"
@@ -98,7 +97,7 @@ def test_array_literals__of_each_kind():
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL reads the literals")
 def test_array_literals__read_back_by_postgresql():
-    from goals.statements import pg_floats, pg_ints, pg_texts
+    from visitors.statements import pg_floats, pg_ints, pg_texts
 
     texts = ["NULL", 'q"uote', "back\\slash", "{braces},comma", "sp ace é ✓", ""]
     with connection.cursor() as cursor:

@@ -15,11 +15,10 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
-from goals.selectors import AssignmentRow
-from goals.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute
 from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
+from visitors.models import Assignment, Credit, GoalEvent
+from visitors.selectors import AssignmentRow
+from visitors.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute
 
 
 @dataclass

@@ -10,9 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agents.models import Assignment
-from goals.models import Credit, GoalEvent
-from goals.statements import pg_ints, statement_fetch
+from visitors.models import Assignment, Credit, GoalEvent
+from visitors.statements import pg_ints, statement_fetch
 
 
 @dataclass

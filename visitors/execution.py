@@ -18,7 +18,11 @@ from django.utils import timezone
 from agents import reasons as sel
 from agents.selection import selection_decide
 from goals import reasons
-from goals.commands import (
+from goals.diagnostics import goal_outcomes_count, outcomes_of
+from goals.matching import goal_match
+from targets.models import Channel
+from visitors.config import AccountConf, GoalConf, TargetConf
+from visitors.request import (
     Command,
     ExecutionResult,
     GoalCommand,
@@ -27,12 +31,8 @@ from goals.commands import (
     SelectionResult,
     Visitor,
 )
-from goals.config import AccountConf, GoalConf, TargetConf
-from goals.diagnostics import goal_outcomes_count, outcomes_of
-from goals.matching import goal_match
-from goals.models import Channel
-from goals.selectors import AssignmentRow, visitor_state_read
-from goals.writes import EventWrite, RequestWrites, request_writes_save
+from visitors.selectors import AssignmentRow, visitor_state_read
+from visitors.writes import EventWrite, RequestWrites, request_writes_save
 
 RACE_RETRIES = 3
 

@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import admin_key_create
-from agents.models import Assignment
-from goals import purge
-from goals.models import Credit, GoalEvent
+from visitors import purge
+from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,110 @@
+"""Admin of raw visitor-level data: assignments and goal events, read-only, with verdicts."""
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import path
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from accounts.admin_scoping import AccountScopedAdmin
+from goals.admin import fix_link
+from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
+from visitors.admin_forget import forget_visitor_view
+from visitors.models import Assignment, GoalEvent
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(AccountScopedAdmin):
+    """Who saw what: raw visitor-level data, read-only (kept for the account's retention)."""
+
+    list_display = ["created_at", "agent", "variation", "identity", "target_kind", "confirmed_at"]
+    list_filter = ["target_kind", "agent", "account"]
+    search_fields = ["session", "vid", "agent__code"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent", "variation"]
+    fields = [
+        "account", "agent", "variation", "identity", "session", "vid", "target", "target_kind",
+        "traits", "created_at", "confirmed_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
+        return False
+
+
+def verdict_of(event: GoalEvent) -> list[tuple[str, str]]:
+    """(outcome, text) pairs of a recorded goal event, from its stored answer."""
+    response = event.response or {}
+    out = [(CREDITED, f"credited to {c['a']}/{c['c']}") for c in response.get("rs", [])]
+    out += [
+        (skip["reason"], f"{skip['a']}/{skip['c']}: {skip['reason']}")
+        for skip in response.get("skipped", [])
+    ]
+    return out or [(NO_SELECTION, "no selection found for this visitor")]
+
+
+class VerdictFilter(admin.SimpleListFilter):
+    title = "verdict"
+    parameter_name = "verdict"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):  # noqa: ANN201
+        return [("credited", "credited"), ("none", "nothing credited")]
+
+    def queryset(self, request: HttpRequest, queryset):  # noqa: ANN001, ANN201
+        if self.value() == "credited":
+            return queryset.filter(credits__isnull=False).distinct()
+        if self.value() == "none":
+            return queryset.filter(credits__isnull=True)
+        return queryset
+
+
+@admin.register(GoalEvent)
+class GoalEventAdmin(AccountScopedAdmin):
+    """Recent goal events with their verdicts: read-only."""
+
+    list_display = ["received_at", "goal", "channel", "value", "event_id", "verdict"]
+    list_filter = [VerdictFilter, "channel", "goal", "account"]
+    search_fields = ["event_id", "session", "vid", "goal__code"]
+    date_hierarchy = "received_at"
+    list_select_related = ["goal"]
+    readonly_fields = [
+        "account", "goal", "event_id", "session", "vid", "target", "channel", "value",
+        "received_at", "response", "verdict",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
+        return False
+
+    @admin.display(description="verdict")
+    def verdict(self, obj: GoalEvent) -> SafeString:
+        parts = []
+        for outcome, text in verdict_of(obj):
+            advice, where = FIXES.get(outcome, ("", None))
+            url = fix_link(obj.account_id, obj.goal, where) if outcome != CREDITED else None
+            if url:
+                parts.append(format_html('{} (<a href="{}" title="{}">fix</a>)', text, url, advice))
+            else:
+                parts.append(format_html("{}", text))
+        return SafeString("<br>".join(parts))
+
+
+admin_urls = [
+    path(
+        "accounts/account/<path:object_id>/forget-visitor/",
+        admin.site.admin_view(forget_visitor_view),
+        name="accounts_account_forget_visitor",
+    ),
+]

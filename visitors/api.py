@@ -1,0 +1,38 @@
+"""Management API: a visitor's raw data under `/api/{account}/visitors/`."""
+
+from django.urls import re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api_auth import AccountAPIView
+from visitors.purge import visitor_erase
+
+
+class VisitorErased(serializers.Serializer):
+    assignments = serializers.IntegerField()
+    goal_events = serializers.IntegerField()
+    credits = serializers.IntegerField()
+
+
+class VisitorView(AccountAPIView):
+    @extend_schema(
+        tags=["visitors"],
+        summary="Erase a visitor's raw data (as purge_visitor); reports are unchanged.",
+        responses={200: VisitorErased},
+    )
+    def delete(self, request: Request, account: str, vid: str) -> Response:
+        counts = visitor_erase(account=self.account, vid=vid)
+        return Response(
+            {
+                "assignments": counts.assignments,
+                "goal_events": counts.goal_events,
+                "credits": counts.credits,
+            }
+        )
+
+
+urlpatterns = [
+    re_path(r"^visitors/(?P<vid>[^/]+)/?$", VisitorView.as_view(), name="api-visitor"),
+]

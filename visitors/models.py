@@ -1,0 +1,193 @@
+"""Raw visitor-level data: who saw what (assignments), goal events, and their credits.
+
+Written by the agent-api's request engine (`visitors.execution`), deleted by the purges
+(`visitors.purge`), kept for the account's retention. Reports read the aggregates in
+`reports.models`, never these rows.
+
+The tables keep the names they had when the models lived in `agents` and `goals` (the
+move was a change of Django's state only: tables, indexes and data unchanged).
+"""
+
+from django.db import models
+
+from accounts.models import Account
+from agents.models import Agent, Variation
+from goals.models import Goal
+from targets.models import Channel
+
+
+class Assignment(models.Model):
+    """A visitor's assignment to a variation of an agent: raw visitor-level data.
+
+    `identity` is what the visitor was bucketed by: `v:<vid>` when an External Visitor ID
+    was passed and allowed, else `s:<session>`. `vid` is set only in the first case, so
+    an assignment found by vid was always made on a target that allowed passing it.
+    `confirmed_at` is null while the assignment is provisional.
+    """
+
+    # Raw rows carry no foreign-key constraints: checking them cost the agent-api more than
+    # writing the rows. Deletes still cascade (Django does it), and every request writes its
+    # report aggregates, which keep their constraints, in the same statement.
+    # No index where a composite index below starts with the column.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="assignments", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    variation = models.ForeignKey(
+        Variation, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    identity = models.CharField(max_length=130)
+    session = models.CharField(max_length=128)
+    vid = models.CharField(max_length=128, null=True, blank=True)
+    target = models.ForeignKey(
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    target_kind = models.CharField(max_length=8)
+    traits = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    recorded_as = "assignments"  # accounts.recorded_data
+
+    class Meta:
+        db_table = "agents_assignment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "identity"], name="assignment_unique_per_agent_and_visitor"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "agent"], name="assignment_by_session"),
+            models.Index(
+                fields=["vid", "agent"],
+                name="assignment_by_vid",
+                condition=models.Q(vid__isnull=False),
+            ),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "created_at"], name="assignment_by_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} → {self.variation_id} in agent {self.agent_id}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class GoalEvent(models.Model):
+    """A goal command received by the agent-api (raw visitor-level data).
+
+    `event_id` is the caller's id for idempotent retries, unique per goal; `response`
+    is the goal item first answered, replayed for a retry.
+    """
+
+    # No foreign-key constraints on raw rows (see Assignment), and no index
+    # where a composite index below starts with the column.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
+    event_id = models.CharField(max_length=128, null=True, blank=True)
+    session = models.CharField(max_length=128)
+    vid = models.CharField(max_length=128, null=True, blank=True)
+    target = models.ForeignKey(
+        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    value = models.FloatField()
+    received_at = models.DateTimeField()
+    response = models.JSONField(default=dict)
+
+    recorded_as = "goal_events"  # accounts.recorded_data
+
+    class Meta:
+        db_table = "goals_goalevent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "event_id"],
+                name="goal_event_id_unique_per_goal",
+                condition=models.Q(event_id__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "goal"], name="goal_event_by_session"),
+            models.Index(
+                fields=["vid", "goal"],
+                name="goal_event_by_vid",
+                condition=models.Q(vid__isnull=False),
+            ),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "received_at"], name="goal_event_by_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Credit(models.Model):
+    """A goal event credited to an assignment (one variation of one agent).
+
+    `first` marks the credit that made this assignment's visitor a conversion of the goal:
+    at most one per assignment and goal, enforced by the database, so concurrent requests
+    can neither double count a conversion nor credit a once-counted goal twice.
+
+    Its links carry no database constraint: each raw table is purged by its own age (a
+    credit can outlive the assignment it went to), purges then need no per-row reference
+    checks, and the agent-api's write needs no constraint checks. Credits are only ever
+    written together with what they point at.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    event = models.ForeignKey(
+        GoalEvent, on_delete=models.CASCADE, related_name="credits", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="credits", db_constraint=False
+    )
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="credits", db_constraint=False
+    )
+    variation = models.ForeignKey(
+        Variation, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, related_name="credits",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    value = models.FloatField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    first = models.BooleanField()
+    created_at = models.DateTimeField()
+
+    recorded_as = "credits"  # accounts.recorded_data
+
+    class Meta:
+        db_table = "goals_credit"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "assignment"],
+                name="credit_first_per_assignment",
+                condition=models.Q(first=True),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignment", "goal"], name="credit_by_assignment"),
+            # the agent-api's "already credited in this agent through the visitor's events"
+            models.Index(fields=["event", "agent"], name="credit_by_event_agent"),
+            # purges find where the rows older than a cutoff end
+            models.Index(fields=["account", "created_at"], name="credit_by_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} → {self.variation_id} ({self.value:g})"
