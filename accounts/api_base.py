@@ -11,7 +11,9 @@ from rest_framework.exceptions import ValidationError
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, and fields that cannot be written."""
+    """Refuses fields it does not know, fields that cannot be written, and text longer than
+    its field's `max_length` as sent (DRF would measure it after trimming whitespace, and
+    accept what the schema's `maxLength` calls too long)."""
 
     read_only_names: tuple[str, ...] = ()
 
@@ -24,9 +26,21 @@ class StrictSerializer(serializers.Serializer):
                 errors[name] = ["This field is read-only."]
             elif name not in self.fields:
                 errors[name] = ["Unknown field."]
+            elif _too_long(self.fields[name], data[name]):
+                limit = self.fields[name].max_length
+                errors[name] = [f"Ensure this field has no more than {limit} characters."]
         if errors:
             raise ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def _too_long(field: serializers.Field, value: object) -> bool:
+    limit = getattr(field, "max_length", None)
+    return (
+        isinstance(field, serializers.CharField)
+        and limit is not None
+        and (isinstance(value, str) and len(value) > limit)
+    )
 
 
 def as_api_error(exc: DjangoValidationError) -> ValidationError:

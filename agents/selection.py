@@ -1,9 +1,10 @@
 """The selection rules of SPEC §4 "Assignment", as pure functions over the configuration.
 
-No database here: `goals.services.visitor_commands_execute` reads the visitor's
+No database here: `visitors.execution.visitor_commands_execute` reads the visitor's
 assignments, calls `selection_decide` for each selection command, and writes.
 """
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Protocol
 
 from agents import reasons
 from agents.bucketing import variation_pick
+from agents.models import AgentStatus
 
 
 class VariationLike(Protocol):
@@ -33,15 +35,19 @@ class AssignmentLike(Protocol):
     confirmed_at: datetime | None
 
 
+class Action(enum.Enum):
+    """What a selection command comes to."""
+
+    NONE = "none"  # no selection: see the decision's reason
+    PAUSED = "paused"  # the paused variation, nothing recorded
+    REPEAT = "repeat"  # the visitor's existing assignment
+    CONFIRM = "confirm"  # a repeat that confirms a provisional assignment
+    NEW = "new"  # a new assignment
+
+
 @dataclass(frozen=True)
 class Decision:
-    """What a selection command comes to.
-
-    `action` is "none" (no selection: see `reason`), "paused", "repeat", "confirm" (a
-    repeat that confirms a provisional assignment) or "new".
-    """
-
-    action: str
+    action: Action
     variation: VariationLike | None = None
     reason: str | None = None
     detail: str = ""
@@ -67,39 +73,43 @@ def selection_decide(
 ) -> Decision:
     """Decide a selection for one visitor `identity` of `agent` (None: unknown agent)."""
     if agent is None:
-        return Decision("none", reason=reasons.UNKNOWN_AGENT, detail=f"no agent {agent_code}")
-    if agent.status == "stopped":
-        return Decision("none", reason=reasons.AGENT_STOPPED, detail=f"{agent_code} is stopped")
+        return Decision(Action.NONE, reason=reasons.UNKNOWN_AGENT, detail=f"no agent {agent_code}")
+    if agent.status == AgentStatus.STOPPED:
+        return Decision(
+            Action.NONE, reason=reasons.AGENT_STOPPED, detail=f"{agent_code} is stopped"
+        )
     if target_id not in agent.target_ids:
         return Decision(
-            "none",
+            Action.NONE,
             reason=reasons.NOT_ON_THIS_TARGET,
             detail=f"{agent_code} does not run on this deploy target",
         )
     eligible = eligible_variations(variations=agent.variations, allow=allow, exclude=exclude)
-    if agent.status == "paused":
+    if agent.status == AgentStatus.PAUSED:
         paused = agent.paused_variation
         if all(v.id != paused.id for v in eligible):
             return Decision(
-                "none",
+                Action.NONE,
                 reason=reasons.NO_ELIGIBLE_VARIATION,
                 detail=f"{agent_code} is paused and its paused variation {paused.code} is "
                 "excluded by c/x",
             )
-        return Decision("paused", variation=paused, detail=f"{agent_code} is paused")
+        return Decision(Action.PAUSED, variation=paused, detail=f"{agent_code} is paused")
     if existing is not None:
         variation = next((v for v in agent.variations if v.id == existing.variation_id), None)
         if variation is not None:
             if existing.confirmed_at is None and status == reasons.STATUS_OK:
                 return Decision(
-                    "confirm", variation=variation, detail="confirms the provisional assignment"
+                    Action.CONFIRM,
+                    variation=variation,
+                    detail="confirms the provisional assignment",
                 )
-            return Decision("repeat", variation=variation, detail="sticky repeat")
+            return Decision(Action.REPEAT, variation=variation, detail="sticky repeat")
     picked = variation_pick(agent_code=agent.code, identity=identity, variations=eligible)
     if picked is None:
         return Decision(
-            "none",
+            Action.NONE,
             reason=reasons.NO_ELIGIBLE_VARIATION,
             detail=f"no variation of {agent_code} with a weight above 0 is left by c/x",
         )
-    return Decision("new", variation=picked, detail="new assignment by weighted hash")
+    return Decision(Action.NEW, variation=picked, detail="new assignment by weighted hash")

@@ -25,7 +25,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from goals import reasons
-from visitors.request import GoalResult
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +49,6 @@ _TTL_SECONDS = 25 * 3600
 
 def _key(account_id: int, goal_code: str, hour: datetime, outcome: str) -> str:
     return f"goal-diag:{account_id}:{goal_code}:{hour:%Y%m%d%H}:{outcome}"
-
-
-def outcomes_of(result: GoalResult) -> list[str]:
-    """The outcomes of one goal item: credited, or each reason it was not (a replay: none)."""
-    if result.replay:
-        return []
-    if result.err:
-        return [result.err]
-    found = [CREDITED] if result.credited else []
-    found += [skip["reason"] for skip in result.skipped]
-    return found or [NO_SELECTION]
 
 
 _pending: Counter = Counter()  # cache key -> count not yet sent

@@ -1,18 +1,30 @@
-"""Runtime key authentication: key → deploy target → account.
+"""Runtime key authentication: key → deploy target → account, from the configuration snapshot.
 
 An unknown key and an unknown account both answer 401, so accounts cannot be probed;
 a key of another account or another target answers 403.
 """
 
 import hmac
+from dataclasses import dataclass
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
 
 from runtime.errors import AgentApiError
 from targets.selectors import runtime_key_exists
 from visitors.config import AccountConf, TargetConf, account_conf
 
 KEY_HEADER = "HTTP_X_CONDUCTRICS_APIKEY"
+
+
+@dataclass(frozen=True)
+class RuntimeAuth:
+    """What a runtime key opens: its deploy target, and the account that holds it."""
+
+    account: AccountConf
+    target: TargetConf
 
 
 def runtime_key_from(request: HttpRequest) -> str | None:
@@ -22,7 +34,7 @@ def runtime_key_from(request: HttpRequest) -> str | None:
 
 def target_authenticate(
     *, account_code: str, target_code: str | None, key: str | None
-) -> tuple[AccountConf, TargetConf]:
+) -> RuntimeAuth:
     """Return the account and target a runtime key opens, or raise AgentApiError."""
     if not key:
         raise AgentApiError(
@@ -46,4 +58,21 @@ def target_authenticate(
         )
     if not target.enabled:
         raise AgentApiError(403, f"Deploy target {target.code} is disabled.")
-    return account, target
+    return RuntimeAuth(account=account, target=target)
+
+
+class RuntimeKeyAuthentication(BaseAuthentication):
+    """DRF authentication of the agent-api: `request.auth` is a `RuntimeAuth`.
+
+    The account and target come from the URL (`{account}`, optional `{target}`); every
+    refusal raises AgentApiError (401/403), rendered in the Conductrics envelope.
+    """
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, RuntimeAuth]:
+        kwargs = request.parser_context["kwargs"]
+        auth = target_authenticate(
+            account_code=kwargs["account"],
+            target_code=kwargs.get("target"),
+            key=runtime_key_from(request._request),
+        )
+        return AnonymousUser(), auth

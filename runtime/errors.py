@@ -18,8 +18,12 @@ logger = logging.getLogger(__name__)
 DB_RETRY_AFTER_SECONDS = 2
 
 
-class AgentApiError(Exception):
-    """A refusal of the whole request, with its HTTP status and a clear message."""
+class AgentApiError(exceptions.APIException):
+    """A refusal of the whole request, with its HTTP status and a clear message.
+
+    An APIException, so that DRF's authentication steps treat it as theirs (a refusal
+    raised while authenticating leaves the request unauthenticated, not half-done).
+    """
 
     def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)

@@ -1,7 +1,10 @@
 """Parsing an agent-api request: query parameters and body, checked before anything runs.
 
-Everything here either returns plain values or raises AgentApiError (400/413) with a
-message naming the offending parameter, command and field.
+`request_parse` is the one entry: it returns the visitor, the commands and the request's
+warnings, or raises AgentApiError (400/403/413) with a message naming the offending
+parameter, command and field. The rules of SPEC §4: a malformed vid or traits is a 400 on
+a REST target and ignored with a warning on an Express one (a page must never break); a
+vid on a target that does not allow passing it is a 403 on REST, ignored on Express.
 """
 
 import json
@@ -10,8 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import QueryDict
+
+from runtime import reasons
 from runtime.errors import AgentApiError
-from visitors.request import Command, GoalCommand, SelectionCommand
+from targets.models import ALLOW_EXTERNAL_VID_LABEL
+from visitors.config import TargetConf
+from visitors.request import Command, GoalCommand, SelectionCommand, Visitor
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMANDS = 100
@@ -162,3 +170,98 @@ def _command(index: int, command: Any) -> Command:
     return GoalCommand(
         goal=_code(index, command, "g"), value=_number(index, command.get("v")), event_id=event_id
     )
+
+
+class VidRefused(AgentApiError):
+    """403: a vid sent to a REST target that may not pass one. `goals` are the codes of
+    the request's goal commands (when its body parsed), for the goal diagnostics."""
+
+    def __init__(self, message: str, goals: tuple[str, ...]) -> None:
+        super().__init__(403, message)
+        self.goals = goals
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    visitor: Visitor
+    commands: list[Command]
+    warnings: list[dict[str, str]]
+    debug: bool
+
+
+def request_parse(*, params: QueryDict, body: bytes, target: TargetConf) -> ParsedRequest:
+    """Parse an agent-api request arriving on `target`, in the order of SPEC §4's refusals."""
+    warnings: list[dict[str, str]] = []
+    session = session_parse(params.get("session"))
+    vid = _vid(params, target, warnings, body)
+    traits = _traits(params, target, warnings)
+    debug = _debug(params.get("debug"))
+    parsed = body_parse(body)
+    return ParsedRequest(
+        visitor=Visitor(session=session, vid=vid, traits=traits),
+        commands=parsed.commands,
+        warnings=warnings,
+        debug=debug,
+    )
+
+
+def _vid(params: QueryDict, target: TargetConf, warnings: list, body: bytes) -> str | None:
+    if "vid" not in params:
+        return None
+    raw = params.get("vid", "")
+    problem = vid_problem(raw)
+    if problem:
+        if not target.is_express:
+            raise AgentApiError(400, f"The query parameter vid is refused: {problem}.")
+        warnings.append(
+            {"reason": reasons.VID_INVALID, "detail": f"vid ignored: {problem}; served by session."}
+        )
+        return None
+    if not target.allow_external_vid:
+        message = (
+            f"Deploy target {target.code} does not allow passing an External Visitor ID: "
+            f"enable “{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing) on {target.code}."
+        )
+        if not target.is_express:
+            raise VidRefused(message, goals=_goal_codes(body))
+        warnings.append({"reason": reasons.VID_IGNORED, "detail": message + " Served by session."})
+        return None
+    return raw
+
+
+def _goal_codes(body: bytes) -> tuple[str, ...]:
+    """The goal codes of a body refused for its vid: none when the body does not parse."""
+    try:
+        commands = body_parse(body).commands
+    except AgentApiError:
+        return ()
+    return tuple(c.goal for c in commands if isinstance(c, GoalCommand))
+
+
+TRAITS_RULE = (
+    "traits must be group:value pairs separated by commas, each part 1 to 64 "
+    "letters, digits, _ or -."
+)
+
+
+def _traits(params: QueryDict, target: TargetConf, warnings: list) -> tuple[str, ...]:
+    raw = params.get("traits")
+    if raw is None:
+        return ()
+    traits = traits_parse(raw)
+    if traits is None:
+        if not target.is_express:
+            raise AgentApiError(400, f"The query parameter {TRAITS_RULE}")
+        warnings.append(
+            {"reason": reasons.TRAITS_INVALID, "detail": f"traits ignored: {TRAITS_RULE}"}
+        )
+        return ()
+    return traits
+
+
+def _debug(raw: str | None) -> bool:
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise AgentApiError(400, "The query parameter debug must be true or false.")

@@ -10,17 +10,19 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError
 from django.utils import timezone
 
 from agents import reasons as sel
-from agents.selection import selection_decide
+from agents.selection import Action, selection_decide
 from goals import reasons
-from goals.diagnostics import goal_outcomes_count, outcomes_of
+from goals.diagnostics import goal_outcomes_count
 from goals.matching import goal_match
-from targets.models import Channel
+from goals.models import GoalCounting, GoalTrigger
+from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.request import (
     Command,
@@ -54,7 +56,9 @@ def visitor_commands_execute(
     for attempt in range(RACE_RETRIES):
         # Event ids are looked up only after a write collided: a new id (the usual case)
         # costs no read, and a retried one is caught by the unique constraint.
-        result, writes = _plan(account, target, visitor, commands, now, read_events=attempt > 0)
+        plan = _plan_read(account, target, visitor, commands, now, read_events=attempt > 0)
+        result = ExecutionResult(items=[_decide(plan, command) for command in commands])
+        writes = plan.writes
         try:
             request_writes_save(writes=writes)
         except IntegrityError:
@@ -69,7 +73,7 @@ def visitor_commands_execute(
                 (item.goal, outcome)
                 for item in result.items
                 if isinstance(item, GoalResult)
-                for outcome in outcomes_of(item)
+                for outcome in item.outcomes()
             ],
             now=now,
         )
@@ -93,14 +97,29 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, s
                 continue
             agent_ids.update(goal.agent_ids)
             goal_ids.add(goal.id)
-            if goal.counting != "once":
+            if goal.counting != GoalCounting.ONCE:
                 every_goal_ids.add(goal.id)
             if command.event_id is not None:
                 event_keys.add((goal.id, command.event_id))
     return agent_ids, goal_ids, every_goal_ids, event_keys
 
 
-def _plan(
+@dataclass
+class _Plan:
+    """One request while its commands are decided: who, where, what the read found (kept
+    up to date with what earlier commands of the request decided), and what to write."""
+
+    account: AccountConf
+    target: TargetConf
+    visitor: Visitor
+    now: datetime
+    rows: list[AssignmentRow]
+    by_identity: dict[tuple[int, str], AssignmentRow]
+    seen_events: dict[tuple[int, str], dict]
+    writes: RequestWrites
+
+
+def _plan_read(
     account: AccountConf,
     target: TargetConf,
     visitor: Visitor,
@@ -108,8 +127,8 @@ def _plan(
     now: datetime,
     *,
     read_events: bool,
-) -> tuple[ExecutionResult, RequestWrites]:
-    """Read the visitor's state once and decide every command; nothing is written here."""
+) -> _Plan:
+    """Read the visitor's state once; nothing is written here."""
     agent_ids, goal_ids, every_goal_ids, event_keys = _relevant(account, commands)
     state = visitor_state_read(
         agent_ids=agent_ids,
@@ -120,59 +139,56 @@ def _plan(
         event_keys=event_keys if read_events else (),
     )
     rows = state.assignments
-    by_identity = {(r.agent_id, r.identity): r for r in rows}
-    seen_events = dict(state.events)
-    pending = RequestWrites(
-        account_id=account.id,
-        target_id=target.id,
-        target_kind=target.kind,
-        channel=Channel.CLIENT if target.is_express else Channel.SERVER,
-        session=visitor.session,
-        vid=visitor.vid,
-        traits=list(visitor.traits),
+    return _Plan(
+        account=account,
+        target=target,
+        visitor=visitor,
         now=now,
+        rows=rows,
+        by_identity={(r.agent_id, r.identity): r for r in rows},
+        seen_events=dict(state.events),
+        writes=RequestWrites(
+            account_id=account.id,
+            target_id=target.id,
+            target_kind=target.kind,
+            channel=channel_of(target.kind),
+            session=visitor.session,
+            vid=visitor.vid,
+            traits=list(visitor.traits),
+            now=now,
+        ),
     )
-    result = ExecutionResult(items=[])
-    for command in commands:
-        if isinstance(command, SelectionCommand):
-            item = _select(account, target, visitor, command, by_identity, rows, pending, now)
-        else:
-            item = _goal(account, target, visitor, command, rows, seen_events, pending, now)
-        result.items.append(item)
-    return result, pending
 
 
-def _select(
-    account: AccountConf,
-    target: TargetConf,
-    visitor: Visitor,
-    command: SelectionCommand,
-    by_identity: dict,
-    rows: list[AssignmentRow],
-    pending: RequestWrites,
-    now: datetime,
-) -> SelectionResult:
-    agent = account.agents.get(command.agent)
-    existing = by_identity.get((agent.id, visitor.identity)) if agent else None
+def _decide(plan: _Plan, command: Command) -> SelectionResult | GoalResult:
+    if isinstance(command, SelectionCommand):
+        return _select(plan, command)
+    return _goal(plan, command)
+
+
+def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
+    visitor = plan.visitor
+    agent = plan.account.agents.get(command.agent)
+    existing = plan.by_identity.get((agent.id, visitor.identity)) if agent else None
     decision = selection_decide(
         agent=agent,
         agent_code=command.agent,
-        target_id=target.id,
+        target_id=plan.target.id,
         identity=visitor.identity,
         existing=existing,
         allow=command.allow,
         exclude=command.exclude,
         status=command.status,
     )
-    if decision.action == "none":
+    if decision.action is Action.NONE:
         return SelectionResult(agent=command.agent, reason=decision.reason, detail=decision.detail)
     variation = decision.variation
     result = SelectionResult(
         agent=command.agent, variation=variation.code, md=dict(variation.md), detail=decision.detail
     )
-    if decision.action == "paused":
+    if decision.action is Action.PAUSED:
         result.policy, result.status = sel.POLICY_PAUSED, sel.STATUS_OK
-    elif decision.action == "new":
+    elif decision.action is Action.NEW:
         provisional = command.status == sel.STATUS_PROVISIONAL
         row = AssignmentRow(
             id=None,
@@ -181,23 +197,23 @@ def _select(
             identity=visitor.identity,
             session=visitor.session,
             vid=visitor.vid,
-            target_kind=target.kind,
-            created_at=now,
-            confirmed_at=None if provisional else now,
+            target_kind=plan.target.kind,
+            created_at=plan.now,
+            confirmed_at=None if provisional else plan.now,
         )
-        rows.append(row)
-        by_identity[(agent.id, visitor.identity)] = row
-        pending.new_rows.append(row)
+        plan.rows.append(row)
+        plan.by_identity[(agent.id, visitor.identity)] = row
+        plan.writes.new_rows.append(row)
         if not provisional:
-            pending.visitor_add(row)
+            plan.writes.visitor_add(row)
         result.policy = sel.POLICY_RANDOM
         result.status = sel.STATUS_PROVISIONAL if provisional else sel.STATUS_OK
     else:
-        if decision.action == "confirm":
-            existing.confirmed_at = now
-            pending.visitor_add(existing)
-            if existing.id is not None and existing not in pending.confirmed_rows:
-                pending.confirmed_rows.append(existing)
+        if decision.action is Action.CONFIRM:
+            existing.confirmed_at = plan.now
+            plan.writes.visitor_add(existing)
+            if existing.id is not None and existing not in plan.writes.confirmed_rows:
+                plan.writes.confirmed_rows.append(existing)
         result.policy = sel.POLICY_STICKY
         result.status = sel.STATUS_OK if existing.confirmed_at else sel.STATUS_PROVISIONAL
     return result
@@ -212,69 +228,64 @@ def _goal_value(goal: GoalConf, command: GoalCommand) -> float | None:
     return value
 
 
-def _goal(
-    account: AccountConf,
-    target: TargetConf,
-    visitor: Visitor,
-    command: GoalCommand,
-    rows: list[AssignmentRow],
-    seen_events: dict,
-    pending: RequestWrites,
-    now: datetime,
-) -> GoalResult:
-    goal = account.goals.get(command.goal)
+def _goal_refusal(
+    plan: _Plan, command: GoalCommand, goal: GoalConf | None, value: float | None
+) -> GoalResult | None:
+    """The goal item when the goal is refused as a whole (`err`), else None."""
     if goal is None:
-        return GoalResult(
-            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.UNKNOWN_GOAL,
-            detail=f"no goal {command.goal} in this account",
-        )  # fmt: skip
-    if not target.is_express and goal.trigger != "api":
-        return GoalResult(
-            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.NOT_AN_API_GOAL,
-            detail=f"{goal.code} is triggered by page events; a REST target sends API goals only",
-        )  # fmt: skip
-    value = _goal_value(goal, command)
-    if value is None:
-        return GoalResult(
-            goal=command.goal, status=reasons.STATUS_ERR, err=reasons.INVALID_VALUE,
-            detail="v must be a finite number, 0 or more",
-        )  # fmt: skip
+        err, detail = reasons.UNKNOWN_GOAL, f"no goal {command.goal} in this account"
+    elif not plan.target.is_express and goal.trigger != GoalTrigger.API:
+        err = reasons.NOT_AN_API_GOAL
+        detail = f"{goal.code} is triggered by page events; a REST target sends API goals only"
+    elif value is None:
+        err, detail = reasons.INVALID_VALUE, "v must be a finite number, 0 or more"
+    else:
+        return None
+    return GoalResult(goal=command.goal, status=reasons.STATUS_ERR, err=err, detail=detail)
+
+
+def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
+    goal = plan.account.goals.get(command.goal)
+    value = _goal_value(goal, command) if goal is not None else None
+    refused = _goal_refusal(plan, command, goal, value)
+    if refused is not None:
+        return refused
     if command.event_id is not None:
-        first = seen_events.get((goal.id, command.event_id))
+        first = plan.seen_events.get((goal.id, command.event_id))
         if first is not None:
             return GoalResult.from_record(command.goal, first)
+    visitor = plan.visitor
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
-    write = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
+    event = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
     for agent_id in goal.agent_ids:
-        agent = account.agents_by_id[agent_id]
+        agent = plan.account.agents_by_id[agent_id]
         mine = [
             r
-            for r in rows
+            for r in plan.rows
             if r.agent_id == agent_id
             and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
         ]
         already_credited = any(goal.id in r.credited_goal_ids for r in mine)
         match = goal_match(
             goal=goal,
-            target_kind=target.kind,
+            target_kind=plan.target.kind,
             agent_running=agent.is_running,
             assignments=mine,
             already_credited=already_credited,
-            now=now,
+            now=plan.now,
         )
         if match is None:
             continue
         variation = next(v for v in agent.variations if v.id == match.assignment.variation_id)
         if match.credited:
-            result.credited.append({"a": agent.code, "c": variation.code, "v": value})
+            result.credited.append({"a": agent.code, "c": variation.code, "v": event.value})
             # The first credit makes the visitor a conversion; later ones (counting
             # "every") add value only.
-            write.credits.append((match.assignment, agent.id, variation.id, not already_credited))
-            pending.credit_add(
+            plan.writes.credit_add(
+                event=event,
                 assignment=match.assignment,
-                goal_id=goal.id,
+                agent_id=agent.id,
                 variation_id=variation.id,
-                value=value,
                 first=not already_credited,
             )
         else:
@@ -287,7 +298,7 @@ def _goal(
         else "no assignment of this visitor was credited"
     )
     if command.event_id is not None:
-        seen_events[(goal.id, command.event_id)] = result.to_record()
-    write.response = result.to_record()
-    pending.events.append(write)
+        plan.seen_events[(goal.id, command.event_id)] = result.to_record()
+    event.response = result.to_record()
+    plan.writes.events.append(event)
     return result

@@ -6,6 +6,8 @@ Plain dataclasses: the runtime parses a request into these, and renders the resu
 from dataclasses import dataclass, field
 from typing import Any
 
+from goals.diagnostics import CREDITED, NO_SELECTION
+
 
 @dataclass(frozen=True)
 class Visitor:
@@ -63,6 +65,17 @@ class GoalResult:
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "reason"}
     replay: bool = False
     detail: str = ""
+
+    def outcomes(self) -> list[str]:
+        """What became of it, for the goal diagnostics: credited, or each reason it was
+        not (a replay: nothing, it was counted the first time)."""
+        if self.replay:
+            return []
+        if self.err:
+            return [self.err]
+        found = [CREDITED] if self.credited else []
+        found += [skip["reason"] for skip in self.skipped]
+        return found or [NO_SELECTION]
 
     def to_record(self) -> dict[str, Any]:
         """The answer as stored for replays of the same event id."""

@@ -15,10 +15,26 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from reports.deltas import (
+    GOAL_DAY_COUNTS,
+    VISITOR_DAY_COUNTS,
+    GoalDayKey,
+    ReportDeltas,
+    VisitorDayKey,
+)
 from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
+from targets.models import channel_of
 from visitors.models import Assignment, Credit, GoalEvent
 from visitors.selectors import AssignmentRow
 from visitors.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute
+
+
+@dataclass
+class CreditWrite:
+    assignment: AssignmentRow
+    agent_id: int
+    variation_id: int
+    first: bool  # the credit that makes this visitor a conversion of the goal in the agent
 
 
 @dataclass
@@ -27,16 +43,13 @@ class EventWrite:
     event_id: str | None
     value: float
     response: dict
-    # (assignment, agent id, variation id, first credit of this visitor) per credited agent
-    credits: list[tuple[AssignmentRow, int, int, bool]] = field(default_factory=list)
-
-
-def channel_of(target_kind: str) -> str:
-    return "client" if target_kind == "express" else "server"
+    credits: list[CreditWrite] = field(default_factory=list)
 
 
 @dataclass
 class RequestWrites:
+    """Everything one request records, gathered while its commands are decided."""
+
     account_id: int
     target_id: int
     target_kind: str
@@ -48,10 +61,7 @@ class RequestWrites:
     new_rows: list[AssignmentRow] = field(default_factory=list)
     confirmed_rows: list[AssignmentRow] = field(default_factory=list)
     events: list[EventWrite] = field(default_factory=list)
-    # report aggregates: (agent, variation, day, channel) -> new visitors
-    visitor_deltas: dict[tuple, int] = field(default_factory=dict)
-    # (agent, variation, goal, day, channel) -> [conversions, credits, value sum, sumsq]
-    goal_deltas: dict[tuple, list] = field(default_factory=dict)
+    deltas: ReportDeltas = field(default_factory=ReportDeltas)
 
     @property
     def empty(self) -> bool:
@@ -59,23 +69,24 @@ class RequestWrites:
 
     def visitor_add(self, row: AssignmentRow) -> None:
         """Count `row` as a new visitor, on the day it is confirmed."""
-        key = (row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind))
-        self.visitor_deltas[key] = self.visitor_deltas.get(key, 0) + 1
+        self.deltas.visitor_add(
+            VisitorDayKey(
+                row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind)
+            )
+        )
 
     def credit_add(
-        self, *, assignment: AssignmentRow, goal_id: int, variation_id: int, value: float,
+        self, *, event: EventWrite, assignment: AssignmentRow, agent_id: int, variation_id: int,
         first: bool,
     ) -> None:  # fmt: skip
-        """Add a credit to the aggregates; keeps the assignment's running value total."""
-        prior = assignment.goal_values.get(goal_id, 0.0)
-        assignment.goal_values[goal_id] = prior + value
-        assignment.credited_goal_ids.add(goal_id)
-        key = (assignment.agent_id, variation_id, goal_id, self.now.date(), self.channel)
-        delta = self.goal_deltas.setdefault(key, [0, 0, 0.0, 0.0])
-        delta[0] += int(first)
-        delta[1] += 1
-        delta[2] += value
-        delta[3] += (prior + value) ** 2 - prior**2
+        """Credit `event` to `assignment`: the credit row, the aggregates, and the
+        assignment's running total (what later credits of this request see)."""
+        event.credits.append(CreditWrite(assignment, agent_id, variation_id, first))
+        prior = assignment.goal_values.get(event.goal_id, 0.0)
+        assignment.goal_values[event.goal_id] = prior + event.value
+        assignment.credited_goal_ids.add(event.goal_id)
+        key = GoalDayKey(agent_id, variation_id, event.goal_id, self.now.date(), self.channel)
+        self.deltas.credit_add(key, prior=prior, value=event.value, first=first)
 
 
 def request_writes_save(*, writes: RequestWrites) -> None:
@@ -127,19 +138,30 @@ def _save_orm(w: RequestWrites) -> None:
     GoalEvent.objects.bulk_create(events)
     credits = [
         Credit(
-            account_id=w.account_id, event_id=event.pk, goal_id=e.goal_id, agent_id=agent_id,
-            variation_id=variation_id, assignment_id=row.id, value=e.value, channel=w.channel,
-            first=first, created_at=w.now,
+            account_id=w.account_id, event_id=event.pk, goal_id=e.goal_id, agent_id=c.agent_id,
+            variation_id=c.variation_id, assignment_id=c.assignment.id, value=e.value,
+            channel=w.channel, first=c.first, created_at=w.now,
         )
         for event, e in zip(events, w.events, strict=True)
-        for row, agent_id, variation_id, first in e.credits
+        for c in e.credits
     ]  # fmt: skip
     if credits:
         Credit.objects.bulk_create(credits)
 
 
+def _upsert_tail(table: str, keys: tuple[str, ...], counts: tuple[str, ...]) -> str:
+    """`ON CONFLICT (keys) DO UPDATE SET n = table.n + excluded.n, ...`: the one rule by
+    which both databases add a request's deltas to the aggregates."""
+    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
+    return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}"
+
+
+_VISITOR_KEYS = (*VisitorDayKey._fields, "shard")
+_GOAL_KEYS = (*GoalDayKey._fields, "shard")
+
+
 def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
-    """Upserts that add this request's counts to the aggregates (SQLite; PostgreSQL runs
+    """Upserts that add this request's deltas to the aggregates (SQLite; PostgreSQL runs
     the same upserts as `_aggregate_ctes`).
 
     Each request adds to one of `AGGREGATE_SHARDS` rows per key, chosen at random: a single
@@ -148,30 +170,18 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
     """
     statements = []
     shard = _shard()
-    if w.visitor_deltas:
+    for table, keys, counts, rows in (
+        (VisitorDay._meta.db_table, _VISITOR_KEYS, VISITOR_DAY_COUNTS, w.deltas.visitor_rows()),
+        (GoalDay._meta.db_table, _GOAL_KEYS, GOAL_DAY_COUNTS, w.deltas.goal_rows()),
+    ):
+        if not rows:
+            continue
+        width = len(keys) - 1
         params: list = []
-        rows = [(*key, shard, n) for key, n in sorted(w.visitor_deltas.items())]
-        values = _values(rows, params)
-        table = VisitorDay._meta.db_table
+        values = _values([(*row[:width], shard, *row[width:]) for row in rows], params)
         statements.append((
-            f"INSERT INTO {table} (agent_id, variation_id, day, channel, shard, visitors) "
-            f"VALUES {values} ON CONFLICT (agent_id, variation_id, day, channel, shard) "
-            f"DO UPDATE SET visitors = {table}.visitors + excluded.visitors",
-            params,
-        ))  # fmt: skip
-    if w.goal_deltas:
-        params = []
-        rows = [(*key, shard, *delta) for key, delta in sorted(w.goal_deltas.items())]
-        values = _values(rows, params)
-        table = GoalDay._meta.db_table
-        statements.append((
-            f"INSERT INTO {table} (agent_id, variation_id, goal_id, day, channel, shard, "
-            f"conversions, credits, value_sum, value_sumsq) VALUES {values} "
-            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel, shard) DO UPDATE SET "
-            f"conversions = {table}.conversions + excluded.conversions, "
-            f"credits = {table}.credits + excluded.credits, "
-            f"value_sum = {table}.value_sum + excluded.value_sum, "
-            f"value_sumsq = {table}.value_sumsq + excluded.value_sumsq",
+            f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "
+            + _upsert_tail(table, keys, counts),
             params,
         ))  # fmt: skip
     return statements
@@ -257,9 +267,9 @@ def _save_postgresql(w: RequestWrites) -> None:
         )
     ctes += _aggregate_ctes(w, p)
     credits = [
-        (i + 1, row, agent_id, variation_id, e.goal_id, e.value, first)
+        (i + 1, c.assignment, c.agent_id, c.variation_id, e.goal_id, e.value, c.first)
         for i, e in enumerate(w.events)
-        for row, agent_id, variation_id, first in e.credits
+        for c in e.credits
     ]
     if not credits:
         statement_execute(sql="WITH " + ", ".join(ctes) + " SELECT 1", params=p)
@@ -291,55 +301,46 @@ def _save_postgresql(w: RequestWrites) -> None:
 
 
 def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
-    """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`."""
+    """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`
+    (the day, and for goals the channel, are the request's own)."""
     ctes = []
-    if not (w.visitor_deltas or w.goal_deltas):
+    if w.deltas.empty:
         return ctes
     p.update(shard=_shard(), day=w.now.date())
-    if w.visitor_deltas:
-        keys = sorted(w.visitor_deltas)
+    rows = w.deltas.visitor_rows()
+    if rows:
+        agent, variation, _day, channel, n = zip(*rows, strict=True)
         p.update(
-            vd_agent=pg_ints([k[0] for k in keys]),
-            vd_variation=pg_ints([k[1] for k in keys]),
-            vd_channel=pg_texts([k[3] for k in keys]),
-            vd_n=pg_ints([w.visitor_deltas[k] for k in keys]),
-        )
+            vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
+            vd_n=pg_ints(n),
+        )  # fmt: skip
         t = VisitorDay._meta.db_table
         ctes.append(
-            f"agg_v AS (INSERT INTO {t} (agent_id, variation_id, day, channel, shard, visitors) "
+            f"agg_v AS (INSERT INTO {t} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
             "SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n FROM unnest("
             "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
             "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord) "
-            "ORDER BY ord "
-            "ON CONFLICT (agent_id, variation_id, day, channel, shard) "
-            f"DO UPDATE SET visitors = {t}.visitors + excluded.visitors)"
+            f"ORDER BY ord {_upsert_tail(t, _VISITOR_KEYS, VISITOR_DAY_COUNTS)})"
         )
-    if w.goal_deltas:
-        keys = sorted(w.goal_deltas)
-        deltas = [w.goal_deltas[k] for k in keys]
+    rows = w.deltas.goal_rows()
+    if rows:
+        agent, variation, goal, _day, _channel, conversions, credits, sums, sumsqs = zip(
+            *rows, strict=True
+        )
         p.update(
-            gd_agent=pg_ints([k[0] for k in keys]),
-            gd_variation=pg_ints([k[1] for k in keys]),
-            gd_goal=pg_ints([k[2] for k in keys]),
-            gd_conversions=pg_ints([d[0] for d in deltas]),
-            gd_credits=pg_ints([d[1] for d in deltas]),
-            gd_sum=pg_floats([d[2] for d in deltas]),
-            gd_sumsq=pg_floats([d[3] for d in deltas]),
-        )
+            gd_agent=pg_ints(agent), gd_variation=pg_ints(variation), gd_goal=pg_ints(goal),
+            gd_conversions=pg_ints(conversions), gd_credits=pg_ints(credits),
+            gd_sum=pg_floats(sums), gd_sumsq=pg_floats(sumsqs),
+        )  # fmt: skip
         t = GoalDay._meta.db_table
+        counts = ", ".join(GOAL_DAY_COUNTS)
         ctes.append(
-            f"agg_g AS (INSERT INTO {t} (agent_id, variation_id, goal_id, day, channel, shard, "
-            "conversions, credits, value_sum, value_sumsq) "
-            "SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, "
-            "conversions, credits, value_sum, value_sumsq FROM unnest(%(gd_agent)s::bigint[], "
-            "%(gd_variation)s::bigint[], %(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], "
-            "%(gd_credits)s::bigint[], %(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
-            "WITH ORDINALITY AS v(agent_id, variation_id, goal_id, conversions, credits, "
-            "value_sum, value_sumsq, ord) ORDER BY ord "
-            "ON CONFLICT (agent_id, variation_id, goal_id, day, channel, shard) DO UPDATE SET "
-            f"conversions = {t}.conversions + excluded.conversions, "
-            f"credits = {t}.credits + excluded.credits, "
-            f"value_sum = {t}.value_sum + excluded.value_sum, "
-            f"value_sumsq = {t}.value_sumsq + excluded.value_sumsq)"
+            f"agg_g AS (INSERT INTO {t} ({', '.join(_GOAL_KEYS)}, {counts}) "
+            f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, {counts} "
+            "FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
+            "%(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
+            "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
+            f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, {counts}, ord) "
+            f"ORDER BY ord {_upsert_tail(t, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
         )
     return ctes
