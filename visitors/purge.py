@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -179,7 +179,7 @@ def _delete_range(db_table: str, where: str, params: list) -> int:
         return cursor.rowcount
 
 
-def purge_account(
+def account_raw_data_purge(
     *,
     account: Account,
     cutoff: datetime,
@@ -217,6 +217,63 @@ def purge_account(
             if pause > 0 and rows:
                 time.sleep(took * pause)
     return counts
+
+
+@dataclass(frozen=True)
+class AccountPurge:
+    """The outcome for one account: what was (or, in a dry run, would be) deleted."""
+
+    account: Account
+    cutoff: datetime
+    counts: PurgeCounts
+
+
+def raw_data_purge(
+    *,
+    accounts: Iterable[Account],
+    older_than_days: int | None = None,
+    force: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    pause: float = DEFAULT_PAUSE,
+    dry_run: bool = False,
+    now: datetime,
+    on_account: Callable[[Account, datetime], None] | None = None,
+    on_batch: Callable[[Batch], None] | None = None,
+) -> list[AccountPurge]:
+    """Delete the raw data of `accounts` older than each one's retention (or
+    `older_than_days`), batch by batch, one purge at a time on the database; with
+    `dry_run`, only count it. `on_account` is called as each account starts, `on_batch`
+    after each batch.
+
+    Raises ValidationError on bad options, or when `older_than_days` is below an
+    attribution window without `force` (then nothing is deleted in any account), and
+    PurgeLocked when another purge is running.
+    """
+    if batch_size < 1:
+        raise ValidationError("--batch-size must be 1 or more.")
+    if pause < 0:
+        raise ValidationError("--pause must be 0 or more.")
+    plan = [
+        (
+            account,
+            purge_cutoff(account=account, older_than_days=older_than_days, force=force, now=now),
+        )
+        for account in accounts
+    ]
+    done = []
+    with purge_lock():
+        for account, cutoff in plan:
+            if on_account is not None:
+                on_account(account, cutoff)
+            if dry_run:
+                counts = purge_count(account=account, cutoff=cutoff)
+            else:
+                counts = account_raw_data_purge(
+                    account=account, cutoff=cutoff, batch_size=batch_size, pause=pause,
+                    on_batch=on_batch,
+                )  # fmt: skip
+            done.append(AccountPurge(account, cutoff, counts))
+    return done
 
 
 @dataclass(frozen=True)

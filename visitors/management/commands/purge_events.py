@@ -1,6 +1,7 @@
 """Delete raw visitor-level data older than each account's retention, in batches."""
 
 import time
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,13 +11,11 @@ from accounts.models import Account
 from visitors.purge import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PAUSE,
+    AccountPurge,
     Batch,
     PurgeCounts,
     PurgeLocked,
-    purge_account,
-    purge_count,
-    purge_cutoff,
-    purge_lock,
+    raw_data_purge,
 )
 
 
@@ -45,101 +44,87 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *args: object, **options: object) -> None:
+        self.verbosity = options["verbosity"]
         accounts = Account.objects.order_by("code")
         if options["account"]:
             accounts = accounts.filter(code=options["account"])
             if not accounts.exists():
                 raise CommandError(f"No account “{options['account']}”.")
-        if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be 1 or more.")
-        if options["pause"] < 0:
-            raise CommandError("--pause must be 0 or more.")
-        now = timezone.now()
+        dry_run = options["dry_run"]
+        progress = _Progress(self)
+        began = time.monotonic()
         try:
-            plan = [
-                (
-                    account,
-                    purge_cutoff(
-                        account=account,
-                        older_than_days=options["older_than"],
-                        force=options["force"],
-                        now=now,
-                    ),
-                )
-                for account in accounts
-            ]
+            done = raw_data_purge(
+                accounts=accounts,
+                older_than_days=options["older_than"],
+                force=options["force"],
+                batch_size=options["batch_size"],
+                pause=options["pause"],
+                dry_run=dry_run,
+                now=timezone.now(),
+                on_account=progress.account,
+                on_batch=progress.batch,
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
-        try:
-            with purge_lock():
-                self._run(plan, options)
         except PurgeLocked:
             raise CommandError(
                 "Another purge is running (it holds the purge lock); try again when it ends."
             ) from None
+        progress.end()
+        self._report(done, dry_run=dry_run, seconds=time.monotonic() - began)
 
-    def _say(self, text: str, level: int = 1) -> None:
+    def say(self, text: str, level: int = 1) -> None:
         if self.verbosity >= level:
             self.stdout.write(text)
 
-    def _run(self, plan: list, options: dict) -> None:
-        self.verbosity = options["verbosity"]
+    def _report(self, done: list[AccountPurge], *, dry_run: bool, seconds: float) -> None:
         total = PurgeCounts()
-        began = time.monotonic()
-        for account, cutoff in plan:
-            if options["dry_run"]:
-                counts = purge_count(account=account, cutoff=cutoff)
-                self._say(
-                    f"{account.code}: would delete {counts.assignments} assignments, "
-                    f"{counts.goal_events} goal events and {counts.credits} credits "
-                    f"recorded before {cutoff:%Y-%m-%d %H:%M} UTC (dry run: nothing deleted)"
-                )
-                total.add(counts)
-                continue
-            self._say(
-                f"{account.code}: deleting raw data recorded before {cutoff:%Y-%m-%d %H:%M} UTC"
-            )
-            progress = _Progress(self, account.code)
-            counts = purge_account(
-                account=account,
-                cutoff=cutoff,
-                batch_size=options["batch_size"],
-                pause=options["pause"],
-                on_batch=progress.batch,
-            )
-            progress.end()
-            self._say(
-                f"{account.code}: deleted {counts.assignments} assignments, "
-                f"{counts.goal_events} goal events and {counts.credits} credits"
-            )
+        for purge in done:
+            counts = purge.counts
             total.add(counts)
-        seconds = time.monotonic() - began
-        verb = "Would delete" if options["dry_run"] else "Deleted"
-        self._say(
-            self.style.SUCCESS(
-                f"{verb} {total.total} rows in {len(plan)} account(s) "
-                f"({total.assignments} assignments, {total.goal_events} goal events, "
-                f"{total.credits} credits) in {seconds:.1f} s"
-                + (
-                    ""
-                    if options["dry_run"]
-                    else f", {total.total / max(seconds, 1e-9):,.0f} rows/s"
+            if dry_run:
+                self.say(
+                    f"{purge.account.code}: would delete {counts.assignments} assignments, "
+                    f"{counts.goal_events} goal events and {counts.credits} credits recorded "
+                    f"before {purge.cutoff:%Y-%m-%d %H:%M} UTC (dry run: nothing deleted)"
                 )
+            else:
+                self.say(
+                    f"{purge.account.code}: deleted {counts.assignments} assignments, "
+                    f"{counts.goal_events} goal events and {counts.credits} credits"
+                )
+        verb = "Would delete" if dry_run else "Deleted"
+        rate = "" if dry_run else f", {total.total / max(seconds, 1e-9):,.0f} rows/s"
+        self.say(
+            self.style.SUCCESS(
+                f"{verb} {total.total} rows in {len(done)} account(s) "
+                f"({total.assignments} assignments, {total.goal_events} goal events, "
+                f"{total.credits} credits) in {seconds:.1f} s{rate}"
             )
         )
 
 
 class _Progress:
-    """A progress line rewritten in place on a terminal; one line per batch otherwise."""
+    """A progress line rewritten in place on a terminal; one line per 50 batches otherwise
+    (every batch at verbosity 2)."""
 
-    def __init__(self, command: Command, code: str) -> None:
+    def __init__(self, command: Command) -> None:
         self.command = command
-        self.code = code
+        self.code = ""
+        self.dry_run = False
         self.rows = 0
         self.batches = 0
         self.began = time.monotonic()
         self.tty = command.stdout.isatty() if hasattr(command.stdout, "isatty") else False
         self.slowest = 0.0
+
+    def account(self, account: Account, cutoff: datetime) -> None:
+        self._line_end()
+        self.code, self.rows, self.batches, self.began = account.code, 0, 0, time.monotonic()
+        self.command.say(
+            f"{account.code}: raw data recorded before {cutoff:%Y-%m-%d %H:%M} UTC goes"
+        )
 
     def batch(self, batch: Batch) -> None:
         self.rows += batch.deleted
@@ -158,8 +143,11 @@ class _Progress:
         elif self.command.verbosity >= 2 or self.batches % 50 == 1:
             self.command.stdout.write(line)
 
-    def end(self) -> None:
+    def _line_end(self) -> None:
         if self.tty and self.batches and self.command.verbosity >= 1:
             self.command.stdout.write("")
-        if self.batches:
-            self.command._say(f"  slowest batch: {self.slowest * 1000:.0f} ms", 2)
+
+    def end(self) -> None:
+        self._line_end()
+        if self.slowest:
+            self.command.say(f"  slowest batch: {self.slowest * 1000:.0f} ms", 2)
