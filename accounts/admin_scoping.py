@@ -76,7 +76,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
             return super().has_delete_permission(request, obj)
         return self._member_may(request, obj)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # noqa: ANN001, ANN201
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Account and not request.user.is_superuser:
             kwargs["queryset"] = Account.objects.filter(pk__in=self._account_ids(request))
         elif db_field.name in self.scoped_relations and not request.user.is_superuser:
@@ -85,7 +85,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):  # noqa: ANN001, ANN201
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name in self.scoped_relations and not request.user.is_superuser:
             kwargs["queryset"] = db_field.related_model.objects.filter(
                 account__in=self._account_ids(request)

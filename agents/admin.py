@@ -120,13 +120,13 @@ class AgentAdmin(AccountScopedAdmin):
         fixed = ["account", "code"] if obj else []
         return [*fixed, "server_side_checklist"]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):  # noqa: ANN201
+    def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):
         if obj:
             return self.fieldsets
         first = (None, {"fields": ["account", "code", "name", "status"]})
         return [first, self.fieldsets[1]]
 
-    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object):  # noqa: ANN201
+    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object):
         form = super().get_form(request, obj, **kwargs)
         if obj is not None:
             # Only this agent's own variations, goals and targets of its own account.

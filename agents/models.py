@@ -50,6 +50,7 @@ def validate_metadata(value: object) -> None:
 
 
 class Agent(models.Model):
+    Status = AgentStatus  # Agent.Status.RUNNING, for code that reaches agents by relation
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="agents")
     code = models.CharField(
         max_length=42,

@@ -79,7 +79,7 @@ def _database(base_url: str, name: str = BENCH_DB) -> str:
 def _setup(env: dict, vids: int) -> dict:
     """Migrate and create the account: targets, g-purchase, a-hero and 9 more agents, and
     `vids` visitors assigned on the Express target (for the REST goal scenario)."""
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
     import django
 
@@ -184,7 +184,7 @@ def _lua(name: str, keys: dict, visitors: int = 0) -> str:
     """The wrk script of scenario `name`; for the REST goal, `visitors` visitors are first
     loaded with a prefix of this script's own, each assigned on the Express target."""
     body, path = SCENARIOS[name]
-    run = f"{random.getrandbits(32):x}"  # noqa: S311 - unique ids per run, not secrets
+    run = f"{random.getrandbits(32):x}"  # unique ids per run, not secrets
     body = body.format()
     prefix = f"g{run}-"
     if name == GOAL:
@@ -257,7 +257,7 @@ def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
     return result
 
 
-def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:  # noqa: ANN001
+def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:
     # The server's log goes to a file: a pipe that nobody reads fills up (64 KiB of
     # "Bad Request" warnings) and then blocks every worker that logs.
     with socket.socket() as s:
@@ -325,7 +325,7 @@ def _stored() -> int:
         return cursor.fetchone()[0]
 
 
-def _round(keys: dict, args, label: str) -> dict:  # noqa: ANN001
+def _round(keys: dict, args, label: str) -> dict:
     results = {}
     print(f"\n{label}: {_stored():,} stored assignments at the start")
     print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "

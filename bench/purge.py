@@ -43,7 +43,7 @@ def main() -> None:
         _run(args)
 
 
-def _load(rows: int, account, agent, target, goal) -> None:  # noqa: ANN001
+def _load(rows: int, account, agent, target, goal) -> None:
     from django.db import connection
 
     variations = list(agent.variations.values_list("pk", flat=True))
@@ -87,7 +87,7 @@ def _load(rows: int, account, agent, target, goal) -> None:  # noqa: ANN001
         cursor.execute("ANALYZE agents_assignment; ANALYZE goals_goalevent; ANALYZE goals_credit")
 
 
-def _traffic(stop: threading.Event, counts: list, errors: list, target, rest) -> None:  # noqa: ANN001
+def _traffic(stop: threading.Event, counts: list, errors: list, target, rest) -> None:
     from django.db import connections
     from django.test import Client
 
@@ -111,7 +111,7 @@ def _traffic(stop: threading.Event, counts: list, errors: list, target, rest) ->
         connections.close_all()
 
 
-def _measure(seconds: float | None, threads: int, target, rest, until=None) -> tuple:  # noqa: ANN001
+def _measure(seconds: float | None, threads: int, target, rest, until=None) -> tuple:
     stop = threading.Event()
     counts: list = []
     errors: list = []
@@ -133,7 +133,7 @@ def _measure(seconds: float | None, threads: int, target, rest, until=None) -> t
     return len(counts) / max(elapsed, 1e-9), len(errors), elapsed
 
 
-def _run(args) -> None:  # noqa: ANN001
+def _run(args) -> None:
     from django.db import connection
 
     from accounts.services import account_create

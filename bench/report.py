@@ -31,7 +31,7 @@ def main() -> None:
         _run(args, connection, CaptureQueriesContext)
 
 
-def _run(args, connection, capture) -> None:  # noqa: ANN001
+def _run(args, connection, capture) -> None:
     import random
 
     from django.contrib.auth import get_user_model
@@ -103,7 +103,7 @@ def _run(args, connection, capture) -> None:  # noqa: ANN001
                 batch = []
         Assignment.objects.bulk_create(batch)  # fmt: skip
 
-    def timed(fetch) -> tuple[float, float, int]:  # noqa: ANN001
+    def timed(fetch) -> tuple[float, float, int]:
         fetch()  # warm-up
         times = []
         for _ in range(args.repeat):
@@ -114,12 +114,12 @@ def _run(args, connection, capture) -> None:  # noqa: ANN001
             fetch()
         return statistics.median(times), max(times), len(queries.captured_queries)
 
-    def api():  # noqa: ANN202
+    def api():
         response = client.get(api_url, headers={"x-conductrics-apikey": key})
         assert response.status_code == 200, response.content
         return response
 
-    def page():  # noqa: ANN202
+    def page():
         response = client.get(page_url)
         assert response.status_code == 200
         return response

@@ -204,7 +204,7 @@ def traffic_run(*, base_url: str, keys: dict, seconds: float, threads: int = 8) 
     deadline = time.monotonic() + seconds
 
     def worker(number: int) -> None:
-        rng = random.Random(number)  # noqa: S311 - traffic shapes, not secrets
+        rng = random.Random(number)  # traffic shapes, not secrets
         client = _Client(base_url)
         n = 0
         try:
@@ -214,7 +214,7 @@ def traffic_run(*, base_url: str, keys: dict, seconds: float, threads: int = 8) 
                     _bad_request(client, keys, tally, rng)
                 else:
                     _visitor(client, keys, tally, rng, f"v{number}-{n}")
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, none hidden
+        except Exception as exc:  # every failure is reported, none hidden
             with tally.lock:
                 tally.problems.append(f"client {number}: {exc.__class__.__name__}: {exc}")
         finally:
@@ -306,7 +306,7 @@ def _main() -> None:  # pragma: no cover - the standalone run
             "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/postgres"
         )
     env = agent_api._env(agent_api._database(base))
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=agent_api.ROOT,  # noqa: S603
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=agent_api.ROOT,
                    env=env, check=True)  # fmt: skip
     os.environ.update(env)
     import django
@@ -326,7 +326,7 @@ def _main() -> None:  # pragma: no cover - the standalone run
 
     def purge_loop() -> None:
         while not stop.is_set():
-            out = subprocess.run(  # noqa: S603
+            out = subprocess.run(
                 [sys.executable, "manage.py", "purge_events", "--batch-size", "5000"],
                 cwd=agent_api.ROOT, env=env, capture_output=True, text=True, check=False,
             )  # fmt: skip

@@ -24,7 +24,7 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is left as it is
+        except Exception:  # a malformed record is left as it is
             return True
         cleaned = redact(message)
         if cleaned != message:
@@ -40,7 +40,7 @@ class AdminLoginThrottleMiddleware:
     window passes. A successful login clears the count.
     """
 
-    def __init__(self, get_response) -> None:  # noqa: ANN001
+    def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -53,7 +53,7 @@ class AdminLoginThrottleMiddleware:
         window = settings.ADMIN_LOGIN_LOCKOUT_SECONDS
         try:
             failures = cache.get(key, 0)
-        except Exception:  # noqa: BLE001 - a cache outage must not lock admins out
+        except Exception:  # a cache outage must not lock admins out
             failures = 0
         if failures >= limit:
             response = TemplateResponse(
@@ -70,6 +70,6 @@ class AdminLoginThrottleMiddleware:
                 cache.delete(key)
             else:
                 cache.set(key, failures + 1, window)
-        except Exception:  # noqa: BLE001 - counting is best effort
+        except Exception:  # counting is best effort
             logging.getLogger(__name__).warning("admin login throttle: cache unavailable")
         return response

@@ -91,7 +91,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # once (a generic plan), not on every request; off behind a transaction-pooling
     # PgBouncer. Planning per request also costs more than it seems: for a value past the
     # column's statistics, the planner reads the index's end, and after a purge that end is
-    # thousands of deleted entries (34 ms of planning for a 0.1 ms read, measured).
+    # thousands of deleted entries (planning then takes far longer than the read: see
+    # docs/benchmarks.md).
     # Only prepared statements are affected: Django's ORM queries are never prepared.
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         options["prepare_threshold"] = 5

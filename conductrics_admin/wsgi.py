@@ -11,7 +11,8 @@ application = get_wsgi_application()
 
 # Load the URLconf and every view now (Django would on the first request), then put all
 # the objects made so far out of the garbage collector's reach: a full collection walked
-# all 90,000 of them, a 30 ms pause every few thousand requests of a worker; it now walks
-# what requests leave behind (under 1 ms). They live as long as the process anyway.
+# all of them, a pause every few thousand requests of a worker; it now walks only what
+# requests leave behind (measured in docs/benchmarks.md). They live as long as the
+# process anyway.
 get_resolver().url_patterns  # noqa: B018 - loading is the point
 gc.freeze()

@@ -15,7 +15,7 @@ from goals.checklist import ChecklistItem, server_side_checklist
 from goals.diagnostics import FIXES, goal_outcomes_last_24h
 from goals.models import Goal
 from goals.services import goal_code_generate
-from targets.models import DeployTarget
+from targets.models import DeployTarget, TargetKind
 
 
 def _fix_url(fix: Model | type[Model] | None) -> str | None:
@@ -102,7 +102,7 @@ class GoalAdmin(AccountScopedAdmin):
         fixed = ["account", "code"] if obj else []
         return [*fixed, "server_side_checklist", "diagnostics"]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):  # noqa: ANN201
+    def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):
         return self.fieldsets if obj else self.fieldsets[:-2]
 
     @admin.display(description="outcomes")
@@ -124,13 +124,14 @@ def fix_link(account_id: int, goal: Goal | None, where: str | None) -> str | Non
     if where == "goal" and goal is not None:
         return reverse("admin:goals_goal_change", args=[goal.pk])
     if where in ("express_target", "rest_target"):
-        kind = "express" if where == "express_target" else "rest"
+        kind = TargetKind.EXPRESS if where == "express_target" else TargetKind.REST
         target = DeployTarget.objects.filter(account_id=account_id, kind=kind).first()
         if target is not None:
             return reverse("admin:targets_deploytarget_change", args=[target.pk]) + "#data-passing"
         return reverse("admin:targets_deploytarget_add")
     if where == "agent" and goal is not None:
-        agent = goal.agents.exclude(status="running").first() or goal.agents.first()
+        agents = goal.agents  # goals import nothing of agents: the status comes with them
+        agent = agents.exclude(status=agents.model.Status.RUNNING).first() or agents.first()
         if agent is not None:
             return reverse("admin:agents_agent_change", args=[agent.pk])
     return None

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, domain_call, force_param
-from goals.models import Goal, GoalCounting, GoalTrigger
+from goals.models import REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
 
 FORCE = OpenApiParameter(
@@ -21,7 +21,7 @@ class GoalOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices)
-    rest_send = serializers.BooleanField(help_text="“Goal events to be sent via REST API”.")
+    rest_send = serializers.BooleanField(help_text=f"“{REST_SEND_LABEL}”.")
     counting = serializers.ChoiceField(choices=GoalCounting.choices)
     max_value = serializers.FloatField(allow_null=True)
     attribution_window_hours = serializers.IntegerField(allow_null=True)

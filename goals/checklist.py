@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Model
 
 from goals.models import REST_SEND_LABEL, TRIGGER_API_LABEL, Goal, GoalTrigger
-from targets.models import DeployTarget, TargetKind
+from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 
 EXPRESS_PASSES_VID = "express_passes_vid"
 REST_PASSES_VID = "rest_passes_vid"
@@ -48,7 +48,7 @@ def _target_item(
             key,
             label,
             False,
-            f"Turn on “Allow Passing of External Visitor ID” (Data Passing) on "
+            f"Turn on “{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing) on "
             f"{', '.join(t.code for t in candidates)}.",
             candidates[0],
         )

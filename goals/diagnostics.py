@@ -25,6 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from goals import reasons
+from goals.models import REST_SEND_LABEL, TRIGGER_API_LABEL
+from targets.models import ALLOW_EXTERNAL_VID_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def goal_outcomes_flush() -> None:
             except ValueError:
                 if not cache.add(key, count, _TTL_SECONDS):
                     cache.incr(key, count)  # another process created it meanwhile
-    except Exception:  # noqa: BLE001 - diagnostics must never fail a request
+    except Exception:  # diagnostics must never fail a request
         logger.warning("goal diagnostics not counted: cache unavailable")
 
 
@@ -104,7 +106,7 @@ def goal_outcomes_last_24h(*, account_id: int, goal_code: str, now: datetime) ->
     totals = dict.fromkeys(OUTCOMES, 0)
     try:
         found = cache.get_many(list(keys))
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("goal diagnostics unavailable: cache unavailable")
         return totals
     for key, count in found.items():
@@ -131,7 +133,7 @@ FIXES: dict[str, tuple[str, str | None]] = {
     ),
     reasons.AGENT_NOT_RUNNING: ("The agent is paused or stopped: run it.", "agent"),
     reasons.REST_SEND_NOT_ENABLED: (
-        "Turn on “Goal events to be sent via REST API” on the goal.",
+        f"Turn on “{REST_SEND_LABEL}” on the goal.",
         "goal",
     ),
     reasons.PROVISIONAL: (
@@ -143,14 +145,12 @@ FIXES: dict[str, tuple[str, str | None]] = {
         None,
     ),
     reasons.NOT_AN_API_GOAL: (
-        "A REST target sends API goals only: set the goal's Trigger to "
-        "“Programmatically, via API”.",
+        f"A REST target sends API goals only: set the goal's Trigger to “{TRIGGER_API_LABEL}”.",
         "goal",
     ),
     reasons.INVALID_VALUE: ("Send v as a finite number, 0 or more.", None),
     VID_NOT_ALLOWED: (
-        "Requests were refused (403): turn on “Allow Passing of External Visitor ID” on "
-        "the REST target.",
+        f"Requests were refused (403): turn on “{ALLOW_EXTERNAL_VID_LABEL}” on the REST target.",
         "rest_target",
     ),
 }

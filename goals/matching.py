@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from goals import reasons
+from goals.models import GoalCounting, GoalTrigger
+from targets.models import TargetKind
 
 
 class GoalLike(Protocol):
@@ -79,11 +81,11 @@ def goal_match(
         return Match(confirmed[0], reasons.OUTSIDE_WINDOW)
     chosen = inside[0]
     if (
-        target_kind == "rest"
-        and chosen.target_kind == "express"
-        and not (goal.trigger == "api" and goal.rest_send)
+        target_kind == TargetKind.REST
+        and chosen.target_kind == TargetKind.EXPRESS
+        and not (goal.trigger == GoalTrigger.API and goal.rest_send)
     ):
         return Match(chosen, reasons.REST_SEND_NOT_ENABLED)
-    if goal.counting == "once" and already_credited:
+    if goal.counting == GoalCounting.ONCE and already_credited:
         return Match(chosen, reasons.ALREADY_CREDITED)
     return Match(chosen)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from agents.models import Agent
 from reports.models import GoalDay, VisitorDay
 from reports.statistics import Moments, compare_means, mean_ci95, sample_ratio_mismatch
+from targets.models import Channel
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def agent_report(
     ):
         cell = sums.setdefault(
             (row["goal_id"], row["variation_id"]),
-            {"client": 0, "server": 0, "value_sum": 0.0, "value_sumsq": 0.0},
+            {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0},
         )
         cell[row["channel"]] += row["conversions"] or 0
         cell["value_sum"] += row["value_sum"] or 0.0
@@ -75,7 +76,7 @@ def agent_report(
         for variation in variations:
             n = visitors.get(variation.pk, 0)
             cell = sums.get((goal.pk, variation.pk), {})
-            client, server = int(cell.get("client", 0)), int(cell.get("server", 0))
+            client, server = int(cell.get(Channel.CLIENT, 0)), int(cell.get(Channel.SERVER, 0))
             conversions = client + server
             moments = Moments(n, cell.get("value_sum", 0.0), cell.get("value_sumsq", 0.0))
             ci = mean_ci95(moments)

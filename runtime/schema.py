@@ -1,5 +1,7 @@
 """OpenAPI description of the agent-api (documentation only: the view parses by hand)."""
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -95,7 +97,7 @@ def _error(text: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSchema, description=text)
 
 
-def agent_api_schema(operation_id: str):  # noqa: ANN201 - a decorator
+def agent_api_schema(operation_id: str) -> Callable:
     """The agent-api's OpenAPI description, for one of its two paths."""
     return extend_schema(
         operation_id=operation_id,

@@ -59,7 +59,7 @@ class AgentApiBase(APIView):
         if not self._is_preflight():
             self.runtime = request.auth
 
-    def finalize_response(self, request, response, *args, **kwargs):  # noqa: ANN001, ANN201
+    def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         target = self.runtime.target if self.runtime else None
         for name, value in cors_headers(target=target, origin=request_origin(request)).items():

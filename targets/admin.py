@@ -63,7 +63,7 @@ class DeployTargetAdmin(AccountScopedAdmin):
     readonly_fields = ["api_key"]
     radio_fields = {"kind": admin.HORIZONTAL}
 
-    def get_readonly_fields(self, request: HttpRequest, obj: DeployTarget | None = None):  # noqa: ANN201
+    def get_readonly_fields(self, request: HttpRequest, obj: DeployTarget | None = None):
         # A code is part of runtime URLs and client configuration: fixed once created.
         return ["account", "code", "api_key"] if obj else ["api_key"]
 

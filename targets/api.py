@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, domain_call
-from targets.models import DeployTarget, TargetKind
+from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 from targets.services import target_create, target_delete, target_rotate_key, target_update
 
 
@@ -19,7 +19,7 @@ class TargetOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TargetKind.choices)
     enabled = serializers.BooleanField()
     allow_external_vid = serializers.BooleanField(
-        help_text="“Allow Passing of External Visitor ID” (Data Passing)."
+        help_text=f"“{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing)."
     )
     allowed_origins = serializers.ListField(child=serializers.CharField())
     api_key = serializers.CharField(help_text="The runtime key (read-only; rotate it).")

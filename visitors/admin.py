@@ -53,10 +53,10 @@ class VerdictFilter(admin.SimpleListFilter):
     title = "verdict"
     parameter_name = "verdict"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):  # noqa: ANN201
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
         return [("credited", "credited"), ("none", "nothing credited")]
 
-    def queryset(self, request: HttpRequest, queryset):  # noqa: ANN001, ANN201
+    def queryset(self, request: HttpRequest, queryset):
         if self.value() == "credited":
             return queryset.filter(credits__isnull=False).distinct()
         if self.value() == "none":

@@ -16,7 +16,7 @@ from django.conf import settings
 from accounts.models import Account
 from agents.models import Agent, AgentStatus
 from goals.models import Goal
-from targets.models import DeployTarget
+from targets.models import DeployTarget, TargetKind
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class TargetConf:
 
     @property
     def is_express(self) -> bool:
-        return self.kind == "express"
+        return self.kind == TargetKind.EXPRESS
 
 
 @dataclass(frozen=True)

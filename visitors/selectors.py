@@ -117,8 +117,8 @@ def _assignments_sql(
     The statement is planned once per connection (generic plans, see statements.py), often
     while the tables are still small, and that plan must stay good as they grow. So each
     EXISTS ends in OFFSET 0, which keeps PostgreSQL from planning it as a "hashed subplan"
-    (every credit of the goal read into a hash table, then probed: 147 million index
-    entries read in one benchmark run). The visitor's events are looked up by session and
+    (every credit of the goal read into a hash table, then probed, on every request; see
+    docs/benchmarks.md). The visitor's events are looked up by session and
     by vid in two EXISTS, each matching a (session|vid, goal) index in full, which wins
     over the goal's own index once the tables have statistics (autovacuum's ANALYZE makes
     PostgreSQL plan the statement again; on empty tables the choice is a tie).

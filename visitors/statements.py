@@ -13,20 +13,22 @@ does not tell whether the write happened).
 
 Outside query logging (DEBUG, or a test capturing queries) and Django's execute wrappers,
 they run on one psycopg cursor kept per connection, inside Django's database-error
-translation but without its cursor wrapper: the wrapper and a new cursor per statement
-cost a third as much CPU as the statement itself.
+translation but without its cursor wrapper (what the wrapper and a new cursor per
+statement cost is in docs/benchmarks.md).
 """
 
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # the PostgreSQL backend's cursor with server-side binding (psycopg is a dependency)
 from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 
 
-def _cursor(db):  # noqa: ANN001, ANN202 - a database wrapper and a Django cursor wrapper
+def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     if db.vendor != "postgresql":
         return db.cursor()
     db.ensure_connection()
@@ -36,7 +38,9 @@ def _cursor(db):  # noqa: ANN001, ANN202 - a database wrapper and a Django curso
         return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
-def _run(db, sql: str, params: Sequence[Any] | dict, *, fetch: bool) -> list[tuple] | None:  # noqa: ANN001
+def _run(
+    db: BaseDatabaseWrapper, sql: str, params: Sequence[Any] | dict, *, fetch: bool
+) -> list[tuple] | None:
     """Execute on `db` (a Django database wrapper); the rows when `fetch`."""
     if db.vendor == "postgresql" and not db.queries_logged and not db.execute_wrappers:
         if db.connection is None:

@@ -208,7 +208,7 @@ def _save_postgresql(w: RequestWrites) -> None:
     Its text depends only on which kinds of rows the request writes, never on how many,
     so psycopg converts it once and PostgreSQL prepares it once per connection (a VALUES
     list per row made a new statement text per row count, parsed again every time once
-    longer than psycopg's 4 KB cache limit: a third of a 10-command request's CPU). Ids
+    longer than psycopg's cache limit; measured in docs/benchmarks.md). Ids
     are drawn from the tables' sequences first, so credits can refer to assignments and
     events inserted by the same statement.
     """

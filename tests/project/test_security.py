@@ -76,7 +76,7 @@ def test_check_deploy__is_clean_with_production_settings():
         ALLOWED_HOSTS="experiments.example.com",
         DJANGO_SETTINGS_MODULE="conductrics_admin.settings",
     )
-    result = subprocess.run(  # noqa: S603 - our own interpreter and command
+    result = subprocess.run(  # our own interpreter and command
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,

@@ -31,7 +31,7 @@ def _parallel(url, body):
             barrier.wait()
             response = client.post(url, data=body, content_type="text/plain")
             answers.append((response.status_code, response.json()))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             connections.close_all()
@@ -110,7 +110,7 @@ def test_parallel_traffic__aggregates_agree_with_raw_rows(agent, express_target,
                 url = f"/ac-acme/v3/agent-api?session=s{i}&vid=v{i}&apikey={target.api_key}"
                 response = client.post(url, data=body, content_type="text/plain")
                 assert response.status_code == 200, response.content
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             connections.close_all()
