@@ -228,3 +228,23 @@ def test_unknown_code__is_404(admin_api, account):
     for path in ("targets/dt-x", "goals/g-x", "agents/a-x", "agents/a-x/report"):
         assert admin_api("get", path).status_code == 404
     assert admin_api("post", "targets/dt-x/rotate-key").status_code == 404
+
+
+def test_form_encoded_body__is_415_not_read_as_defaults(admin_api, client, account):
+    response = client.post(
+        "/api/ac-acme/goals/",
+        "counting=&name=schema",
+        content_type="application/x-www-form-urlencoded",
+        headers=admin_api.headers,
+    )
+    assert response.status_code == 415
+    assert not account.goals.exists()
+
+
+def test_text_longer_than_its_limit_as_sent__is_400_even_when_trimming_would_fit(
+    admin_api, account
+):
+    response = admin_api("post", "goals/", {"name": " " + "x" * 200})
+    assert response.status_code == 400
+    assert "no more than 200 characters" in response.json()["name"][0]
+    assert admin_api("post", "goals/", {"name": "x" * 200}).status_code == 201
