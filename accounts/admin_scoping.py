@@ -6,8 +6,9 @@ that account's configuration; superusers see everything.
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts.models import Account
 from accounts.selectors import accounts_for_user, user_is_account_staff
@@ -114,3 +115,20 @@ class CodeGeneratingForm(forms.ModelForm):
             if account is not None and name:
                 cleaned["code"] = type(self).generate_code(account=account, name=name)
         return cleaned
+
+
+def admin_object_get(
+    *, request: HttpRequest, model: type[Model], object_id: str, change: bool = False
+) -> tuple[admin.ModelAdmin, Model]:
+    """The registered ModelAdmin of `model` and its object `object_id`, as the admin's own
+    pages would find it for this user (scoping included). Raises Http404 when there is no
+    such object for the user, PermissionDenied when the user may not view it (or change
+    it, with `change`)."""
+    model_admin = admin.site.get_model_admin(model)
+    obj = model_admin.get_object(request, object_id)
+    if obj is None:
+        raise Http404(f"No such {model._meta.verbose_name}.")
+    allowed = model_admin.has_change_permission if change else model_admin.has_view_permission
+    if not allowed(request, obj):
+        raise PermissionDenied
+    return model_admin, obj

@@ -7,11 +7,11 @@ Linked from the agent's admin; routed in the admin's namespace by the project's 
 from datetime import date, timedelta
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin_scoping import admin_object_get
 from agents.models import Agent
 from reports.chart import Series, line_chart_svg
 from reports.selectors import agent_daily, agent_report, days_between, report_range
@@ -62,12 +62,7 @@ def _display(row: dict, is_baseline: bool) -> dict:
 
 def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse:
     """The results page of one agent, for staff who may view it."""
-    model_admin = admin.site.get_model_admin(Agent)
-    agent = model_admin.get_object(request, object_id)
-    if agent is None:
-        raise Http404("No such agent.")
-    if not model_admin.has_view_permission(request, agent):
-        raise PermissionDenied
+    model_admin, agent = admin_object_get(request=request, model=Agent, object_id=object_id)
     date_from, date_to = _parse(request, "from"), _parse(request, "to")
     if date_from and date_to and date_from > date_to:
         messages.warning(request, "“from” is after “to”: the dates were swapped.")

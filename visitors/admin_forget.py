@@ -2,11 +2,11 @@
 `purge_visitor`). Linked from the account's page; routed by `visitors.admin.admin_urls`."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from accounts.admin_scoping import admin_object_get
 from accounts.models import Account
 from visitors.purge import visitor_erase
 
@@ -25,12 +25,9 @@ class ForgetVisitorForm(forms.Form):
 
 def forget_visitor_view(request: HttpRequest, object_id: str) -> HttpResponse:
     """Erase (or count) one visitor's raw data in an account its staff may change."""
-    model_admin = admin.site.get_model_admin(Account)
-    account = model_admin.get_object(request, object_id)
-    if account is None:
-        raise Http404("No such account.")
-    if not model_admin.has_change_permission(request, account):
-        raise PermissionDenied
+    model_admin, account = admin_object_get(
+        request=request, model=Account, object_id=object_id, change=True
+    )
     form = ForgetVisitorForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
