@@ -300,6 +300,32 @@ def _save_postgresql(w: RequestWrites) -> None:
     statement_execute(sql="WITH " + ", ".join(ctes) + " " + main, params=p)
 
 
+def _aggregate_cte_texts() -> tuple[str, str]:
+    """The two aggregate upserts as PostgreSQL CTEs (static text, built once)."""
+    v, g = VisitorDay._meta.db_table, GoalDay._meta.db_table
+    counts = ", ".join(GOAL_DAY_COUNTS)
+    visitors = (
+        f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
+        "SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n FROM unnest("
+        "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
+        "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord) "
+        f"ORDER BY ord {_upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)})"
+    )
+    goals = (
+        f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
+        f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, {counts} "
+        "FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
+        "%(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
+        "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
+        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, {counts}, ord) "
+        f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
+    )
+    return visitors, goals
+
+
+_VISITOR_DAY_CTE, _GOAL_DAY_CTE = _aggregate_cte_texts()
+
+
 def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`
     (the day, and for goals the channel, are the request's own)."""
@@ -314,14 +340,7 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
             vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
             vd_n=pg_ints(n),
         )  # fmt: skip
-        t = VisitorDay._meta.db_table
-        ctes.append(
-            f"agg_v AS (INSERT INTO {t} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
-            "SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n FROM unnest("
-            "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
-            "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord) "
-            f"ORDER BY ord {_upsert_tail(t, _VISITOR_KEYS, VISITOR_DAY_COUNTS)})"
-        )
+        ctes.append(_VISITOR_DAY_CTE)
     rows = w.deltas.goal_rows()
     if rows:
         agent, variation, goal, _day, _channel, conversions, credits, sums, sumsqs = zip(
@@ -332,15 +351,5 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
             gd_conversions=pg_ints(conversions), gd_credits=pg_ints(credits),
             gd_sum=pg_floats(sums), gd_sumsq=pg_floats(sumsqs),
         )  # fmt: skip
-        t = GoalDay._meta.db_table
-        counts = ", ".join(GOAL_DAY_COUNTS)
-        ctes.append(
-            f"agg_g AS (INSERT INTO {t} ({', '.join(_GOAL_KEYS)}, {counts}) "
-            f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, {counts} "
-            "FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
-            "%(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
-            "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
-            f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, {counts}, ord) "
-            f"ORDER BY ord {_upsert_tail(t, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
-        )
+        ctes.append(_GOAL_DAY_CTE)
     return ctes
