@@ -185,6 +185,7 @@ class VidRefused(AgentApiError):
 class ParsedRequest:
     visitor: Visitor
     commands: list[Command]
+    inputs: dict[str, str]  # validated; no effect in this version (SPEC §4)
     warnings: list[dict[str, str]]
     debug: bool
 
@@ -200,6 +201,7 @@ def request_parse(*, params: QueryDict, body: bytes, target: TargetConf) -> Pars
     return ParsedRequest(
         visitor=Visitor(session=session, vid=vid, traits=traits),
         commands=parsed.commands,
+        inputs=parsed.inputs,
         warnings=warnings,
         debug=debug,
     )
