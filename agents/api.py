@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, codes_resolve, domain_call, force_param
-from agents.models import Agent, AgentStatus
+from agents.models import WEIGHT_MAX, Agent, AgentStatus
 from agents.selectors import agent_paused_variation
 from agents.services import VariationSpec, agent_create, agent_delete, agent_update
 from goals.models import Goal
@@ -23,7 +23,7 @@ FORCE = OpenApiParameter(
 class VariationIO(StrictSerializer):
     code = serializers.CharField()
     name = serializers.CharField(required=False, allow_blank=True, default="")
-    weight = serializers.FloatField(required=False, default=1.0)
+    weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
     metadata = serializers.JSONField(
         required=False, default=dict, help_text="An object of short strings, returned as md."
     )

@@ -19,9 +19,14 @@ class AgentStatus(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
+WEIGHT_MAX = 1e6
+
+
 def validate_weight(value: float) -> None:
-    if value is None or not math.isfinite(value) or value < 0:
-        raise ValidationError("A weight is a finite number, 0 or more.", code="invalid_weight")
+    if value is None or not math.isfinite(value) or not 0 <= value <= WEIGHT_MAX:
+        raise ValidationError(
+            f"A weight is a number from 0 to {WEIGHT_MAX:,.0f}.", code="invalid_weight"
+        )
 
 
 def validate_metadata(value: object) -> None:

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, domain_call, force_param
-from goals.models import REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
+from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
 
 FORCE = OpenApiParameter(
@@ -33,7 +33,9 @@ class GoalIn(StrictSerializer):
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT)
     rest_send = serializers.BooleanField(default=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, default=GoalCounting.ONCE)
-    max_value = serializers.FloatField(allow_null=True, required=False, default=None)
+    max_value = serializers.FloatField(
+        allow_null=True, required=False, default=None, max_value=GOAL_VALUE_MAX
+    )
     attribution_window_hours = serializers.IntegerField(
         allow_null=True, required=False, default=None
     )
@@ -46,7 +48,7 @@ class GoalPatch(GoalIn):
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, required=False)
     rest_send = serializers.BooleanField(required=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, required=False)
-    max_value = serializers.FloatField(allow_null=True, required=False)
+    max_value = serializers.FloatField(allow_null=True, required=False, max_value=GOAL_VALUE_MAX)
     attribution_window_hours = serializers.IntegerField(allow_null=True, required=False)
 
 

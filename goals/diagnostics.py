@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from goals import reasons
-from goals.models import REST_SEND_LABEL, TRIGGER_API_LABEL
+from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ FIXES: dict[str, tuple[str, str | None]] = {
         f"A REST target sends API goals only: set the goal's Trigger to “{TRIGGER_API_LABEL}”.",
         "goal",
     ),
-    reasons.INVALID_VALUE: ("Send v as a finite number, 0 or more.", None),
+    reasons.INVALID_VALUE: (f"Send v as a finite number from 0 to {GOAL_VALUE_MAX:,.0f}.", None),
     VID_NOT_ALLOWED: (
         f"Requests were refused (403): turn on “{ALLOW_EXTERNAL_VID_LABEL}” on the REST target.",
         "rest_target",

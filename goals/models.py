@@ -21,14 +21,24 @@ class GoalCounting(models.TextChoices):
 
 
 REST_SEND_LABEL = "Goal events to be sent via REST API"
+
+# A goal command's value `v` is a finite number from 0 to this (SPEC §10): the aggregates'
+# sums of squares then stay far inside a double's range, whatever the traffic.
+GOAL_VALUE_MAX = 1e12
 TRIGGER_API_LABEL = GoalTrigger.API.label
 
 
-def validate_positive_finite(value: float) -> None:
+def validate_max_value(value: float) -> None:
     if value is None:
         return
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError("Enter a finite number greater than 0.", code="not_positive_finite")
+    if not math.isfinite(value) or value <= 0 or value > GOAL_VALUE_MAX:
+        raise ValidationError(
+            f"Enter a number greater than 0 and at most {GOAL_VALUE_MAX:,.0f}.",
+            code="invalid_max_value",
+        )
+
+
+validate_positive_finite = validate_max_value  # the name goals/migrations/0001 refers to
 
 
 class Goal(models.Model):
@@ -58,7 +68,7 @@ class Goal(models.Model):
     max_value = models.FloatField(
         null=True,
         blank=True,
-        validators=[validate_positive_finite],
+        validators=[validate_max_value],
         help_text="Larger values are capped to this. Blank: no cap.",
     )
     attribution_window_hours = models.PositiveIntegerField(

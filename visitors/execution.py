@@ -21,7 +21,7 @@ from agents.selection import Action, selection_decide
 from goals import reasons
 from goals.diagnostics import goal_outcomes_count
 from goals.matching import goal_match
-from goals.models import GoalCounting, GoalTrigger
+from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
 from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.request import (
@@ -221,7 +221,7 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
 
 def _goal_value(goal: GoalConf, command: GoalCommand) -> float | None:
     value = 1.0 if command.value is None else command.value
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or not 0 <= value <= GOAL_VALUE_MAX:
         return None
     if goal.max_value is not None and value > goal.max_value:
         return goal.max_value
@@ -238,7 +238,8 @@ def _goal_refusal(
         err = reasons.NOT_AN_API_GOAL
         detail = f"{goal.code} is triggered by page events; a REST target sends API goals only"
     elif value is None:
-        err, detail = reasons.INVALID_VALUE, "v must be a finite number, 0 or more"
+        err = reasons.INVALID_VALUE
+        detail = f"v must be a finite number from 0 to {GOAL_VALUE_MAX:,.0f}"
     else:
         return None
     return GoalResult(goal=command.goal, status=reasons.STATUS_ERR, err=err, detail=detail)

@@ -248,3 +248,17 @@ def test_text_longer_than_its_limit_as_sent__is_400_even_when_trimming_would_fit
     assert response.status_code == 400
     assert "no more than 200 characters" in response.json()["name"][0]
     assert admin_api("post", "goals/", {"name": "x" * 200}).status_code == 201
+
+
+@pytest.mark.parametrize("weight", [1.7e308, 1000001, -1])
+def test_weight__outside_0_to_10_to_the_6__is_400(admin_api, agent, weight):
+    response = admin_api("patch", "agents/a-hero", {"variations": [
+        {"code": "A"}, {"code": "B", "weight": weight},
+    ]})  # fmt: skip
+    assert response.status_code == 400
+    assert agent.variations.get(code="B").weight == 1
+
+
+def test_goal_max_value__above_10_to_the_12__is_400(admin_api, purchase_goal):
+    assert admin_api("patch", "goals/g-purchase", {"max_value": 1e13}).status_code == 400
+    assert admin_api("patch", "goals/g-purchase", {"max_value": 1e12}).status_code == 200

@@ -298,3 +298,28 @@ def test_goal__mixed_request__selection_then_goal_credits_it(api, agent, rest_ta
     data = api.data(rest_target, [{"a": "a-hero"}, {"g": "g-purchase", "v": 3}], session="m")
     selection, goal = data["items"]
     assert goal["rs"] == [{"a": "a-hero", "c": selection["c"], "v": 3}]
+
+
+@pytest.mark.parametrize("raw_v", ["1000000000001", "1e154", "1e200", "1.7e308"])
+def test_goal__value_above_10_to_the_12__is_invalid_value_and_reports_stay_up(
+    api, admin_client, agent, express_target, rest_target, purchase_goal, raw_v
+):
+    purchase_goal.counting = GoalCounting.EVERY
+    purchase_goal.save()
+    _select(api, express_target)
+    response = api.call(
+        rest_target, None, session="lana-123", vid="lana-123",
+        raw='[{"g": "g-purchase", "v": ' + raw_v + '}, {"g": "g-purchase", "v": 1e12}]',
+    )  # fmt: skip
+    assert response.status_code == 200
+    refused, credited = response.json()["data"]["items"]
+    assert refused["err"] == reasons.INVALID_VALUE
+    assert credited["rs"][0]["v"] == 1e12
+    from accounts.services import admin_key_create
+
+    _, key = admin_key_create(account=agent.account)
+    report = admin_client.get(
+        "/api/ac-acme/agents/a-hero/report/", headers={"authorization": f"Bearer {key}"}
+    )
+    assert report.status_code == 200
+    assert report.json()["goals"][0]["variations"][0]["value_sum"] in (0, 1e12)
