@@ -12,11 +12,11 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from accounts.api_base import JSONBodyParser
 from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
 from accounts.selectors import accounts_for_user, admin_key_lookup
@@ -93,7 +93,7 @@ class AccountAPIView(APIView):
 
     authentication_classes = [AdminKeyAuthentication, SessionAuthentication]
     # JSON resources only (SPEC §7): a form body would read a blank field as "use the default"
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     permission_classes = [AccountAccess]
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:

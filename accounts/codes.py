@@ -39,6 +39,21 @@ validate_variation_code = RegexValidator(
     code="invalid_code",
 )
 
+_ACCOUNT_CODE = re.compile(ACCOUNT_CODE_RE)
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+BAD_TEXT_RULE = "valid Unicode text (no NUL, no lone surrogate)"
+
+
+def text_ok(value: str) -> bool:
+    """Whether `value` can be stored, compared and rendered: no NUL, no lone surrogate."""
+    return _BAD_TEXT.search(value) is None
+
+
+def account_code_well_formed(code: str) -> bool:
+    """Whether `code` has an account code's shape (so it can name an account at all)."""
+    return _ACCOUNT_CODE.match(code) is not None
+
+
 _BODY_MAX = 40
 
 

@@ -5,16 +5,23 @@ hash for storing admin keys: it is not guessable, and lookups by hash are exact.
 """
 
 import hashlib
+import re
 import secrets
 
 RUNTIME_KEY_PREFIX = "api-"
 ADMIN_KEY_PREFIX = "admin-"
 _RANDOM_BYTES = 24  # 24 bytes -> 32 url-safe base64 characters
+_RUNTIME_KEY = re.compile(r"api-[A-Za-z0-9_-]{32}\Z")
 
 
 def runtime_key_generate() -> str:
     """Return a new runtime key: `api-` + 32 random url-safe characters."""
     return RUNTIME_KEY_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
+
+
+def runtime_key_well_formed(key: str) -> bool:
+    """Whether `key` has a runtime key's shape (every key ever made has it)."""
+    return _RUNTIME_KEY.match(key) is not None
 
 
 def admin_key_generate() -> str:

@@ -5,7 +5,7 @@ import math
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.codes import validate_agent_code, validate_variation_code
+from accounts.codes import BAD_TEXT_RULE, text_ok, validate_agent_code, validate_variation_code
 from accounts.models import Account
 
 METADATA_MAX_KEYS = 20
@@ -45,6 +45,10 @@ def validate_metadata(value: object) -> None:
             raise ValidationError(
                 f"Metadata key “{key}” must be 1 to {METADATA_KEY_MAX} characters.",
                 code="invalid_metadata",
+            )
+        if not text_ok(key) or (isinstance(item, str) and not text_ok(item)):
+            raise ValidationError(
+                f"Metadata keys and values must be {BAD_TEXT_RULE}.", code="invalid_metadata"
             )
         if not isinstance(item, str) or len(item) > METADATA_VALUE_MAX:
             raise ValidationError(

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "conductrics_admin.request_shape.RequestShapeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,6 +169,8 @@ AGENT_API_REST_RATE = env.str("AGENT_API_REST_RATE", default="60000/min")
 
 # Cache of configuration read on the agent-api's hot path (short TTL, invalidated on save).
 CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=5)
+# Accounts whose configuration one process keeps in memory at most (the oldest go first).
+CONFIG_CACHE_MAX_ACCOUNTS = env.int("CONFIG_CACHE_MAX_ACCOUNTS", default=10000)
 # goal diagnostics: how long a process adds up its counts before sending them to the cache
 GOAL_DIAGNOSTICS_FLUSH_SECONDS = env.float("GOAL_DIAGNOSTICS_FLUSH_SECONDS", default=1.0)
 

@@ -12,11 +12,13 @@ from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from accounts.keys import runtime_key_well_formed
 from runtime.errors import AgentApiError
 from targets.selectors import runtime_key_exists
 from visitors.config import AccountConf, TargetConf, account_conf
 
 KEY_HEADER = "HTTP_X_CONDUCTRICS_APIKEY"
+UNKNOWN_KEY = "Unknown runtime API key or account."
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,17 @@ def runtime_key_from(request: HttpRequest) -> str | None:
 def target_authenticate(
     *, account_code: str, target_code: str | None, key: str | None
 ) -> RuntimeAuth:
-    """Return the account and target a runtime key opens, or raise AgentApiError."""
+    """Return the account and target a runtime key opens, or raise AgentApiError.
+
+    A key of another account answers 403 whether the account in the URL exists or not,
+    so accounts cannot be probed; a string that is no key is unknown (401) without a query.
+    """
     if not key:
         raise AgentApiError(
             401, "Missing runtime API key: pass apikey=... or the header x-conductrics-apikey."
         )
+    if not runtime_key_well_formed(key):
+        raise AgentApiError(401, UNKNOWN_KEY)
     account = account_conf(code=account_code)
     target = None
     if account is not None:
@@ -48,9 +56,9 @@ def target_authenticate(
             if hmac.compare_digest(candidate.api_key.encode(), key.encode()):
                 target = candidate
     if target is None:
-        if account is not None and runtime_key_exists(key=key):
+        if runtime_key_exists(key=key):
             raise AgentApiError(403, "This runtime API key belongs to another account.")
-        raise AgentApiError(401, "Unknown runtime API key or account.")
+        raise AgentApiError(401, UNKNOWN_KEY)
     if target_code is not None and target_code != target.code:
         raise AgentApiError(
             403,

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from accounts.codes import BAD_TEXT_RULE, text_ok
 from runtime import reasons
 from runtime.errors import AgentApiError
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
@@ -111,6 +112,8 @@ def _inputs(inputs: Any) -> dict[str, str]:
     for key, value in inputs.items():
         if not isinstance(value, str):
             raise AgentApiError(400, f'"inputs"."{key}" must be a string.')
+        if not (text_ok(key) and text_ok(value)):
+            raise AgentApiError(400, f'"inputs" must hold {BAD_TEXT_RULE}.')
     return inputs
 
 
@@ -122,6 +125,8 @@ def _code(index: int, command: dict, key: str) -> str:
     value = command[key]
     if not isinstance(value, str) or not value:
         raise _fail(index, f'"{key}" must be a non-empty string.')
+    if not text_ok(value):
+        raise _fail(index, f'"{key}" must be {BAD_TEXT_RULE}.')
     return value
 
 
@@ -131,6 +136,8 @@ def _codes(index: int, command: dict, key: str) -> tuple[str, ...] | None:
     value = command[key]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _fail(index, f'"{key}" must be a list of variation codes.')
+    if not all(text_ok(v) for v in value):
+        raise _fail(index, f'"{key}" must hold {BAD_TEXT_RULE}.')
     return tuple(value)
 
 

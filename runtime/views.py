@@ -86,7 +86,7 @@ class AgentApiBase(APIView):
         except VidRefused as exc:
             goal_outcomes_count(
                 account_id=account.id,
-                outcomes=[(code, VID_NOT_ALLOWED) for code in exc.goals],
+                outcomes=[(code, VID_NOT_ALLOWED) for code in exc.goals if code in account.goals],
                 now=timezone.now(),
             )
             raise

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from django.conf import settings
 
+from accounts.codes import account_code_well_formed
 from accounts.models import Account
 from agents.models import Agent, AgentStatus
 from goals.models import Goal
@@ -150,22 +151,52 @@ def account_conf_load(*, code: str) -> AccountConf | None:
 
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, AccountConf | None]] = {}
+# account code -> (expiry, snapshot); accounts that exist and codes that name none are kept
+# apart and each bounded, so that codes made up by a client neither grow memory nor push
+# real accounts out. A full cache forgets its oldest entry.
+_cache: dict[str, tuple[float, AccountConf]] = {}
+_unknown: dict[str, float] = {}
+UNKNOWN_CODES_KEPT = 1000
 
 
 def account_conf(*, code: str) -> AccountConf | None:
-    """Return the cached configuration of account `code` (None when there is no such account)."""
+    """Return the cached configuration of account `code` (None when there is no such account).
+
+    A code without an account code's shape is None at once, without a query.
+    """
     now = time.monotonic()
     hit = _cache.get(code)
     if hit is not None and hit[0] > now:
         return hit[1]
+    if _unknown.get(code, 0.0) > now:
+        return None
+    if not account_code_well_formed(code):
+        return None
     conf = account_conf_load(code=code)
+    expiry = now + settings.CONFIG_CACHE_TTL_SECONDS
     with _lock:
-        _cache[code] = (now + settings.CONFIG_CACHE_TTL_SECONDS, conf)
+        if conf is None:
+            _remember(_unknown, code, expiry, UNKNOWN_CODES_KEPT)
+        else:
+            _unknown.pop(code, None)
+            _remember(_cache, code, (expiry, conf), settings.CONFIG_CACHE_MAX_ACCOUNTS)
     return conf
+
+
+def _remember(store: dict, code: str, entry: object, limit: int) -> None:
+    store.pop(code, None)  # re-inserted last: the oldest entry is the first
+    while len(store) >= limit:
+        del store[next(iter(store))]
+    store[code] = entry
 
 
 def config_cache_clear() -> None:
     """Forget every cached snapshot of this process (called on any configuration save)."""
     with _lock:
         _cache.clear()
+        _unknown.clear()
+
+
+def config_cache_size() -> tuple[int, int]:
+    """(accounts, unknown codes) held by this process's cache."""
+    return len(_cache), len(_unknown)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goals.diagnostics import CREDITED, NO_SELECTION
+from goals.reasons import UNKNOWN_GOAL
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,10 @@ class GoalResult:
     detail: str = ""
 
     def outcomes(self) -> list[str]:
-        """What became of it, for the goal diagnostics: credited, or each reason it was
-        not (a replay: nothing, it was counted the first time)."""
-        if self.replay:
-            return []
+        """What became of it, for the goal diagnostics: credited, or each reason it was not.
+        Nothing for a replay or an unknown goal: codes a client makes up cost nothing."""
+        if self.replay or self.err == UNKNOWN_GOAL:
+            return []  # a replay was counted the first time; an unknown goal has no page
         if self.err:
             return [self.err]
         found = [CREDITED] if self.credited else []

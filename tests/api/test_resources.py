@@ -262,3 +262,20 @@ def test_weight__outside_0_to_10_to_the_6__is_400(admin_api, agent, weight):
 def test_goal_max_value__above_10_to_the_12__is_400(admin_api, purchase_goal):
     assert admin_api("patch", "goals/g-purchase", {"max_value": 1e13}).status_code == 400
     assert admin_api("patch", "goals/g-purchase", {"max_value": 1e12}).status_code == 200
+
+
+def test_management_api__deeply_nested_json__is_400(admin_api):
+    body = "[" * 100_000 + "]" * 100_000
+    response = admin_api.client.post(
+        "/api/ac-acme/goals/", data=body, content_type="application/json",
+        headers=admin_api.headers,
+    )  # fmt: skip
+    assert response.status_code == 400
+
+
+def test_management_api__metadata_with_nul__is_400(admin_api, agent):
+    response = admin_api("patch", "agents/a-hero", {"variations": [
+        {"code": "A"}, {"code": "B", "metadata": {"headline": "a\u0000b"}},
+    ]})  # fmt: skip
+    assert response.status_code == 400
+    assert agent.variations.get(code="B").metadata == {"h": "Hi"}  # unchanged

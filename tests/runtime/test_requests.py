@@ -45,8 +45,11 @@ def test_key__unknown__is_401(api, agent, express_target):
     _err(api.call(express_target, [], key="api-" + "x" * 32), 401)
 
 
-def test_account__unknown__is_401_like_an_unknown_key(api, agent, express_target):
-    unknown_account = _err(api.call(express_target, [], account="ac-nobody"), 401)
+def test_account__unknown__answers_as_if_it_were_another_account(api, agent, express_target):
+    # a valid key: 403 "another account", as on an account that exists (SPEC §10)
+    assert "another account" in _err(api.call(express_target, [], account="ac-nobody"), 403)
+    # an unknown key: 401, as on the account's own URL
+    unknown_account = _err(api.call(express_target, [], account="ac-nobody", key="api-nope"), 401)
     unknown_key = _err(api.call(express_target, [], key="api-nope"), 401)
     assert unknown_account == unknown_key
 
