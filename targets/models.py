@@ -1,6 +1,7 @@
 """Deploy targets: where agents run (Express/JS in the browser, or REST server-side)."""
 
-from urllib.parse import urlsplit
+import re
+from urllib.parse import SplitResult, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -30,6 +31,24 @@ def channel_of(kind: str) -> Channel:
 ALLOW_EXTERNAL_VID_LABEL = "Allow Passing of External Visitor ID"
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+def _host_ok(host: str) -> bool:
+    """A DNS name of letters, digits and dashes (no wildcard), or an IP address."""
+    if ":" in host:  # IPv6 in brackets, already checked by urlsplit
+        return True
+    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in host.split("."))
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        port = parts.port  # ValueError when not a number or out of 0..65535
+    except ValueError:
+        return False
+    return port is None or 1 <= port <= 65535
+
+
 def validate_allowed_origins(value: object) -> None:
     """Refuse anything but a list of `scheme://host[:port]` origins."""
     if not isinstance(value, list):
@@ -37,14 +56,20 @@ def validate_allowed_origins(value: object) -> None:
     for origin in value:
         if not isinstance(origin, str):
             raise ValidationError(f"{origin!r} is not an origin.", code="invalid_origin")
-        parts = urlsplit(origin)
+        try:
+            parts = urlsplit(origin)
+        except ValueError:  # such as a bracketed host that is no IPv6 address
+            parts = None
         if (
-            parts.scheme not in ("http", "https")
+            parts is None
+            or parts.scheme not in ("http", "https")
             or not parts.netloc
             or parts.path not in ("", "/")
             or parts.query
             or parts.fragment
             or "@" in parts.netloc
+            or not _host_ok(parts.hostname or "")
+            or not _port_ok(parts)
         ):
             raise ValidationError(
                 f"“{origin}” is not an origin: write it as scheme://host[:port], "

@@ -14,6 +14,7 @@ ends. Killed half-way, a purge run again finishes the job: every batch stands al
 import contextlib
 import fcntl
 import hashlib
+import math
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,7 @@ from accounts.models import Account
 from visitors.models import Assignment, Credit, GoalEvent
 
 DEFAULT_BATCH_SIZE = 5000
+OLDER_THAN_MAX_DAYS = 36500  # a hundred years: anything older is everything
 DEFAULT_PAUSE = 1.0  # rest as long as each batch took: half the database time to traffic
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"conductrics purge").digest()[:8], "big", signed=True)
 
@@ -90,8 +92,8 @@ def purge_cutoff(
     could then no longer be matched) and `force` is not given.
     """
     days = account.retention_days if older_than_days is None else older_than_days
-    if days < 0:
-        raise ValidationError("--older-than must be 0 days or more.")
+    if not 0 <= days <= OLDER_THAN_MAX_DAYS:
+        raise ValidationError(f"--older-than must be from 0 to {OLDER_THAN_MAX_DAYS} days.")
     minimum = account_min_days(account=account)
     if days < minimum and not force:
         raise ValidationError(
@@ -195,8 +197,8 @@ def account_raw_data_purge(
     """
     if batch_size < 1:
         raise ValidationError("--batch-size must be 1 or more.")
-    if pause < 0:
-        raise ValidationError("--pause must be 0 or more.")
+    if not (math.isfinite(pause) and pause >= 0):
+        raise ValidationError("--pause must be a number, 0 or more.")
     counts = PurgeCounts()
     when = connection.ops.adapt_datetimefield_value(cutoff)
     for table in _TABLES:
@@ -251,8 +253,8 @@ def raw_data_purge(
     """
     if batch_size < 1:
         raise ValidationError("--batch-size must be 1 or more.")
-    if pause < 0:
-        raise ValidationError("--pause must be 0 or more.")
+    if not (math.isfinite(pause) and pause >= 0):
+        raise ValidationError("--pause must be a number, 0 or more.")
     plan = [
         (
             account,

@@ -52,7 +52,20 @@ def test_target__origins_on_rest_target__are_refused(account):
 
 
 @pytest.mark.parametrize(
-    "origin", ["shop.example.com", "ftp://x.example.com", "https://x.example.com/path", "https://"]
+    "origin",
+    [
+        "shop.example.com",
+        "ftp://x.example.com",
+        "https://x.example.com/path",
+        "https://",
+        "https://*.example.com",
+        "https://x.example.com:99999",
+        "https://x.example.com:0",
+        "https://x.example.com:port",
+        "https://exa mple.com",
+        "https://-x.example.com",
+        "https://[::zz]",
+    ],
 )
 def test_target__malformed_origin__is_refused(account, origin):
     with pytest.raises(ValidationError) as exc:
@@ -61,7 +74,10 @@ def test_target__malformed_origin__is_refused(account, origin):
 
 
 def test_target__good_origins__are_kept(account):
-    origins = ["https://www.example.com", "http://localhost:3000"]
+    origins = [
+        "https://www.example.com", "http://localhost:3000", "http://127.0.0.1:8080",
+        "http://[::1]:8000", "https://xn--bcher-kva.example",
+    ]  # fmt: skip
     target = target_create(account=account, name="Web", allowed_origins=origins)
     assert target.allowed_origins == origins
 

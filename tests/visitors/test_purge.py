@@ -110,6 +110,25 @@ def test_purge__bad_batch_size__is_a_clear_error(history):
         call_command("purge_events", "--batch-size", "0", stdout=io.StringIO())
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--older-than", "1000000000", "from 0 to 36500 days"),
+        ("--older-than", "-1", "from 0 to 36500 days"),
+        ("--pause", "nan", "--pause must be a number"),
+        ("--pause", "inf", "--pause must be a number"),
+        ("--pause", "-1", "--pause must be a number"),
+    ],
+)
+def test_purge__out_of_range_option__is_a_clear_error_and_deletes_nothing(
+    history, option, value, message
+):
+    before = Assignment.objects.count()
+    with pytest.raises(CommandError, match=message):
+        call_command("purge_events", option, value, "--force", stdout=io.StringIO())
+    assert Assignment.objects.count() == before
+
+
 def test_purge__verbosity_0__prints_nothing(history):
     assert _run("purge_events", "--verbosity", "0") == ""
 
