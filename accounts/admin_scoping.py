@@ -77,6 +77,17 @@ class AccountScopedAdmin(admin.ModelAdmin):
             return super().has_delete_permission(request, obj)
         return self._member_may(request, obj)
 
+    def save_model(self, request: HttpRequest, obj: Model, form: forms.ModelForm, change: bool):
+        """A change writes only the fields the form changed (and the auto-updated dates), so
+        that it cannot undo what was changed meanwhile elsewhere, such as a key rotated."""
+        if not change:
+            return super().save_model(request, obj, form, change)
+        columns = {f.name for f in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        stamps = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
+        obj.save(update_fields=[*changed, *stamps])
+        return None
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Account and not request.user.is_superuser:
             kwargs["queryset"] = Account.objects.filter(pk__in=self._account_ids(request))

@@ -181,11 +181,11 @@ def agent_update(*, agent: Agent, **changes: object) -> Agent:
     goals = changes.get("goals", agent.goals.all())
     targets = changes.get("targets", agent.targets.all())
     agent_links_validate(account=agent.account, goals=goals, targets=targets)
-    for name in ("name", "status"):
-        if name in changes:
-            setattr(agent, name, changes[name])
+    own = [name for name in ("name", "status") if name in changes]
+    for name in own:
+        setattr(agent, name, changes[name])
     agent.full_clean()
-    agent.save()
+    agent.save(update_fields=[*own, "updated_at"])  # only what changed
     if "variations" in changes:
         _variations_save(agent=agent, variations=changes["variations"])
     if "paused_variation" in changes and changes["paused_variation"] is None:

@@ -67,7 +67,7 @@ def goal_update(*, goal: Goal, **changes: object) -> Goal:
             raise ValueError(f"{name} is not an editable field of a goal")
         setattr(goal, name, value)
     goal.full_clean()
-    goal.save()
+    goal.save(update_fields=[*changes, "updated_at"])  # only what changed
     return goal
 
 

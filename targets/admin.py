@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
 from targets.models import DeployTarget
-from targets.services import target_code_generate, target_rotate_key
+from targets.services import KeyRotatedMeanwhile, target_code_generate, target_rotate_key
 
 
 class OriginsField(forms.CharField):
@@ -74,7 +74,11 @@ class DeployTargetAdmin(AccountScopedAdmin):
     @admin.action(description="Rotate the runtime API key (the old key stops working at once)")
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[DeployTarget]) -> None:
         for target in queryset:
-            new_key = target_rotate_key(target=target)
+            try:
+                new_key = target_rotate_key(target=target)
+            except KeyRotatedMeanwhile as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
             self.message_user(
                 request, f"New runtime key for {target.code}: {new_key}", messages.WARNING
             )

@@ -2,15 +2,27 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, domain_call
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
-from targets.services import target_create, target_delete, target_rotate_key, target_update
+from targets.services import (
+    KeyRotatedMeanwhile,
+    target_create,
+    target_delete,
+    target_rotate_key,
+    target_update,
+)
+
+
+class RotationConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "rotated_meanwhile"
 
 
 class TargetOut(serializers.Serializer):
@@ -96,12 +108,20 @@ class TargetRotateKeyView(AccountAPIView):
     @extend_schema(
         tags=["targets"],
         request=None,
-        responses={200: inline_serializer("RotatedKey", {"api_key": serializers.CharField()})},
+        responses={
+            200: inline_serializer("RotatedKey", {"api_key": serializers.CharField()}),
+            409: OpenApiResponse(description="Another rotation of this key won the race."),
+        },
         summary="Give the target a new runtime key; the old one stops working at once.",
     )
     def post(self, request: Request, account: str, code: str) -> Response:
         target = get_object_or_404(DeployTarget, account=self.account, code=code)
-        return Response({"api_key": target_rotate_key(target=target)})
+        try:
+            return Response({"api_key": target_rotate_key(target=target)})
+        except KeyRotatedMeanwhile as exc:
+            raise RotationConflict(
+                f"{exc} Its live key is the one that rotation answered; rotate again if needed."
+            ) from exc
 
 
 urlpatterns = [

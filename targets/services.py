@@ -49,11 +49,25 @@ def target_create(
     return target
 
 
+class KeyRotatedMeanwhile(Exception):
+    """The key read before a rotation is no longer the live one: another rotation won."""
+
+
+@transaction.atomic
 def target_rotate_key(*, target: DeployTarget) -> str:
-    """Give `target` a new runtime key and return it; the old key stops working at once."""
-    target.api_key = runtime_key_generate()
-    target.save(update_fields=["api_key", "updated_at"])
-    return target.api_key
+    """Replace the key of `target` (the one it was read with) by a new one; return it. The
+    old key stops working at once.
+
+    Atomic: of rotations racing from the same key, one wins and the others raise
+    KeyRotatedMeanwhile, so no answered key is already dead.
+    """
+    current = DeployTarget.objects.select_for_update().get(pk=target.pk)
+    if current.api_key != target.api_key:
+        raise KeyRotatedMeanwhile(f"The key of {target.code} was rotated meanwhile.")
+    current.api_key = runtime_key_generate()
+    current.save(update_fields=["api_key", "updated_at"])
+    target.api_key = current.api_key
+    return current.api_key
 
 
 TARGET_EDITABLE = ("name", "kind", "enabled", "allow_external_vid", "allowed_origins")
@@ -70,7 +84,8 @@ def target_update(*, target: DeployTarget, **changes: object) -> DeployTarget:
             raise ValueError(f"{name} is not an editable field of a deploy target")
         setattr(target, name, value)
     target.full_clean()
-    target.save()
+    # only what changed: the key (rotated meanwhile, maybe) is never written back
+    target.save(update_fields=[*changes, "updated_at"])
     return target
 
 

@@ -279,3 +279,22 @@ def test_management_api__metadata_with_nul__is_400(admin_api, agent):
     ]})  # fmt: skip
     assert response.status_code == 400
     assert agent.variations.get(code="B").metadata == {"h": "Hi"}  # unchanged
+
+
+def test_rotate_key__raced_by_another_rotation__is_409_and_the_winner_stays_live(
+    admin_api, express_target, monkeypatch
+):
+    from targets import services
+    from targets.models import DeployTarget
+
+    real = services.target_rotate_key
+
+    def raced(*, target):  # another rotation commits between this request's read and write
+        real(target=DeployTarget.objects.get(pk=target.pk))
+        return real(target=target)
+
+    monkeypatch.setattr("targets.api.target_rotate_key", raced)
+    response = admin_api("post", "targets/dt-web/rotate-key")
+    assert response.status_code == 409
+    assert "rotated meanwhile" in response.json()["detail"]
+    assert DeployTarget.objects.get(pk=express_target.pk).api_key != express_target.api_key

@@ -89,3 +89,55 @@ def test_rotate_key__replaces_the_key(account):
     target.refresh_from_db()
     assert new != old
     assert target.api_key == new
+
+
+def test_update_with_a_stale_copy__never_writes_back_the_key_it_read(express_target):
+    from targets.models import DeployTarget
+    from targets.services import target_update
+
+    stale = DeployTarget.objects.get(pk=express_target.pk)  # read before the rotation
+    rotated = target_rotate_key(target=express_target)
+    target_update(target=stale, name="Renamed")
+    live = DeployTarget.objects.get(pk=express_target.pk)
+    assert live.api_key == rotated
+    assert live.name == "Renamed"
+
+
+def test_rotations_from_the_same_key__one_wins_the_other_is_refused(express_target):
+    from targets.models import DeployTarget
+    from targets.services import KeyRotatedMeanwhile
+
+    first = DeployTarget.objects.get(pk=express_target.pk)
+    second = DeployTarget.objects.get(pk=express_target.pk)
+    won = target_rotate_key(target=first)
+    with pytest.raises(KeyRotatedMeanwhile):
+        target_rotate_key(target=second)
+    assert DeployTarget.objects.get(pk=express_target.pk).api_key == won
+
+
+def test_admin_change__raced_by_a_rotation__keeps_the_rotated_key(
+    admin_client, express_target, monkeypatch
+):
+    from django.urls import reverse
+
+    from targets.admin import DeployTargetAdmin
+    from targets.models import DeployTarget
+
+    url = reverse("admin:targets_deploytarget_change", args=[express_target.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {n: v for n, v in form.initial.items() if n in form.fields and v not in (None, False)}
+    data.update(name="Renamed", allowed_origins="", allow_external_vid="on")
+    rotated = []
+    read = DeployTargetAdmin.get_object
+
+    def read_then_rotated(self, request, object_id, from_field=None):
+        obj = read(self, request, object_id, from_field)
+        if request.method == "POST":  # a rotation commits after the admin read the target
+            rotated.append(target_rotate_key(target=DeployTarget.objects.get(pk=obj.pk)))
+        return obj
+
+    monkeypatch.setattr(DeployTargetAdmin, "get_object", read_then_rotated)
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    live = DeployTarget.objects.get(pk=express_target.pk)
+    assert (live.name, live.api_key) == ("Renamed", rotated[0])
