@@ -31,7 +31,7 @@ from targets.models import ALLOW_EXTERNAL_VID_LABEL
 logger = logging.getLogger(__name__)
 
 CREDITED = "credited"
-NO_SELECTION = "no_selection"  # nothing to credit: no assignment found for this visitor
+NO_SELECTION = reasons.NO_SELECTION  # nothing to credit: no assignment found for this visitor
 VID_NOT_ALLOWED = "vid_not_allowed"  # the whole request refused (403) on a REST target
 OUTCOMES = (
     CREDITED,

@@ -16,3 +16,6 @@ AGENT_NOT_RUNNING = "agent_not_running"
 REST_SEND_NOT_ENABLED = "rest_send_not_enabled"
 PROVISIONAL = "provisional"
 GOAL_BEFORE_SELECTION = "goal_before_selection"
+
+# in data.warnings: a goal that found no selection of this visitor in any agent tracking it
+NO_SELECTION = "no_selection"

@@ -6,6 +6,7 @@ md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additio
 
 from typing import Any
 
+from goals.reasons import NO_SELECTION
 from visitors.request import ExecutionResult, GoalResult, SelectionResult
 
 
@@ -46,6 +47,8 @@ def envelope_render(
             items.append(goal_item(item))
             if item.err:
                 warnings.append({"reason": item.err, "g": item.goal, "detail": item.detail})
+            elif item.no_selection:
+                warnings.append({"reason": NO_SELECTION, "g": item.goal, "detail": item.detail})
     data: dict[str, Any] = {"items": items, "sels": sels, "traits": list(traits)}
     if warnings:
         data["warnings"] = warnings

@@ -293,11 +293,15 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
             result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
     if result.credited:
         result.status = reasons.STATUS_OK
-    result.detail = (
-        f"credited to {', '.join(c['a'] + '/' + c['c'] for c in result.credited)}"
-        if result.credited
-        else "no assignment of this visitor was credited"
-    )
+    if result.credited:
+        result.detail = f"credited to {', '.join(c['a'] + '/' + c['c'] for c in result.credited)}"
+    elif result.skipped:
+        result.detail = "no assignment of this visitor was credited"
+    else:
+        result.detail = (
+            f"no selection was found for this session{' or vid' if visitor.vid else ''} in "
+            f"the agents that track {goal.code}: the page must pass the same vid"
+        )
     if command.event_id is not None:
         plan.seen_events[(goal.id, command.event_id)] = result.to_record()
     event.response = result.to_record()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goals.diagnostics import CREDITED, NO_SELECTION
-from goals.reasons import UNKNOWN_GOAL
+from goals.reasons import STATUS_NONE, UNKNOWN_GOAL
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ class GoalResult:
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "reason"}
     replay: bool = False
     detail: str = ""
+
+    @property
+    def no_selection(self) -> bool:
+        """Accepted, but no agent tracking the goal holds a selection of this visitor."""
+        return self.status == STATUS_NONE and not (
+            self.err or self.credited or self.skipped or self.replay
+        )
 
     def outcomes(self) -> list[str]:
         """What became of it, for the goal diagnostics: credited, or each reason it was not.

@@ -323,3 +323,24 @@ def test_goal__value_above_10_to_the_12__is_invalid_value_and_reports_stay_up(
     )
     assert report.status_code == 200
     assert report.json()["goals"][0]["variations"][0]["value_sum"] in (0, 1e12)
+
+
+def test_goal__no_selection_for_visitor__says_so_in_a_warning(api, agent, rest_target):
+    data = api.data(rest_target, PURCHASE, session="somebody-else", vid="somebody-else")
+    assert data["warnings"] == [
+        {
+            "reason": "no_selection",
+            "g": "g-purchase",
+            "detail": "no selection was found for this session or vid in the agents that "
+            "track g-purchase: the page must pass the same vid",
+        }
+    ]
+
+
+def test_goal__credited_or_skipped__has_no_no_selection_warning(
+    api, agent, express_target, rest_target
+):
+    _select(api, express_target)
+    data = api.data(rest_target, PURCHASE + PURCHASE, session="lana-123", vid="lana-123")
+    assert [i["s"] for i in data["items"]] == ["ok", "none"]  # credited, then already_credited
+    assert "warnings" not in data
