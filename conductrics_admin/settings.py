@@ -167,8 +167,11 @@ SPECTACULAR_SETTINGS = {
 AGENT_API_EXPRESS_RATE = env.str("AGENT_API_EXPRESS_RATE", default="600/min")
 AGENT_API_REST_RATE = env.str("AGENT_API_REST_RATE", default="60000/min")
 
-# Cache of configuration read on the agent-api's hot path (short TTL, invalidated on save).
-CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=5)
+# Cache of configuration read on the agent-api's hot path: a process checks the account's
+# configuration version after CONFIG_CHECK_SECONDS (so every server sees a change within a
+# second), and loads it again after CONFIG_CACHE_TTL_SECONDS whatever the version.
+CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=0.5)
+CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=60)
 # Accounts whose configuration one process keeps in memory at most (the oldest go first).
 CONFIG_CACHE_MAX_ACCOUNTS = env.int("CONFIG_CACHE_MAX_ACCOUNTS", default=10000)
 # goal diagnostics: how long a process adds up its counts before sending them to the cache

@@ -1,11 +1,41 @@
 from django.apps import AppConfig
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
-def _config_changed(**kwargs: object) -> None:
-    from visitors.config import config_cache_clear
+def _account_id_of(instance: Model) -> int | None:
+    """The account whose configuration `instance` is part of (None: the account itself is
+    gone, and so is its version)."""
+    from accounts.models import Account
+    from agents.models import Variation
+
+    if isinstance(instance, Account):
+        return instance.pk
+    if isinstance(instance, Variation):
+        return (
+            type(instance.agent)
+            .objects.filter(pk=instance.agent_id)
+            .values_list("account_id", flat=True)
+            .first()
+        )
+    return getattr(instance, "account_id", None)
+
+
+def _config_changed(*, instance: Model, **kwargs: object) -> None:
+    from visitors.config import config_cache_clear, config_version_bump
 
     config_cache_clear()
+    account_id = _account_id_of(instance)
+    if account_id is not None:
+        config_version_bump(account_id=account_id)
+
+
+def _account_deleted(*, instance: Model, **kwargs: object) -> None:
+    from visitors.config import config_cache_clear
+    from visitors.models import ConfigVersion
+
+    config_cache_clear()
+    ConfigVersion.objects.filter(account_id=instance.pk).delete()
 
 
 class VisitorsConfig(AppConfig):
@@ -14,14 +44,17 @@ class VisitorsConfig(AppConfig):
     verbose_name = "Visitors (raw data)"
 
     def ready(self) -> None:
-        # The agent-api's configuration snapshot must not outlive a change made in the
-        # admin or the management API; this is cache upkeep, not business logic.
+        # The agent-api's configuration snapshots must not outlive a change made in the
+        # admin or the management API, in this process (dropped) or any other (the
+        # account's version raised); this is cache upkeep, not business logic.
         from accounts.models import Account
         from agents.models import Agent, Variation
         from goals.models import Goal
         from targets.models import DeployTarget
 
-        for model in (Account, DeployTarget, Goal, Agent, Variation):
+        post_save.connect(_config_changed, sender=Account, dispatch_uid="cfg-save-account")
+        post_delete.connect(_account_deleted, sender=Account, dispatch_uid="cfg-del-account")
+        for model in (DeployTarget, Goal, Agent, Variation):
             post_save.connect(_config_changed, sender=model, dispatch_uid=f"cfg-save-{model}")
             post_delete.connect(_config_changed, sender=model, dispatch_uid=f"cfg-del-{model}")
         for through in (Agent.goals.through, Agent.targets.through):

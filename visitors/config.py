@@ -1,9 +1,12 @@
 """An account's configuration as the agent-api reads it: immutable, cached in-process.
 
 Loading an account costs a handful of queries; afterwards the hot path reads targets,
-agents and goals from memory. A snapshot lives `CONFIG_CACHE_TTL_SECONDS` and is dropped
-at once in this process when any of its objects is saved or deleted (see `apps.py`);
-other processes pick the change up when their TTL runs out.
+agents and goals from memory. Every change of an account's configuration raises its
+`ConfigVersion` in the same transaction, and drops this process's snapshots at once (see
+`apps.py`). Other processes read the version (one indexed row) when a snapshot is older
+than `CONFIG_CHECK_SECONDS` (0.5 s), and load the snapshot again when it moved: every
+server serves a change within a second. A snapshot is loaded again after
+`CONFIG_CACHE_TTL_SECONDS` whatever the version says.
 """
 
 import threading
@@ -12,12 +15,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from django.conf import settings
+from django.db import connection
 
 from accounts.codes import account_code_well_formed
 from accounts.models import Account
 from agents.models import Agent, AgentStatus
 from goals.models import Goal
 from targets.models import DeployTarget, TargetKind
+from visitors.models import ConfigVersion
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class GoalConf:
 class AccountConf:
     id: int
     code: str
+    version: int
     window_hours: int
     targets: tuple[TargetConf, ...]
     agents: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -81,11 +87,32 @@ class AccountConf:
     agents_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
 
+def config_version_bump(*, account_id: int) -> None:
+    """Raise the configuration version of an account (call it in the change's transaction)."""
+    table = ConfigVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, version) VALUES (%s, 1) "  # noqa: S608 - a table name
+            f"ON CONFLICT (account_id) DO UPDATE SET version = {table}.version + 1",
+            [account_id],
+        )
+
+
+def config_version(*, account_id: int) -> int:
+    """The configuration version of an account (0 before its first change)."""
+    found = ConfigVersion.objects.filter(account_id=account_id).values_list("version", flat=True)
+    return next(iter(found), 0)
+
+
 def account_conf_load(*, code: str) -> AccountConf | None:
-    """Read an account's whole runtime configuration from the database (None if unknown)."""
+    """Read an account's whole runtime configuration from the database (None if unknown).
+
+    Its version is read first, so a change saved while it loads is seen at the next check.
+    """
     account = Account.objects.filter(code=code).first()
     if account is None:
         return None
+    version = config_version(account_id=account.pk)
     targets = tuple(
         TargetConf(
             id=t.pk,
@@ -142,6 +169,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
     return AccountConf(
         id=account.pk,
         code=account.code,
+        version=version,
         window_hours=account.attribution_window_hours,
         targets=targets,
         agents=MappingProxyType(agents),
@@ -151,35 +179,53 @@ def account_conf_load(*, code: str) -> AccountConf | None:
 
 
 _lock = threading.Lock()
-# account code -> (expiry, snapshot); accounts that exist and codes that name none are kept
-# apart and each bounded, so that codes made up by a client neither grow memory nor push
-# real accounts out. A full cache forgets its oldest entry.
-_cache: dict[str, tuple[float, AccountConf]] = {}
-_unknown: dict[str, float] = {}
+# account code -> _Entry; accounts that exist and codes that name none are kept apart and
+# each bounded, so that codes made up by a client neither grow memory nor push real
+# accounts out. A full cache forgets its oldest entry.
+_cache: dict[str, "_Entry"] = {}
+_unknown: dict[str, float] = {}  # code -> until when it is taken to name no account
 UNKNOWN_CODES_KEPT = 1000
 
 
+@dataclass(frozen=True)
+class _Entry:
+    conf: AccountConf
+    fresh_until: float  # served without a check until then
+    expires: float  # loaded again after this, whatever its version
+
+
 def account_conf(*, code: str) -> AccountConf | None:
-    """Return the cached configuration of account `code` (None when there is no such account).
+    """Return the configuration of account `code` (None when there is no such account), as
+    cached by this process and checked against the account's version at most every
+    `CONFIG_CHECK_SECONDS`.
 
     A code without an account code's shape is None at once, without a query.
     """
     now = time.monotonic()
     hit = _cache.get(code)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    if _unknown.get(code, 0.0) > now:
+    if hit is not None:
+        if hit.fresh_until > now:
+            return hit.conf
+        if hit.expires > now and config_version(account_id=hit.conf.id) == hit.conf.version:
+            _cache[code] = _Entry(hit.conf, now + settings.CONFIG_CHECK_SECONDS, hit.expires)
+            return hit.conf
+    elif _unknown.get(code, 0.0) > now:
         return None
     if not account_code_well_formed(code):
         return None
     conf = account_conf_load(code=code)
-    expiry = now + settings.CONFIG_CACHE_TTL_SECONDS
     with _lock:
         if conf is None:
-            _remember(_unknown, code, expiry, UNKNOWN_CODES_KEPT)
+            _cache.pop(code, None)
+            _remember(_unknown, code, now + settings.CONFIG_CHECK_SECONDS, UNKNOWN_CODES_KEPT)
         else:
             _unknown.pop(code, None)
-            _remember(_cache, code, (expiry, conf), settings.CONFIG_CACHE_MAX_ACCOUNTS)
+            entry = _Entry(
+                conf,
+                now + settings.CONFIG_CHECK_SECONDS,
+                now + settings.CONFIG_CACHE_TTL_SECONDS,
+            )
+            _remember(_cache, code, entry, settings.CONFIG_CACHE_MAX_ACCOUNTS)
     return conf
 
 

@@ -191,3 +191,20 @@ class Credit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.goal_id} → {self.variation_id} ({self.value:g})"
+
+
+class ConfigVersion(models.Model):
+    """A counter per account, raised by every change of its configuration (in the same
+    transaction), so that every server process sees a change within
+    `CONFIG_CHECK_SECONDS` by reading one number (see visitors.config)."""
+
+    # No constraint: an account's deletion raises the version of what it takes with it
+    # until its very end; the row goes last (visitors.apps).
+    account = models.OneToOneField(
+        Account, on_delete=models.DO_NOTHING, primary_key=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.version}"
