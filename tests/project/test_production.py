@@ -1,0 +1,90 @@
+"""The production recipe of the README, run for real: collectstatic, then gunicorn with
+production settings (DEBUG off) serves the JavaScript client and the admin's CSS itself."""
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, **headers: str) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - our own server
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.status, dict(response.headers), response.read()
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    if not GUNICORN.exists():
+        pytest.fail("gunicorn is a test dependency: pip install -e '.[dev]'")
+    tmp = tmp_path_factory.mktemp("production")
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "production-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp / "static"),
+        "WHITENOISE_USE_FINDERS": "false",  # collectstatic's output only, as in production
+        "DJANGO_SETTINGS_MODULE": "conductrics_admin.settings",
+    }
+    manage = [sys.executable, "manage.py"]
+    for command in (["collectstatic", "--noinput"], ["migrate"]):
+        subprocess.run([*manage, *command, "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn, on loopback
+        [str(GUNICORN), "conductrics_admin.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _get(base + "/admin/login/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_production__serves_the_javascript_client_compressed_with_cache_headers(
+    production_server,
+):
+    status, headers, body = _get(
+        production_server + "/static/conductrics/conductrics.js", **{"Accept-Encoding": "gzip"}
+    )
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert "max-age=3600" in headers["Cache-Control"]
+    source = (ROOT / "static" / "conductrics" / "conductrics.js").read_bytes()
+    assert gzip.decompress(body) == source
+
+
+def test_production__serves_the_admin_css_its_pages_link(production_server):
+    _, _, page = _get(production_server + "/admin/login/")
+    assert b"/static/admin/css/base.css" in page
+    status, headers, _ = _get(production_server + "/static/admin/css/base.css")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
