@@ -3,8 +3,9 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
-from accounts.admin_scoping import AccountScopedAdmin
+from accounts.admin_scoping import AccountScopedAdmin, keys_shown_once
 from accounts.models import Account, AdminApiKey, Membership
 from accounts.services import admin_key_create, admin_key_revoke
 
@@ -69,15 +70,17 @@ class AccountAdmin(AccountScopedAdmin):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     @admin.action(description="Create an admin API key (shown once)")
-    def create_admin_key(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
-        for account in queryset:
-            _, raw = admin_key_create(account=account, name=f"created by {request.user}")
-            self.message_user(
-                request,
-                f"New admin API key for {account.code}: {raw} — "
-                "copy it now, it is not shown again.",
-                messages.WARNING,
-            )
+    def create_admin_key(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> TemplateResponse:
+        keys = [
+            (account.code, admin_key_create(account=account, name=f"created by {request.user}")[1])
+            for account in queryset
+        ]
+        return keys_shown_once(
+            request=request, model_admin=self, title="New admin API keys", keys=keys,
+            note="Only their hash is stored: a lost key cannot be shown again, only revoked.",
+        )  # fmt: skip
 
 
 @admin.register(AdminApiKey)

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
 
 from accounts.models import Account
 from accounts.selectors import accounts_for_user, user_is_account_staff
@@ -143,3 +144,27 @@ def admin_object_get(
     if not allowed(request, obj):
         raise PermissionDenied
     return model_admin, obj
+
+
+def keys_shown_once(
+    *,
+    request: HttpRequest,
+    model_admin: admin.ModelAdmin,
+    title: str,
+    keys: list[tuple[str, str]],
+    note: str = "",
+    failures: list[str] | None = None,
+) -> TemplateResponse:
+    """A page that shows new keys once: (label, key) rows. Keys never go into a message
+    (messages travel in a cookie) nor into a redirect."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+        "keys": keys,
+        "note": note,
+        "failures": failures or [],
+    }
+    response = TemplateResponse(request, "admin/keys_shown_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response

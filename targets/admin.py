@@ -1,12 +1,13 @@
 """Admin of deploy targets, with their Data Passing section and key rotation."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm, keys_shown_once
 from targets.models import DeployTarget
 from targets.services import KeyRotatedMeanwhile, target_code_generate, target_rotate_key
 
@@ -60,25 +61,33 @@ class DeployTargetAdmin(AccountScopedAdmin):
         ("Browser access (Express)", {"fields": ["allowed_origins"]}),
         ("Runtime API key", {"fields": ["api_key"]}),
     ]
-    readonly_fields = ["api_key"]
     radio_fields = {"kind": admin.HORIZONTAL}
 
     def get_readonly_fields(self, request: HttpRequest, obj: DeployTarget | None = None):
         # A code is part of runtime URLs and client configuration: fixed once created.
-        return ["account", "code", "api_key"] if obj else ["api_key"]
+        return ["account", "code", "api_key"] if obj else []
+
+    def get_fieldsets(self, request: HttpRequest, obj: DeployTarget | None = None):
+        # The key is made when the target is saved: an add form has none to show yet.
+        return self.fieldsets if obj else self.fieldsets[:-1]
 
     @admin.display(description="runtime key")
     def key_hint(self, obj: DeployTarget) -> str:
         return format_html("<code>{}…</code>", obj.api_key[:10])
 
     @admin.action(description="Rotate the runtime API key (the old key stops working at once)")
-    def rotate_key(self, request: HttpRequest, queryset: QuerySet[DeployTarget]) -> None:
+    def rotate_key(
+        self, request: HttpRequest, queryset: QuerySet[DeployTarget]
+    ) -> TemplateResponse:
+        keys, failures = [], []
         for target in queryset:
             try:
-                new_key = target_rotate_key(target=target)
+                keys.append((target.code, target_rotate_key(target=target)))
             except KeyRotatedMeanwhile as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
-            self.message_user(
-                request, f"New runtime key for {target.code}: {new_key}", messages.WARNING
-            )
+                failures.append(str(exc))
+        return keys_shown_once(
+            request=request, model_admin=self, title="New runtime API keys", keys=keys,
+            note="The old keys stopped working: put these in the pages and servers that "
+            "call the agent-api.",
+            failures=failures,
+        )  # fmt: skip

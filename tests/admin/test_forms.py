@@ -49,16 +49,28 @@ def test_target_add__bad_origin__shows_the_error(admin_client, account):
     assert not DeployTarget.objects.filter(name="Shop").exists()
 
 
-def test_target_rotate_key_action__changes_the_key_and_shows_it(admin_client, express_target):
+def _cookies_text(client) -> str:
+    return " ".join(f"{c.key}={c.value}" for c in client.cookies.values())
+
+
+def test_target_rotate_key_action__changes_the_key_and_shows_it_once_on_the_page(
+    admin_client, express_target
+):
     old = express_target.api_key
     response = admin_client.post(
         reverse("admin:targets_deploytarget_changelist"),
         {"action": "rotate_key", "_selected_action": [express_target.pk]},
-        follow=True,
     )
     express_target.refresh_from_db()
     assert express_target.api_key != old
-    assert express_target.api_key in response.content.decode()
+    assert response.status_code == 200  # the page itself, not a redirect carrying it
+    assert "no-store" in response["Cache-Control"]
+    assert f'<code class="shown-once-key">{express_target.api_key}</code>' in (
+        response.content.decode()
+    )
+    assert express_target.api_key not in _cookies_text(admin_client)
+    next_page = admin_client.get(reverse("admin:targets_deploytarget_changelist"))
+    assert express_target.api_key not in next_page.content.decode()  # no message carried it
 
 
 def test_goal_change__shows_trigger_rest_send_and_checklist(admin_client, agent, purchase_goal):
@@ -181,11 +193,22 @@ def test_agent_status_actions__change_the_status(admin_client, agent):
 
 
 def test_account_create_admin_key_action__shows_key_once(admin_client, account):
+    import re
+
     response = admin_client.post(
         reverse("admin:accounts_account_changelist"),
         {"action": "create_admin_key", "_selected_action": [account.pk]},
-        follow=True,
     )
     html = response.content.decode()
-    assert "New admin API key for ac-acme: admin-" in html
+    [key] = re.findall(r'<code class="shown-once-key">(admin-[A-Za-z0-9_-]{32})</code>', html)
+    assert "<td>ac-acme</td>" in html
     assert account.admin_keys.count() == 1
+    assert key not in _cookies_text(admin_client)
+    again = admin_client.get(reverse("admin:accounts_account_changelist")).content.decode()
+    assert key not in again
+
+
+def test_target_add_form__shows_no_key_before_one_is_made(admin_client, account):
+    html = admin_client.get(reverse("admin:targets_deploytarget_add")).content.decode()
+    assert "api-" not in html
+    assert "Runtime API key" not in html
