@@ -78,6 +78,25 @@ class AccountScopedAdmin(admin.ModelAdmin):
             return super().has_delete_permission(request, obj)
         return self._member_may(request, obj)
 
+    def get_list_filter(self, request: HttpRequest) -> list:
+        """Filters on a relation (account, goal, agent...) list only the related objects of
+        the rows this user may see, never every account's."""
+        scoped = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and self._is_relation(entry):
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def _is_relation(self, path: str) -> bool:
+        model = self.model
+        for name in path.split("__"):
+            field = model._meta.get_field(name)
+            if not field.is_relation:
+                return False
+            model = field.related_model
+        return True
+
     def save_model(self, request: HttpRequest, obj: Model, form: forms.ModelForm, change: bool):
         """A change writes only the fields the form changed (and the auto-updated dates), so
         that it cannot undo what was changed meanwhile elsewhere, such as a key rotated."""

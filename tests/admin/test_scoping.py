@@ -131,3 +131,33 @@ def test_staff__raw_data_lists__show_only_their_account(staff_client, api, two_t
     response = staff_client.get(reverse("admin:visitors_assignment_changelist"))
     shown = {a.session for a in response.context["cl"].result_list}
     assert shown == {"mine"}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "goals_goal",
+        "agents_agent",
+        "targets_deploytarget",
+        "visitors_assignment",
+        "visitors_goalevent",
+        "accounts_adminapikey",
+    ],
+)
+def test_staff__filter_sidebar__lists_only_their_accounts_objects(
+    staff_client, api, two_tenants, page
+):
+    api.data(two_tenants["theirs"]["target"], [{"a": two_tenants["theirs"]["agent"].code},
+             {"g": two_tenants["theirs"]["goal"].code}], session="their-visitor",
+             account="ac-other")  # fmt: skip
+    api.data(two_tenants["mine"]["target"], [{"a": "a-hero"}, {"g": "g-purchase"}])
+    response = staff_client.get(reverse(f"admin:{page}_changelist"))
+    assert response.status_code == 200
+    choices = " ".join(
+        str(choice.get("display", ""))
+        for spec in response.context["cl"].filter_specs
+        for choice in spec.choices(response.context["cl"])
+    )
+    theirs = two_tenants["theirs"]
+    for obj in (theirs["account"], theirs["goal"], theirs["agent"]):
+        assert str(obj) not in choices
