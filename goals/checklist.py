@@ -2,7 +2,7 @@
 
 Four prerequisites for sending an Express agent's goals through the REST API and
 having them matched to the variation a visitor saw:
-1. an Express target of the agent passes the External Visitor ID;
+1. every Express target of the agent passes the External Visitor ID (an item per target);
 2. a REST target of the account passes it;
 3. the goal is triggered "Programmatically, via API";
 4. the goal's "Goal events to be sent via REST API" is on.
@@ -33,19 +33,45 @@ class ChecklistItem:
     fix: Model | type[Model] | None
 
 
-def _target_item(
-    *, key: str, kind: str, targets: Iterable[DeployTarget], where: str
-) -> ChecklistItem:
-    kind_label = "Express" if kind == TargetKind.EXPRESS else "REST"
-    label = f"{kind_label} target passes the External Visitor ID"
-    candidates = [t for t in targets if t.kind == kind and t.enabled]
+def _express_items(*, targets: Iterable[DeployTarget], where: str) -> list[ChecklistItem]:
+    """One item per enabled Express target: each must pass the vid, whatever the others do
+    (a page on a target that does not pass it sends selections no REST goal can find)."""
+    candidates = [t for t in targets if t.kind == TargetKind.EXPRESS and t.enabled]
+    if not candidates:
+        return [
+            ChecklistItem(
+                EXPRESS_PASSES_VID,
+                "Express target passes the External Visitor ID",
+                False,
+                f"{where} has no enabled Express target: add one.",
+                DeployTarget,
+            )
+        ]
+    return [
+        ChecklistItem(
+            EXPRESS_PASSES_VID,
+            f"Express target {t.code} passes the External Visitor ID",
+            t.allow_external_vid,
+            "Allowed."
+            if t.allow_external_vid
+            else f"Turn on “{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing) on {t.code}.",
+            t,
+        )
+        for t in candidates
+    ]
+
+
+def _rest_item(*, targets: Iterable[DeployTarget]) -> ChecklistItem:
+    """Goals come from some server: one REST target of the account passing the vid will do."""
+    label = "REST target passes the External Visitor ID"
+    candidates = [t for t in targets if t.kind == TargetKind.REST and t.enabled]
     passing = [t for t in candidates if t.allow_external_vid]
     if passing:
         names = ", ".join(t.code for t in passing)
-        return ChecklistItem(key, label, True, f"Allowed on {names}.", passing[0])
+        return ChecklistItem(REST_PASSES_VID, label, True, f"Allowed on {names}.", passing[0])
     if candidates:
         return ChecklistItem(
-            key,
+            REST_PASSES_VID,
             label,
             False,
             f"Turn on “{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing) on "
@@ -53,14 +79,16 @@ def _target_item(
             candidates[0],
         )
     return ChecklistItem(
-        key, label, False, f"{where} has no enabled {kind_label} target: add one.", DeployTarget
-    )
+        REST_PASSES_VID, label, False, "The account has no enabled REST target: add one.",
+        DeployTarget,
+    )  # fmt: skip
 
 
 def server_side_checklist(
     *, goal: Goal, express_targets: Iterable[DeployTarget] | None = None
 ) -> list[ChecklistItem]:
-    """Return the four items for `goal`.
+    """Return the items for `goal`: one per enabled Express target (or one saying there is
+    none), then the REST target, the trigger and REST-send.
 
     `express_targets` are the targets where the goal's selections are made (an agent's
     targets); by default, those of the agents that track the goal, else the account's.
@@ -75,12 +103,8 @@ def server_side_checklist(
         express_targets = list(express_targets)
         where = "The agent"
     return [
-        _target_item(
-            key=EXPRESS_PASSES_VID, kind=TargetKind.EXPRESS, targets=express_targets, where=where
-        ),
-        _target_item(
-            key=REST_PASSES_VID, kind=TargetKind.REST, targets=account_targets, where="The account"
-        ),
+        *_express_items(targets=express_targets, where=where),
+        _rest_item(targets=account_targets),
         ChecklistItem(
             GOAL_TRIGGER_API,
             f"Goal {goal.code} is triggered “{TRIGGER_API_LABEL}”",

@@ -71,3 +71,33 @@ def test_checklist__agent_targets__are_the_express_targets_judged(
     assert items[EXPRESS_PASSES_VID] is False
     items = _ok(server_side_checklist(goal=purchase_goal, express_targets=[express_target]))
     assert items[EXPRESS_PASSES_VID] is True
+
+
+def test_checklist__one_express_target_of_several_without_vid__unticked_naming_it(
+    account, agent, purchase_goal, express_target
+):
+    from targets.services import target_create
+
+    silent = target_create(account=account, code="dt-shop", name="Shop")  # vid off
+    agent.targets.add(silent)
+    items = [
+        i
+        for i in server_side_checklist(goal=purchase_goal, express_targets=agent.targets.all())
+        if i.key == EXPRESS_PASSES_VID
+    ]
+    assert sorted((i.label, i.ok, i.fix.pk) for i in items) == [
+        ("Express target dt-shop passes the External Visitor ID", False, silent.pk),
+        ("Express target dt-web passes the External Visitor ID", True, express_target.pk),
+    ]
+    assert "dt-shop" in next(i.detail for i in items if not i.ok)
+
+
+def test_checklist__disabled_express_target__is_not_judged(
+    account, agent, purchase_goal, express_target
+):
+    from targets.services import target_create
+
+    agent.targets.add(target_create(account=account, name="Old", enabled=False))
+    assert all(
+        i.ok for i in server_side_checklist(goal=purchase_goal, express_targets=agent.targets.all())
+    )
