@@ -125,7 +125,23 @@
     var doc = options.document === undefined ? (root && root.document) : options.document;
     this.session = options.session || sessionId({ storage: storage, document: doc });
     this._visitor = null;
+    this.console = options.console === undefined ? (root && root.console) || null : options.console;
+    this._warned = {};
   }
+
+  // The agent-api's warnings (vid_ignored, vid_invalid, no_selection, ...) are set-up
+  // mistakes a developer must see: each is logged to the console once per page.
+  Client.prototype.warn = function (warnings) {
+    for (var i = 0; i < (warnings || []).length; i++) {
+      var w = warnings[i] || {};
+      var code = w.a || w.g || "";
+      var key = w.reason + "|" + code;
+      if (this._warned[key] || !this.console || typeof this.console.warn !== "function") continue;
+      this._warned[key] = true;
+      this.console.warn("Conductrics: " + w.reason + (code ? " (" + code + ")" : "") +
+        (w.detail ? ": " + w.detail : ""));
+    }
+  };
 
   // Runs the preboot once: it must call visitor_callback(traits, {vid: ...}); a preboot that
   // throws, or never calls back within half the time-out, leaves the visitor anonymous.
@@ -184,6 +200,7 @@
         if (!response.ok || !body || body.status !== 200 || !body.data) {
           throw new Error("Conductrics: " + ((body && body.err) || "HTTP " + response.status));
         }
+        self.warn(body.data.warnings);
         var items = body.data.items || [];
         for (var i = 0; i < items.length; i++) {
           if (items[i].a && items[i].c) self.sels[items[i].a] = items[i].c;

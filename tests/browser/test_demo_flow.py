@@ -76,8 +76,14 @@ def test_vid_passing_off__page_still_works_and_rest_goal_is_not_credited(context
     express = demo["express"]
     express.allow_external_vid = False
     express.save()
+    console = []
+    page.on("console", lambda message: console.append((message.type, message.text)))
     variation = _show_demo(context, page, demo)
     assert variation in {"A", "B"}
+    # the set-up mistake reaches the developer's console, once
+    warnings = [text for kind, text in console if kind == "warning" and "vid_ignored" in text]
+    assert len(warnings) == 1
+    assert "Allow Passing of External Visitor ID" in warnings[0]
     goal = _rest_goal(demo)
     assert goal["s"] == "none"
     assert goal["rs"] == []

@@ -156,3 +156,26 @@ test("without localStorage the session id falls back to a cookie", async () => {
 test("without fetch, select still resolves to the fallback", async () => {
   assert.equal(await client({ fetch: null }).select("a-hero", "A"), "A");
 });
+
+test("the agent-api's warnings reach the console, each once per page", async () => {
+  const logged = [];
+  const warned = { status: 200, data: { items: [], sels: {}, traits: [], warnings: [
+    { reason: "vid_ignored", detail: "enable Allow Passing of External Visitor ID" },
+    { reason: "unknown_agent", a: "a-nope", detail: "no agent a-nope" },
+  ] } };
+  const { fetch } = answering(warned);
+  const c = client({ fetch, console: { warn: (text) => logged.push(text) } });
+  await c.exec([{ a: "a-nope" }]);
+  await c.exec([{ a: "a-nope" }]);
+  assert.deepEqual(logged, [
+    "Conductrics: vid_ignored: enable Allow Passing of External Visitor ID",
+    "Conductrics: unknown_agent (a-nope): no agent a-nope",
+  ]);
+});
+
+test("without a console, warnings are dropped quietly", async () => {
+  const { fetch } = answering({ status: 200, data: { items: [], sels: {}, traits: [],
+    warnings: [{ reason: "vid_invalid" }] } });
+  const data = await client({ fetch, console: null }).exec([]);
+  assert.deepEqual(data.warnings, [{ reason: "vid_invalid" }]);
+});
