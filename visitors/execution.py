@@ -211,8 +211,9 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
     else:
         if decision.action is Action.CONFIRM:
             existing.confirmed_at = plan.now
-            plan.writes.visitor_add(existing)
-            if existing.id is not None and existing not in plan.writes.confirmed_rows:
+            if existing.id is None:  # made by this request: it counts here
+                plan.writes.visitor_add(existing)
+            elif existing not in plan.writes.confirmed_rows:  # counted by the write that wins
                 plan.writes.confirmed_rows.append(existing)
         result.policy = sel.POLICY_STICKY
         result.status = sel.STATUS_OK if existing.confirmed_at else sel.STATUS_PROVISIONAL

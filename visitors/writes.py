@@ -59,6 +59,8 @@ class RequestWrites:
     traits: list[str]
     now: datetime
     new_rows: list[AssignmentRow] = field(default_factory=list)
+    # stored provisional assignments this request confirms: each counts as a visitor only
+    # if this request's write is the one that confirms it (concurrent ones count nothing)
     confirmed_rows: list[AssignmentRow] = field(default_factory=list)
     events: list[EventWrite] = field(default_factory=list)
     deltas: ReportDeltas = field(default_factory=ReportDeltas)
@@ -67,13 +69,15 @@ class RequestWrites:
     def empty(self) -> bool:
         return not (self.new_rows or self.confirmed_rows or self.events)
 
-    def visitor_add(self, row: AssignmentRow) -> None:
-        """Count `row` as a new visitor, on the day it is confirmed."""
-        self.deltas.visitor_add(
-            VisitorDayKey(
-                row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind)
-            )
+    def visitor_key(self, row: AssignmentRow) -> VisitorDayKey:
+        """Where `row` counts as a visitor: on the day it is confirmed, in its channel."""
+        return VisitorDayKey(
+            row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind)
         )
+
+    def visitor_add(self, row: AssignmentRow) -> None:
+        """Count `row` (an assignment this request makes) as a new visitor."""
+        self.deltas.visitor_add(self.visitor_key(row))
 
     def credit_add(
         self, *, event: EventWrite, assignment: AssignmentRow, agent_id: int, variation_id: int,
@@ -122,9 +126,15 @@ def _save_orm(w: RequestWrites) -> None:
         for row, obj in zip(w.new_rows, objs, strict=True):
             row.id = obj.pk
     if w.confirmed_rows:
-        Assignment.objects.filter(
-            pk__in=[r.id for r in w.confirmed_rows], confirmed_at__isnull=True
-        ).update(confirmed_at=w.now)
+        ids = [r.id for r in w.confirmed_rows]
+        Assignment.objects.filter(pk__in=ids, confirmed_at__isnull=True).update(confirmed_at=w.now)
+        # those this request confirmed (the write lock is held: nobody else can meanwhile)
+        mine = set(
+            Assignment.objects.filter(pk__in=ids, confirmed_at=w.now).values_list("pk", flat=True)
+        )
+        for row in w.confirmed_rows:
+            if row.id in mine:
+                w.deltas.visitor_add(w.visitor_key(row))
     if not w.events:
         return
     events = [
@@ -244,7 +254,7 @@ def _save_postgresql(w: RequestWrites) -> None:
         p["confirmed"] = pg_ints([r.id for r in w.confirmed_rows])
         ctes.append(
             f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s "
-            "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL)"
+            "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL RETURNING id)"
         )
     if w.events:
         p.update(
@@ -300,16 +310,30 @@ def _save_postgresql(w: RequestWrites) -> None:
     statement_execute(sql="WITH " + ", ".join(ctes) + " " + main, params=p)
 
 
-def _aggregate_cte_texts() -> tuple[str, str]:
-    """The two aggregate upserts as PostgreSQL CTEs (static text, built once)."""
+def _aggregate_cte_texts() -> tuple[str, str, str]:
+    """The aggregate upserts as PostgreSQL CTEs (static text, built once): new visitors,
+    new visitors and confirmations, goal deltas."""
     v, g = VisitorDay._meta.db_table, GoalDay._meta.db_table
     counts = ", ".join(GOAL_DAY_COUNTS)
+    new_visitors = (
+        "unnest(%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
+        "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord)"
+    )
+    insert = f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
+    tail = _upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
     visitors = (
-        f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
-        "SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n FROM unnest("
-        "%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
-        "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord) "
-        f"ORDER BY ord {_upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)})"
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n "
+        f"FROM {new_visitors} ORDER BY ord {tail})"
+    )
+    # a confirmation counts only when `conf` (this statement's UPDATE) confirmed the row
+    with_confirmations = (
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, sum(n) FROM ("
+        f"SELECT agent_id, variation_id, channel, n FROM {new_visitors} UNION ALL "
+        "SELECT c.agent_id, c.variation_id, c.channel, 1 FROM unnest(%(cf_id)s::bigint[], "
+        "%(cf_agent)s::bigint[], %(cf_variation)s::bigint[], %(cf_channel)s::varchar[]) "
+        "AS c(id, agent_id, variation_id, channel) JOIN conf ON conf.id = c.id) AS d "
+        f"GROUP BY agent_id, variation_id, channel ORDER BY agent_id, variation_id, channel "
+        f"{tail})"
     )
     goals = (
         f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
@@ -320,27 +344,35 @@ def _aggregate_cte_texts() -> tuple[str, str]:
         f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, {counts}, ord) "
         f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
     )
-    return visitors, goals
+    return visitors, with_confirmations, goals
 
 
-_VISITOR_DAY_CTE, _GOAL_DAY_CTE = _aggregate_cte_texts()
+_VISITOR_DAY_CTE, _VISITOR_DAY_CONFIRMED_CTE, _GOAL_DAY_CTE = _aggregate_cte_texts()
 
 
 def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`
     (the day, and for goals the channel, are the request's own)."""
     ctes = []
-    if w.deltas.empty:
+    if w.deltas.empty and not w.confirmed_rows:
         return ctes
     p.update(shard=_shard(), day=w.now.date())
     rows = w.deltas.visitor_rows()
-    if rows:
-        agent, variation, _day, channel, n = zip(*rows, strict=True)
+    if rows or w.confirmed_rows:
+        agent, variation, _day, channel, n = zip(*rows, strict=True) if rows else ((),) * 5
         p.update(
             vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
             vd_n=pg_ints(n),
         )  # fmt: skip
-        ctes.append(_VISITOR_DAY_CTE)
+        if w.confirmed_rows:
+            keys = [w.visitor_key(r) for r in w.confirmed_rows]
+            p.update(
+                cf_id=pg_ints([r.id for r in w.confirmed_rows]),
+                cf_agent=pg_ints([k.agent_id for k in keys]),
+                cf_variation=pg_ints([k.variation_id for k in keys]),
+                cf_channel=pg_texts([k.channel for k in keys]),
+            )
+        ctes.append(_VISITOR_DAY_CONFIRMED_CTE if w.confirmed_rows else _VISITOR_DAY_CTE)
     rows = w.deltas.goal_rows()
     if rows:
         agent, variation, goal, _day, _channel, conversions, credits, sums, sumsqs = zip(

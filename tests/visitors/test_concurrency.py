@@ -126,3 +126,19 @@ def test_parallel_traffic__aggregates_agree_with_raw_rows(agent, express_target,
     totals = GoalDay.objects.aggregate(c=Sum("conversions"), v=Sum("value_sum"))
     assert totals["c"] == Credit.objects.filter(first=True).count() == PARALLEL
     assert totals["v"] == 2 * PARALLEL
+
+
+def test_parallel_confirmations__count_the_visitor_once(client, agent, express_target):
+    from django.db.models import Sum
+
+    from reports.models import VisitorDay
+
+    url = f"/ac-acme/v3/agent-api?session=race&vid=lana-123&apikey={express_target.api_key}"
+    provisional = client.post(url, data='[{"a": "a-hero", "s": "p"}]', content_type="text/plain")
+    assert provisional.json()["data"]["items"][0]["s"] == "p"
+    assert not VisitorDay.objects.exists()
+    answers = _parallel(url, '[{"a": "a-hero", "s": "ok"}]')
+    assert {status for status, _ in answers} == {200}
+    assert {body["data"]["items"][0]["s"] for _, body in answers} == {"ok"}
+    assert VisitorDay.objects.aggregate(n=Sum("visitors"))["n"] == 1
+    assert Assignment.objects.get().confirmed_at is not None
