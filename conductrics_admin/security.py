@@ -2,6 +2,7 @@
 
 import logging
 import re
+import unicodedata
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,12 +33,22 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+def login_name_normalize(name: str) -> str:
+    """A user name as the lock-out counts it: Unicode variants (fullwidth letters, other
+    cases) of one name are one name."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()[:150]
+
+
 class AdminLoginThrottleMiddleware:
     """Slows down guessing of admin passwords.
 
-    After `ADMIN_LOGIN_MAX_FAILURES` failed logins from one client IP for one user name
-    within `ADMIN_LOGIN_LOCKOUT_SECONDS`, further attempts are refused (429) until the
-    window passes. A successful login clears the count.
+    At most `ADMIN_LOGIN_MAX_FAILURES` login attempts from one client IP for one user name
+    (normalised) within `ADMIN_LOGIN_LOCKOUT_SECONDS` that did not succeed; further ones
+    are refused (429) until the window passes. A successful login clears the count.
+
+    Each attempt is counted before it is tried, by an atomic increment, so that parallel
+    attempts cannot slip past the limit. When the cache cannot be reached, attempts are
+    refused (503): failing open would switch the lock-out off.
     """
 
     def __init__(self, get_response) -> None:
@@ -47,29 +58,41 @@ class AdminLoginThrottleMiddleware:
         if request.method != "POST" or request.path_info != "/admin/login/":
             return self.get_response(request)
         ip = request.META.get("REMOTE_ADDR", "")
-        username = (request.POST.get("username") or "").strip().lower()[:150]
-        key = f"admin-login-failures:{ip}:{username}"
-        limit = settings.ADMIN_LOGIN_MAX_FAILURES
+        username = login_name_normalize(request.POST.get("username") or "")
+        key = f"admin-login-attempts:{ip}:{username}"
         window = settings.ADMIN_LOGIN_LOCKOUT_SECONDS
         try:
-            failures = cache.get(key, 0)
-        except Exception:  # a cache outage must not lock admins out
-            failures = 0
-        if failures >= limit:
-            response = TemplateResponse(
-                request,
-                "admin/login_throttled.html",
-                {"minutes": max(1, window // 60), "title": "Too many failed logins"},
-                status=429,
-            )
-            response["Retry-After"] = str(window)
-            return response.render()
+            attempts = _attempt_count(key, window)
+        except Exception:  # the lock-out cannot be kept: no login without it
+            logging.getLogger(__name__).warning("admin login refused: cache unavailable")
+            return _login_refused(request, 503, "Login is unavailable", window=30)
+        if attempts > settings.ADMIN_LOGIN_MAX_FAILURES:
+            return _login_refused(request, 429, "Too many failed logins", window=window)
         response = self.get_response(request)
-        try:
-            if response.status_code == 302:
+        if response.status_code == 302:
+            try:
                 cache.delete(key)
-            else:
-                cache.set(key, failures + 1, window)
-        except Exception:  # counting is best effort
-            logging.getLogger(__name__).warning("admin login throttle: cache unavailable")
+            except Exception:  # the count then runs out with its window
+                logging.getLogger(__name__).warning("admin login throttle: cache unavailable")
         return response
+
+
+def _attempt_count(key: str, window: int) -> int:
+    """Count one more attempt under `key` (kept `window` seconds); the count so far."""
+    cache.add(key, 0, window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between the two calls
+        cache.add(key, 0, window)
+        return cache.incr(key)
+
+
+def _login_refused(request: HttpRequest, status: int, title: str, *, window: int) -> HttpResponse:
+    response = TemplateResponse(
+        request,
+        "admin/login_throttled.html",
+        {"minutes": max(1, window // 60), "title": title, "status": status},
+        status=status,
+    )
+    response["Retry-After"] = str(window)
+    return response.render()

@@ -2,45 +2,77 @@
 
 Express targets: `AGENT_API_EXPRESS_RATE` per client IP and key (default 600/min).
 REST targets: `AGENT_API_REST_RATE` per key (default 60000/min). `off` disables one.
-A cache that cannot be reached lets requests through: it degrades throttling, not the API.
+Rates are in DRF's syntax and counted in fixed windows of their period (a minute for
+`/min`) by an atomic increment, so parallel requests, on any number of processes sharing
+Redis, never get past the limit. A cache that cannot be reached lets requests through:
+it degrades throttling, not the API.
 """
 
 import hashlib
 import logging
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+CACHE_FORMAT = "agent-api-throttle:{scope}:{ident}:{window}"
 
-class TargetThrottle(SimpleRateThrottle):
+
+def rate_parse(rate: str) -> tuple[int, int] | None:
+    """`600/min` → (600, 60); None for `off`."""
+    if rate.strip().lower() == "off":
+        return None
+    count, _, period = rate.partition("/")
+    return int(count), PERIODS[period.strip()[0]]
+
+
+class TargetThrottle(BaseThrottle):
     """DRF throttle of an authenticated agent-api request (`request.auth` a RuntimeAuth)."""
 
-    cache_format = "agent-api-throttle:%(scope)s:%(ident)s"
-
     def __init__(self) -> None:
-        pass  # the rate depends on the request's target: chosen in allow_request
+        self._wait: float | None = None
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         target = request.auth.target
+        scope = "express" if target.is_express else "rest"
+        rate = (
+            settings.AGENT_API_EXPRESS_RATE if target.is_express else settings.AGENT_API_REST_RATE
+        )
+        parsed = rate_parse(rate)
+        if parsed is None:
+            return True
+        limit, period = parsed
         ident = hashlib.sha256(target.api_key.encode()).hexdigest()[:24]  # never the raw key
         if target.is_express:
             ident = f"{self.get_ident(request)}:{ident}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        express = request.auth.target.is_express
-        self.scope = "express" if express else "rest"
-        rate = settings.AGENT_API_EXPRESS_RATE if express else settings.AGENT_API_REST_RATE
-        if rate.strip().lower() == "off":
-            return True
-        self.rate = rate
-        self.num_requests, self.duration = self.parse_rate(rate)
+        now = time.time()
+        window = int(now // period)
+        key = CACHE_FORMAT.format(scope=scope, ident=ident, window=window)
         try:
-            return super().allow_request(request, view)
+            count = _count(key, period)
         except Exception:  # any cache failure must not break the API
             logger.warning("throttle cache unavailable; request let through")
             return True
+        if count <= limit:
+            return True
+        self._wait = (window + 1) * period - now
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+def _count(key: str, period: int) -> int:
+    """One more request in `key`'s window; the count so far (atomic in Redis and locmem)."""
+    cache.add(key, 0, period + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between the two calls
+        cache.add(key, 0, period + 1)
+        return cache.incr(key)

@@ -136,3 +136,57 @@ def test_admin_forms__need_csrf(agent):
     client.force_login(user)
     response = client.post(f"/admin/goals/goal/{agent.goals.get().pk}/change/", {"name": "x"})
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("variant", ["BOSS", "ｂｏｓｓ", " Boss "])
+def test_admin_login__unicode_and_case_variants__count_as_one_name(client, settings, variant):
+    settings.ADMIN_LOGIN_MAX_FAILURES = 2
+    get_user_model().objects.create_superuser("boss", password="right-pw-123")
+    for name in ("boss", variant):
+        assert client.post("/admin/login/", {"username": name, "password": "x"}).status_code == 200
+    assert client.post("/admin/login/", {"username": "boss", "password": "x"}).status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_login__parallel_attempts__never_more_than_the_limit(settings):
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    settings.ADMIN_LOGIN_MAX_FAILURES = 3
+    get_user_model().objects.create_superuser("boss", password="right-pw-123")
+    barrier, statuses = threading.Barrier(10), []
+
+    def attempt():
+        try:
+            barrier.wait()
+            statuses.append(
+                Client().post("/admin/login/", {"username": "boss", "password": "x"}).status_code
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200] * 3 + [429] * 7
+
+
+@pytest.mark.django_db
+def test_admin_login__cache_unreachable__fails_closed(client, settings, monkeypatch):
+    from django.core.cache import cache
+
+    get_user_model().objects.create_superuser("boss", password="right-pw-123")
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "add", down)
+    response = client.post("/admin/login/", {"username": "boss", "password": "right-pw-123"})
+    assert response.status_code == 503
+    assert "unavailable" in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import time_machine
 from django.db import OperationalError
 from django.test import override_settings
 
@@ -224,6 +225,7 @@ def test_database__unavailable_on_cold_cache__is_503(api, agent, express_target,
     _err(api.call(express_target, [{"a": "a-hero"}]), 503)
 
 
+@time_machine.travel("2026-12-01 12:00:30+00:00", tick=False)  # one throttle window
 @override_settings(AGENT_API_EXPRESS_RATE="3/min")
 def test_throttle__express__is_429_with_retry_after(api, agent, express_target):
     for _ in range(3):
@@ -233,6 +235,7 @@ def test_throttle__express__is_429_with_retry_after(api, agent, express_target):
     assert int(response["Retry-After"]) >= 1
 
 
+@time_machine.travel("2026-12-01 12:00:30+00:00", tick=False)  # one throttle window
 @override_settings(AGENT_API_REST_RATE="2/min")
 def test_throttle__rest__is_per_key(api, agent, rest_target, account):
     other = target_create(account=account, name="Srv2", kind="rest")
@@ -241,6 +244,33 @@ def test_throttle__rest__is_per_key(api, agent, rest_target, account):
         assert api.call(rest_target, [{"a": "a-hero"}]).status_code == 200
     assert api.call(rest_target, [{"a": "a-hero"}]).status_code == 429
     assert api.call(other, [{"a": "a-hero"}]).status_code == 200
+
+
+@time_machine.travel("2026-12-01 12:00:30+00:00", tick=False)  # one throttle window
+@pytest.mark.django_db(transaction=True)
+@override_settings(AGENT_API_REST_RATE="5/min")
+def test_throttle__parallel_requests__never_more_than_the_rate(agent, rest_target):
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    url = f"/ac-acme/v3/agent-api?session=s&apikey={rest_target.api_key}"
+    barrier, statuses = threading.Barrier(12), []
+
+    def request():
+        try:
+            barrier.wait()
+            statuses.append(Client().post(url, data="[]", content_type="text/plain").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200] * 5 + [429] * 7
 
 
 @override_settings(AGENT_API_EXPRESS_RATE="off")
@@ -255,11 +285,12 @@ def test_throttle__cache_down__lets_requests_through(api, agent, express_target,
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(cache, "get", down)
-    monkeypatch.setattr(cache, "set", down)
+    for name in ("get", "set", "add", "incr"):
+        monkeypatch.setattr(cache, name, down)
     assert api.call(express_target, [{"a": "a-hero"}]).status_code == 200
 
 
+@time_machine.travel("2026-12-01 12:00:30+00:00", tick=False)  # one throttle window
 def test_throttle__counts_in_redis__shared_by_processes(api, agent, express_target):
     """With REDIS_URL, counters live in Redis: another process's cache sees them."""
     import os
