@@ -1,16 +1,17 @@
 """Goal diagnostics: what became of each goal command in the last 24 hours, per goal.
 
-For the integrator whose server-side goals "don't show up". Counts live in Django's
-cache (Redis when REDIS_URL is set) in hourly buckets kept 25 hours: best effort, never
-in the way of a request, and not raw visitor data. Refused requests count too (a REST
-goal sent with a vid that its target may not pass), which the event list cannot show.
+For the integrator whose server-side goals "don't show up". Counts live in the database
+(`GoalOutcomeCount`, hourly buckets kept 25 hours), so that they are exact whatever the
+number of server processes, with or without Redis: best effort, never in the way of a
+request, and not raw visitor data. Refused requests count too (a REST goal sent with a
+vid that its target may not pass), which the event list cannot show.
 
-A process adds up its counts in memory and sends them to the cache at most once every
-`GOAL_DIAGNOSTICS_FLUSH_SECONDS` (1 s; 0 sends each request's at once), one increment per
-goal and outcome instead of one per goal command: a Redis round trip per goal command
-cost more than the rest of a REST goal's bookkeeping. Reads in the same process send
-their own counts first; other processes' counts show within that time, and a process
-killed outright loses at most that much of its counts (they are diagnostics, not data).
+A process adds up its counts in memory and sends them at most once every
+`GOAL_DIAGNOSTICS_FLUSH_SECONDS` (1 s; 0 sends each request's at once), in one upsert that
+adds to the buckets (atomic, so processes never lose each other's counts). Reads in the
+same process send their own counts first; other processes' counts show within that time,
+and a process killed outright loses at most that much of its counts (they are
+diagnostics, not data).
 """
 
 import atexit
@@ -19,13 +20,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Sum
 
 from goals import reasons
-from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL
+from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL, GoalOutcomeCount
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 
 logger = logging.getLogger(__name__)
@@ -46,24 +49,25 @@ OUTCOMES = (
     reasons.INVALID_VALUE,
     VID_NOT_ALLOWED,
 )
-_TTL_SECONDS = 25 * 3600
+KEPT_HOURS = 25
 
 
-def _key(account_id: int, goal_code: str, hour: datetime, outcome: str) -> str:
-    return f"goal-diag:{account_id}:{goal_code}:{hour:%Y%m%d%H}:{outcome}"
-
-
-_pending: Counter = Counter()  # cache key -> count not yet sent
+_pending: Counter = Counter()  # (account id, goal code, hour, outcome) -> count not yet sent
 _pending_lock = threading.Lock()
 _next_flush = [0.0]  # time.monotonic() after which the next count sends the pending ones
+_next_cleanup = [0.0]  # and after which buckets older than KEPT_HOURS go
+
+
+def _hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def goal_outcomes_count(
     *, account_id: int, outcomes: Iterable[tuple[str, str]], now: datetime
 ) -> None:
     """Add (goal code, outcome) pairs to this hour's counts. Never raises."""
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    keys = [_key(account_id, goal_code, hour, outcome) for goal_code, outcome in outcomes]
+    hour = _hour(now)
+    keys = [(account_id, goal_code, hour, outcome) for goal_code, outcome in outcomes]
     if not keys:
         return
     with _pending_lock:
@@ -74,21 +78,36 @@ def goal_outcomes_count(
 
 
 def goal_outcomes_flush() -> None:
-    """Send this process's pending counts to the cache. Never raises (counts it could not
-    send are dropped: the cache is down, and diagnostics must not pile up in memory)."""
+    """Add this process's pending counts to the database. Never raises (counts it could not
+    send are dropped: the database is down, and diagnostics must not pile up in memory)."""
     with _pending_lock:
         batch = dict(_pending)
         _pending.clear()
         _next_flush[0] = time.monotonic() + settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS
+    if not batch:
+        return
+    table = GoalOutcomeCount._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list = []
+    for (account_id, goal_code, hour, outcome), count in sorted(batch.items()):
+        params += [account_id, goal_code, adapt(hour), outcome, count]
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+    sql = (
+        f"INSERT INTO {table} (account_id, goal_code, hour, outcome, count) "  # noqa: S608 - a table name
+        f"VALUES {values} ON CONFLICT (account_id, goal_code, hour, outcome) "
+        f"DO UPDATE SET count = {table}.count + excluded.count"
+    )
     try:
-        for key, count in batch.items():
-            try:
-                cache.incr(key, count)  # one round trip once the hour's bucket exists
-            except ValueError:
-                if not cache.add(key, count, _TTL_SECONDS):
-                    cache.incr(key, count)  # another process created it meanwhile
-    except Exception:  # diagnostics must never fail a request
-        logger.warning("goal diagnostics not counted: cache unavailable")
+        # one statement stands alone; inside a transaction, a savepoint keeps a failure out
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            if time.monotonic() >= _next_cleanup[0]:
+                _next_cleanup[0] = time.monotonic() + 3600
+                oldest = _hour(max(k[2] for k in batch)) - timedelta(hours=KEPT_HOURS)
+                GoalOutcomeCount.objects.filter(hour__lt=oldest).delete()
+    except DatabaseError:  # diagnostics must never fail a request
+        logger.warning("goal diagnostics not counted: database unavailable")
 
 
 atexit.register(goal_outcomes_flush)  # a worker stopped gracefully sends what it holds
@@ -97,20 +116,23 @@ atexit.register(goal_outcomes_flush)  # a worker stopped gracefully sends what i
 def goal_outcomes_last_24h(*, account_id: int, goal_code: str, now: datetime) -> dict[str, int]:
     """Counts by outcome over the last 24 hourly buckets (zero where nothing happened)."""
     goal_outcomes_flush()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    keys = {
-        _key(account_id, goal_code, hour - timedelta(hours=h), outcome): outcome
-        for h in range(24)
-        for outcome in OUTCOMES
-    }
     totals = dict.fromkeys(OUTCOMES, 0)
     try:
-        found = cache.get_many(list(keys))
-    except Exception:
-        logger.warning("goal diagnostics unavailable: cache unavailable")
-        return totals
-    for key, count in found.items():
-        totals[keys[key]] += int(count)
+        found = (
+            GoalOutcomeCount.objects.filter(
+                account_id=account_id,
+                goal_code=goal_code,
+                hour__gt=_hour(now) - timedelta(hours=24),
+                hour__lte=_hour(now),
+            )
+            .values_list("outcome")
+            .annotate(n=Sum("count"))
+        )
+        for outcome, n in found:
+            if outcome in totals:
+                totals[outcome] += int(n)
+    except DatabaseError:
+        logger.warning("goal diagnostics unavailable: database unavailable")
     return totals
 
 

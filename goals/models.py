@@ -126,3 +126,25 @@ class Goal(models.Model):
                 },
                 code="window_beyond_retention",
             )
+
+
+class GoalOutcomeCount(models.Model):
+    """Goal diagnostics: how many goal commands of a goal ended with an outcome in one hour
+    (goals.diagnostics). Kept 25 hours; counts, not visitor data."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    goal_code = models.CharField(max_length=64)
+    hour = models.DateTimeField()
+    outcome = models.CharField(max_length=32)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "goal_code", "hour", "outcome"], name="goal_outcome_per_hour"
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="goal_outcome_by_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.goal_code} {self.hour:%Y-%m-%d %H}h {self.outcome}: {self.count}"

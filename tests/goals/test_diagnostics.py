@@ -85,8 +85,6 @@ def test_event_list__shows_verdicts_and_is_read_only(
 def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
     api, agent, express_target, rest_target, purchase_goal, settings
 ):
-    from django.core.cache import cache
-
     from goals import diagnostics
 
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 60
@@ -94,9 +92,10 @@ def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
     api.data(express_target, [{"a": "a-hero"}], session="p", vid="lana")
     for n in range(3):
         api.data(rest_target, [{"g": "g-purchase"}], session=f"s{n}", vid="nobody")
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    key = diagnostics._key(purchase_goal.account_id, "g-purchase", hour, NO_SELECTION)
-    assert cache.get(key) == 1  # the first request's count went out at once
+    from goals.models import GoalOutcomeCount
+
+    stored = GoalOutcomeCount.objects.get(goal_code="g-purchase", outcome=NO_SELECTION)
+    assert stored.count == 1  # the first request's count went out at once
     assert sum(diagnostics._pending.values()) == 2  # the next two wait in the process
     assert _counts(purchase_goal)[NO_SELECTION] == 3  # a read sends them first
     assert not diagnostics._pending
@@ -108,16 +107,95 @@ def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
     assert _counts(purchase_goal)[CREDITED] == 1
 
 
-def test_diagnostics__cache_down_when_sending__request_answers_and_counts_dropped(
+def test_diagnostics__database_fails_when_sending__request_answers_and_counts_dropped(
     api, agent, express_target, rest_target, monkeypatch
 ):
+    from django.db import OperationalError
+
     from goals import diagnostics
 
-    def down(*args, **kwargs):
-        raise ConnectionError("cache down")
+    real = diagnostics.connection.cursor
 
-    monkeypatch.setattr(diagnostics.cache, "incr", down)
-    monkeypatch.setattr(diagnostics.cache, "add", down)
+    def failing_upsert():
+        cursor = real()
+        execute = cursor.execute
+
+        def execute_or_fail(sql, params=None):
+            if "goals_goaloutcomecount" in sql:
+                raise OperationalError("database down")
+            return execute(sql, params)
+
+        cursor.execute = execute_or_fail
+        return cursor
+
+    monkeypatch.setattr(diagnostics.connection, "cursor", failing_upsert)
     data = api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="x")
     assert data["items"][0]["s"] == "none"
     assert not diagnostics._pending  # dropped, not piled up
+
+
+def test_diagnostics__exact_across_processes__counts_add_up_in_the_database(
+    api, agent, rest_target, purchase_goal
+):
+    """Two server processes: each sends its own counts; the page reads their sum."""
+    from goals import diagnostics
+    from goals.models import GoalOutcomeCount
+
+    now = timezone.now()
+    for process_counts in (3, 4):  # what two processes held in memory
+        diagnostics.goal_outcomes_count(
+            account_id=purchase_goal.account_id,
+            outcomes=[("g-purchase", NO_SELECTION)] * process_counts,
+            now=now,
+        )
+    assert GoalOutcomeCount.objects.get(outcome=NO_SELECTION).count == 7
+    assert _counts(purchase_goal)[NO_SELECTION] == 7
+
+
+def test_diagnostics__buckets_older_than_25_hours__go(agent, purchase_goal):
+    from datetime import timedelta
+
+    from goals import diagnostics
+    from goals.models import GoalOutcomeCount
+
+    now = timezone.now()
+    diagnostics.goal_outcomes_count(
+        account_id=purchase_goal.account_id, outcomes=[("g-purchase", CREDITED)],
+        now=now - timedelta(hours=30),
+    )  # fmt: skip
+    diagnostics._next_cleanup[0] = 0.0
+    diagnostics.goal_outcomes_count(
+        account_id=purchase_goal.account_id, outcomes=[("g-purchase", CREDITED)], now=now
+    )
+    assert GoalOutcomeCount.objects.count() == 1
+    assert _counts(purchase_goal)[CREDITED] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_diagnostics__another_server_process__its_counts_show_here(api, agent, rest_target):
+    """A real second process (PostgreSQL: the test database is shared by processes)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's test database lives in this process's memory only")
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+    goal = agent.goals.get()
+    code = (
+        "import django; django.setup()\n"
+        "from django.utils import timezone\n"
+        "from goals.diagnostics import goal_outcomes_count\n"
+        f"goal_outcomes_count(account_id={goal.account_id}, "
+        "outcomes=[('g-purchase', 'no_selection')] * 5, now=timezone.now())\n"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "GOAL_DIAGNOSTICS_FLUSH_SECONDS": "0"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)  # noqa: S603
+    api.data(rest_target, [{"g": "g-purchase"}], session="here", vid="nobody")  # this one: 1
+    assert _counts(goal)[NO_SELECTION] == 6

@@ -4,11 +4,7 @@ Issue "Hardening" items 4, 6, 7, 10, 11 and 12 (SPEC §10).
 """
 
 import pytest
-from django.core.cache import cache
-from django.utils import timezone
 
-from goals.diagnostics import _key
-from goals.reasons import UNKNOWN_GOAL
 from visitors.config import UNKNOWN_CODES_KEPT, account_conf, config_cache_size
 from visitors.models import Assignment, GoalEvent
 
@@ -111,6 +107,10 @@ def test_made_up_account_codes__cost_bounded_memory(account):
 
 
 def test_unknown_goal_codes__store_no_diagnostics(api, agent, rest_target, account):
-    api.data(rest_target, [{"g": "g-made-up"}], session="s")
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    assert cache.get(_key(account.id, "g-made-up", hour, UNKNOWN_GOAL)) is None
+    from goals.models import GoalOutcomeCount
+
+    api.data(rest_target, [{"g": "g-made-up"}, {"g": "g-purchase"}], session="s")
+    rest_target.allow_external_vid = False
+    rest_target.save()
+    api.call(rest_target, [{"g": "g-made-up-too"}], vid="x")  # refused for its vid: 403
+    assert set(GoalOutcomeCount.objects.values_list("goal_code", flat=True)) == {"g-purchase"}
