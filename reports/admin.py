@@ -14,7 +14,13 @@ from django.urls import path
 from accounts.admin_scoping import admin_object_get
 from agents.models import Agent
 from reports.chart import Series, line_chart_svg
-from reports.selectors import agent_daily, agent_report, days_between, report_range
+from reports.selectors import (
+    agent_daily,
+    agent_report,
+    days_between,
+    report_date_parse,
+    report_range,
+)
 
 MAX_CHART_DAYS = 366
 
@@ -24,9 +30,9 @@ def _parse(request: HttpRequest, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        messages.warning(request, f"“{raw}” is not a date (YYYY-MM-DD): {name} ignored.")
+        return report_date_parse(raw)
+    except ValueError as exc:
+        messages.warning(request, f"{exc} {name} ignored.")
         return None
 
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from agents.models import Agent
-from reports.selectors import agent_report
+from reports.selectors import agent_report, report_date_parse
 
 
 class _VariationReport(serializers.Serializer):
@@ -59,9 +59,9 @@ def _date(request: Request, name: str) -> date | None:
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError({name: f"“{raw}” is not a date: write YYYY-MM-DD."}) from None
+        return report_date_parse(raw)
+    except ValueError as exc:
+        raise ValidationError({name: str(exc)}) from None
 
 
 class AgentReportView(AccountAPIView):

@@ -16,6 +16,22 @@ from reports.models import GoalDay, VisitorDay
 from reports.statistics import Moments, compare_means, mean_ci95, sample_ratio_mismatch
 from targets.models import Channel
 
+# Report dates: far enough either side of any traffic, and of date arithmetic's limits.
+REPORT_DATE_MIN = date(2000, 1, 1)
+REPORT_DATE_MAX = date(2999, 12, 31)
+
+
+def report_date_parse(raw: str) -> date:
+    """A report's `from` or `to`. Raises ValueError with a message for anything else than
+    a YYYY-MM-DD date between REPORT_DATE_MIN and REPORT_DATE_MAX."""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"“{raw}” is not a date: write YYYY-MM-DD.") from None
+    if not REPORT_DATE_MIN <= day <= REPORT_DATE_MAX:
+        raise ValueError(f"“{raw}” is outside {REPORT_DATE_MIN} to {REPORT_DATE_MAX}.")
+    return day
+
 
 @dataclass(frozen=True)
 class DailyPoint:

@@ -55,3 +55,19 @@ def test_admin__index__lists_our_sections(admin_client, populated):
     assert response.status_code == 200
     for text in ["Deploy targets", "Goals", "Agents"]:
         assert text in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?created_at__year=0",
+        "?created_at__year=10000",
+        "?created_at__year=9999&created_at__month=12&created_at__day=31",
+        "?created_at__year=99999999999999999999",
+        "?received_at__year=99999999999999999999",
+    ],
+)
+@pytest.mark.parametrize("page", ["visitors_assignment", "visitors_goalevent"])
+def test_date_drill_down__unreachable_year__is_a_bad_lookup_not_500(admin_client, page, query):
+    response = admin_client.get(reverse(f"admin:{page}_changelist") + query)
+    assert response.status_code in (200, 302)

@@ -216,3 +216,25 @@ def test_results_page__bad_dates_and_no_data_do_not_fail(admin_client, agent):
 def test_results_page__other_accounts_agent__not_reachable_by_staff(staff_client, other_setup):
     url = reverse("admin:agents_agent_results", args=[other_setup["agent"].pk])
     assert staff_client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?from=0001-01-01&to=0001-01-02", "?from=9999-12-30&to=9999-12-31", "?to=0001-01-01"],
+)
+def test_results_page__extreme_dates__ignored_with_a_warning_not_500(admin_client, agent, query):
+    response = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk]) + query)
+    assert response.status_code == 200
+    assert "outside 2000-01-01 to 2999-12-31" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["?from=0001-01-01", "?to=9999-12-31"])
+def test_report_api__extreme_dates__400(client, agent, query):
+    from accounts.services import admin_key_create
+
+    _, key = admin_key_create(account=agent.account)
+    response = client.get(
+        "/api/ac-acme/agents/a-hero/report/" + query, headers={"authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 400
+    assert "outside" in str(response.json())
