@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from conductrics_admin.health import healthz, readyz
 from reports.admin import admin_urls as reports_admin_urls
 from runtime.demo import demo_page
 from visitors.admin import admin_urls as visitors_admin_urls
@@ -16,6 +17,8 @@ admin_urls = [*reports_admin_urls, *visitors_admin_urls, *admin.site.get_urls()]
 urlpatterns = [
     # the agent-api first: it takes nearly every request, and resolving it is then cheapest
     path("", include("runtime.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", (admin_urls, "admin", admin.site.name)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
