@@ -142,3 +142,35 @@ def test_parallel_confirmations__count_the_visitor_once(client, agent, express_t
     assert {body["data"]["items"][0]["s"] for _, body in answers} == {"ok"}
     assert VisitorDay.objects.aggregate(n=Sum("visitors"))["n"] == 1
     assert Assignment.objects.get().confirmed_at is not None
+
+
+def test_parallel_key_rotations__each_answer_is_live_or_refused(express_target):
+    """Rotations racing from one key: each answers 200 with the key it made live, or 409;
+    the key left live is one a 200 answered (none lost, none answered dead silently)."""
+    from accounts.services import admin_key_create
+    from targets.models import DeployTarget
+
+    _, admin_key = admin_key_create(account=express_target.account)
+    barrier, answers, errors = threading.Barrier(PARALLEL), [], []
+
+    def rotate():
+        try:
+            client = Client(headers={"authorization": f"Bearer {admin_key}"})
+            barrier.wait()
+            response = client.post("/api/ac-acme/targets/dt-web/rotate-key/")
+            answers.append((response.status_code, response.json()))
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rotate) for _ in range(PARALLEL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert {status for status, _ in answers} <= {200, 409}
+    answered = [body["api_key"] for status, body in answers if status == 200]
+    assert answered
+    assert DeployTarget.objects.get(pk=express_target.pk).api_key in answered
