@@ -4,13 +4,11 @@ import pytest
 from django.db import OperationalError
 from django.test import override_settings
 
+from tests.helpers import redis_caches, redis_url_or_skip
+
 pytestmark = pytest.mark.django_db
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-def _redis_cache(url):
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
 
 
 def test_healthz__200_touching_nothing(client, django_assert_num_queries):
@@ -40,7 +38,7 @@ def test_readyz__database_down__503_naming_it(client, monkeypatch):
 
 
 def test_readyz__redis_configured_and_down__503_naming_it(client):
-    with override_settings(REDIS_URL=UNREACHABLE_REDIS, CACHES=_redis_cache(UNREACHABLE_REDIS)):
+    with override_settings(REDIS_URL=UNREACHABLE_REDIS, CACHES=redis_caches(UNREACHABLE_REDIS)):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["redis"]
@@ -48,18 +46,8 @@ def test_readyz__redis_configured_and_down__503_naming_it(client):
 
 
 def test_readyz__redis_configured_and_up__200(client):
-    import os
-
-    import redis
-
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no Redis at {url} (CI requires it)")
-    with override_settings(REDIS_URL=url, CACHES=_redis_cache(url)):
+    url = redis_url_or_skip()
+    with override_settings(REDIS_URL=url, CACHES=redis_caches(url)):
         response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}

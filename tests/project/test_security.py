@@ -150,29 +150,16 @@ def test_admin_login__unicode_and_case_variants__count_as_one_name(client, setti
 
 @pytest.mark.django_db(transaction=True)
 def test_admin_login__parallel_attempts__never_more_than_the_limit(settings):
-    import threading
-
-    from django.db import connections
     from django.test import Client
+
+    from tests.helpers import in_parallel
 
     settings.ADMIN_LOGIN_MAX_FAILURES = 3
     get_user_model().objects.create_superuser("boss", password="right-pw-123")
-    barrier, statuses = threading.Barrier(10), []
-
-    def attempt():
-        try:
-            barrier.wait()
-            statuses.append(
-                Client().post("/admin/login/", {"username": "boss", "password": "x"}).status_code
-            )
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=attempt) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = in_parallel(
+        10,
+        lambda: Client().post("/admin/login/", {"username": "boss", "password": "x"}).status_code,
+    )
     assert sorted(statuses) == [200] * 3 + [429] * 7
 
 

@@ -250,26 +250,14 @@ def test_throttle__rest__is_per_key(api, agent, rest_target, account):
 @pytest.mark.django_db(transaction=True)
 @override_settings(AGENT_API_REST_RATE="5/min")
 def test_throttle__parallel_requests__never_more_than_the_rate(agent, rest_target):
-    import threading
-
-    from django.db import connections
     from django.test import Client
 
+    from tests.helpers import in_parallel
+
     url = f"/ac-acme/v3/agent-api?session=s&apikey={rest_target.api_key}"
-    barrier, statuses = threading.Barrier(12), []
-
-    def request():
-        try:
-            barrier.wait()
-            statuses.append(Client().post(url, data="[]", content_type="text/plain").status_code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=request) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = in_parallel(
+        12, lambda: Client().post(url, data="[]", content_type="text/plain").status_code
+    )
     assert sorted(statuses) == [200] * 5 + [429] * 7
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from tests.helpers import in_parallel
 from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,28 +23,11 @@ def _postgresql_only():
 
 
 def _parallel(url, body):
-    barrier = threading.Barrier(PARALLEL)
-    answers, errors = [], []
+    def post():
+        response = Client().post(url, data=body, content_type="text/plain")
+        return response.status_code, response.json()
 
-    def worker():
-        try:
-            client = Client()
-            barrier.wait()
-            response = client.post(url, data=body, content_type="text/plain")
-            answers.append((response.status_code, response.json()))
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert len(answers) == PARALLEL
-    return answers
+    return in_parallel(PARALLEL, post)
 
 
 def test_parallel_first_selections__make_one_assignment(agent, express_target):
@@ -151,25 +135,13 @@ def test_parallel_key_rotations__each_answer_is_live_or_refused(express_target):
     from targets.models import DeployTarget
 
     _, admin_key = admin_key_create(account=express_target.account)
-    barrier, answers, errors = threading.Barrier(PARALLEL), [], []
 
     def rotate():
-        try:
-            client = Client(headers={"authorization": f"Bearer {admin_key}"})
-            barrier.wait()
-            response = client.post("/api/ac-acme/targets/dt-web/rotate-key/")
-            answers.append((response.status_code, response.json()))
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        client = Client(headers={"authorization": f"Bearer {admin_key}"})
+        response = client.post("/api/ac-acme/targets/dt-web/rotate-key/")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=rotate) for _ in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    answers = in_parallel(PARALLEL, rotate)
     assert {status for status, _ in answers} <= {200, 409}
     answered = [body["api_key"] for status, body in answers if status == 200]
     assert answered

@@ -1,0 +1,53 @@
+"""Helpers shared by tests: requests sent at once from threads, and the test Redis."""
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+def in_parallel(count: int, call: Callable[[], Any]) -> list[Any]:
+    """Run `call` in `count` threads released together; their results (any exception is
+    raised here). Each thread closes its own database connections."""
+    from django.db import connections
+
+    barrier, results, errors = threading.Barrier(count), [], []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(call())
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(results) == count
+    return results
+
+
+def redis_url_or_skip() -> str:
+    """The test Redis (TEST_REDIS_URL, default db 15 on 127.0.0.1): required in CI."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no Redis at {url} (CI requires it)")
+    return url
+
+
+def redis_caches(url: str) -> dict:
+    """CACHES for Django's Redis cache at `url`."""
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
