@@ -281,22 +281,13 @@ def test_throttle__cache_down__lets_requests_through(api, agent, express_target,
 @time_machine.travel("2026-12-01 12:00:30+00:00", tick=False)  # one throttle window
 def test_throttle__counts_in_redis__shared_by_processes(api, agent, express_target):
     """With REDIS_URL, counters live in Redis: another process's cache sees them."""
-    import os
-
     import redis
     from django.core.cache import caches
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no Redis at {url} (CI requires it)")
-    redis_cache = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
-    }
-    with override_settings(CACHES=redis_cache, AGENT_API_EXPRESS_RATE="2/min"):
+    from tests.helpers import redis_caches, redis_url_or_skip
+
+    url = redis_url_or_skip()
+    with override_settings(CACHES=redis_caches(url), AGENT_API_EXPRESS_RATE="2/min"):
         caches["default"].clear()
         assert api.call(express_target, [{"a": "a-hero"}]).status_code == 200
         assert api.call(express_target, [{"a": "a-hero"}]).status_code == 200
