@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conductrics_admin.health import healthz, readyz
+from conductrics_admin.metrics import metrics
 from reports.admin import admin_urls as reports_admin_urls
 from runtime.demo import demo_page
 from visitors.admin import admin_urls as visitors_admin_urls
@@ -19,6 +20,7 @@ urlpatterns = [
     path("", include("runtime.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", (admin_urls, "admin", admin.site.name)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from runtime.metrics import DATABASE_ERRORS
+
 logger = logging.getLogger(__name__)
 
 DB_RETRY_AFTER_SECONDS = 2
@@ -62,6 +64,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
+        DATABASE_ERRORS.inc()
         _drop_broken_connections()
         message = "The database is unavailable; retry shortly."
         headers = _retry_after(DB_RETRY_AFTER_SECONDS)

@@ -7,6 +7,8 @@ and renders the Conductrics envelope. A pre-flight (OPTIONS) is answered by
 `runtime.cors` alone.
 """
 
+import time
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -18,12 +20,14 @@ from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_key_from
 from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request_origin
 from runtime.errors import AgentApiError
+from runtime.metrics import agent_api_observe
 from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
 from runtime.rendering import envelope_render
 from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
 from visitors.config import account_conf
 from visitors.execution import visitor_commands_execute
+from visitors.metrics import goal_outcomes_observe
 
 
 class AgentApiBase(APIView):
@@ -59,6 +63,16 @@ class AgentApiBase(APIView):
         if not self._is_preflight():
             self.runtime = request.auth
 
+    def dispatch(self, request, *args, **kwargs):
+        started = time.perf_counter()
+        response = super().dispatch(request, *args, **kwargs)
+        agent_api_observe(
+            kind=self.runtime.target.kind if self.runtime else None,
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
+        return response
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         target = self.runtime.target if self.runtime else None
@@ -84,11 +98,13 @@ class AgentApiBase(APIView):
                 params=django_request.GET, body=django_request.body, target=target
             )
         except VidRefused as exc:
+            refused = [code for code in exc.goals if code in account.goals]
             goal_outcomes_count(
                 account_id=account.id,
-                outcomes=[(code, VID_NOT_ALLOWED) for code in exc.goals if code in account.goals],
+                outcomes=[(code, VID_NOT_ALLOWED) for code in refused],
                 now=timezone.now(),
             )
+            goal_outcomes_observe([VID_NOT_ALLOWED] * len(refused))
             raise
         result = visitor_commands_execute(
             account=account, target=target, visitor=parsed.visitor, commands=parsed.commands

@@ -24,6 +24,7 @@ from goals.matching import goal_match
 from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
 from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
+from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
     Command,
     ExecutionResult,
@@ -67,16 +68,15 @@ def visitor_commands_execute(
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
-        goal_outcomes_count(
-            account_id=account.id,
-            outcomes=[
-                (item.goal, outcome)
-                for item in result.items
-                if isinstance(item, GoalResult)
-                for outcome in item.outcomes()
-            ],
-            now=now,
-        )
+        outcomes = [
+            (item.goal, outcome)
+            for item in result.items
+            if isinstance(item, GoalResult)
+            for outcome in item.outcomes()
+        ]
+        if outcomes:
+            goal_outcomes_count(account_id=account.id, outcomes=outcomes, now=now)
+            goal_outcomes_observe(outcome for _, outcome in outcomes)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 

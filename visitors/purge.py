@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from accounts.models import Account
+from visitors.metrics import rows_purged_observe
 from visitors.models import Assignment, Credit, GoalEvent
 
 DEFAULT_BATCH_SIZE = 5000
@@ -212,6 +213,7 @@ def account_raw_data_purge(
             params = [start, min(start + batch_size, high), account.pk, when]
             began = time.monotonic()
             rows = _delete_range(db_table, where, params)
+            rows_purged_observe(table=table.label, rows=rows)
             took = time.monotonic() - began
             setattr(counts, table.counts_field, getattr(counts, table.counts_field) + rows)
             if on_batch is not None:
@@ -325,7 +327,11 @@ def visitor_erase(
     """
     rows = visitor_rows(account=account, vid=vid, session=session)
     if not dry_run:
-        Credit.objects.filter(pk__in=rows.credits).delete()
-        GoalEvent.objects.filter(pk__in=rows.goal_events).delete()
-        Assignment.objects.filter(pk__in=rows.assignments).delete()
+        for model, ids, table in (
+            (Credit, rows.credits, "credits"),
+            (GoalEvent, rows.goal_events, "goal events"),
+            (Assignment, rows.assignments, "assignments"),
+        ):
+            deleted, _ = model.objects.filter(pk__in=ids).delete()
+            rows_purged_observe(table=table, rows=deleted)
     return rows.counts

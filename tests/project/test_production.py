@@ -49,7 +49,8 @@ def production_server(tmp_path_factory):
         subprocess.run([*manage, *command, "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn, on loopback
-        [str(GUNICORN), "conductrics_admin.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        [str(GUNICORN), "-c", "python:conductrics_admin.gunicorn_conf", "conductrics_admin.wsgi",
+         "-b", f"127.0.0.1:{port}", "-k", "gthread", "-w", "2", "--threads", "1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
