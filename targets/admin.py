@@ -87,7 +87,12 @@ class DeployTargetAdmin(AccountScopedAdmin):
                 failures.append(str(exc))
         return keys_shown_once(
             request=request, model_admin=self, title="New runtime API keys", keys=keys,
-            note="The old keys stopped working: put these in the pages and servers that "
-            "call the agent-api.",
+            note=(
+                "The old key stopped working: put the new one in the pages and servers that "
+                "call the agent-api."
+                if len(keys) == 1
+                else "The old keys stopped working: put these in the pages and servers that "
+                "call the agent-api."
+            ),
             failures=failures,
         )  # fmt: skip
