@@ -84,7 +84,9 @@ class AccountScopedAdmin(admin.ModelAdmin):
         # bad lookup, answered as Django answers others: the list with ?e=1, not a 500.
         if self.date_hierarchy:
             year = request.GET.get(f"{self.date_hierarchy}__year")
-            if year is not None and not (year.isdigit() and 1 <= int(year[:5]) <= 9998):
+            if year is not None and not (
+                len(year) <= 4 and year.isdigit() and 1 <= int(year) <= 9998
+            ):
                 return HttpResponseRedirect(request.path + "?" + ERROR_FLAG + "=1")
         return super().changelist_view(request, extra_context)
 

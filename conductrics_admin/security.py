@@ -9,6 +9,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from runtime.throttling import cache_count
+
 _SECRET_PARAMS = re.compile(r"(?i)\b(apikey|vid|api_key|x-conductrics-apikey)=([^&\s\"']+)")
 _KEYS = re.compile(r"\b(api|admin)-[A-Za-z0-9_-]{32}\b")
 
@@ -62,7 +64,7 @@ class AdminLoginThrottleMiddleware:
         key = f"admin-login-attempts:{ip}:{username}"
         window = settings.ADMIN_LOGIN_LOCKOUT_SECONDS
         try:
-            attempts = _attempt_count(key, window)
+            attempts = cache_count(key=key, ttl=window)
         except Exception:  # the lock-out cannot be kept: no login without it
             logging.getLogger(__name__).warning("admin login refused: cache unavailable")
             return _login_refused(request, 503, "Login is unavailable", window=30)
@@ -75,16 +77,6 @@ class AdminLoginThrottleMiddleware:
             except Exception:  # the count then runs out with its window
                 logging.getLogger(__name__).warning("admin login throttle: cache unavailable")
         return response
-
-
-def _attempt_count(key: str, window: int) -> int:
-    """Count one more attempt under `key` (kept `window` seconds); the count so far."""
-    cache.add(key, 0, window)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between the two calls
-        cache.add(key, 0, window)
-        return cache.incr(key)
 
 
 def _login_refused(request: HttpRequest, status: int, title: str, *, window: int) -> HttpResponse:

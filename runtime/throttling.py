@@ -55,7 +55,7 @@ class TargetThrottle(BaseThrottle):
         window = int(now // period)
         key = CACHE_FORMAT.format(scope=scope, ident=ident, window=window)
         try:
-            count = _count(key, period)
+            count = cache_count(key=key, ttl=period + 1)
         except Exception:  # any cache failure must not break the API
             logger.warning("throttle cache unavailable; request let through")
             return True
@@ -68,11 +68,13 @@ class TargetThrottle(BaseThrottle):
         return self._wait
 
 
-def _count(key: str, period: int) -> int:
-    """One more request in `key`'s window; the count so far (atomic in Redis and locmem)."""
-    cache.add(key, 0, period + 1)
+def cache_count(*, key: str, ttl: int) -> int:
+    """Add one to the counter `key` in Django's cache (made with a lifetime of `ttl`
+    seconds); the count so far. Atomic in Redis and in the in-process cache, so parallel
+    callers never miss one another. Raises whatever the cache raises when it is down."""
+    cache.add(key, 0, ttl)
     try:
         return cache.incr(key)
     except ValueError:  # expired between the two calls
-        cache.add(key, 0, period + 1)
+        cache.add(key, 0, ttl)
         return cache.incr(key)

@@ -1,6 +1,7 @@
 """Admin of raw visitor-level data: assignments and goal events, read-only, with verdicts."""
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import path
 from django.utils.html import format_html
@@ -13,8 +14,22 @@ from visitors.admin_forget import forget_visitor_view
 from visitors.models import Assignment, GoalEvent
 
 
+class RawDataAdmin(AccountScopedAdmin):
+    """Raw visitor-level data is recorded by the agent-api only: shown, never edited here
+    (erasure goes through "Forget visitor" and the purges)."""
+
+    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Assignment)
-class AssignmentAdmin(AccountScopedAdmin):
+class AssignmentAdmin(RawDataAdmin):
     """Who saw what: raw visitor-level data, read-only (kept for the account's retention)."""
 
     list_display = ["created_at", "agent", "variation", "identity", "target_kind", "confirmed_at"]
@@ -27,15 +42,6 @@ class AssignmentAdmin(AccountScopedAdmin):
         "traits", "created_at", "confirmed_at",
     ]  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
-        return False
 
 
 def verdict_of(event: GoalEvent) -> list[tuple[str, str]]:
@@ -65,7 +71,7 @@ class VerdictFilter(admin.SimpleListFilter):
 
 
 @admin.register(GoalEvent)
-class GoalEventAdmin(AccountScopedAdmin):
+class GoalEventAdmin(RawDataAdmin):
     """Recent goal events with their verdicts: read-only."""
 
     list_display = ["received_at", "goal", "channel", "value", "event_id", "verdict"]
@@ -78,15 +84,6 @@ class GoalEventAdmin(AccountScopedAdmin):
         "received_at", "response", "verdict",
     ]  # fmt: skip
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: GoalEvent | None = None) -> bool:
-        return False
 
     @admin.display(description="verdict")
     def verdict(self, obj: GoalEvent) -> SafeString:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
@@ -12,12 +13,10 @@ def _account_id_of(instance: Model) -> int | None:
     if isinstance(instance, Account):
         return instance.pk
     if isinstance(instance, Variation):
-        return (
-            type(instance.agent)
-            .objects.filter(pk=instance.agent_id)
-            .values_list("account_id", flat=True)
-            .first()
-        )
+        try:
+            return instance.agent.account_id
+        except ObjectDoesNotExist:  # the agent went first
+            return None
     return getattr(instance, "account_id", None)
 
 

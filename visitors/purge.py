@@ -182,7 +182,7 @@ def _delete_range(db_table: str, where: str, params: list) -> int:
         return cursor.rowcount
 
 
-def account_raw_data_purge(
+def _account_purge(
     *,
     account: Account,
     cutoff: datetime,
@@ -194,12 +194,8 @@ def account_raw_data_purge(
 
     Each batch deletes the rows of one id range older than the cutoff, then the purge
     rests `pause` times as long as the batch took, leaving the database to live traffic
-    (0: no rest). Returns what was deleted.
+    (0: no rest). Returns what was deleted. Its options are checked by raw_data_purge.
     """
-    if batch_size < 1:
-        raise ValidationError("--batch-size must be 1 or more.")
-    if not (math.isfinite(pause) and pause >= 0):
-        raise ValidationError("--pause must be a number, 0 or more.")
     counts = PurgeCounts()
     when = connection.ops.adapt_datetimefield_value(cutoff)
     for table in _TABLES:
@@ -272,7 +268,7 @@ def raw_data_purge(
             if dry_run:
                 counts = purge_count(account=account, cutoff=cutoff)
             else:
-                counts = account_raw_data_purge(
+                counts = _account_purge(
                     account=account, cutoff=cutoff, batch_size=batch_size, pause=pause,
                     on_batch=on_batch,
                 )  # fmt: skip
