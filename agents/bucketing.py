@@ -37,3 +37,9 @@ def variation_pick(*, agent_code: str, identity: str, variations: Sequence[W]) -
         if point < cumulative:
             return variation
     return eligible[-1]  # float rounding at the very top of the range
+
+
+def random_number(*, agent_code: str, identity: str) -> int:
+    """The visitor's number 1 to 100 for an agent (the condition source `random`), by hash
+    of (agent code + "/random", identity): independent of its variation's bucket."""
+    return int(bucket_point(agent_code=f"{agent_code}/random", identity=identity) * 100) + 1

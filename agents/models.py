@@ -78,6 +78,27 @@ class Agent(models.Model):
         related_name="+",
         help_text="Served while the agent is paused. Blank: the first variation.",
     )
+    eligibility = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        verbose_name="agent applies to",
+        help_text="A condition (SPEC §4b); blank: every visitor.",
+    )
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name="targeted selections",
+        help_text="Ordered rules {name, when, variation}: the first that holds forces its "
+        "variation.",
+    )
+    qa = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name="QA overrides",
+        help_text="{session or vid, variation}: that visitor always sees that variation, "
+        "whatever the status; nothing is recorded.",
+    )
     goals = models.ManyToManyField("goals.Goal", related_name="agents", blank=True)
     targets = models.ManyToManyField(
         "targets.DeployTarget", related_name="agents", blank=True, verbose_name="deploy targets"

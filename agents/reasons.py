@@ -4,6 +4,8 @@
 POLICY_RANDOM = "r"  # a new assignment
 POLICY_STICKY = "s"  # a repeat of an earlier assignment
 POLICY_PAUSED = "p"  # the agent is paused: its paused variation, nothing recorded
+POLICY_FORCED = "f"  # a rule (targeted selection) or a QA override chose it
+POLICY_BOT = "b"  # a bot: the variation a person would get, nothing recorded
 
 # `s` of a selection item
 STATUS_OK = "ok"
@@ -14,3 +16,4 @@ UNKNOWN_AGENT = "unknown_agent"
 AGENT_STOPPED = "agent_stopped"
 NOT_ON_THIS_TARGET = "not_on_this_target"
 NO_ELIGIBLE_VARIATION = "no_eligible_variation"
+NOT_ELIGIBLE = "not_eligible"  # the visitor does not meet the agent's eligibility (SPEC §4b)

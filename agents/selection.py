@@ -1,24 +1,33 @@
 """The selection rules of SPEC §4 "Assignment", as pure functions over the configuration.
 
 No database here: `visitors.execution.visitor_commands_execute` reads the visitor's
-assignments, calls `selection_decide` for each selection command, and writes.
+assignments, calls `selection_decide` for each selection command, and writes. Conditions
+(SPEC §4b) are evaluated by `targeting`, from facts the caller gathered.
 """
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from agents import reasons
 from agents.bucketing import variation_pick
 from agents.models import AgentStatus
+from targeting.conditions import Facts, Predicate, condition_explain
 
 
 class VariationLike(Protocol):
     id: int
     code: str
     weight: float
+
+
+class RuleLike(Protocol):
+    name: str
+    when: Any
+    holds: Predicate | None
+    variation: VariationLike
 
 
 class AgentLike(Protocol):
@@ -28,6 +37,11 @@ class AgentLike(Protocol):
     variations: Sequence[VariationLike]
     paused_variation: VariationLike
     target_ids: frozenset[int]
+    eligibility: Any
+    eligible: Predicate | None
+    rules: Sequence[RuleLike]
+    qa: Mapping[tuple[str, str], VariationLike]
+    broken: str
 
 
 class AssignmentLike(Protocol):
@@ -39,10 +53,12 @@ class Action(enum.Enum):
     """What a selection command comes to."""
 
     NONE = "none"  # no selection: see the decision's reason
+    QA = "qa"  # a QA override: its variation, nothing recorded
     PAUSED = "paused"  # the paused variation, nothing recorded
     REPEAT = "repeat"  # the visitor's existing assignment
     CONFIRM = "confirm"  # a repeat that confirms a provisional assignment
-    NEW = "new"  # a new assignment
+    FORCED = "forced"  # a new assignment forced by a rule (targeted selection)
+    NEW = "new"  # a new assignment by weighted hash
 
 
 @dataclass(frozen=True)
@@ -60,20 +76,39 @@ def eligible_variations(
     return [v for v in variations if (allow is None or v.code in allow) and v.code not in exclude]
 
 
+@dataclass(frozen=True)
+class Who:
+    """The visitor as a selection sees it: `identity` it is bucketed by, the ids a QA
+    override may name, and the facts its conditions read (None: nothing to evaluate)."""
+
+    identity: str
+    session: str
+    vid: str | None = None
+    facts: Facts | None = None
+    explain: bool = False  # say which leaf decided (debug, explain): slower
+
+
 def selection_decide(
     *,
     agent: AgentLike | None,
     agent_code: str,
     target_id: int,
-    identity: str,
+    who: Who,
     existing: AssignmentLike | None,
     allow: Sequence[str] | None,
     exclude: Sequence[str],
     status: str | None,
 ) -> Decision:
-    """Decide a selection for one visitor `identity` of `agent` (None: unknown agent)."""
+    """Decide a selection for visitor `who` of `agent` (None: unknown agent), in the order
+    of SPEC §4b: QA override; unknown, stopped, not on this target, paused; the existing
+    assignment; eligibility; rules; the weighted hash."""
     if agent is None:
         return Decision(Action.NONE, reason=reasons.UNKNOWN_AGENT, detail=f"no agent {agent_code}")
+    eligible = eligible_variations(variations=agent.variations, allow=allow, exclude=exclude)
+    if agent.qa:
+        decision = _qa_decide(agent, who, eligible)
+        if decision is not None:
+            return decision
     if agent.status == AgentStatus.STOPPED:
         return Decision(
             Action.NONE, reason=reasons.AGENT_STOPPED, detail=f"{agent_code} is stopped"
@@ -84,7 +119,6 @@ def selection_decide(
             reason=reasons.NOT_ON_THIS_TARGET,
             detail=f"{agent_code} does not run on this deploy target",
         )
-    eligible = eligible_variations(variations=agent.variations, allow=allow, exclude=exclude)
     if agent.status == AgentStatus.PAUSED:
         paused = agent.paused_variation
         if all(v.id != paused.id for v in eligible):
@@ -105,7 +139,27 @@ def selection_decide(
                     detail="confirms the provisional assignment",
                 )
             return Decision(Action.REPEAT, variation=variation, detail="sticky repeat")
-    picked = variation_pick(agent_code=agent.code, identity=identity, variations=eligible)
+    if agent.broken:
+        return Decision(
+            Action.NONE,
+            reason=reasons.NOT_ELIGIBLE,
+            detail=f"not eligible: its targeting does not check ({agent.broken})",
+        )
+    if agent.eligible is not None:
+        holds, why = _holds(agent.eligible, agent.eligibility, who, agent.code)
+        if not holds:
+            return Decision(Action.NONE, reason=reasons.NOT_ELIGIBLE, detail=f"not eligible: {why}")
+    for rule in agent.rules:
+        holds, why = _holds(rule.holds, rule.when, who, agent.code)
+        if not holds:
+            continue
+        if all(v.id != rule.variation.id for v in eligible):
+            continue  # c/x exclude the rule's variation: the rule is passed over
+        because = f" ({why})" if who.explain and rule.when is not None else ""
+        return Decision(
+            Action.FORCED, variation=rule.variation, detail=f"rule '{rule.name}' matched{because}"
+        )
+    picked = variation_pick(agent_code=agent.code, identity=who.identity, variations=eligible)
     if picked is None:
         return Decision(
             Action.NONE,
@@ -113,3 +167,34 @@ def selection_decide(
             detail=f"no variation of {agent_code} with a weight above 0 is left by c/x",
         )
     return Decision(Action.NEW, variation=picked, detail="new assignment by weighted hash")
+
+
+def _qa_decide(agent: AgentLike, who: Who, eligible: list[VariationLike]) -> Decision | None:
+    for key in (("vid", who.vid), ("session", who.session)):
+        variation = agent.qa.get(key) if key[1] else None
+        if variation is None:
+            continue
+        if all(v.id != variation.id for v in eligible):
+            return Decision(
+                Action.NONE,
+                reason=reasons.NO_ELIGIBLE_VARIATION,
+                detail=f"QA override for {key[0]} {key[1]}: {variation.code} is excluded by c/x",
+            )
+        return Decision(
+            Action.QA, variation=variation, detail=f"QA override for {key[0]} {key[1]}"
+        )
+    return None
+
+
+def _holds(
+    predicate: Predicate | None, condition: Any, who: Who, agent_code: str
+) -> tuple[bool, str]:
+    """Whether a condition holds for `who`, and (when explaining) the leaves that decided."""
+    if predicate is None:
+        return True, "always"
+    if who.facts is None:
+        raise ValueError("a condition needs facts")  # the caller builds them for conditions
+    if who.explain:
+        return condition_explain(condition, who.facts, agent_code)
+    holds = predicate(who.facts, agent_code)
+    return holds, "" if holds else condition_explain(condition, who.facts, agent_code)[1]

@@ -11,6 +11,8 @@ from accounts.models import Account
 from accounts.recorded_data import recorded_data_count, recorded_data_refuse
 from agents.models import Agent, AgentStatus, Variation
 from goals.models import Goal
+from targeting.conditions import ConditionError
+from targeting.rules import agent_targeting_check
 from targets.models import DeployTarget
 
 
@@ -68,6 +70,28 @@ def agent_links_validate(
         raise ValidationError(errors, code="foreign_link")
 
 
+TARGETING_FIELDS = ("eligibility", "rules", "qa")
+
+
+def agent_targeting_validate(
+    *, eligibility: object, rules: object, qa: object, variation_codes: Sequence[str]
+) -> None:
+    """Raise ValidationError on the field at fault, its message naming the path inside it
+    (`rules[0].when.all[1].op: unknown operator "equals"`)."""
+    try:
+        agent_targeting_check(
+            eligibility=eligibility, rules=rules, qa=qa, variation_codes=variation_codes
+        )
+    except ConditionError as exc:
+        field_name = exc.path.split(".")[0].split("[")[0]
+        raise ValidationError({field_name: str(exc)}, code="invalid_targeting") from exc
+
+
+def _as_list(value: object) -> object:
+    """Rules or QA overrides as stored: none is an empty list; anything else is checked."""
+    return [] if value is None or value == () else value
+
+
 def agent_code_generate(*, account: Account, name: str) -> str:
     """Return a free agent code for `account`, made from `name`."""
     return code_generate(
@@ -88,14 +112,21 @@ def agent_create(
     paused_variation: str | None = None,
     goals: Sequence[Goal] = (),
     targets: Sequence[DeployTarget] = (),
+    eligibility: object = None,
+    rules: object = (),
+    qa: object = (),
 ) -> Agent:
-    """Create an agent with its variations, goals and targets; return it.
+    """Create an agent with its variations, goals, targets and targeting; return it.
 
-    Raises ValidationError on any bad input (codes, variations, links, paused variation);
-    nothing is saved then.
+    Raises ValidationError on any bad input (codes, variations, links, paused variation,
+    conditions); nothing is saved then.
     """
     variations_validate(variations=variations)
     agent_links_validate(account=account, goals=goals, targets=targets)
+    rules, qa = _as_list(rules), _as_list(qa)
+    agent_targeting_validate(
+        eligibility=eligibility, rules=rules, qa=qa, variation_codes=[v.code for v in variations]
+    )
     if code:
         code_validate_free(
             taken=Agent.objects.filter(account=account, code=code).exists(),
@@ -107,6 +138,9 @@ def agent_create(
         code=code or agent_code_generate(account=account, name=name),
         name=name,
         status=status,
+        eligibility=eligibility,
+        rules=rules,
+        qa=qa,
     )
     agent.full_clean()
     agent.save()
@@ -165,14 +199,16 @@ def _paused_variation_set(*, agent: Agent, code: str | None) -> None:
     agent.save(update_fields=["paused_variation"])
 
 
-AGENT_EDITABLE = ("name", "status", "variations", "paused_variation", "goals", "targets")
+AGENT_EDITABLE = (
+    "name", "status", "variations", "paused_variation", "goals", "targets", *TARGETING_FIELDS,
+)  # fmt: skip
 
 
 @transaction.atomic
 def agent_update(*, agent: Agent, **changes: object) -> Agent:
     """Change an agent: name, status, variations (the whole list), paused variation (a
-    code), goals and targets (whole lists). Its code is fixed. Raises ValidationError on
-    bad input; nothing is saved then."""
+    code), goals and targets (whole lists), eligibility, rules and QA overrides. Its code
+    is fixed. Raises ValidationError on bad input; nothing is saved then."""
     for name in changes:
         if name not in AGENT_EDITABLE:
             raise ValueError(f"{name} is not an editable field of an agent")
@@ -181,7 +217,18 @@ def agent_update(*, agent: Agent, **changes: object) -> Agent:
     goals = changes.get("goals", agent.goals.all())
     targets = changes.get("targets", agent.targets.all())
     agent_links_validate(account=agent.account, goals=goals, targets=targets)
-    own = [name for name in ("name", "status") if name in changes]
+    for name in ("rules", "qa"):
+        if name in changes:
+            changes[name] = _as_list(changes[name])
+    targeting = {name: changes.get(name, getattr(agent, name)) for name in TARGETING_FIELDS}
+    if "variations" in changes or any(name in changes for name in TARGETING_FIELDS):
+        codes = (
+            [v.code for v in changes["variations"]]
+            if "variations" in changes
+            else list(agent.variations.values_list("code", flat=True))
+        )
+        agent_targeting_validate(**targeting, variation_codes=codes)
+    own = [name for name in ("name", "status", *TARGETING_FIELDS) if name in changes]
     for name in own:
         setattr(agent, name, changes[name])
     agent.full_clean()

@@ -48,6 +48,7 @@ OUTCOMES = (
     reasons.NOT_AN_API_GOAL,
     reasons.INVALID_VALUE,
     VID_NOT_ALLOWED,
+    reasons.BOT,
 )
 KEPT_HOURS = 25
 
@@ -174,5 +175,10 @@ FIXES: dict[str, tuple[str, str | None]] = {
     VID_NOT_ALLOWED: (
         f"Requests were refused (403): turn on “{ALLOW_EXTERNAL_VID_LABEL}” on the REST target.",
         "rest_target",
+    ),
+    reasons.BOT: (
+        "Sent with a crawler's User-Agent (ua): bots are never counted. Pass the visitor's "
+        "User-Agent, not your server's or a monitor's.",
+        None,
     ),
 }

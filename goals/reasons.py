@@ -19,3 +19,6 @@ GOAL_BEFORE_SELECTION = "goal_before_selection"
 
 # in data.warnings: a goal that found no selection of this visitor in any agent tracking it
 NO_SELECTION = "no_selection"
+
+# in data.warnings: a goal sent with a bot's User-Agent, which credits nothing (SPEC §4b)
+BOT = "bot"

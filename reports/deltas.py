@@ -18,6 +18,7 @@ class VisitorDayKey(NamedTuple):
     variation_id: int
     day: date
     channel: str
+    forced: bool = False  # an assignment forced by a rule
 
 
 class GoalDayKey(NamedTuple):
@@ -28,6 +29,7 @@ class GoalDayKey(NamedTuple):
     goal_id: int
     day: date
     channel: str
+    forced: bool = False  # a credit of an assignment forced by a rule
 
 
 @dataclass

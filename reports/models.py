@@ -7,7 +7,8 @@ channel is where it happened: `client` (Express target) or `server` (REST target
 
 A key (variation, day, channel...) may have up to `AGGREGATE_SHARDS` rows, told apart by
 `shard`, so that concurrent requests do not all wait on one row's lock; a report sums
-them.
+them. `forced` rows count assignments that a rule (targeted selection) forced: reported
+as each variation's `fixed` block, never in its statistics.
 """
 
 from django.db import models
@@ -22,6 +23,7 @@ class VisitorDay(models.Model):
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     channel = models.CharField(max_length=8)
+    forced = models.BooleanField(default=False, db_default=False)  # by a rule: "fixed"
     shard = models.PositiveSmallIntegerField(default=0)
     visitors = models.BigIntegerField(default=0)
 
@@ -30,8 +32,8 @@ class VisitorDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "day", "channel", "shard"],
-                name="visitor_day_shard_unique",
+                fields=["agent", "variation", "day", "channel", "forced", "shard"],
+                name="visitor_day_forced_shard_unique",
             ),
         ]
 
@@ -52,6 +54,7 @@ class GoalDay(models.Model):
     goal = models.ForeignKey("goals.Goal", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     channel = models.CharField(max_length=8)
+    forced = models.BooleanField(default=False, db_default=False)  # by a rule: "fixed"
     shard = models.PositiveSmallIntegerField(default=0)
     conversions = models.BigIntegerField(default=0)
     credits = models.BigIntegerField(default=0)
@@ -63,8 +66,8 @@ class GoalDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "goal", "day", "channel", "shard"],
-                name="goal_day_shard_unique",
+                fields=["agent", "variation", "goal", "day", "channel", "forced", "shard"],
+                name="goal_day_forced_shard_unique",
             ),
         ]
 

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from django.http import QueryDict
@@ -18,6 +19,8 @@ from django.http import QueryDict
 from accounts.codes import BAD_TEXT_RULE, text_ok
 from runtime import reasons
 from runtime.errors import AgentApiError
+from targeting.inputs import inputs_problem
+from targeting.useragent import UA_LENGTH_MAX, user_agent_facts
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import TargetConf
 from visitors.request import Command, GoalCommand, SelectionCommand, Visitor
@@ -74,7 +77,7 @@ def traits_parse(raw: str) -> tuple[str, ...] | None:
 @dataclass(frozen=True)
 class Body:
     commands: list[Command]
-    inputs: dict[str, str]
+    inputs: Any  # as sent: checked by `request_parse`, which knows the target
 
 
 def body_parse(raw: bytes) -> Body:
@@ -101,20 +104,7 @@ def body_parse(raw: bytes) -> Body:
         raise AgentApiError(
             400, f"Too many commands: {len(data)}; at most {MAX_COMMANDS} per request."
         )
-    return Body(commands=[_command(i, c) for i, c in enumerate(data)], inputs=_inputs(inputs))
-
-
-def _inputs(inputs: Any) -> dict[str, str]:
-    if inputs is None:
-        return {}
-    if not isinstance(inputs, dict):
-        raise AgentApiError(400, '"inputs" must be an object of string values.')
-    for key, value in inputs.items():
-        if not isinstance(value, str):
-            raise AgentApiError(400, f'"inputs"."{key}" must be a string.')
-        if not (text_ok(key) and text_ok(value)):
-            raise AgentApiError(400, f'"inputs" must hold {BAD_TEXT_RULE}.')
-    return inputs
+    return Body(commands=[_command(i, c) for i, c in enumerate(data)], inputs=inputs)
 
 
 def _fail(index: int, message: str) -> AgentApiError:
@@ -190,28 +180,78 @@ class VidRefused(AgentApiError):
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    visitor: Visitor
+    visitor: Visitor  # its inputs and traits (the request's own, then those of its UA)
     commands: list[Command]
-    inputs: dict[str, str]  # validated; no effect in this version (SPEC §4)
+    derived_traits: tuple[str, ...]  # the `ua/` traits added, for data.log
     warnings: list[dict[str, str]]
     debug: bool
 
 
-def request_parse(*, params: QueryDict, body: bytes, target: TargetConf) -> ParsedRequest:
-    """Parse an agent-api request arriving on `target`, in the order of SPEC §4's refusals."""
+def request_parse(
+    *, params: QueryDict, body: bytes, target: TargetConf, user_agent: str | None = None
+) -> ParsedRequest:
+    """Parse an agent-api request arriving on `target`, in the order of SPEC §4's refusals.
+
+    `user_agent` is the request's User-Agent header: the visitor's UA on an Express target
+    when the query has no `ua` (on a REST target it is the customer's server: unused).
+    """
     warnings: list[dict[str, str]] = []
     session = session_parse(params.get("session"))
     vid = _vid(params, target, warnings, body)
     traits = _traits(params, target, warnings)
+    ua = _ua(params, target, warnings, user_agent)
     debug = _debug(params.get("debug"))
     parsed = body_parse(body)
+    inputs = _inputs(parsed.inputs, target, warnings)
+    derived: tuple[str, ...] = ()
+    bot = False
+    if ua is not None:
+        facts = user_agent_facts(ua)
+        derived = tuple(f"{group}:{value}" for group, value in facts.traits)
+        bot = facts.bot
     return ParsedRequest(
-        visitor=Visitor(session=session, vid=vid, traits=traits),
+        visitor=Visitor(session=session, vid=vid, traits=traits + derived, inputs=inputs, bot=bot),
         commands=parsed.commands,
-        inputs=parsed.inputs,
+        derived_traits=derived,
         warnings=warnings,
         debug=debug,
     )
+
+
+def _inputs(inputs: Any, target: TargetConf, warnings: list) -> MappingProxyType:
+    if inputs is None or inputs == {}:
+        return _NO_INPUTS
+    if isinstance(inputs, dict) and not all(
+        text_ok(k) and (not isinstance(v, str) or text_ok(v)) for k, v in inputs.items()
+    ):  # SPEC §10: text that is not valid Unicode is a 400 on any target
+        raise AgentApiError(400, f'"inputs" must hold {BAD_TEXT_RULE}.')
+    problem = inputs_problem(inputs)
+    if problem is None:
+        return MappingProxyType(dict(inputs))
+    if not target.is_express:
+        raise AgentApiError(400, problem)
+    warnings.append({"reason": reasons.INPUTS_INVALID, "detail": f"inputs ignored: {problem}"})
+    return _NO_INPUTS
+
+
+_NO_INPUTS: MappingProxyType = MappingProxyType({})
+UA_RULE = f"ua must be 1 to {UA_LENGTH_MAX} printable characters."
+
+
+def _ua(
+    params: QueryDict, target: TargetConf, warnings: list, header: str | None
+) -> str | None:
+    raw = params.get("ua")
+    if raw is None:
+        if target.is_express and header and len(header) <= UA_LENGTH_MAX and header.isprintable():
+            return header
+        return None
+    if 1 <= len(raw) <= UA_LENGTH_MAX and raw.isprintable():
+        return raw
+    if not target.is_express:
+        raise AgentApiError(400, f"The query parameter {UA_RULE}")
+    warnings.append({"reason": reasons.UA_INVALID, "detail": f"ua ignored: {UA_RULE}"})
+    return None
 
 
 def _vid(params: QueryDict, target: TargetConf, warnings: list, body: bytes) -> str | None:

@@ -6,7 +6,7 @@ md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additio
 
 from typing import Any
 
-from goals.reasons import NO_SELECTION
+from goals.reasons import BOT, NO_SELECTION
 from visitors.request import ExecutionResult, GoalResult, SelectionResult
 
 
@@ -47,6 +47,8 @@ def envelope_render(
             items.append(goal_item(item))
             if item.err:
                 warnings.append({"reason": item.err, "g": item.goal, "detail": item.detail})
+            elif item.bot:
+                warnings.append({"reason": BOT, "g": item.goal, "detail": item.detail})
             elif item.no_selection:
                 warnings.append({"reason": NO_SELECTION, "g": item.goal, "detail": item.detail})
     data: dict[str, Any] = {"items": items, "sels": sels, "traits": list(traits)}
@@ -55,3 +57,9 @@ def envelope_render(
     if debug_log is not None:
         data["log"] = debug_log
     return {"status": 200, "data": data}
+
+
+def trait_log(derived: tuple[str, ...]) -> list[str]:
+    """The log lines of traits derived from the UA, in the words the official Conductrics
+    clients' tests read."""
+    return [f"Added trait '{trait}' (apply)" for trait in derived]

@@ -22,7 +22,7 @@ from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request
 from runtime.errors import AgentApiError
 from runtime.metrics import agent_api_observe
 from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
-from runtime.rendering import envelope_render
+from runtime.rendering import envelope_render, trait_log
 from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
 from visitors.config import account_conf
@@ -95,7 +95,10 @@ class AgentApiBase(APIView):
         django_request = request._request
         try:
             parsed = request_parse(
-                params=django_request.GET, body=django_request.body, target=target
+                params=django_request.GET,
+                body=django_request.body,
+                target=target,
+                user_agent=django_request.META.get("HTTP_USER_AGENT"),
             )
         except VidRefused as exc:
             refused = [code for code in exc.goals if code in account.goals]
@@ -107,14 +110,18 @@ class AgentApiBase(APIView):
             goal_outcomes_observe([VID_NOT_ALLOWED] * len(refused))
             raise
         result = visitor_commands_execute(
-            account=account, target=target, visitor=parsed.visitor, commands=parsed.commands
+            account=account,
+            target=target,
+            visitor=parsed.visitor,
+            commands=parsed.commands,
+            explain=parsed.debug,
         )
         return Response(
             envelope_render(
                 result=result,
                 traits=parsed.visitor.traits,
                 warnings=parsed.warnings,
-                debug_log=result.log if parsed.debug else None,
+                debug_log=trait_log(parsed.derived_traits) + result.log if parsed.debug else None,
             )
         )
 

@@ -9,10 +9,12 @@ server serves a change within a second. A snapshot is loaded again after
 `CONFIG_CACHE_TTL_SECONDS` whatever the version says.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -21,8 +23,19 @@ from accounts.codes import account_code_well_formed
 from accounts.models import Account
 from agents.models import Agent, AgentStatus
 from goals.models import Goal
+from targeting.conditions import (
+    SOURCE_GOAL,
+    SOURCE_VARIATION,
+    ConditionError,
+    Predicate,
+    condition_compile,
+    names_used,
+)
+from targeting.rules import agent_targeting_check
 from targets.models import DeployTarget, TargetKind
 from visitors.models import ConfigVersion
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,14 @@ class VariationConf:
 
 
 @dataclass(frozen=True)
+class RuleConf:
+    name: str
+    when: Any  # the condition as saved (for explanations), None: always
+    holds: Predicate | None  # compiled from `when`
+    variation: VariationConf
+
+
+@dataclass(frozen=True)
 class AgentConf:
     id: int
     code: str
@@ -57,10 +78,22 @@ class AgentConf:
     paused_variation: VariationConf
     target_ids: frozenset[int]
     goal_ids: frozenset[int]
+    eligibility: Any = None  # the condition as saved, None: everyone
+    eligible: Predicate | None = None  # compiled from `eligibility`
+    rules: tuple[RuleConf, ...] = ()
+    qa: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # what its conditions read of the visitor's state, fetched by the request's one read
+    reads_agent_ids: frozenset[int] = frozenset()
+    reads_goal_ids: frozenset[int] = frozenset()
+    broken: str = ""  # targeting saved that no longer checks: nobody is eligible
 
     @property
     def is_running(self) -> bool:
         return self.status == AgentStatus.RUNNING
+
+    @property
+    def has_conditions(self) -> bool:
+        return self.eligible is not None or bool(self.rules) or bool(self.broken)
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,7 @@ class AccountConf:
     agents: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     goals: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     agents_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    goal_codes_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
 
 def config_version_bump(*, account_id: int) -> None:
@@ -126,9 +160,12 @@ def account_conf_load(*, code: str) -> AccountConf | None:
         for t in DeployTarget.objects.filter(account=account)
     )
     agents: dict[str, AgentConf] = {}
-    agent_rows = Agent.objects.filter(account=account).prefetch_related(
-        "variations", "targets", "goals"
+    agent_rows = list(
+        Agent.objects.filter(account=account).prefetch_related("variations", "targets", "goals")
     )
+    goal_rows = list(Goal.objects.filter(account=account))
+    agent_ids = {a.code: a.pk for a in agent_rows}
+    goal_ids = {g.code: g.pk for g in goal_rows}
     for agent in agent_rows:
         variations = list(agent.variations.all())  # ordered by position
         if not variations:
@@ -152,6 +189,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             paused_variation=paused,
             target_ids=frozenset(t.pk for t in agent.targets.all()),
             goal_ids=frozenset(g.pk for g in agent.goals.all()),
+            **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {
         g.code: GoalConf(
@@ -164,7 +202,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             window_hours=g.attribution_window_hours or account.attribution_window_hours,
             agent_ids=tuple(sorted(a.id for a in agents.values() if g.pk in a.goal_ids)),
         )
-        for g in Goal.objects.filter(account=account)
+        for g in goal_rows
     }
     return AccountConf(
         id=account.pk,
@@ -175,7 +213,49 @@ def account_conf_load(*, code: str) -> AccountConf | None:
         agents=MappingProxyType(agents),
         goals=MappingProxyType(goals),
         agents_by_id=MappingProxyType({a.id: a for a in agents.values()}),
+        goal_codes_by_id=MappingProxyType({g.pk: g.code for g in goal_rows}),
     )
+
+
+def _targeting_conf(
+    agent: Agent, variations: tuple[VariationConf, ...], *, agent_ids: dict, goal_ids: dict
+) -> dict:
+    """An agent's eligibility, rules and QA overrides, compiled once per snapshot."""
+    by_code = {v.code: v for v in variations}
+    try:  # checked when saved; checked again, since evaluation must never fail
+        agent_targeting_check(
+            eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+            variation_codes=list(by_code),
+        )  # fmt: skip
+    except ConditionError as exc:
+        logger.warning("agent %s: targeting does not check, nobody is eligible: %s", agent, exc)
+        return {"broken": str(exc)}
+    rules = tuple(
+        RuleConf(
+            name=r["name"],
+            when=r.get("when"),
+            holds=condition_compile(r.get("when")),
+            variation=by_code[r["variation"]],
+        )
+        for r in agent.rules or ()
+    )
+    qa = {
+        (who, o[who]): by_code[o["variation"]]
+        for o in agent.qa or ()
+        for who in ("vid", "session")
+        if who in o
+    }
+    conditions = [agent.eligibility, *(r.when for r in rules)]
+    agents_read = set().union(*(names_used(c, SOURCE_VARIATION) for c in conditions))
+    goals_read = set().union(*(names_used(c, SOURCE_GOAL) for c in conditions))
+    return {
+        "eligibility": agent.eligibility,
+        "eligible": condition_compile(agent.eligibility),
+        "rules": rules,
+        "qa": MappingProxyType(qa),
+        "reads_agent_ids": frozenset(agent_ids[c] for c in agents_read if c in agent_ids),
+        "reads_goal_ids": frozenset(goal_ids[c] for c in goals_read if c in goal_ids),
+    }
 
 
 _lock = threading.Lock()

@@ -9,19 +9,21 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 """
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError
 from django.utils import timezone
 
 from agents import reasons as sel
-from agents.selection import Action, selection_decide
+from agents.bucketing import random_number
+from agents.selection import Action, Who, selection_decide
 from goals import reasons
 from goals.diagnostics import goal_outcomes_count
 from goals.matching import goal_match
 from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
+from targeting.conditions import Facts
 from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.metrics import goal_outcomes_observe
@@ -47,10 +49,12 @@ def visitor_commands_execute(
     visitor: Visitor,
     commands: Sequence[Command],
     now: datetime | None = None,
+    explain: bool = False,
 ) -> ExecutionResult:
     """Run `commands` for `visitor` arriving on `target`; return one result per command.
 
-    Everything the commands record is written atomically, or nothing is.
+    Everything the commands record is written atomically, or nothing is. `explain` (debug)
+    makes each decision name the leaves of the conditions that decided it.
     Raises django.db.DatabaseError when the database fails (the caller answers 503).
     """
     now = now or timezone.now()
@@ -58,6 +62,7 @@ def visitor_commands_execute(
         # Event ids are looked up only after a write collided: a new id (the usual case)
         # costs no read, and a retried one is caught by the unique constraint.
         plan = _plan_read(account, target, visitor, commands, now, read_events=attempt > 0)
+        plan.explain = explain
         result = ExecutionResult(items=[_decide(plan, command) for command in commands])
         writes = plan.writes
         try:
@@ -81,16 +86,32 @@ def visitor_commands_execute(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, set, set, set]:
-    agent_ids: set[int] = set()
-    goal_ids: set[int] = set()
-    every_goal_ids: set[int] = set()
-    event_keys: set[tuple[int, str]] = set()
+@dataclass
+class _Relevant:
+    """What the request's one read must fetch for its commands."""
+
+    agent_ids: set[int] = field(default_factory=set)
+    goal_ids: set[int] = field(default_factory=set)
+    every_goal_ids: set[int] = field(default_factory=set)
+    event_keys: set[tuple[int, str]] = field(default_factory=set)
+    reached_goal_ids: set[int] = field(default_factory=set)  # read by conditions
+    conditions: bool = False  # some agent of the request has conditions to evaluate
+
+
+def _relevant(account: AccountConf, commands: Sequence[Command]) -> _Relevant:
+    found = _Relevant()
+    agent_ids, goal_ids, every_goal_ids, event_keys = (
+        found.agent_ids, found.goal_ids, found.every_goal_ids, found.event_keys,
+    )  # fmt: skip
     for command in commands:
         if isinstance(command, SelectionCommand):
             agent = account.agents.get(command.agent)
             if agent is not None:
                 agent_ids.add(agent.id)
+                if agent.has_conditions:
+                    found.conditions = True
+                    agent_ids.update(agent.reads_agent_ids)
+                    found.reached_goal_ids.update(agent.reads_goal_ids)
         else:
             goal = account.goals.get(command.goal)
             if goal is None:
@@ -101,7 +122,7 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> tuple[set, s
                 every_goal_ids.add(goal.id)
             if command.event_id is not None:
                 event_keys.add((goal.id, command.event_id))
-    return agent_ids, goal_ids, every_goal_ids, event_keys
+    return found
 
 
 @dataclass
@@ -117,6 +138,91 @@ class _Plan:
     by_identity: dict[tuple[int, str], AssignmentRow]
     seen_events: dict[tuple[int, str], dict]
     writes: RequestWrites
+    reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
+    conditions: bool = False
+    explain: bool = False
+    _who: Who | None = None
+
+    def who(self) -> Who:
+        """The visitor as selections see it, with the facts conditions read (built once,
+        only when an agent of the request has conditions)."""
+        if self._who is None:
+            visitor = self.visitor
+            facts = None
+            if self.conditions:
+                identity = visitor.identity
+                facts = Facts(
+                    target=self.target.code,
+                    now=self.now,
+                    random=lambda agent_code: random_number(
+                        agent_code=agent_code, identity=identity
+                    ),
+                    inputs=visitor.inputs,
+                    traits=visitor.trait_values(),
+                    goals=_GoalsReached(self),
+                    variations=_VariationsHeld(self),
+                )
+            self._who = Who(
+                identity=visitor.identity,
+                session=visitor.session,
+                vid=visitor.vid,
+                facts=facts,
+                explain=self.explain,
+            )
+        return self._who
+
+    def mine(self, agent_id: int) -> list[AssignmentRow]:
+        """The visitor's assignments in an agent (by session, or by vid), as known so far."""
+        visitor = self.visitor
+        return [
+            r
+            for r in self.rows
+            if r.agent_id == agent_id
+            and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
+        ]
+
+
+class _GoalsReached(Mapping):
+    """Goal code -> when this visitor last reached it (source `goal`): the read's answer,
+    and the goals of this request's earlier commands."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self._plan = plan
+
+    def _codes(self) -> dict[str, datetime]:
+        names = self._plan.account.goal_codes_by_id
+        return {names[g]: when for g, when in self._plan.reached.items() if g in names}
+
+    def __getitem__(self, code: str) -> datetime:
+        return self._codes()[code]
+
+    def __iter__(self):
+        return iter(self._codes())
+
+    def __len__(self) -> int:
+        return len(self._plan.reached)
+
+
+class _VariationsHeld(Mapping):
+    """Agent code -> the variation this visitor holds there (source `variation`): the
+    earliest of its assignments, those made by this request's earlier commands included."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self._plan = plan
+
+    def __getitem__(self, code: str) -> str:
+        plan = self._plan
+        agent = plan.account.agents.get(code)
+        held = sorted(plan.mine(agent.id), key=lambda r: r.created_at) if agent else []
+        if not held:
+            raise KeyError(code)
+        return next(v.code for v in agent.variations if v.id == held[0].variation_id)
+
+    def __iter__(self):
+        return (code for code in self._plan.account.agents if code in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _plan_read(
@@ -129,14 +235,15 @@ def _plan_read(
     read_events: bool,
 ) -> _Plan:
     """Read the visitor's state once; nothing is written here."""
-    agent_ids, goal_ids, every_goal_ids, event_keys = _relevant(account, commands)
+    relevant = _relevant(account, commands)
     state = visitor_state_read(
-        agent_ids=agent_ids,
+        agent_ids=relevant.agent_ids,
         session=visitor.session,
         vid=visitor.vid,
-        goal_ids=goal_ids,
-        every_goal_ids=every_goal_ids,
-        event_keys=event_keys if read_events else (),
+        goal_ids=relevant.goal_ids,
+        every_goal_ids=relevant.every_goal_ids,
+        event_keys=relevant.event_keys if read_events else (),
+        reached_goal_ids=relevant.reached_goal_ids,
     )
     rows = state.assignments
     return _Plan(
@@ -157,6 +264,8 @@ def _plan_read(
             traits=list(visitor.traits),
             now=now,
         ),
+        reached=dict(state.reached),
+        conditions=relevant.conditions,
     )
 
 
@@ -174,21 +283,32 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
         agent=agent,
         agent_code=command.agent,
         target_id=plan.target.id,
-        identity=visitor.identity,
+        who=plan.who(),
         existing=existing,
         allow=command.allow,
         exclude=command.exclude,
         status=command.status,
     )
     if decision.action is Action.NONE:
-        return SelectionResult(agent=command.agent, reason=decision.reason, detail=decision.detail)
+        result = SelectionResult(
+            agent=command.agent, reason=decision.reason, detail=decision.detail
+        )
+        if decision.reason == sel.NOT_ELIGIBLE:
+            result.log = f"{command.agent}: {decision.detail}"
+        return result
     variation = decision.variation
     result = SelectionResult(
         agent=command.agent, variation=variation.code, md=dict(variation.md), detail=decision.detail
     )
-    if decision.action is Action.PAUSED:
-        result.policy, result.status = sel.POLICY_PAUSED, sel.STATUS_OK
-    elif decision.action is Action.NEW:
+    if decision.action in (Action.PAUSED, Action.QA):
+        policy = sel.POLICY_PAUSED if decision.action is Action.PAUSED else sel.POLICY_FORCED
+        result.policy, result.status = policy, sel.STATUS_OK
+    elif visitor.bot:
+        # the variation a person would get, recorded nowhere (SPEC §4b "Bots")
+        result.policy, result.status = sel.POLICY_BOT, sel.STATUS_OK
+        result.detail += "; a bot: nothing recorded"
+    elif decision.action in (Action.NEW, Action.FORCED):
+        forced = decision.action is Action.FORCED
         provisional = command.status == sel.STATUS_PROVISIONAL
         row = AssignmentRow(
             id=None,
@@ -200,14 +320,17 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
             target_kind=plan.target.kind,
             created_at=plan.now,
             confirmed_at=None if provisional else plan.now,
+            policy=sel.POLICY_FORCED if forced else sel.POLICY_RANDOM,
         )
         plan.rows.append(row)
         plan.by_identity[(agent.id, visitor.identity)] = row
         plan.writes.new_rows.append(row)
         if not provisional:
             plan.writes.visitor_add(row)
-        result.policy = sel.POLICY_RANDOM
+        result.policy = row.policy
         result.status = sel.STATUS_PROVISIONAL if provisional else sel.STATUS_OK
+        if forced:
+            result.log = f"{command.agent}: {decision.detail}: {variation.code} (p={row.policy})"
     else:
         if decision.action is Action.CONFIRM:
             existing.confirmed_at = plan.now
@@ -257,16 +380,18 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         if first is not None:
             return GoalResult.from_record(command.goal, first)
     visitor = plan.visitor
+    if visitor.bot:  # credits nothing, records nothing (SPEC §4b "Bots")
+        return GoalResult(
+            goal=command.goal,
+            status=reasons.STATUS_NONE,
+            bot=True,
+            detail="the User-Agent is a bot's: nothing credited or recorded",
+        )
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
     event = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
     for agent_id in goal.agent_ids:
         agent = plan.account.agents_by_id[agent_id]
-        mine = [
-            r
-            for r in plan.rows
-            if r.agent_id == agent_id
-            and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
-        ]
+        mine = plan.mine(agent_id)
         already_credited = any(goal.id in r.credited_goal_ids for r in mine)
         match = goal_match(
             goal=goal,

@@ -50,6 +50,8 @@ class Assignment(models.Model):
     traits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # how it was chosen: "r" by weighted hash, "f" forced by a rule (reported apart)
+    policy = models.CharField(max_length=1, default="r", db_default="r")
 
     recorded_as = "assignments"  # accounts.recorded_data
 

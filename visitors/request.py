@@ -3,20 +3,39 @@
 Plain dataclasses: the runtime parses a request into these, and renders the results.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from goals.diagnostics import CREDITED, NO_SELECTION
-from goals.reasons import STATUS_NONE, UNKNOWN_GOAL
+from goals.reasons import BOT, STATUS_NONE, UNKNOWN_GOAL
+
+
+_NOTHING: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class Visitor:
-    """Who the commands are for. `vid` is set only when passed, valid and allowed."""
+    """Who the commands are for. `vid` is set only when passed, valid and allowed.
+
+    `traits` are `cust/group:value` (the query's) then `ua/...` (derived from the UA);
+    `inputs` serve this request's conditions only; `bot` a UA that declares a crawler.
+    """
 
     session: str
     vid: str | None = None
     traits: tuple[str, ...] = ()
+    inputs: Mapping[str, str] = field(default_factory=lambda: _NOTHING)
+    bot: bool = False
+
+    def trait_values(self) -> dict[str, str]:
+        """Trait group -> value, as conditions read them (a group given twice: the first)."""
+        values: dict[str, str] = {}
+        for trait in self.traits:
+            group, _, value = trait.partition(":")
+            values.setdefault(group, value)
+        return values
 
     @property
     def identity(self) -> str:
@@ -51,6 +70,7 @@ class SelectionResult:
     md: dict[str, str] = field(default_factory=dict)
     reason: str | None = None  # set when no selection was made
     detail: str = ""
+    log: str = ""  # its data.log line, where SPEC §4b words it (else made from the rest)
 
     @property
     def selected(self) -> bool:
@@ -65,13 +85,14 @@ class GoalResult:
     credited: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "v"}
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"a", "c", "reason"}
     replay: bool = False
+    bot: bool = False  # sent with a bot's User-Agent: nothing credited
     detail: str = ""
 
     @property
     def no_selection(self) -> bool:
         """Accepted, but no agent tracking the goal holds a selection of this visitor."""
         return self.status == STATUS_NONE and not (
-            self.err or self.credited or self.skipped or self.replay
+            self.err or self.credited or self.skipped or self.replay or self.bot
         )
 
     def outcomes(self) -> list[str]:
@@ -81,6 +102,8 @@ class GoalResult:
             return []  # a replay was counted the first time; an unknown goal has no page
         if self.err:
             return [self.err]
+        if self.bot:
+            return [BOT]
         found = [CREDITED] if self.credited else []
         found += [skip["reason"] for skip in self.skipped]
         return found or [NO_SELECTION]
@@ -113,6 +136,8 @@ class ExecutionResult:
 
 def _log_line(item: SelectionResult | GoalResult) -> str:
     if isinstance(item, SelectionResult):
+        if item.log:
+            return item.log
         if item.selected:
             return (
                 f"{item.agent}: {item.variation} (p={item.policy}, s={item.status}): {item.detail}"

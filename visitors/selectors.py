@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from agents.reasons import POLICY_RANDOM
 from visitors.models import Assignment, Credit, GoalEvent
 from visitors.statements import pg_ints, statement_fetch
 
@@ -27,6 +28,7 @@ class AssignmentRow:
     target_kind: str
     created_at: datetime
     confirmed_at: datetime | None
+    policy: str = POLICY_RANDOM  # `r`, or `f` when a rule forced it (reported apart)
     credited_goal_ids: set[int] = field(default_factory=set)
     goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
 
@@ -35,6 +37,7 @@ class AssignmentRow:
 class VisitorState:
     assignments: list[AssignmentRow]
     events: dict[tuple[int, str], dict[str, Any]]  # (goal id, event id) -> first answer
+    reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
 
 
 def visitor_state_read(
@@ -45,30 +48,41 @@ def visitor_state_read(
     goal_ids: Iterable[int] = (),
     every_goal_ids: Iterable[int] = (),
     event_keys: Iterable[tuple[int, str]] = (),
+    reached_goal_ids: Iterable[int] = (),
 ) -> VisitorState:
     """Return the visitor's assignments in `agent_ids` and the events already received.
 
     The visitor is `session` and, when given, the external visitor id `vid`: assignments
     made for that session, and those made with that vid. Each assignment carries the
     goals among `goal_ids` already credited to this visitor in its agent, and for
-    `every_goal_ids` the value already credited to it. One query for the assignments
+    `every_goal_ids` the value already credited to it; and for `reached_goal_ids` (goals
+    that conditions read) when this visitor last reached each. One query for all of it
     (on the session and vid indexes), one more only when `event_keys` is not empty.
     """
     agent_ids = list(agent_ids)
     goal_ids = list(goal_ids)
     every_goal_ids = list(every_goal_ids)
     event_keys = list(event_keys)
+    reached_goal_ids = list(reached_goal_ids)
     rows: list[AssignmentRow] = []
-    if agent_ids:
+    reached: dict[int, datetime] = {}
+    if agent_ids or reached_goal_ids:
         sql, params = _assignments_sql(
             agent_ids=agent_ids, session=session, vid=vid, goal_ids=goal_ids,
-            every_goal_ids=every_goal_ids,
+            every_goal_ids=every_goal_ids, reached_goal_ids=reached_goal_ids,
         )  # fmt: skip
         found = statement_fetch(sql=sql, params=params)
-        width = 9
+        width = 10
+        ends = width + len(goal_ids) + len(every_goal_ids)
+        for values in found[:1]:
+            for goal_id, when in zip(reached_goal_ids, values[ends:], strict=True):
+                if when is not None:
+                    reached[goal_id] = _aware(when)
         for values in found:
+            if values[0] is None:
+                continue  # the one row of a visitor without assignments (reached goals)
             flags = values[width : width + len(goal_ids)]
-            totals = values[width + len(goal_ids) :]
+            totals = values[width + len(goal_ids) : ends]
             rows.append(
                 AssignmentRow(
                     id=values[0],
@@ -80,6 +94,7 @@ def visitor_state_read(
                     target_kind=values[6],
                     created_at=_aware(values[7]),
                     confirmed_at=_aware(values[8]),
+                    policy=values[9],
                     credited_goal_ids={g for g, flag in zip(goal_ids, flags, strict=True) if flag},
                     goal_values={
                         g: float(total)
@@ -97,7 +112,7 @@ def visitor_state_read(
             "goal_id", "event_id", "response"
         ):
             events[(goal_id, event_id)] = response
-    return VisitorState(assignments=rows, events=events)
+    return VisitorState(assignments=rows, events=events, reached=reached)
 
 
 def _assignments_sql(
@@ -107,6 +122,7 @@ def _assignments_sql(
     vid: str | None,
     goal_ids: list[int],
     every_goal_ids: list[int],
+    reached_goal_ids: list[int] = (),
 ) -> tuple[str, list]:
     """The hot path's read, written out (the ORM's query building cost more than the query).
 
@@ -122,13 +138,17 @@ def _assignments_sql(
     by vid in two EXISTS, each matching a (session|vid, goal) index in full, which wins
     over the goal's own index once the tables have statistics (autovacuum's ANALYZE makes
     PostgreSQL plan the statement again; on empty tables the choice is a tie).
+
+    Goals that conditions read (`reached_goal_ids`) add a column each: the visitor's last
+    event of that goal, an uncorrelated subquery that both databases run once. Then the
+    assignments are LEFT JOINed to one row, so that a visitor without any still gets it.
     """
     a, c, e = Assignment._meta.db_table, Credit._meta.db_table, GoalEvent._meta.db_table
     who_a = "(a.session = %s OR a.vid = %s)" if vid else "a.session = %s"
     who_params = [session, vid] if vid else [session]
     columns = [
         "a.id", "a.agent_id", "a.variation_id", "a.identity", "a.session", "a.vid",
-        "a.target_kind", "a.created_at", "a.confirmed_at",
+        "a.target_kind", "a.created_at", "a.confirmed_at", "a.policy",
     ]  # fmt: skip
     params: list = []
     # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
@@ -152,12 +172,24 @@ def _assignments_sql(
             f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"
         )
         params.append(goal_id)
+    who_e = "(e.session = %s OR e.vid = %s)" if vid else "e.session = %s"
+    for goal_id in reached_goal_ids:
+        columns.append(
+            f"(SELECT MAX(e.received_at) FROM {e} e WHERE e.goal_id = %s AND {who_e})"
+        )
+        params += [goal_id, *who_params]
     if connection.vendor == "postgresql":
         # one statement shape whatever the agents, so that it is prepared once
         agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]
     else:
-        agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids)})", []
-    sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
+        agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids) or 'NULL'})", []
+    if reached_goal_ids:
+        sql = (
+            f"SELECT {', '.join(columns)} FROM (SELECT 1 AS one) AS one LEFT JOIN {a} a "
+            f"ON a.agent_id {agents} AND {who_a}"
+        )
+    else:
+        sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
     return sql, params + agent_params + who_params
 
 

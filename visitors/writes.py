@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from agents.reasons import POLICY_FORCED
 from reports.deltas import (
     GOAL_DAY_COUNTS,
     VISITOR_DAY_COUNTS,
@@ -72,8 +73,9 @@ class RequestWrites:
     def visitor_key(self, row: AssignmentRow) -> VisitorDayKey:
         """Where `row` counts as a visitor: on the day it is confirmed, in its channel."""
         return VisitorDayKey(
-            row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind)
-        )
+            row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind),
+            row.policy == POLICY_FORCED,
+        )  # fmt: skip
 
     def visitor_add(self, row: AssignmentRow) -> None:
         """Count `row` (an assignment this request makes) as a new visitor."""
@@ -89,7 +91,10 @@ class RequestWrites:
         prior = assignment.goal_values.get(event.goal_id, 0.0)
         assignment.goal_values[event.goal_id] = prior + event.value
         assignment.credited_goal_ids.add(event.goal_id)
-        key = GoalDayKey(agent_id, variation_id, event.goal_id, self.now.date(), self.channel)
+        key = GoalDayKey(
+            agent_id, variation_id, event.goal_id, self.now.date(), self.channel,
+            assignment.policy == POLICY_FORCED,
+        )  # fmt: skip
         self.deltas.credit_add(key, prior=prior, value=event.value, first=first)
 
 
@@ -118,7 +123,7 @@ def _save_orm(w: RequestWrites) -> None:
                 account_id=w.account_id, agent_id=r.agent_id, variation_id=r.variation_id,
                 identity=r.identity, session=r.session, vid=r.vid, target_id=w.target_id,
                 target_kind=r.target_kind, traits=w.traits, created_at=r.created_at,
-                confirmed_at=r.confirmed_at,
+                confirmed_at=r.confirmed_at, policy=r.policy,
             )
             for r in w.new_rows
         ]  # fmt: skip
@@ -234,21 +239,22 @@ def _save_postgresql(w: RequestWrites) -> None:
             a_variation=pg_ints([r.variation_id for r in w.new_rows]),
             a_identity=pg_texts([r.identity for r in w.new_rows]),
             a_confirmed=pg_bools([r.confirmed_at is not None for r in w.new_rows]),
+            a_policy=pg_texts([r.policy for r in w.new_rows]),
             kind=w.target_kind,  # the target the request came to: its new rows' kind
             traits=json.dumps(w.traits),
         )
         ctes.append(
             f"a_in AS (SELECT nextval(pg_get_serial_sequence('{a_table}', 'id')) AS id, v.* "
             "FROM unnest(%(a_agent)s::bigint[], %(a_variation)s::bigint[], "
-            "%(a_identity)s::varchar[], %(a_confirmed)s::boolean[]) "
-            "WITH ORDINALITY AS v(agent_id, variation_id, identity, confirmed, ord))"
+            "%(a_identity)s::varchar[], %(a_confirmed)s::boolean[], %(a_policy)s::varchar[]) "
+            "WITH ORDINALITY AS v(agent_id, variation_id, identity, confirmed, policy, ord))"
         )
         ctes.append(
             f"new_a AS (INSERT INTO {a_table} (id, account_id, agent_id, variation_id, identity, "
-            "session, vid, target_id, target_kind, traits, created_at, confirmed_at) "
+            "session, vid, target_id, target_kind, traits, created_at, confirmed_at, policy) "
             "SELECT id, %(account)s, agent_id, variation_id, identity, %(session)s, "
             "%(vid)s::varchar, %(target)s, %(kind)s, %(traits)s::jsonb, %(now)s, "
-            "CASE WHEN confirmed THEN %(now)s::timestamptz END FROM a_in ORDER BY ord)"
+            "CASE WHEN confirmed THEN %(now)s::timestamptz END, policy FROM a_in ORDER BY ord)"
         )
     if w.confirmed_rows:
         p["confirmed"] = pg_ints([r.id for r in w.confirmed_rows])
@@ -317,31 +323,33 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
     counts = ", ".join(GOAL_DAY_COUNTS)
     new_visitors = (
         "unnest(%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
-        "%(vd_n)s::bigint[]) WITH ORDINALITY AS v(agent_id, variation_id, channel, n, ord)"
+        "%(vd_forced)s::boolean[], %(vd_n)s::bigint[]) "
+        "WITH ORDINALITY AS v(agent_id, variation_id, channel, forced, n, ord)"
     )
     insert = f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
     tail = _upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
     visitors = (
-        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, n "
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, %(shard)s, n "
         f"FROM {new_visitors} ORDER BY ord {tail})"
     )
     # a confirmation counts only when `conf` (this statement's UPDATE) confirmed the row
     with_confirmations = (
-        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, %(shard)s, sum(n) FROM ("
-        f"SELECT agent_id, variation_id, channel, n FROM {new_visitors} UNION ALL "
-        "SELECT c.agent_id, c.variation_id, c.channel, 1 FROM unnest(%(cf_id)s::bigint[], "
-        "%(cf_agent)s::bigint[], %(cf_variation)s::bigint[], %(cf_channel)s::varchar[]) "
-        "AS c(id, agent_id, variation_id, channel) JOIN conf ON conf.id = c.id) AS d "
-        f"GROUP BY agent_id, variation_id, channel ORDER BY agent_id, variation_id, channel "
-        f"{tail})"
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, %(shard)s, sum(n) "
+        f"FROM (SELECT agent_id, variation_id, channel, forced, n FROM {new_visitors} "
+        "UNION ALL SELECT c.agent_id, c.variation_id, c.channel, c.forced, 1 FROM "
+        "unnest(%(cf_id)s::bigint[], %(cf_agent)s::bigint[], %(cf_variation)s::bigint[], "
+        "%(cf_channel)s::varchar[], %(cf_forced)s::boolean[]) "
+        "AS c(id, agent_id, variation_id, channel, forced) JOIN conf ON conf.id = c.id) AS d "
+        "GROUP BY agent_id, variation_id, channel, forced "
+        f"ORDER BY agent_id, variation_id, channel, forced {tail})"
     )
     goals = (
         f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
-        f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, %(shard)s, {counts} "
-        "FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
-        "%(gd_goal)s::bigint[], %(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], "
-        "%(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
-        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, {counts}, ord) "
+        f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, forced, %(shard)s, "
+        f"{counts} FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
+        "%(gd_goal)s::bigint[], %(gd_forced)s::boolean[], %(gd_conversions)s::bigint[], "
+        "%(gd_credits)s::bigint[], %(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
+        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, forced, {counts}, ord) "
         f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
     )
     return visitors, with_confirmations, goals
@@ -359,10 +367,12 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     p.update(shard=_shard(), day=w.now.date())
     rows = w.deltas.visitor_rows()
     if rows or w.confirmed_rows:
-        agent, variation, _day, channel, n = zip(*rows, strict=True) if rows else ((),) * 5
+        agent, variation, _day, channel, forced, n = (
+            zip(*rows, strict=True) if rows else ((),) * 6
+        )
         p.update(
             vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
-            vd_n=pg_ints(n),
+            vd_forced=pg_bools(forced), vd_n=pg_ints(n),
         )  # fmt: skip
         if w.confirmed_rows:
             keys = [w.visitor_key(r) for r in w.confirmed_rows]
@@ -371,15 +381,17 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
                 cf_agent=pg_ints([k.agent_id for k in keys]),
                 cf_variation=pg_ints([k.variation_id for k in keys]),
                 cf_channel=pg_texts([k.channel for k in keys]),
+                cf_forced=pg_bools([k.forced for k in keys]),
             )
         ctes.append(_VISITOR_DAY_CONFIRMED_CTE if w.confirmed_rows else _VISITOR_DAY_CTE)
     rows = w.deltas.goal_rows()
     if rows:
-        agent, variation, goal, _day, _channel, conversions, credits, sums, sumsqs = zip(
+        agent, variation, goal, _day, _channel, forced, conversions, credits, sums, sumsqs = zip(
             *rows, strict=True
         )
         p.update(
             gd_agent=pg_ints(agent), gd_variation=pg_ints(variation), gd_goal=pg_ints(goal),
+            gd_forced=pg_bools(forced),
             gd_conversions=pg_ints(conversions), gd_credits=pg_ints(credits),
             gd_sum=pg_floats(sums), gd_sumsq=pg_floats(sumsqs),
         )  # fmt: skip

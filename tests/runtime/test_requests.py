@@ -122,8 +122,6 @@ def test_traits__invalid_on_rest__is_400(api, agent, rest_target, traits):
         ('[{"g": "g-purchase", "v": true}]', '"v"'),
         ('[{"g": "g-purchase", "id": 7}]', '"id"'),
         ('[{"g": "g-purchase", "id": ""}]', '"id"'),
-        ('{"commands": [], "inputs": []}', "inputs"),
-        ('{"commands": [], "inputs": {"k": 1}}', "inputs"),
         (b"\xff\xfe", "not valid JSON"),
         ("[" * 100000 + "]" * 100000, None),
     ],
