@@ -6,20 +6,23 @@ from django.core.exceptions import ValidationError
 from django.db.models import JSONField, ManyToManyField, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
 from agents.models import Agent, AgentStatus, Variation
 from agents.services import (
+    TARGETING_FIELDS,
     VariationSpec,
     agent_code_generate,
     agent_links_validate,
+    agent_targeting_validate,
     agents_status_set,
     variations_validate,
 )
 from goals.admin import render_checklist
 from goals.checklist import server_side_checklist
+from targeting.conditions import condition_describe
 
 
 class VariationInlineFormSet(forms.BaseInlineFormSet):
@@ -39,6 +42,13 @@ class VariationInlineFormSet(forms.BaseInlineFormSet):
         ]
         try:
             variations_validate(variations=specs)
+            # the agent's rules and QA overrides name variations: those that stay
+            agent = self.instance
+            if agent.pk:
+                agent_targeting_validate(
+                    eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+                    variation_codes=[spec.code for spec in specs],
+                )  # fmt: skip
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
 
@@ -87,7 +97,48 @@ class AgentForm(CodeGeneratingForm):
             except ValidationError as exc:
                 for field_name, errors in exc.message_dict.items():
                     self.add_error(field_name, errors)
+        if self.instance.pk and all(name in self.fields for name in TARGETING_FIELDS):
+            try:  # with the saved variations; the inline checks the edited ones
+                agent_targeting_validate(
+                    **{name: cleaned.get(name) for name in TARGETING_FIELDS},
+                    variation_codes=list(self.instance.variations.values_list("code", flat=True)),
+                )
+            except ValidationError as exc:
+                for field_name, errors in exc.message_dict.items():
+                    self.add_error(field_name, errors)
         return cleaned
+
+
+def render_targeting(agent: Agent) -> SafeString:
+    """An agent's eligibility, rules and QA overrides in words, as a list."""
+    try:
+        agent_targeting_validate(
+            eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+            variation_codes=[v.code for v in agent.variations.all()],
+        )  # fmt: skip
+    except ValidationError as exc:
+        return format_html("<p><strong>Does not check:</strong> {}</p>", "; ".join(exc.messages))
+    items = [format_html("<li>Applies to: {}</li>", condition_describe(agent.eligibility))]
+    items += [
+        format_html(
+            "<li>Rule {}, “{}”: {} → {}</li>",
+            i + 1,
+            rule["name"],
+            condition_describe(rule.get("when")),
+            rule["variation"],
+        )  # fmt: skip
+        for i, rule in enumerate(agent.rules or [])
+    ]
+    items += [
+        format_html(
+            "<li>QA: {} {} → {}</li>",
+            "vid" if "vid" in o else "session",
+            o.get("vid") or o.get("session"),
+            o["variation"],
+        )  # fmt: skip
+        for o in agent.qa or []
+    ]
+    return format_html("<ul>{}</ul>", format_html_join("", "{}", ((i,) for i in items)))
 
 
 @admin.register(Agent)
@@ -98,11 +149,23 @@ class AgentAdmin(AccountScopedAdmin):
     list_display = ["code", "name", "account", "status", "variation_codes", "results_link"]
     list_filter = ["status", "account"]
     search_fields = ["code", "name", "account__code"]
-    formfield_overrides = {ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
+    formfield_overrides = {
+        ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
+        JSONField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})},
+    }
     actions = ["mark_running", "mark_paused", "mark_stopped"]
     fieldsets = [
         (None, {"fields": ["account", "code", "name", "status", "paused_variation"]}),
         ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
+        (
+            "Targeting",
+            {
+                "description": "Who the agent applies to, the variations forced for part of "
+                "them, and QA overrides, as JSON conditions (docs/targeting.md); each is "
+                "shown in words below once saved.",
+                "fields": ["targeting_in_words", "eligibility", "rules", "qa"],
+            },
+        ),
         (
             "Server-side goal checklist",
             {
@@ -118,7 +181,7 @@ class AgentAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
-        return [*fixed, "server_side_checklist"]
+        return [*fixed, "server_side_checklist", "targeting_in_words"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):
         if obj:
@@ -147,6 +210,10 @@ class AgentAdmin(AccountScopedAdmin):
     @admin.display(description="variations")
     def variation_codes(self, obj: Agent) -> str:
         return ", ".join(f"{v.code} ({v.weight:g})" for v in obj.variations.all())
+
+    @admin.display(description="in words")
+    def targeting_in_words(self, obj: Agent) -> SafeString:
+        return render_targeting(obj)
 
     @admin.display(description="checklist")
     def server_side_checklist(self, obj: Agent) -> SafeString:

@@ -29,6 +29,20 @@ class VariationIO(StrictSerializer):
     )
 
 
+ELIGIBILITY_HELP = (
+    "“Agent Applies To”: a condition (SPEC §4b) a visitor must meet to get a selection; "
+    "null: everyone."
+)
+RULES_HELP = (
+    "Targeted selections, in order: [{name, when, variation}]; the first whose condition "
+    "holds forces its variation (p: f). At most 20 rules and 50 leaves."
+)
+QA_HELP = (
+    "Up to 100 overrides [{session or vid, variation}]: that visitor always gets that "
+    "variation, whatever the status; nothing is recorded."
+)
+
+
 class AgentOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -37,6 +51,9 @@ class AgentOut(serializers.Serializer):
     paused_variation = serializers.CharField(allow_null=True)
     goals = serializers.ListField(child=serializers.CharField())
     targets = serializers.ListField(child=serializers.CharField())
+    eligibility = serializers.JSONField(allow_null=True, help_text=ELIGIBILITY_HELP)
+    rules = serializers.ListField(child=serializers.JSONField(), help_text=RULES_HELP)
+    qa = serializers.ListField(child=serializers.JSONField(), help_text=QA_HELP)
 
 
 class AgentIn(StrictSerializer):
@@ -50,6 +67,13 @@ class AgentIn(StrictSerializer):
     )  # fmt: skip
     goals = serializers.ListField(child=serializers.CharField(), default=list)
     targets = serializers.ListField(child=serializers.CharField(), default=list)
+    eligibility = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text=ELIGIBILITY_HELP
+    )
+    rules = serializers.JSONField(
+        required=False, allow_null=True, default=list, help_text=RULES_HELP
+    )
+    qa = serializers.JSONField(required=False, allow_null=True, default=list, help_text=QA_HELP)
 
 
 class AgentPatch(AgentIn):
@@ -61,6 +85,9 @@ class AgentPatch(AgentIn):
     paused_variation = serializers.CharField(required=False, allow_null=True)
     goals = serializers.ListField(child=serializers.CharField(), required=False)
     targets = serializers.ListField(child=serializers.CharField(), required=False)
+    eligibility = serializers.JSONField(required=False, allow_null=True, help_text=ELIGIBILITY_HELP)
+    rules = serializers.JSONField(required=False, allow_null=True, help_text=RULES_HELP)
+    qa = serializers.JSONField(required=False, allow_null=True, help_text=QA_HELP)
 
 
 def agent_json(agent: Agent) -> dict:
@@ -76,6 +103,9 @@ def agent_json(agent: Agent) -> dict:
         "paused_variation": paused.code if paused else None,
         "goals": sorted(agent.goals.values_list("code", flat=True)),
         "targets": sorted(agent.targets.values_list("code", flat=True)),
+        "eligibility": agent.eligibility,
+        "rules": agent.rules,
+        "qa": agent.qa,
     }
 
 

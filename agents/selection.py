@@ -180,9 +180,7 @@ def _qa_decide(agent: AgentLike, who: Who, eligible: list[VariationLike]) -> Dec
                 reason=reasons.NO_ELIGIBLE_VARIATION,
                 detail=f"QA override for {key[0]} {key[1]}: {variation.code} is excluded by c/x",
             )
-        return Decision(
-            Action.QA, variation=variation, detail=f"QA override for {key[0]} {key[1]}"
-        )
+        return Decision(Action.QA, variation=variation, detail=f"QA override for {key[0]} {key[1]}")
     return None
 
 

@@ -16,6 +16,14 @@ from agents.models import Agent
 from reports.selectors import agent_report, report_date_parse
 
 
+class _Fixed(serializers.Serializer):
+    """Assignments forced by rules (targeted selections): outside every statistic."""
+
+    visitors = serializers.IntegerField()
+    conversions = serializers.IntegerField()
+    value_sum = serializers.FloatField()
+
+
 class _VariationReport(serializers.Serializer):
     code = serializers.CharField()
     visitors = serializers.IntegerField()
@@ -31,6 +39,7 @@ class _VariationReport(serializers.Serializer):
     lift_ci95 = serializers.ListField(child=serializers.FloatField(), allow_null=True)
     p_value = serializers.FloatField(allow_null=True)
     confidence = serializers.FloatField(allow_null=True)
+    fixed = _Fixed()
 
 
 class _GoalReport(serializers.Serializer):

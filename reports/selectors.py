@@ -58,22 +58,33 @@ def agent_report(
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     variations = list(agent.variations.order_by("position", "id"))
     goals = list(agent.goals.order_by("code"))
-    visitors = {
-        row["variation_id"]: row["n"]
-        for row in VisitorDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
-        .values("variation_id")
+    # random assignments make the statistics; those forced by rules are reported beside
+    # them as `fixed` (SPEC §4b "Reports")
+    visitors: dict[int, int] = {}
+    fixed_visitors: dict[int, int] = {}
+    for row in (
+        VisitorDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
+        .values("variation_id", "forced")
         .annotate(n=Sum("visitors"))
-    }
+    ):
+        (fixed_visitors if row["forced"] else visitors)[row["variation_id"]] = row["n"]
     sums: dict[tuple[int, int], dict[str, float]] = {}
+    fixed: dict[tuple[int, int], dict[str, float]] = {}
     for row in (
         GoalDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
-        .values("goal_id", "variation_id", "channel")
+        .values("goal_id", "variation_id", "channel", "forced")
         .annotate(
             conversions=Sum("conversions"),
             value_sum=Sum("value_sum"),
             value_sumsq=Sum("value_sumsq"),
         )
     ):
+        key = (row["goal_id"], row["variation_id"])
+        if row["forced"]:
+            cell = fixed.setdefault(key, {"conversions": 0, "value_sum": 0.0})
+            cell["conversions"] += row["conversions"] or 0
+            cell["value_sum"] += row["value_sum"] or 0.0
+            continue
         cell = sums.setdefault(
             (row["goal_id"], row["variation_id"]),
             {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0},
@@ -111,6 +122,13 @@ def agent_report(
                 "lift_ci95": None,
                 "p_value": None,
                 "confidence": None,
+                "fixed": {
+                    "visitors": fixed_visitors.get(variation.pk, 0),
+                    "conversions": int(
+                        fixed.get((goal.pk, variation.pk), {}).get("conversions", 0)
+                    ),
+                    "value_sum": fixed.get((goal.pk, variation.pk), {}).get("value_sum", 0.0),
+                },
             }
             if baseline is None:
                 baseline = moments
@@ -137,11 +155,11 @@ def agent_report(
 def agent_daily(
     *, agent: Agent, goal_id: int | None, date_from: date, date_to: date
 ) -> list[DailyPoint]:
-    """Per day and variation: new visitors, and conversions and value of one goal."""
+    """Per day and variation: new random visitors, and conversions and value of one goal."""
     codes = dict(agent.variations.values_list("pk", "code"))
     points: dict[tuple[date, int], list] = {}
     for row in (
-        VisitorDay.objects.filter(agent=agent, day__gte=date_from, day__lte=date_to)
+        VisitorDay.objects.filter(agent=agent, day__gte=date_from, day__lte=date_to, forced=False)
         .values("day", "variation_id")
         .annotate(n=Sum("visitors"))
     ):
@@ -149,7 +167,7 @@ def agent_daily(
     if goal_id is not None:
         for row in (
             GoalDay.objects.filter(
-                agent=agent, goal_id=goal_id, day__gte=date_from, day__lte=date_to
+                agent=agent, goal_id=goal_id, day__gte=date_from, day__lte=date_to, forced=False
             )
             .values("day", "variation_id")
             .annotate(c=Sum("conversions"), v=Sum("value_sum"))

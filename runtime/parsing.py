@@ -238,9 +238,7 @@ _NO_INPUTS: MappingProxyType = MappingProxyType({})
 UA_RULE = f"ua must be 1 to {UA_LENGTH_MAX} printable characters."
 
 
-def _ua(
-    params: QueryDict, target: TargetConf, warnings: list, header: str | None
-) -> str | None:
+def _ua(params: QueryDict, target: TargetConf, warnings: list, header: str | None) -> str | None:
     raw = params.get("ua")
     if raw is None:
         if target.is_express and header and len(header) <= UA_LENGTH_MAX and header.isprintable():

@@ -104,9 +104,7 @@ Predicate = Callable[[Facts, str], bool]  # (facts, agent code) -> holds
 # --- validation --------------------------------------------------------------------------
 
 
-def condition_check(
-    condition: Any, *, path: str, sources: tuple[str, ...] = SOURCES
-) -> int:
+def condition_check(condition: Any, *, path: str, sources: tuple[str, ...] = SOURCES) -> int:
     """Raise ConditionError unless `condition` is a valid condition (None is: everyone).
 
     Returns its number of leaves (the caller adds them up against `LEAVES_MAX`).
@@ -185,7 +183,8 @@ def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
         or not 1 <= hours <= WITHIN_HOURS_MAX
     ):
         raise ConditionError(
-            f"{path}.within_hours", f"a whole number of hours from 1 to {WITHIN_HOURS_MAX}, for source goal only"
+            f"{path}.within_hours",
+            f"a whole number of hours from 1 to {WITHIN_HOURS_MAX}, for source goal only",
         )
 
 
@@ -201,7 +200,7 @@ def _operand_check(leaf: dict, *, op: str, path: str) -> None:
             _string_check(item, path=f"{path}.values[{i}]")
         return
     if has_values:
-        raise ConditionError(f"{path}.values", f'only in and not_in take "values"')
+        raise ConditionError(f"{path}.values", 'only in and not_in take "values"')
     if op in PRESENCE_OPS + GOAL_OPS:
         if has_value:
             raise ConditionError(f"{path}.value", f"{op} takes no value")

@@ -81,10 +81,12 @@ def _qa_check(qa: Any, *, variation_codes: Collection[str]) -> None:
         if len(who) != 1:
             raise ConditionError(path, 'names one visitor: "session" or "vid"')
         value = override[who[0]]
-        if not isinstance(value, str) or not 1 <= len(value) <= QA_ID_MAX or not value.isprintable():
-            raise ConditionError(
-                f"{path}.{who[0]}", f"1 to {QA_ID_MAX} printable characters"
-            )
+        if (
+            not isinstance(value, str)
+            or not 1 <= len(value) <= QA_ID_MAX
+            or not value.isprintable()
+        ):
+            raise ConditionError(f"{path}.{who[0]}", f"1 to {QA_ID_MAX} printable characters")
         if (who[0], value) in seen:
             raise ConditionError(f"{path}.{who[0]}", f"{who[0]} {value} has an override already")
         seen.add((who[0], value))

@@ -30,8 +30,7 @@ BOT_KEYWORDS = (
     "embedly", "preview", "scraper", "lighthouse",
 )  # fmt: skip
 _BOT = re.compile(
-    r"(?<!cu)bot(?:\b|[/_-])|"
-    + "|".join(re.escape(k) for k in BOT_KEYWORDS if k != "bot"),
+    r"(?<!cu)bot(?:\b|[/_-])|" + "|".join(re.escape(k) for k in BOT_KEYWORDS if k != "bot"),
     re.IGNORECASE,
 )
 

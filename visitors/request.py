@@ -11,7 +11,6 @@ from typing import Any
 from goals.diagnostics import CREDITED, NO_SELECTION
 from goals.reasons import BOT, STATUS_NONE, UNKNOWN_GOAL
 
-
 _NOTHING: Mapping[str, str] = MappingProxyType({})
 
 

@@ -367,9 +367,7 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     p.update(shard=_shard(), day=w.now.date())
     rows = w.deltas.visitor_rows()
     if rows or w.confirmed_rows:
-        agent, variation, _day, channel, forced, n = (
-            zip(*rows, strict=True) if rows else ((),) * 6
-        )
+        agent, variation, _day, channel, forced, n = zip(*rows, strict=True) if rows else ((),) * 6
         p.update(
             vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
             vd_forced=pg_bools(forced), vd_n=pg_ints(n),

@@ -172,6 +172,9 @@ def test_agent__json_shape_and_patch(admin_api, agent):
         "paused_variation": "A",
         "goals": ["g-purchase"],
         "targets": ["dt-server", "dt-web"],
+        "eligibility": None,
+        "rules": [],
+        "qa": [],
     }
     patched = admin_api(
         "patch",

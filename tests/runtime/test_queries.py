@@ -139,3 +139,47 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
     assert "hashed SubPlan" not in plan, plan
     numbers = [int(n) for n in re.findall(r"SubPlan (\d+)", plan)]
     assert numbers == list(range(1, len(numbers) + 1)), plan
+
+
+@pytest.fixture
+def targeted(warm, express_target):
+    """An agent whose eligibility and rules read every source: inputs, traits (of the ua),
+    random, target, a goal reached, a variation held in another agent."""
+    condition = {"all": [
+        {"source": "input", "name": "plan", "op": "in", "values": ["gold", "silver"]},
+        {"source": "trait", "name": "ua/mo", "op": "eq", "value": "n"},
+        {"source": "random", "op": "lte", "value": 100},
+        {"source": "target", "op": "eq", "value": "dt-web"},
+        {"any": [
+            {"source": "goal", "name": "g-purchase", "op": "not_reached"},
+            {"source": "variation", "name": "a-t0", "op": "set"},
+        ]},
+    ]}  # fmt: skip
+    rules = [
+        {"name": f"r{i}", "when": {"source": "variation", "name": "a-t1", "op": "eq",
+                                   "value": "Z"}, "variation": "B"}
+        for i in range(4)
+    ] + [{"name": "bought", "when": {"source": "goal", "name": "g-purchase", "op": "reached",
+                                     "within_hours": 24}, "variation": "B"}]  # fmt: skip
+    agent_create(
+        account=warm.account, code="a-targeted", name="Targeted", status=AgentStatus.RUNNING,
+        variations=[VariationSpec(code="A"), VariationSpec(code="B")],
+        goals=list(warm.goals.all()), targets=[express_target], eligibility=condition,
+        rules=rules,
+    )  # fmt: skip
+    api_warm_up = {"inputs": {"plan": "gold"}, "commands": []}
+    return api_warm_up
+
+
+def test_budget__conditions_on_every_source_add_no_round_trip(
+    api, targeted, express_target, rest_target, statements
+):
+    api.data(express_target, targeted, session="warm-2")  # the new agent in the snapshot
+    api.data(express_target, [{"a": "a-t0"}], session="c", vid="cond")
+    api.data(rest_target, [{"g": "g-purchase"}], session="srv", vid="cond")
+    body = {"commands": [{"a": "a-targeted"}, {"a": "a-t1"}], "inputs": {"plan": "gold"}}
+    with statements(BUDGET):
+        data = api.data(express_target, body, session="c2", vid="cond", ua="curl/8", debug="true")
+    assert data["items"][0]["p"] == "f", data["log"]  # the goal reached server-side: rule 5
+    with statements(1):  # a repeat: the one read
+        api.data(express_target, body, session="c2", vid="cond", ua="curl/8")

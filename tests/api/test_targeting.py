@@ -1,0 +1,75 @@
+"""Targeting in the management API (SPEC §7): eligibility, rules and QA on agent JSON,
+checked as the admin checks them, refused with the path of the fault."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+GOLD = {"source": "input", "name": "plan", "op": "eq", "value": "gold"}
+
+
+def test_agent__targeting_round_trips(admin_api, agent):
+    change = {
+        "eligibility": {"any": [GOLD, {"source": "random", "op": "lte", "value": 20}]},
+        "rules": [{"name": "gold gets B", "when": GOLD, "variation": "B"}],
+        "qa": [{"session": "qa-1", "variation": "A"}],
+    }
+    response = admin_api("patch", "agents/a-hero/", change)
+    assert response.status_code == 200, response.content
+    body = admin_api("get", "agents/a-hero/").json()
+    assert {k: body[k] for k in change} == change
+    # and null / empty clear them
+    cleared = admin_api("patch", "agents/a-hero/", {"eligibility": None, "rules": [], "qa": None})
+    assert (cleared.json()["eligibility"], cleared.json()["rules"], cleared.json()["qa"]) == (
+        None, [], [],
+    )  # fmt: skip
+
+
+def test_agent__created_with_targeting(admin_api, agent):
+    body = {
+        "code": "a-new", "name": "New", "variations": [{"code": "A"}, {"code": "C", "weight": 0}],
+        "targets": ["dt-web"], "rules": [{"name": "all C", "when": None, "variation": "C"}],
+    }  # fmt: skip
+    response = admin_api("post", "agents/", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["rules"] == body["rules"]
+    assert response.json()["eligibility"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"rules": [{"name": "x", "when": {"all": [GOLD, {**GOLD, "op": "equals"}]},
+                     "variation": "B"}]},
+         "rules", 'rules[0].when.all[1].op: unknown operator "equals"'),
+        ({"rules": [{"name": "x", "when": None, "variation": "Z"}]},
+         "rules", 'rules[0].variation: "Z" is not a variation of this agent'),
+        ({"rules": [{"when": None, "variation": "A"}]}, "rules", "rules[0].name"),
+        ({"rules": {"name": "x"}}, "rules", "rules: a list"),
+        ({"rules": [{"name": f"r{i}", "when": None, "variation": "A"} for i in range(21)]},
+         "rules", "at most 20 rules"),
+        ({"rules": [{"name": "x", "when": {"all": [GOLD] * 51}, "variation": "A"}]},
+         "rules", "at most 50 leaves"),
+        ({"eligibility": {"source": "input", "op": "set"}}, "eligibility",
+         "eligibility.name: input needs a name"),
+        ({"eligibility": "everyone"}, "eligibility", "eligibility: a condition is an object"),
+        ({"qa": [{"session": "s", "vid": "v", "variation": "A"}]}, "qa",
+         'qa[0]: names one visitor'),
+        ({"qa": [{"session": "s", "variation": "A"}, {"session": "s", "variation": "B"}]},
+         "qa", "qa[1].session: session s has an override already"),
+        ({"qa": [{"vid": "v" * 129, "variation": "A"}]}, "qa", "qa[0].vid: 1 to 128"),
+    ],
+)  # fmt: skip
+def test_agent__bad_targeting__is_400_naming_the_path(admin_api, agent, change, field, message):
+    response = admin_api("patch", "agents/a-hero/", change)
+    assert response.status_code == 400, response.content
+    assert message in str(response.json()[field])
+    body = admin_api("get", "agents/a-hero/").json()
+    assert (body["eligibility"], body["rules"], body["qa"]) == (None, [], [])
+
+
+def test_agent__removing_a_variation_a_rule_forces__is_refused(admin_api, agent):
+    admin_api("patch", "agents/a-hero/", {"rules": [{"name": "b", "when": None, "variation": "B"}]})
+    response = admin_api("patch", "agents/a-hero/", {"variations": [{"code": "A"}, {"code": "C"}]})
+    assert response.status_code == 400
+    assert 'rules[0].variation: "B" is not a variation' in str(response.json()["rules"])
