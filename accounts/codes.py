@@ -12,6 +12,7 @@ TARGET_CODE_RE = r"^dt-[a-zA-Z0-9-]{1,40}\Z"
 GOAL_CODE_RE = r"^g-[a-zA-Z0-9-]{1,40}\Z"
 AGENT_CODE_RE = r"^a-[a-zA-Z0-9-]{1,40}\Z"
 VARIATION_CODE_RE = r"^[A-Za-z0-9_-]{1,32}\Z"
+GROUP_CODE_RE = r"^mx-[a-zA-Z0-9-]{1,40}\Z"
 
 validate_account_code = RegexValidator(
     ACCOUNT_CODE_RE,
@@ -31,6 +32,11 @@ validate_goal_code = RegexValidator(
 validate_agent_code = RegexValidator(
     AGENT_CODE_RE,
     "An agent code is “a-” followed by 1 to 40 letters, digits or dashes.",
+    code="invalid_code",
+)
+validate_group_code = RegexValidator(
+    GROUP_CODE_RE,
+    "A mutually exclusive group's code is “mx-” followed by 1 to 40 letters, digits or dashes.",
     code="invalid_code",
 )
 validate_variation_code = RegexValidator(

@@ -10,14 +10,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
-from agents.models import Agent, AgentStatus, Variation
+from accounts.selectors import accounts_for_user
+from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation
 from agents.services import (
     TARGETING_FIELDS,
+    MemberSpec,
     VariationSpec,
     agent_code_generate,
     agent_links_validate,
     agent_targeting_validate,
     agents_status_set,
+    group_members_validate,
     variations_validate,
 )
 from goals.admin import render_checklist
@@ -154,6 +157,11 @@ class AgentAdmin(AccountScopedAdmin):
         JSONField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})},
     }
     actions = ["mark_running", "mark_paused", "mark_stopped"]
+
+    class Media:
+        js = ["conductrics/targeting_editor.js"]
+        css = {"all": ["conductrics/admin.css"]}
+
     fieldsets = [
         (None, {"fields": ["account", "code", "name", "status", "paused_variation"]}),
         ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
@@ -161,8 +169,9 @@ class AgentAdmin(AccountScopedAdmin):
             "Targeting",
             {
                 "description": "Who the agent applies to, the variations forced for part of "
-                "them, and QA overrides, as JSON conditions (docs/targeting.md); each is "
-                "shown in words below once saved.",
+                "them, and QA overrides (docs/targeting.md). Edit the conditions as rows "
+                "(one per leaf), or as JSON for what rows cannot say (nesting, not, ci); "
+                "both are checked alike, and shown in words once saved.",
                 "fields": ["targeting_in_words", "eligibility", "rules", "qa"],
             },
         ),
@@ -242,3 +251,78 @@ class AgentAdmin(AccountScopedAdmin):
     @admin.action(description="Stop the selected agents")
     def mark_stopped(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_status(request, queryset, AgentStatus.STOPPED)
+
+
+class GroupMemberFormSet(forms.BaseInlineFormSet):
+    """Checks a group's members as a whole with the domain's rule."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors) or not getattr(self.instance, "account_id", None):
+            return
+        members = [
+            MemberSpec(
+                agent=form.cleaned_data["agent"], weight=form.cleaned_data.get("weight") or 0
+            )
+            for form in self.forms
+            if form.cleaned_data.get("agent") and not form.cleaned_data.get("DELETE")
+        ]
+        try:
+            group_members_validate(
+                account=self.instance.account,
+                members=members,
+                group=self.instance if self.instance.pk else None,
+            )
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+
+class GroupMemberInline(admin.TabularInline):
+    model = GroupMember
+    formset = GroupMemberFormSet
+    fields = ["position", "agent", "weight"]
+    extra = 2
+    verbose_name = "agent"
+    verbose_name_plural = "agents (a visitor's slot is a weighted hash over all of them)"
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: object):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "agent":
+            group_id = request.resolver_match.kwargs.get("object_id")
+            group = AgentGroup.objects.filter(pk=group_id).first() if group_id else None
+            scoped = field.queryset.select_related("account")
+            if group is not None:
+                scoped = scoped.filter(account=group.account)
+            elif not request.user.is_superuser:
+                scoped = scoped.filter(account__in=accounts_for_user(user=request.user))
+            field.queryset = scoped
+        return field
+
+    def has_add_permission(self, request: HttpRequest, obj: AgentGroup | None = None) -> bool:
+        return True
+
+    def has_change_permission(self, request: HttpRequest, obj: AgentGroup | None = None) -> bool:
+        return True
+
+    def has_delete_permission(self, request: HttpRequest, obj: AgentGroup | None = None) -> bool:
+        return True
+
+    def has_view_permission(self, request: HttpRequest, obj: AgentGroup | None = None) -> bool:
+        return True
+
+
+@admin.register(AgentGroup)
+class AgentGroupAdmin(AccountScopedAdmin):
+    inlines = [GroupMemberInline]
+    list_display = ["code", "name", "account", "member_codes"]
+    list_filter = ["account"]
+    search_fields = ["code", "name", "account__code"]
+    fields = ["account", "code", "name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AgentGroup | None = None):
+        return ["account", "code"] if obj else []
+
+    @admin.display(description="agents")
+    def member_codes(self, obj: AgentGroup) -> str:
+        members = obj.members.select_related("agent")
+        return ", ".join(f"{m.agent.code} ({m.weight:g})" for m in members)

@@ -9,9 +9,19 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer, codes_resolve, domain_call, force_param
-from agents.models import WEIGHT_MAX, Agent, AgentStatus
+from accounts.codes import GROUP_CODE_RE
+from agents.models import WEIGHT_MAX, Agent, AgentGroup, AgentStatus, GroupMember
 from agents.selectors import agent_paused_variation
-from agents.services import VariationSpec, agent_create, agent_delete, agent_update
+from agents.services import (
+    MemberSpec,
+    VariationSpec,
+    agent_create,
+    agent_delete,
+    agent_update,
+    group_create,
+    group_delete,
+    group_update,
+)
 from goals.models import Goal
 from targets.models import DeployTarget
 
@@ -54,6 +64,9 @@ class AgentOut(serializers.Serializer):
     eligibility = serializers.JSONField(allow_null=True, help_text=ELIGIBILITY_HELP)
     rules = serializers.ListField(child=serializers.JSONField(), help_text=RULES_HELP)
     qa = serializers.ListField(child=serializers.JSONField(), help_text=QA_HELP)
+    group = serializers.CharField(
+        allow_null=True, read_only=True, help_text="Its mutually exclusive group (read-only)."
+    )
 
 
 class AgentIn(StrictSerializer):
@@ -92,6 +105,7 @@ class AgentPatch(AgentIn):
 
 def agent_json(agent: Agent) -> dict:
     paused = agent_paused_variation(agent=agent)
+    membership = GroupMember.objects.filter(agent=agent).select_related("group").first()
     return {
         "code": agent.code,
         "name": agent.name,
@@ -106,6 +120,7 @@ def agent_json(agent: Agent) -> dict:
         "eligibility": agent.eligibility,
         "rules": agent.rules,
         "qa": agent.qa,
+        "group": membership.group.code if membership else None,
     }
 
 
@@ -164,7 +179,103 @@ class AgentDetailView(AccountAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class GroupMemberIO(StrictSerializer):
+    code = serializers.CharField(help_text="An agent's code.")
+    weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
+
+
+class GroupOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    agents = GroupMemberIO(many=True)
+
+
+class GroupIn(StrictSerializer):
+    code = serializers.RegexField(
+        GROUP_CODE_RE, max_length=43, help_text="“mx-” and 1 to 40 letters, digits or dashes."
+    )
+    name = serializers.CharField(max_length=200)
+    agents = GroupMemberIO(
+        many=True, help_text="The agents, each in at most one group, with weights."
+    )
+
+
+class GroupPatch(GroupIn):
+    read_only_names = ("code",)
+    code = None
+    name = serializers.CharField(max_length=200, required=False)
+    agents = GroupMemberIO(many=True, required=False)
+
+
+def group_json(group: AgentGroup) -> dict:
+    return {
+        "code": group.code,
+        "name": group.name,
+        "agents": [
+            {"code": m.agent.code, "weight": m.weight}
+            for m in group.members.select_related("agent").order_by("position", "id")
+        ],
+    }
+
+
+def _members(account: object, data: dict) -> dict:
+    args = dict(data)
+    if "agents" in args:
+        agents = codes_resolve(
+            model=Agent, account=account, codes=[m["code"] for m in args["agents"]],
+            field="agents",
+        )  # fmt: skip
+        by_code = {a.code: a for a in agents}
+        args["members"] = [
+            MemberSpec(agent=by_code[m["code"]], weight=m.get("weight", 1.0))
+            for m in args.pop("agents")
+        ]
+    return args
+
+
+class GroupListView(AccountAPIView):
+    @extend_schema(tags=["groups"], responses={200: GroupOut(many=True)})
+    def get(self, request: Request, account: str) -> Response:
+        return Response([group_json(g) for g in self.account.agent_groups.order_by("code")])
+
+    @extend_schema(tags=["groups"], request=GroupIn, responses={201: GroupOut})
+    def post(self, request: Request, account: str) -> Response:
+        data = GroupIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = _members(self.account, data.validated_data)
+        group = domain_call(lambda: group_create(account=self.account, **args))
+        return Response(group_json(group), status=status.HTTP_201_CREATED)
+
+
+class GroupDetailView(AccountAPIView):
+    def _group(self, code: str) -> AgentGroup:
+        return get_object_or_404(
+            AgentGroup.objects.select_related("account"), account=self.account, code=code
+        )
+
+    @extend_schema(tags=["groups"], responses={200: GroupOut})
+    def get(self, request: Request, account: str, code: str) -> Response:
+        return Response(group_json(self._group(code)))
+
+    @extend_schema(tags=["groups"], request=GroupPatch, responses={200: GroupOut})
+    def patch(self, request: Request, account: str, code: str) -> Response:
+        group = self._group(code)
+        data = GroupPatch(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        args = _members(self.account, data.validated_data)
+        group = domain_call(lambda: group_update(group=group, **args))
+        return Response(group_json(group))
+
+    @extend_schema(tags=["groups"], responses={204: None})
+    def delete(self, request: Request, account: str, code: str) -> Response:
+        victim = self._group(code)
+        domain_call(lambda: group_delete(group=victim))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
     re_path(r"^agents/?$", AgentListView.as_view(), name="api-agents"),
     re_path(r"^agents/(?P<code>[^/]+)/?$", AgentDetailView.as_view(), name="api-agent"),
+    re_path(r"^groups/?$", GroupListView.as_view(), name="api-groups"),
+    re_path(r"^groups/(?P<code>[^/]+)/?$", GroupDetailView.as_view(), name="api-group"),
 ]

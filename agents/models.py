@@ -5,7 +5,13 @@ import math
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.codes import BAD_TEXT_RULE, text_ok, validate_agent_code, validate_variation_code
+from accounts.codes import (
+    BAD_TEXT_RULE,
+    text_ok,
+    validate_agent_code,
+    validate_group_code,
+    validate_variation_code,
+)
 from accounts.models import Account
 
 METADATA_MAX_KEYS = 20
@@ -162,3 +168,46 @@ class Variation(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class AgentGroup(models.Model):
+    """A mutually exclusive group (SPEC §4b): a visitor gets selections from one of its
+    agents only, the one of its slot (a weighted hash of the group code and the visitor)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="agent_groups")
+    code = models.CharField(
+        max_length=43,
+        validators=[validate_group_code],
+        help_text="“mx-” and 1 to 40 letters, digits or dashes.",
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account__code", "code"]
+        verbose_name = "mutually exclusive group"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "code"],
+                name="agent_group_code_unique_in_account",
+                violation_error_message="A group with this code already exists in this account.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class GroupMember(models.Model):
+    """An agent's place in its group (an agent is in at most one), with its weight."""
+
+    group = models.ForeignKey(AgentGroup, on_delete=models.CASCADE, related_name="members")
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="group_membership")
+    weight = models.FloatField(default=1, validators=[validate_weight])
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} in {self.group_id} ({self.weight:g})"

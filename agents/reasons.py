@@ -17,3 +17,4 @@ AGENT_STOPPED = "agent_stopped"
 NOT_ON_THIS_TARGET = "not_on_this_target"
 NO_ELIGIBLE_VARIATION = "no_eligible_variation"
 NOT_ELIGIBLE = "not_eligible"  # the visitor does not meet the agent's eligibility (SPEC §4b)
+OTHER_AGENT_IN_GROUP = "other_agent_in_group"  # its mutually exclusive group slots another

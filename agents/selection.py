@@ -42,6 +42,7 @@ class AgentLike(Protocol):
     rules: Sequence[RuleLike]
     qa: Mapping[tuple[str, str], VariationLike]
     broken: str
+    group: Any  # with .code and .members (each .agent_id, .agent_code, .weight), or None
 
 
 class AssignmentLike(Protocol):
@@ -101,7 +102,7 @@ def selection_decide(
 ) -> Decision:
     """Decide a selection for visitor `who` of `agent` (None: unknown agent), in the order
     of SPEC §4b: QA override; unknown, stopped, not on this target, paused; the existing
-    assignment; eligibility; rules; the weighted hash."""
+    assignment; the group's slot; eligibility; rules; the weighted hash."""
     if agent is None:
         return Decision(Action.NONE, reason=reasons.UNKNOWN_AGENT, detail=f"no agent {agent_code}")
     eligible = eligible_variations(variations=agent.variations, allow=allow, exclude=exclude)
@@ -139,6 +140,17 @@ def selection_decide(
                     detail="confirms the provisional assignment",
                 )
             return Decision(Action.REPEAT, variation=variation, detail="sticky repeat")
+    if agent.group is not None:
+        group = agent.group
+        slot = variation_pick(
+            agent_code=group.code, identity=who.identity, variations=group.members
+        )
+        if slot is None or slot.agent_id != agent.id:
+            return Decision(
+                Action.NONE,
+                reason=reasons.OTHER_AGENT_IN_GROUP,
+                detail=f"group {group.code} slots {slot.agent_code if slot else 'no agent'}",
+            )
     if agent.broken:
         return Decision(
             Action.NONE,

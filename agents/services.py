@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
 from accounts.recorded_data import recorded_data_count, recorded_data_refuse
-from agents.models import Agent, AgentStatus, Variation
+from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation, validate_weight
 from goals.models import Goal
 from targeting.conditions import ConditionError
 from targeting.rules import agent_targeting_check
@@ -263,3 +263,92 @@ def agents_status_set(*, agents: Iterable[Agent], status: str) -> int:
             agent.save(update_fields=["status", "updated_at"])
             count += 1
     return count
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    agent: Agent
+    weight: float = 1.0
+
+
+def group_members_validate(
+    *, account: Account, members: Sequence[MemberSpec], group: AgentGroup | None = None
+) -> None:
+    """Raise ValidationError on `members` unless they are one or more distinct agents of
+    `account`, none in another group, with weights from 0 to WEIGHT_MAX not all 0."""
+    if not members:
+        raise ValidationError({"agents": "A group lists one or more agents."}, code="no_members")
+    codes = [m.agent.code for m in members]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        raise ValidationError({"agents": f"Listed twice: {', '.join(twice)}."}, code="duplicate")
+    foreign = [m.agent.code for m in members if m.agent.account_id != account.pk]
+    if foreign:
+        raise ValidationError(
+            {"agents": f"Agents {', '.join(foreign)} belong to another account."},
+            code="foreign_link",
+        )
+    taken = (
+        GroupMember.objects.filter(agent__in=[m.agent for m in members])
+        .exclude(group=group)
+        .select_related("agent", "group")
+    )
+    if taken:
+        found = ", ".join(f"{m.agent.code} is in {m.group.code}" for m in taken)
+        raise ValidationError(
+            {"agents": f"An agent is in at most one group: {found}."}, code="in_another_group"
+        )
+    for member in members:
+        try:
+            validate_weight(member.weight)
+        except ValidationError as exc:
+            raise ValidationError({"agents": f"{member.agent.code}: {exc.messages[0]}"}) from exc
+    if all(m.weight == 0 for m in members):
+        raise ValidationError(
+            {"agents": "The weights are all 0: at least one must be above 0."},
+            code="all_weights_zero",
+        )
+
+
+def _members_save(*, group: AgentGroup, members: Sequence[MemberSpec]) -> None:
+    group.members.all().delete()
+    for i, member in enumerate(members):  # one by one: each save is a configuration change
+        GroupMember(group=group, agent=member.agent, weight=member.weight, position=i).save()
+
+
+@transaction.atomic
+def group_create(
+    *, account: Account, code: str, name: str, members: Sequence[MemberSpec]
+) -> AgentGroup:
+    """Create a mutually exclusive group of `members`; raises ValidationError on bad input."""
+    code_validate_free(
+        taken=AgentGroup.objects.filter(account=account, code=code).exists(),
+        code=code,
+        label="group",
+    )
+    group = AgentGroup(account=account, code=code, name=name)
+    group.full_clean()
+    group_members_validate(account=account, members=members)
+    group.save()
+    _members_save(group=group, members=members)
+    return group
+
+
+@transaction.atomic
+def group_update(
+    *, group: AgentGroup, name: str | None = None, members: Sequence[MemberSpec] | None = None
+) -> AgentGroup:
+    """Rename a group or replace its members (the whole list). Visitors' slots are a hash of
+    the group code and the visitor over all its members: changing members moves slots."""
+    if name is not None:
+        group.name = name
+        group.full_clean()
+        group.save(update_fields=["name"])
+    if members is not None:
+        group_members_validate(account=group.account, members=members, group=group)
+        _members_save(group=group, members=members)
+    return group
+
+
+def group_delete(*, group: AgentGroup) -> None:
+    group.delete()

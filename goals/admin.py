@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -15,6 +17,7 @@ from goals.checklist import ChecklistItem, server_side_checklist
 from goals.diagnostics import FIXES, goal_outcomes_last_24h
 from goals.models import Goal
 from goals.services import goal_code_generate
+from targeting.conditions import condition_describe
 from targets.models import DeployTarget, TargetKind
 
 
@@ -60,6 +63,7 @@ class GoalForm(CodeGeneratingForm):
     class Meta:
         model = Goal
         fields = "__all__"
+        widgets = {"when": forms.Textarea(attrs={"rows": 4, "cols": 80})}
 
 
 @admin.register(Goal)
@@ -82,6 +86,14 @@ class GoalAdmin(AccountScopedAdmin):
         ("Trigger", {"fields": ["trigger", "rest_send"]}),
         ("Counting", {"fields": ["counting", "max_value", "attribution_window_hours"]}),
         (
+            "Condition",
+            {
+                "description": "Credit this goal only when a condition holds, such as what "
+                "the visitor saw client-side (docs/targeting.md). Blank: always.",
+                "fields": ["when", "condition_in_words"],
+            },
+        ),
+        (
             "Server-side goal checklist",
             {
                 "description": "What sending this goal through the REST API, for an Express "
@@ -100,10 +112,18 @@ class GoalAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Goal | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
-        return [*fixed, "server_side_checklist", "diagnostics"]
+        return [*fixed, "server_side_checklist", "diagnostics", "condition_in_words"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):
         return self.fieldsets if obj else self.fieldsets[:-2]
+
+    @admin.display(description="in words")
+    def condition_in_words(self, obj: Goal) -> str:
+        try:
+            obj.clean()
+        except ValidationError as exc:
+            return f"Does not check: {'; '.join(exc.messages)}"
+        return "always" if obj.when is None else condition_describe(obj.when)
 
     @admin.display(description="outcomes")
     def diagnostics(self, obj: Goal) -> SafeString:

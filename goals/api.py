@@ -17,6 +17,12 @@ FORCE = OpenApiParameter(
 )
 
 
+WHEN_HELP = (
+    "A condition (SPEC §4b) that a goal command must meet to be credited; null: always. "
+    "Sources: input, trait, target, goal, variation (what the visitor saw client-side)."
+)
+
+
 class GoalOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -25,6 +31,7 @@ class GoalOut(serializers.Serializer):
     counting = serializers.ChoiceField(choices=GoalCounting.choices)
     max_value = serializers.FloatField(allow_null=True)
     attribution_window_hours = serializers.IntegerField(allow_null=True)
+    when = serializers.JSONField(allow_null=True, help_text=WHEN_HELP)
 
 
 class GoalIn(StrictSerializer):
@@ -39,6 +46,7 @@ class GoalIn(StrictSerializer):
     attribution_window_hours = serializers.IntegerField(
         allow_null=True, required=False, default=None
     )
+    when = serializers.JSONField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
 
 
 class GoalPatch(GoalIn):
@@ -50,6 +58,7 @@ class GoalPatch(GoalIn):
     counting = serializers.ChoiceField(choices=GoalCounting.choices, required=False)
     max_value = serializers.FloatField(allow_null=True, required=False, max_value=GOAL_VALUE_MAX)
     attribution_window_hours = serializers.IntegerField(allow_null=True, required=False)
+    when = serializers.JSONField(allow_null=True, required=False, help_text=WHEN_HELP)
 
 
 def goal_json(goal: Goal) -> dict:
@@ -61,6 +70,7 @@ def goal_json(goal: Goal) -> dict:
         "counting": goal.counting,
         "max_value": goal.max_value,
         "attribution_window_hours": goal.attribution_window_hours,
+        "when": goal.when,
     }
 
 

@@ -45,6 +45,7 @@ OUTCOMES = (
     reasons.REST_SEND_NOT_ENABLED,
     reasons.PROVISIONAL,
     reasons.GOAL_BEFORE_SELECTION,
+    reasons.GOAL_CONDITION_FALSE,
     reasons.NOT_AN_API_GOAL,
     reasons.INVALID_VALUE,
     VID_NOT_ALLOWED,
@@ -166,6 +167,10 @@ FIXES: dict[str, tuple[str, str | None]] = {
     reasons.GOAL_BEFORE_SELECTION: (
         "The goal is dated before the selection: check the servers' clocks.",
         None,
+    ),
+    reasons.GOAL_CONDITION_FALSE: (
+        "The goal's condition was false for these goal commands: check it on the goal.",
+        "goal",
     ),
     reasons.NOT_AN_API_GOAL: (
         f"A REST target sends API goals only: set the goal's Trigger to “{TRIGGER_API_LABEL}”.",

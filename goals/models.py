@@ -8,6 +8,7 @@ from django.db import models
 
 from accounts.codes import validate_goal_code
 from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS, Account
+from targeting.conditions import GOAL_SOURCES, LEAVES_MAX, ConditionError, condition_check
 
 
 class GoalTrigger(models.TextChoices):
@@ -78,6 +79,14 @@ class Goal(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(ATTRIBUTION_WINDOW_MAX_HOURS)],
         help_text="Overrides the account's attribution window for this goal. Blank: the account's.",
     )
+    when = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        verbose_name="condition",
+        help_text="A condition (SPEC §4b) a goal command must meet to be credited; blank: "
+        "always. Sources: input, trait, target, goal, variation.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -100,6 +109,15 @@ class Goal(models.Model):
         return self.attribution_window_hours or self.account.attribution_window_hours
 
     def clean(self) -> None:
+        try:
+            leaves = condition_check(self.when, path="when", sources=GOAL_SOURCES)
+        except ConditionError as exc:
+            raise ValidationError({"when": str(exc)}, code="invalid_condition") from exc
+        if leaves > LEAVES_MAX:
+            raise ValidationError(
+                {"when": f"when: at most {LEAVES_MAX} leaves, not {leaves}"},
+                code="invalid_condition",
+            )
         if self.rest_send and self.trigger != GoalTrigger.API:
             raise ValidationError(
                 {

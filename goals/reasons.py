@@ -16,6 +16,7 @@ AGENT_NOT_RUNNING = "agent_not_running"
 REST_SEND_NOT_ENABLED = "rest_send_not_enabled"
 PROVISIONAL = "provisional"
 GOAL_BEFORE_SELECTION = "goal_before_selection"
+GOAL_CONDITION_FALSE = "goal_condition_false"  # the goal's `when` is false (SPEC §4b)
 
 # in data.warnings: a goal that found no selection of this visitor in any agent tracking it
 NO_SELECTION = "no_selection"

@@ -28,6 +28,7 @@ def goal_create(
     counting: str = GoalCounting.ONCE,
     max_value: float | None = None,
     attribution_window_hours: int | None = None,
+    when: object = None,
 ) -> Goal:
     """Create a goal. Raises ValidationError on bad input, such as `rest_send` on a page goal."""
     if code:
@@ -45,6 +46,7 @@ def goal_create(
         counting=counting,
         max_value=max_value,
         attribution_window_hours=attribution_window_hours,
+        when=when,
     )
     goal.full_clean()
     goal.save()
@@ -52,7 +54,7 @@ def goal_create(
 
 
 GOAL_EDITABLE = (
-    "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours",
+    "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours", "when",
 )  # fmt: skip
 
 

@@ -9,7 +9,6 @@ vid on a target that does not allow passing it is a 403 on REST, ignored on Expr
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -20,58 +19,33 @@ from accounts.codes import BAD_TEXT_RULE, text_ok
 from runtime import reasons
 from runtime.errors import AgentApiError
 from targeting.inputs import inputs_problem
-from targeting.useragent import UA_LENGTH_MAX, user_agent_facts
+from targeting.traits import TRAITS_RULE, traits_parse
+from targeting.useragent import UA_LENGTH_MAX, ua_problem, ua_traits
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import TargetConf
-from visitors.request import Command, GoalCommand, SelectionCommand, Visitor
+from visitors.request import (
+    Command,
+    GoalCommand,
+    SelectionCommand,
+    Visitor,
+    printable_id,
+    vid_problem,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMANDS = 100
-MAX_ID_LENGTH = 128
-VID_PLACEHOLDERS = frozenset({"undefined", "null", "none", "nan", "anonymous", "0"})
-_TRAIT_PART = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 SELECTION_STATUSES = ("p", "ok")
-
-
-def _printable_id(value: str) -> bool:
-    return 1 <= len(value) <= MAX_ID_LENGTH and value.isprintable()
 
 
 def session_parse(raw: str | None) -> str:
     """Return the session id, or raise 400 when missing or malformed."""
     if raw is None or raw == "":
         raise AgentApiError(400, "The query parameter session is required (1 to 128 characters).")
-    if not _printable_id(raw):
+    if not printable_id(raw):
         raise AgentApiError(
             400, "The query parameter session must be 1 to 128 printable characters."
         )
     return raw
-
-
-def vid_problem(raw: str) -> str | None:
-    """Return why an external visitor id is refused, or None when it is acceptable."""
-    if raw == "":
-        return "it is empty"
-    if len(raw) > MAX_ID_LENGTH:
-        return f"it is longer than {MAX_ID_LENGTH} characters"
-    if not raw.isprintable():
-        return "it contains control characters"
-    if raw.strip().lower() in VID_PLACEHOLDERS:
-        return f"“{raw}” is a placeholder, not a visitor id"
-    return None
-
-
-def traits_parse(raw: str) -> tuple[str, ...] | None:
-    """Parse `group:value,group:value`; return the traits as `cust/group:value`, or None."""
-    if raw == "":
-        return ()
-    traits = []
-    for part in raw.split(","):
-        group, sep, value = part.partition(":")
-        if not sep or not _TRAIT_PART.match(group) or not _TRAIT_PART.match(value):
-            return None
-        traits.append(f"cust/{group}:{value}")
-    return tuple(dict.fromkeys(traits))
 
 
 @dataclass(frozen=True)
@@ -162,7 +136,7 @@ def _command(index: int, command: Any) -> Command:
             status=status,
         )
     event_id = command.get("id")
-    if event_id is not None and (not isinstance(event_id, str) or not _printable_id(event_id)):
+    if event_id is not None and (not isinstance(event_id, str) or not printable_id(event_id)):
         raise _fail(index, '"id" must be a string of 1 to 128 printable characters.')
     return GoalCommand(
         goal=_code(index, command, "g"), value=_number(index, command.get("v")), event_id=event_id
@@ -203,12 +177,7 @@ def request_parse(
     debug = _debug(params.get("debug"))
     parsed = body_parse(body)
     inputs = _inputs(parsed.inputs, target, warnings)
-    derived: tuple[str, ...] = ()
-    bot = False
-    if ua is not None:
-        facts = user_agent_facts(ua)
-        derived = tuple(f"{group}:{value}" for group, value in facts.traits)
-        bot = facts.bot
+    derived, bot = ua_traits(ua)
     return ParsedRequest(
         visitor=Visitor(session=session, vid=vid, traits=traits + derived, inputs=inputs, bot=bot),
         commands=parsed.commands,
@@ -241,10 +210,10 @@ UA_RULE = f"ua must be 1 to {UA_LENGTH_MAX} printable characters."
 def _ua(params: QueryDict, target: TargetConf, warnings: list, header: str | None) -> str | None:
     raw = params.get("ua")
     if raw is None:
-        if target.is_express and header and len(header) <= UA_LENGTH_MAX and header.isprintable():
+        if target.is_express and header and ua_problem(header) is None:
             return header
         return None
-    if 1 <= len(raw) <= UA_LENGTH_MAX and raw.isprintable():
+    if ua_problem(raw) is None:
         return raw
     if not target.is_express:
         raise AgentApiError(400, f"The query parameter {UA_RULE}")
@@ -283,12 +252,6 @@ def _goal_codes(body: bytes) -> tuple[str, ...]:
     except AgentApiError:
         return ()
     return tuple(c.goal for c in commands if isinstance(c, GoalCommand))
-
-
-TRAITS_RULE = (
-    "traits must be group:value pairs separated by commas, each part 1 to 64 "
-    "letters, digits, _ or -."
-)
 
 
 def _traits(params: QueryDict, target: TargetConf, warnings: list) -> tuple[str, ...]:

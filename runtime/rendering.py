@@ -57,9 +57,3 @@ def envelope_render(
     if debug_log is not None:
         data["log"] = debug_log
     return {"status": 200, "data": data}
-
-
-def trait_log(derived: tuple[str, ...]) -> list[str]:
-    """The log lines of traits derived from the UA, in the words the official Conductrics
-    clients' tests read."""
-    return [f"Added trait '{trait}' (apply)" for trait in derived]

@@ -22,9 +22,10 @@ from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request
 from runtime.errors import AgentApiError
 from runtime.metrics import agent_api_observe
 from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
-from runtime.rendering import envelope_render, trait_log
+from runtime.rendering import envelope_render
 from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
+from targeting.useragent import trait_log
 from visitors.config import account_conf
 from visitors.execution import visitor_commands_execute
 from visitors.metrics import goal_outcomes_observe

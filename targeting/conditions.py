@@ -12,6 +12,7 @@ path runs closures, not JSON walks; `condition_explain` says which leaf decided 
 `data.log` and the explain endpoint); `condition_describe` says it in words for the admin.
 """
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def _check(node: Any, *, path: str, sources: tuple[str, ...], depth: int) -> int
 
 
 def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
-    unknown = sorted(str(k) for k in leaf if k not in _LEAF_KEYS)
+    unknown = sorted(key_shown(k) for k in leaf if k not in _LEAF_KEYS)
     if unknown:
         raise ConditionError(f"{path}.{unknown[0]}", "unknown key")
     source = leaf.get("source")
@@ -148,7 +149,7 @@ def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
     if source not in sources:
         raise ConditionError(
             f"{path}.source",
-            f"unknown source {_shown(source)}: one of {', '.join(sources)}"
+            f"unknown source {value_shown(source)}: one of {', '.join(sources)}"
             if source not in SOURCES
             else f"source {source} cannot be used here: one of {', '.join(sources)}",
         )
@@ -162,7 +163,7 @@ def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
     op = leaf.get("op")
     if op not in OPERATORS:
         raise ConditionError(
-            f"{path}.op", f"unknown operator {_shown(op)}: one of {', '.join(OPERATORS)}"
+            f"{path}.op", f"unknown operator {value_shown(op)}: one of {', '.join(OPERATORS)}"
         )
     if (source == SOURCE_GOAL) != (op in GOAL_OPS):
         raise ConditionError(
@@ -231,9 +232,17 @@ def _finite(value: float) -> bool:
     return value == value and value not in (float("inf"), float("-inf"))
 
 
-def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return '"' + text[:40] + '"' if isinstance(value, str) else text[:40]
+def value_shown(value: Any) -> str:
+    """A value as a message quotes it: short, and printable whatever it holds."""
+    if isinstance(value, str):
+        return json.dumps(value[:40])  # NUL, surrogates and quotes escaped
+    return repr(value)[:40]
+
+
+def key_shown(key: Any) -> str:
+    """An object key as a path names it: as sent when printable text, else escaped."""
+    text = str(key)
+    return text[:40] if text.isprintable() and text_ok(text) else json.dumps(text[:40])
 
 
 def sources_used(condition: Any) -> set[str]:

@@ -14,6 +14,8 @@ from targeting.conditions import (
     RULES_MAX,
     ConditionError,
     condition_check,
+    key_shown,
+    value_shown,
 )
 
 QA_MAX = 100
@@ -39,7 +41,7 @@ def agent_targeting_check(
         path = f"rules[{i}]"
         if not isinstance(rule, dict):
             raise ConditionError(path, 'a rule is {"name", "when", "variation"}')
-        unknown = sorted(str(k) for k in rule if k not in _RULE_KEYS)
+        unknown = sorted(key_shown(k) for k in rule if k not in _RULE_KEYS)
         if unknown:
             raise ConditionError(f"{path}.{unknown[0]}", "unknown key")
         name = rule.get("name")
@@ -56,7 +58,7 @@ def agent_targeting_check(
 
 def _variation_check(code: Any, *, path: str, codes: Collection[str]) -> None:
     if not isinstance(code, str) or code not in codes:
-        shown = f'"{code[:40]}"' if isinstance(code, str) else repr(code)[:40]
+        shown = value_shown(code)
         raise ConditionError(
             path, f"{shown} is not a variation of this agent: one of {', '.join(codes)}"
         )
@@ -74,7 +76,7 @@ def _qa_check(qa: Any, *, variation_codes: Collection[str]) -> None:
         path = f"qa[{i}]"
         if not isinstance(override, dict):
             raise ConditionError(path, 'an override is {"session" or "vid", "variation"}')
-        unknown = sorted(str(k) for k in override if k not in (*QA_WHO, "variation"))
+        unknown = sorted(key_shown(k) for k in override if k not in (*QA_WHO, "variation"))
         if unknown:
             raise ConditionError(f"{path}.{unknown[0]}", "unknown key")
         who = [k for k in QA_WHO if k in override]

@@ -82,3 +82,26 @@ def user_agent_facts(ua: str) -> UserAgentFacts:
         traits.append((TRAIT_OS, system))
     bot = device == "Spider" or _BOT.search(ua) is not None
     return UserAgentFacts(traits=tuple(traits), bot=bot)
+
+
+def ua_problem(ua: str) -> str | None:
+    """Why a User-Agent string is refused, or None: 1 to UA_LENGTH_MAX printable chars."""
+    if not 1 <= len(ua) <= UA_LENGTH_MAX:
+        return f"it must be 1 to {UA_LENGTH_MAX} characters"
+    if not ua.isprintable():
+        return "it contains control characters"
+    return None
+
+
+def ua_traits(ua: str | None) -> tuple[tuple[str, ...], bool]:
+    """The traits a (valid) UA derives, as `ua/mo:y`..., and whether it is a bot."""
+    if ua is None:
+        return (), False
+    facts = user_agent_facts(ua)
+    return tuple(f"{group}:{value}" for group, value in facts.traits), facts.bot
+
+
+def trait_log(derived: tuple[str, ...]) -> list[str]:
+    """The data.log lines of traits derived from the UA, in the words the official
+    Conductrics clients' tests read."""
+    return [f"Added trait '{trait}' (apply)" for trait in derived]

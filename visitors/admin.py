@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 from accounts.admin_scoping import AccountScopedAdmin
 from goals.admin import fix_link
 from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
+from visitors.admin_explain import agent_explain_view
 from visitors.admin_forget import forget_visitor_view
 from visitors.models import Assignment, GoalEvent
 
@@ -99,6 +100,11 @@ class GoalEventAdmin(RawDataAdmin):
 
 
 admin_urls = [
+    path(
+        "agents/agent/<path:object_id>/explain/",
+        admin.site.admin_view(agent_explain_view),
+        name="agents_agent_explain",
+    ),
     path(
         "accounts/account/<path:object_id>/forget-visitor/",
         admin.site.admin_view(forget_visitor_view),

@@ -8,14 +8,15 @@ def _account_id_of(instance: Model) -> int | None:
     """The account whose configuration `instance` is part of (None: the account itself is
     gone, and so is its version)."""
     from accounts.models import Account
-    from agents.models import Variation
+    from agents.models import GroupMember, Variation
 
     if isinstance(instance, Account):
         return instance.pk
-    if isinstance(instance, Variation):
+    if isinstance(instance, Variation | GroupMember):
         try:
-            return instance.agent.account_id
-        except ObjectDoesNotExist:  # the agent went first
+            parent = instance.agent if isinstance(instance, Variation) else instance.group
+            return parent.account_id
+        except ObjectDoesNotExist:  # the agent or group went first
             return None
     return getattr(instance, "account_id", None)
 
@@ -47,13 +48,13 @@ class VisitorsConfig(AppConfig):
         # admin or the management API, in this process (dropped) or any other (the
         # account's version raised); this is cache upkeep, not business logic.
         from accounts.models import Account
-        from agents.models import Agent, Variation
+        from agents.models import Agent, AgentGroup, GroupMember, Variation
         from goals.models import Goal
         from targets.models import DeployTarget
 
         post_save.connect(_config_changed, sender=Account, dispatch_uid="cfg-save-account")
         post_delete.connect(_account_deleted, sender=Account, dispatch_uid="cfg-del-account")
-        for model in (DeployTarget, Goal, Agent, Variation):
+        for model in (DeployTarget, Goal, Agent, Variation, AgentGroup, GroupMember):
             post_save.connect(_config_changed, sender=model, dispatch_uid=f"cfg-save-{model}")
             post_delete.connect(_config_changed, sender=model, dispatch_uid=f"cfg-del-{model}")
         for through in (Agent.goals.through, Agent.targets.through):

@@ -21,13 +21,15 @@ from django.db import connection
 
 from accounts.codes import account_code_well_formed
 from accounts.models import Account
-from agents.models import Agent, AgentStatus
+from agents.models import Agent, AgentStatus, GroupMember
 from goals.models import Goal
 from targeting.conditions import (
+    GOAL_SOURCES,
     SOURCE_GOAL,
     SOURCE_VARIATION,
     ConditionError,
     Predicate,
+    condition_check,
     condition_compile,
     names_used,
 )
@@ -70,6 +72,19 @@ class RuleConf:
 
 
 @dataclass(frozen=True)
+class GroupMemberConf:
+    agent_id: int
+    agent_code: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class GroupConf:
+    code: str
+    members: tuple[GroupMemberConf, ...]  # all of them, whatever their status
+
+
+@dataclass(frozen=True)
 class AgentConf:
     id: int
     code: str
@@ -86,6 +101,7 @@ class AgentConf:
     reads_agent_ids: frozenset[int] = frozenset()
     reads_goal_ids: frozenset[int] = frozenset()
     broken: str = ""  # targeting saved that no longer checks: nobody is eligible
+    group: GroupConf | None = None  # its mutually exclusive group
 
     @property
     def is_running(self) -> bool:
@@ -106,6 +122,10 @@ class GoalConf:
     max_value: float | None
     window_hours: int
     agent_ids: tuple[int, ...]
+    when: Any = None  # the condition as saved, None: always
+    when_holds: Predicate | None = None  # compiled from `when`
+    reads_agent_ids: frozenset[int] = frozenset()
+    reads_goal_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -166,6 +186,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
     goal_rows = list(Goal.objects.filter(account=account))
     agent_ids = {a.code: a.pk for a in agent_rows}
     goal_ids = {g.code: g.pk for g in goal_rows}
+    groups = _groups_conf(account, {a.pk: a.code for a in agent_rows})
     for agent in agent_rows:
         variations = list(agent.variations.all())  # ordered by position
         if not variations:
@@ -189,6 +210,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             paused_variation=paused,
             target_ids=frozenset(t.pk for t in agent.targets.all()),
             goal_ids=frozenset(g.pk for g in agent.goals.all()),
+            group=groups.get(agent.pk),
             **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {
@@ -201,6 +223,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             max_value=g.max_value,
             window_hours=g.attribution_window_hours or account.attribution_window_hours,
             agent_ids=tuple(sorted(a.id for a in agents.values() if g.pk in a.goal_ids)),
+            **_goal_condition_conf(g.when, agent_ids=agent_ids, goal_ids=goal_ids),
         )
         for g in goal_rows
     }
@@ -215,6 +238,45 @@ def account_conf_load(*, code: str) -> AccountConf | None:
         agents_by_id=MappingProxyType({a.id: a for a in agents.values()}),
         goal_codes_by_id=MappingProxyType({g.pk: g.code for g in goal_rows}),
     )
+
+
+def _groups_conf(account: Account, agent_codes: dict[int, str]) -> dict[int, GroupConf]:
+    """Agent id -> its group, with every member (the slots are a hash over all of them)."""
+    members: dict[str, list[GroupMember]] = {}
+    rows = GroupMember.objects.filter(group__account=account).select_related("group")
+    for member in rows.order_by("group__code", "position", "id"):
+        members.setdefault(member.group.code, []).append(member)
+    found: dict[int, GroupConf] = {}
+    for code, group_members in members.items():
+        conf = GroupConf(
+            code=code,
+            members=tuple(
+                GroupMemberConf(m.agent_id, agent_codes[m.agent_id], float(m.weight))
+                for m in group_members
+                if m.agent_id in agent_codes
+            ),
+        )
+        for member in conf.members:
+            found[member.agent_id] = conf
+    return found
+
+
+def _goal_condition_conf(when: Any, *, agent_ids: dict, goal_ids: dict) -> dict:
+    try:
+        condition_check(when, path="when", sources=GOAL_SOURCES)
+    except ConditionError as exc:  # saved before a check existed: credited as without one
+        logger.warning("goal condition does not check, ignored: %s", exc)
+        return {}
+    return {
+        "when": when,
+        "when_holds": condition_compile(when),
+        "reads_agent_ids": frozenset(
+            agent_ids[c] for c in names_used(when, SOURCE_VARIATION) if c in agent_ids
+        ),
+        "reads_goal_ids": frozenset(
+            goal_ids[c] for c in names_used(when, SOURCE_GOAL) if c in goal_ids
+        ),
+    }
 
 
 def _targeting_conf(

@@ -23,7 +23,7 @@ from goals import reasons
 from goals.diagnostics import goal_outcomes_count
 from goals.matching import goal_match
 from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
-from targeting.conditions import Facts
+from targeting.conditions import Facts, condition_explain
 from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.metrics import goal_outcomes_observe
@@ -118,6 +118,10 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> _Relevant:
                 continue
             agent_ids.update(goal.agent_ids)
             goal_ids.add(goal.id)
+            if goal.when_holds is not None:
+                found.conditions = True
+                agent_ids.update(goal.reads_agent_ids)
+                found.reached_goal_ids.update(goal.reads_goal_ids)
             if goal.counting != GoalCounting.ONCE:
                 every_goal_ids.add(goal.id)
             if command.event_id is not None:
@@ -293,7 +297,7 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
         result = SelectionResult(
             agent=command.agent, reason=decision.reason, detail=decision.detail
         )
-        if decision.reason == sel.NOT_ELIGIBLE:
+        if decision.reason in (sel.NOT_ELIGIBLE, sel.OTHER_AGENT_IN_GROUP):
             result.log = f"{command.agent}: {decision.detail}"
         return result
     variation = decision.variation
@@ -389,6 +393,11 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         )
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
     event = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
+    condition_false = ""  # why the goal's condition is false, when it is
+    if goal.when_holds is not None:
+        who = plan.who()
+        if not goal.when_holds(who.facts, ""):
+            _, condition_false = condition_explain(goal.when, who.facts, "")
     for agent_id in goal.agent_ids:
         agent = plan.account.agents_by_id[agent_id]
         mine = plan.mine(agent_id)
@@ -404,7 +413,11 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         if match is None:
             continue
         variation = next(v for v in agent.variations if v.id == match.assignment.variation_id)
-        if match.credited:
+        if match.credited and condition_false:
+            result.skipped.append(
+                {"a": agent.code, "c": variation.code, "reason": reasons.GOAL_CONDITION_FALSE}
+            )
+        elif match.credited:
             result.credited.append({"a": agent.code, "c": variation.code, "v": event.value})
             # The first credit makes the visitor a conversion; later ones (counting
             # "every") add value only.
@@ -423,6 +436,8 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         result.detail = f"credited to {', '.join(c['a'] + '/' + c['c'] for c in result.credited)}"
     elif result.skipped:
         result.detail = "no assignment of this visitor was credited"
+        if condition_false:
+            result.detail += f": the goal's condition is false ({condition_false})"
     else:
         result.detail = (
             f"no selection was found for this session{' or vid' if visitor.vid else ''} in "
@@ -433,3 +448,20 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     event.response = result.to_record()
     plan.writes.events.append(event)
     return result
+
+
+def selection_explain(
+    *,
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    agent_code: str,
+    now: datetime | None = None,
+) -> SelectionResult:
+    """What a selection of `agent_code` would answer for `visitor` on `target`, decided
+    exactly as `visitor_commands_execute` decides it (the same one read, the same rules),
+    each leaf that decided named in its log line; nothing is recorded."""
+    command = SelectionCommand(agent=agent_code)
+    plan = _plan_read(account, target, visitor, [command], now or timezone.now(), read_events=False)
+    plan.explain = True
+    return _select(plan, command)  # its writes are dropped, never saved

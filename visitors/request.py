@@ -12,6 +12,26 @@ from goals.diagnostics import CREDITED, NO_SELECTION
 from goals.reasons import BOT, STATUS_NONE, UNKNOWN_GOAL
 
 _NOTHING: Mapping[str, str] = MappingProxyType({})
+MAX_ID_LENGTH = 128  # of a session, a vid, an event id
+VID_PLACEHOLDERS = frozenset({"undefined", "null", "none", "nan", "anonymous", "0"})
+
+
+def printable_id(value: str) -> bool:
+    """Whether `value` can be a session or an event id: 1 to 128 printable characters."""
+    return 1 <= len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def vid_problem(raw: str) -> str | None:
+    """Return why an external visitor id is refused, or None when it is acceptable."""
+    if raw == "":
+        return "it is empty"
+    if len(raw) > MAX_ID_LENGTH:
+        return f"it is longer than {MAX_ID_LENGTH} characters"
+    if not raw.isprintable():
+        return "it contains control characters"
+    if raw.strip().lower() in VID_PLACEHOLDERS:
+        return f"“{raw}” is a placeholder, not a visitor id"
+    return None
 
 
 @dataclass(frozen=True)

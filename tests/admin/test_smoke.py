@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from accounts.services import admin_key_create
+from agents.services import MemberSpec, group_create
 
 OUR_APPS = {"accounts", "targets", "goals", "agents", "reports"}
 
@@ -12,6 +13,7 @@ OUR_APPS = {"accounts", "targets", "goals", "agents", "reports"}
 @pytest.fixture
 def populated(agent, staff_user, api, express_target, rest_target):
     admin_key_create(account=agent.account, name="ci")
+    group_create(account=agent.account, code="mx-smoke", name="Smoke", members=[MemberSpec(agent)])
     api.data(express_target, [{"a": "a-hero"}], session="smoke", vid="smoke")
     api.data(rest_target, [{"g": "g-purchase"}], session="smoke", vid="smoke")
     return agent
@@ -23,7 +25,7 @@ def _our_models():
 
 def test_admin__registers_every_configuration_model():
     names = {m._meta.model_name for m in _our_models()}
-    assert {"account", "adminapikey", "deploytarget", "goal", "agent"} <= names
+    assert {"account", "adminapikey", "deploytarget", "goal", "agent", "agentgroup"} <= names
 
 
 @pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)

@@ -78,3 +78,50 @@ def test_agent_change__removing_the_variation_a_rule_forces__is_refused(admin_cl
     assert response.status_code == 200
     assert "rules[0].variation: &quot;B&quot; is not a variation" in response.content.decode()
     assert set(agent.variations.values_list("code", flat=True)) == {"A", "B"}
+
+
+def test_agent_explain__answers_the_decision_and_records_nothing(admin_client, agent):
+    from visitors.models import Assignment
+
+    agent_update(agent=agent, rules=[{"name": "gold gets B", "when": GOLD, "variation": "B"}])
+    page = reverse("admin:agents_agent_change", args=[agent.pk])
+    url = reverse("admin:agents_agent_explain", args=[agent.pk])
+    assert url in admin_client.get(page).content.decode()
+    form = {"target": "dt-web", "session": "s-1", "inputs": '{"plan": "gold"}', "traits": "",
+            "ua": "curl/8.4.0", "vid": ""}  # fmt: skip
+    html = admin_client.post(url, form).content.decode()
+    assert "Variation B" in html
+    assert (
+        "a-hero: rule &#x27;gold gets B&#x27; matched (input plan = &quot;gold&quot;): B (p=f)"
+        in html
+    )
+    assert "Added trait &#x27;ua/mo:n&#x27; (apply)" in html
+    assert not Assignment.objects.exists()
+    bad = admin_client.post(url, {**form, "inputs": "[1]"}).content.decode()
+    assert "must be an object of string values" in bad
+
+
+def test_agent_explain__staff_of_another_account__get_404(client, other_setup, staff_user):
+    client.force_login(staff_user)
+    url = reverse("admin:agents_agent_explain", args=[other_setup["agent"].pk])
+    assert client.get(url).status_code == 404
+
+
+def test_group_admin__pickers_list_the_staff_members_agents_only(staff_client, agent, other_setup):
+    html = staff_client.get(reverse("admin:agents_agentgroup_add")).content.decode()
+    assert f'<option value="{agent.pk}">' in html
+    assert f'<option value="{other_setup["agent"].pk}">' not in html
+
+
+def test_group_admin__creates_a_group_with_its_agents(admin_client, agent, account):
+    from agents.models import AgentGroup
+
+    response = admin_client.post(reverse("admin:agents_agentgroup_add"), {
+        "account": account.pk, "code": "mx-home", "name": "Home",
+        "members-TOTAL_FORMS": "1", "members-INITIAL_FORMS": "0",
+        "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
+        "members-0-position": "0", "members-0-agent": agent.pk, "members-0-weight": "2",
+    })  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    group = AgentGroup.objects.get(code="mx-home")
+    assert [(m.agent.code, m.weight) for m in group.members.all()] == [("a-hero", 2.0)]

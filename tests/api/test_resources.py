@@ -175,6 +175,7 @@ def test_agent__json_shape_and_patch(admin_api, agent):
         "eligibility": None,
         "rules": [],
         "qa": [],
+        "group": None,
     }
     patched = admin_api(
         "patch",

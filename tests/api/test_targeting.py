@@ -73,3 +73,72 @@ def test_agent__removing_a_variation_a_rule_forces__is_refused(admin_api, agent)
     response = admin_api("patch", "agents/a-hero/", {"variations": [{"code": "A"}, {"code": "C"}]})
     assert response.status_code == 400
     assert 'rules[0].variation: "B" is not a variation' in str(response.json()["rules"])
+
+
+def _two_agents(admin_api):
+    for code in ("a-one", "a-two"):
+        body = {"code": code, "name": code, "variations": [{"code": "A"}, {"code": "B"}]}
+        assert admin_api("post", "agents/", body).status_code == 201
+
+
+def test_groups__create_read_update_delete(admin_api, agent):
+    _two_agents(admin_api)
+    body = {"code": "mx-home", "name": "Home", "agents": [{"code": "a-one", "weight": 2},
+                                                          {"code": "a-two"}]}  # fmt: skip
+    created = admin_api("post", "groups/", body)
+    assert created.status_code == 201, created.content
+    assert created.json() == {
+        "code": "mx-home", "name": "Home",
+        "agents": [{"code": "a-one", "weight": 2.0}, {"code": "a-two", "weight": 1.0}],
+    }  # fmt: skip
+    assert admin_api("get", "agents/a-one/").json()["group"] == "mx-home"
+    assert admin_api("get", "agents/a-hero/").json()["group"] is None
+    assert [g["code"] for g in admin_api("get", "groups/").json()] == ["mx-home"]
+    patched = admin_api("patch", "groups/mx-home/", {"agents": [{"code": "a-one"},
+                                                                {"code": "a-hero"}]})  # fmt: skip
+    assert patched.status_code == 200, patched.content
+    assert [a["code"] for a in patched.json()["agents"]] == ["a-one", "a-hero"]
+    assert admin_api("get", "agents/a-two/").json()["group"] is None
+    assert admin_api("delete", "groups/mx-home/").status_code == 204
+    assert admin_api("get", "groups/mx-home/").status_code == 404
+    assert admin_api("get", "agents/a-one/").json()["group"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"code": "home", "name": "H", "agents": [{"code": "a-one"}]}, "code", ""),
+        ({"code": "mx-h", "name": "H", "agents": []}, "agents", "one or more agents"),
+        ({"code": "mx-h", "name": "H", "agents": [{"code": "a-nope"}]}, "agents", "a-nope"),
+        ({"code": "mx-h", "name": "H", "agents": [{"code": "a-one"}, {"code": "a-one"}]},
+         "agents", "Listed twice: a-one"),
+        ({"code": "mx-h", "name": "H", "agents": [{"code": "a-one", "weight": 0}]},
+         "agents", "all 0"),
+        ({"code": "mx-h", "name": "H", "agents": [{"code": "a-one", "weight": -1}]},
+         "agents", ""),
+        ({"code": "mx-h", "name": "H", "agents": [{"code": "a-one"}], "colour": 1},
+         "colour", "Unknown field"),
+    ],
+)  # fmt: skip
+def test_groups__bad_input__is_400(admin_api, agent, body, field, message):
+    _two_agents(admin_api)
+    response = admin_api("post", "groups/", body)
+    assert response.status_code == 400, response.content
+    assert message in str(response.json()[field])
+
+
+def test_groups__an_agent_in_another_group__is_refused(admin_api, agent):
+    _two_agents(admin_api)
+    admin_api("post", "groups/", {"code": "mx-a", "name": "A", "agents": [{"code": "a-one"}]})
+    response = admin_api("post", "groups/", {"code": "mx-b", "name": "B",
+                                             "agents": [{"code": "a-one"}]})  # fmt: skip
+    assert response.status_code == 400
+    assert "a-one is in mx-a" in str(response.json()["agents"])
+
+
+def test_goal__when_round_trips_and_is_checked(admin_api, purchase_goal):
+    when = {"source": "variation", "name": "a-hero", "op": "eq", "value": "B"}
+    assert admin_api("patch", "goals/g-purchase/", {"when": when}).json()["when"] == when
+    bad = admin_api("patch", "goals/g-purchase/", {"when": {**when, "op": "equals"}})
+    assert bad.status_code == 400
+    assert 'when.op: unknown operator "equals"' in str(bad.json()["when"])

@@ -311,3 +311,172 @@ def test_report__forced_assignments_are_fixed_not_in_the_statistics(
     assert [(r["visitors"], r["conversions"], r["value_sum"]) for r in random_rows] == [(1, 1, 3.0)]
     assert random_rows[0]["fixed"] == {"visitors": 0, "conversions": 0, "value_sum": 0.0}
     assert Credit.objects.count() == 2
+
+
+# --- mutually exclusive groups -----------------------------------------------------------------
+
+
+def _group_of_two(account, express_target, rest_target=None):
+    from agents.services import MemberSpec, group_create
+
+    targets = [express_target] + ([rest_target] if rest_target else [])
+    home = _example(account, targets, code="a-home")
+    banner = _example(account, targets, code="a-banner")
+    group_create(
+        account=account, code="mx-home", name="Home page",
+        members=[MemberSpec(home, 1), MemberSpec(banner, 1)],
+    )  # fmt: skip
+    return home, banner
+
+
+def test_group__a_visitor_gets_selections_from_its_slots_agent_only(api, account, express_target):
+    _group_of_two(account, express_target)
+    slots = {"a-home": 0, "a-banner": 0}
+    for i in range(200):
+        data = api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}], session=f"g{i}")
+        assert len(data["sels"]) == 1  # never both
+        slots[next(iter(data["sels"]))] += 1
+        other = ({"a-home", "a-banner"} - set(data["sels"])).pop()
+        assert data["warnings"] == [
+            {"reason": "other_agent_in_group", "a": other,
+             "detail": f"group mx-home slots {next(iter(data['sels']))}"},
+        ]  # fmt: skip
+    assert 70 <= slots["a-home"] <= 130  # weights 1:1
+
+
+def test_group__log_line_names_the_group_and_the_slot(api, account, express_target):
+    _group_of_two(account, express_target)
+    for i in range(20):
+        data = api.data(express_target, [{"a": "a-home"}], session=f"l{i}", debug="true")
+        if not data["items"]:
+            assert data["log"] == ["a-home: group mx-home slots a-banner"]
+            return
+    pytest.fail("no visitor of 20 was slotted to a-banner")
+
+
+def test_group__slots_stay_put_when_a_member_stops(api, account, express_target):
+    home, banner = _group_of_two(account, express_target)
+    before = {
+        i: next(iter(api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}],
+                              session=f"s{i}")["sels"]))
+        for i in range(40)
+    }  # fmt: skip
+    agent_update(agent=banner, status=AgentStatus.STOPPED)
+    assert set(before.values()) == {"a-home", "a-banner"}
+    for i, slot in before.items():
+        again = api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}], session=f"s{i}")
+        # a visitor slotted to the stopped agent still gets nothing from the other
+        assert list(again["sels"]) == (["a-home"] if slot == "a-home" else [])
+
+
+def test_group__assignment_made_before_joining_is_kept(api, account, express_target):
+    from agents.services import MemberSpec, group_create
+
+    home = _example(account, [express_target], code="a-home")
+    banner = _example(account, [express_target], code="a-banner")
+    sessions = [f"early-{i}" for i in range(30)]
+    for s in sessions:
+        api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}], session=s)
+    group_create(
+        account=account, code="mx-home", name="Home",
+        members=[MemberSpec(home, 1), MemberSpec(banner, 1)],
+    )  # fmt: skip
+    for s in sessions:
+        data = api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}], session=s)
+        assert set(data["sels"]) == {"a-home", "a-banner"}
+        assert {i["p"] for i in data["items"]} == {"s"}
+
+
+def test_group__qa_override_comes_first(api, account, express_target):
+    home, banner = _group_of_two(account, express_target)
+    agent_update(agent=home, qa=[{"session": "qa", "variation": "C"}])
+    agent_update(agent=banner, qa=[{"session": "qa", "variation": "A"}])
+    data = api.data(express_target, [{"a": "a-home"}, {"a": "a-banner"}], session="qa")
+    assert data["sels"] == {"a-home": "C", "a-banner": "A"}
+
+
+# --- goal conditions ---------------------------------------------------------------------------
+
+
+def test_goal_condition__on_what_the_visitor_saw_client_side(
+    api, account, agent, express_target, rest_target, purchase_goal
+):
+    from goals.services import goal_update
+
+    saw_b = {"source": "variation", "name": "a-hero", "op": "eq", "value": "B"}
+    goal_update(goal=purchase_goal, when=saw_b)
+    seen = {}
+    for i in range(12):
+        vid = f"buyer-{i}"
+        seen[vid] = api.data(express_target, [{"a": "a-hero"}], session=f"p{i}", vid=vid)["sels"][
+            "a-hero"
+        ]
+        goal = api.data(rest_target, [{"g": "g-purchase", "v": 2}], session=vid, vid=vid)
+        item = goal["items"][0]
+        if seen[vid] == "B":
+            assert item["s"] == "ok"
+        else:
+            assert item["s"] == "none"
+            assert item["skipped"] == [
+                {"a": "a-hero", "c": seen[vid], "reason": "goal_condition_false"}
+            ]
+    assert {"A", "B"} <= set(seen.values())
+    assert GoalEvent.objects.count() == 12  # received, credited or not
+
+
+def test_goal_condition__over_inputs_and_target(
+    api, agent, express_target, rest_target, purchase_goal
+):
+    from goals.services import goal_update
+
+    goal_update(goal=purchase_goal, when={"all": [
+        {"source": "input", "name": "currency", "op": "eq", "value": "EUR"},
+        {"source": "target", "op": "eq", "value": "dt-server"},
+    ]})  # fmt: skip
+    api.data(express_target, [{"a": "a-hero"}], session="s", vid="eur")
+    usd = api.data(rest_target, _body([{"g": "g-purchase"}], {"currency": "USD"}), vid="eur")
+    assert usd["items"][0]["skipped"][0]["reason"] == "goal_condition_false"
+    eur = api.data(rest_target, _body([{"g": "g-purchase"}], {"currency": "EUR"}), vid="eur")
+    assert eur["items"][0]["s"] == "ok"
+
+
+def test_goal_condition__random_is_refused_for_goals(purchase_goal):
+    from django.core.exceptions import ValidationError
+
+    from goals.services import goal_update
+
+    with pytest.raises(ValidationError, match="source random cannot be used here"):
+        goal_update(goal=purchase_goal, when={"source": "random", "op": "lte", "value": 5})
+
+
+# --- explain -------------------------------------------------------------------------------------
+
+
+def test_explain__answers_the_decision_and_its_log_and_records_nothing(
+    client, account, express_target
+):
+    from accounts.services import admin_key_create
+
+    _example(account, [express_target], rules=[FOO_IS_BAR])
+    _, key = admin_key_create(account=account)
+    body = {"target": "dt-web", "session": "s-x", "inputs": {"foo": "bar"}, "ua": IPHONE,
+            "traits": "tier:gold"}  # fmt: skip
+    response = client.post(
+        "/api/ac-acme/agents/a-example/explain/", body, content_type="application/json",
+        headers={"authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["selection"] == {"a": "a-example", "c": "C", "p": "f", "s": "ok", "md": {}}
+    assert answer["log"][-1] == (
+        "a-example: rule 'foo is bar' matched (input foo = \"bar\"): C (p=f)"
+    )
+    assert "Added trait 'ua/mo:y' (apply)" in answer["log"]
+    assert answer["traits"][0] == "cust/tier:gold"
+    assert not Assignment.objects.exists()
+    bad = client.post(
+        "/api/ac-acme/agents/a-example/explain/", {**body, "inputs": {"bad key": "x"}},
+        content_type="application/json", headers={"authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "inputs" in bad.json()

@@ -1,0 +1,85 @@
+"""The agent page's targeting editor as a person uses it: conditions as rows (source, name,
+operator, value), rules with their variation, saved and shown in words."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from agents.demo import DEMO_AGENT
+from agents.models import Agent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "browser-test-pw"
+
+
+def _leaf(row, source, name, op, value):
+    row.locator("select[aria-label=source]").select_option(source)
+    if name is not None:
+        row.locator("input[aria-label=name]").fill(name)
+    row.locator("select[aria-label=operator]").select_option(op)
+    if value is not None:
+        row.locator("input[aria-label=value]").fill(value)
+
+
+def test_targeting_editor__rows_make_the_conditions_shown_in_words(live_server, page, output_dir):
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    agent = Agent.objects.get(code=DEMO_AGENT)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/change/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+    eligibility = page.locator("#ct-eligibility")
+    eligibility.locator("select[aria-label=when]").select_option("any")
+    _leaf(eligibility.locator(".ct-leaf").nth(0), "input", "plan", "eq", "gold")
+    eligibility.locator("text=+ condition").click()
+    _leaf(eligibility.locator(".ct-leaf").nth(1), "random", None, "lte", "20")
+
+    rules = page.locator("#ct-rules")
+    rules.locator("text=+ rule").click()
+    rule = rules.locator(".ct-rule").nth(0)
+    rule.locator("input[aria-label='rule name']").fill("gold gets B")
+    rule.locator("select[aria-label=variation]").select_option("B")
+    rule.locator("select[aria-label=when]").select_option("all")
+    _leaf(rule.locator(".ct-leaf").nth(0), "input", "plan", "in", "gold, platinum")
+    # the agent page fits 1280 px, its variations and the editor included
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    page.screenshot(path=str(output_dir / "targeting-editor.png"), full_page=True)
+    page.click("input[name=_continue]")
+
+    page.wait_for_selector("text=Applies to:")
+    agent.refresh_from_db()
+    assert agent.eligibility == {"any": [
+        {"source": "input", "name": "plan", "op": "eq", "value": "gold"},
+        {"source": "random", "op": "lte", "value": 20},
+    ]}  # fmt: skip
+    assert agent.rules == [{
+        "name": "gold gets B", "variation": "B",
+        "when": {"source": "input", "name": "plan", "op": "in", "values": ["gold", "platinum"]},
+    }]  # fmt: skip
+    words = page.inner_text("fieldset:has-text('Targeting')")
+    assert "Applies to: input plan is gold or 20% of visitors" in words
+    assert "Rule 1, “gold gets B”: input plan is one of gold, platinum → B" in words
+    # the rows are read back from what was saved
+    assert page.locator("#ct-rules .ct-rule").count() == 1
+    page.screenshot(path=str(output_dir / "targeting-saved.png"), full_page=True)
+
+
+def test_targeting_editor__a_bad_condition_shows_the_servers_message(live_server, page, output_dir):
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    agent = Agent.objects.get(code=DEMO_AGENT)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/change/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    eligibility = page.locator("#ct-eligibility")
+    eligibility.locator("select[aria-label=when]").select_option("all")
+    _leaf(eligibility.locator(".ct-leaf").nth(0), "input", "bad name!", "eq", "x")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".errorlist")
+    assert "eligibility.name: input needs a name" in page.inner_text(".errorlist")
+    page.screenshot(path=str(output_dir / "targeting-error.png"), full_page=True)
+    agent.refresh_from_db()
+    assert agent.eligibility is None

@@ -1,0 +1,118 @@
+"""The admin's "Explain a decision" form of an agent: which variation a visitor would get
+and why (each step and leaf that decided), recording nothing. Linked from the agent's page;
+routed by `visitors.admin.admin_urls`. The management API's `explain` answers the same."""
+
+import json
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from accounts.admin_scoping import admin_object_get
+from agents.models import Agent
+from targeting.inputs import inputs_problem
+from targeting.traits import TRAITS_RULE, traits_parse
+from targeting.useragent import UA_LENGTH_MAX, trait_log, ua_problem, ua_traits
+from visitors.config import account_conf
+from visitors.execution import selection_explain
+from visitors.request import MAX_ID_LENGTH, ExecutionResult, Visitor, printable_id, vid_problem
+
+
+class ExplainForm(forms.Form):
+    target = forms.ChoiceField(label="Deploy target")
+    session = forms.CharField(max_length=MAX_ID_LENGTH, strip=False)
+    vid = forms.CharField(
+        label="External Visitor ID", required=False, max_length=MAX_ID_LENGTH, strip=False
+    )
+    inputs = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text='A JSON object of strings, such as {"plan": "gold"}.',
+    )  # fmt: skip
+    traits = forms.CharField(required=False, help_text="group:value,group:value")
+    ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
+
+    def __init__(self, *args: object, targets: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [(code, code) for code in targets]
+
+    def clean_session(self) -> str:
+        value = self.cleaned_data["session"]
+        if not printable_id(value):
+            raise forms.ValidationError("1 to 128 printable characters.")
+        return value
+
+    def clean_vid(self) -> str | None:
+        value = self.cleaned_data["vid"] or None
+        problem = vid_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(f"Refused: {problem}.")
+        return value
+
+    def clean_inputs(self) -> dict:
+        raw = self.cleaned_data["inputs"].strip()
+        if not raw:
+            return {}
+        try:
+            inputs = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError(
+                'Not JSON: write an object such as {"plan": "gold"}.'
+            ) from None
+        problem = inputs_problem(inputs)
+        if problem:
+            raise forms.ValidationError(problem)
+        return inputs
+
+    def clean_traits(self) -> tuple[str, ...]:
+        traits = traits_parse(self.cleaned_data["traits"])
+        if traits is None:
+            raise forms.ValidationError(TRAITS_RULE)
+        return traits
+
+    def clean_ua(self) -> str | None:
+        value = self.cleaned_data["ua"] or None
+        problem = ua_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(f"Refused: {problem}.")
+        return value
+
+
+def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
+    """Explain a selection of an agent its staff may see."""
+    model_admin, agent = admin_object_get(
+        request=request, model=Agent, object_id=object_id, change=False
+    )
+    conf = account_conf(code=agent.account.code)
+    targets = [t.code for t in conf.targets]
+    form = ExplainForm(request.POST if request.method == "POST" else None, targets=targets)
+    answer = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        target = next(t for t in conf.targets if t.code == data["target"])
+        notes = []
+        vid = data["vid"]
+        if vid and not target.allow_external_vid:
+            notes.append(f"vid ignored: {target.code} does not allow passing it")
+            vid = None
+        derived, bot = ua_traits(data["ua"])
+        visitor = Visitor(
+            session=data["session"], vid=vid, traits=data["traits"] + derived,
+            inputs=data["inputs"], bot=bot,
+        )  # fmt: skip
+        result = selection_explain(
+            account=conf, target=target, visitor=visitor, agent_code=agent.code
+        )
+        answer = {
+            "result": result,
+            "log": trait_log(derived) + ExecutionResult(items=[result]).log,
+            "notes": notes,
+        }
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": agent,
+        "title": f"Explain a decision of {agent.code}",
+        "form": form,
+        "answer": answer,
+    }
+    return TemplateResponse(request, "admin/agents/agent/explain.html", context)

@@ -1,0 +1,131 @@
+"""`POST /api/{account}/agents/{code}/explain`: a selection decided and explained, nothing
+recorded (SPEC §4b). Here, not in `agents`, because it reads the visitor's state."""
+
+from django.shortcuts import get_object_or_404
+from django.urls import re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api_auth import AccountAPIView
+from accounts.api_base import StrictSerializer
+from agents.models import Agent
+from targeting.inputs import inputs_problem
+from targeting.traits import TRAITS_RULE, traits_parse
+from targeting.useragent import trait_log, ua_problem, ua_traits
+from visitors.config import account_conf
+from visitors.execution import selection_explain
+from visitors.request import (
+    MAX_ID_LENGTH,
+    ExecutionResult,
+    Visitor,
+    printable_id,
+    vid_problem,
+)
+
+
+class ExplainIn(StrictSerializer):
+    target = serializers.CharField(help_text="The deploy target's code the request comes to.")
+    session = serializers.CharField(
+        max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters."
+    )
+    vid = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
+        help_text="External visitor id (used where the target allows passing it).",
+    )  # fmt: skip
+    inputs = serializers.JSONField(required=False, default=dict)
+    traits = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="group:value,group:value"
+    )
+    ua = serializers.CharField(required=False, allow_null=True, default=None, max_length=1024)
+
+    def validate_session(self, value: str) -> str:
+        if not printable_id(value):
+            raise serializers.ValidationError("1 to 128 printable characters.")
+        return value
+
+    def validate_vid(self, value: str | None) -> str | None:
+        problem = vid_problem(value) if value is not None else None
+        if problem:
+            raise serializers.ValidationError(f"Refused: {problem}.")
+        return value
+
+    def validate_inputs(self, value: object) -> dict:
+        problem = inputs_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_traits(self, value: str) -> tuple[str, ...]:
+        traits = traits_parse(value)
+        if traits is None:
+            raise serializers.ValidationError(TRAITS_RULE)
+        return traits
+
+    def validate_ua(self, value: str | None) -> str | None:
+        problem = ua_problem(value) if value is not None else None
+        if problem:
+            raise serializers.ValidationError(f"Refused: {problem}.")
+        return value
+
+
+class ExplainOut(serializers.Serializer):
+    agent = serializers.CharField()
+    selection = serializers.JSONField(
+        allow_null=True, help_text="The item the agent-api would answer: a, c, p, s, md."
+    )
+    reason = serializers.CharField(allow_null=True, help_text="Why no selection, if none.")
+    detail = serializers.CharField()
+    log = serializers.ListField(child=serializers.CharField())
+    traits = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class AgentExplainView(AccountAPIView):
+    @extend_schema(
+        tags=["agents"],
+        summary="Decide a selection for a visitor and say why; nothing is recorded.",
+        request=ExplainIn,
+        responses={200: ExplainOut},
+    )
+    def post(self, request: Request, account: str, code: str) -> Response:
+        get_object_or_404(Agent, account=self.account, code=code)
+        data = ExplainIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        conf = account_conf(code=self.account.code)
+        target = next((t for t in conf.targets if t.code == args["target"]), None)
+        if target is None:
+            raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
+        notes = []
+        vid = args["vid"]
+        if vid is not None and not target.allow_external_vid:
+            notes.append(f"vid ignored: {target.code} does not allow passing it")
+            vid = None
+        ua = args["ua"]
+        derived, bot = ua_traits(ua)
+        visitor = Visitor(
+            session=args["session"], vid=vid, traits=args["traits"] + derived,
+            inputs=args["inputs"], bot=bot,
+        )  # fmt: skip
+        result = selection_explain(account=conf, target=target, visitor=visitor, agent_code=code)
+        selection = None
+        if result.selected:
+            selection = {
+                "a": result.agent, "c": result.variation, "p": result.policy,
+                "s": result.status, "md": result.md,
+            }  # fmt: skip
+        log = trait_log(derived) + ExecutionResult(items=[result]).log
+        return Response({
+            "agent": code, "selection": selection, "reason": result.reason,
+            "detail": result.detail, "log": log,
+            "traits": list(visitor.traits), "notes": notes,
+        })  # fmt: skip
+
+
+urlpatterns = [
+    re_path(
+        r"^agents/(?P<code>[^/]+)/explain/?$", AgentExplainView.as_view(), name="api-agent-explain"
+    ),
+]
