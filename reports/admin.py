@@ -108,6 +108,7 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
             "rows": [_display(row, i == 0) for i, row in enumerate(g["variations"])],
             "server_total": sum(r["conversions_server"] for r in g["variations"]),
             "client_total": sum(r["conversions_client"] for r in g["variations"]),
+            "fixed_rows": [r for r in g["variations"] if r["fixed"]["visitors"]],
         }
         for g in report["goals"]
     ]

@@ -480,3 +480,16 @@ def test_explain__answers_the_decision_and_its_log_and_records_nothing(
     )  # fmt: skip
     assert bad.status_code == 400
     assert "inputs" in bad.json()
+
+
+def test_results_page__lists_forced_assignments_apart(
+    api, admin_client, account, express_target, purchase_goal
+):
+    from django.urls import reverse
+
+    agent = _example(account, [express_target], goals=[purchase_goal], rules=[FOO_IS_BAR])
+    api.data(express_target, _body([{"a": "a-example"}], {"foo": "bar"}), session="f1")
+    api.data(express_target, _body([{"a": "a-example"}], {"foo": "bar"}), session="f2")
+    html = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk])).content
+    assert "Forced by rules (targeted selections), outside every figure above:" in html.decode()
+    assert "C: 2 visitors, 0 conversions, value 0.00." in html.decode()
