@@ -57,6 +57,7 @@ class AccountAdmin(AccountScopedAdmin):
     fieldsets = [
         (None, {"fields": ["code", "name"]}),
         ("Attribution and retention", {"fields": ["attribution_window_hours", "retention_days"]}),
+        ("Statistics", {"fields": ["mde_rel", "sequential_tuning"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:

@@ -13,6 +13,14 @@ RETENTION_DEFAULT_DAYS = 30
 RETENTION_MAX_DAYS = 3650
 
 
+# the statistics' account settings (SPEC §7b; docs/statistics.md)
+SEQUENTIAL_TUNING_DEFAULT = 5000  # GrowthBook's default tuning of its confidence sequences
+SEQUENTIAL_TUNING_MAX = 1_000_000_000
+MDE_REL_DEFAULT = 0.10
+MDE_REL_MIN = 0.001
+MDE_REL_MAX = 10.0
+
+
 class Account(models.Model):
     code = models.CharField(
         max_length=43,
@@ -34,6 +42,21 @@ class Account(models.Model):
         default=RETENTION_DEFAULT_DAYS,
         validators=[MinValueValidator(1), MaxValueValidator(RETENTION_MAX_DAYS)],
         help_text="How long raw visitor-level data is kept. Must cover the attribution window.",
+    )
+    sequential_tuning = models.PositiveIntegerField(
+        "sequential tuning (visitors)",
+        default=SEQUENTIAL_TUNING_DEFAULT,
+        validators=[MinValueValidator(100), MaxValueValidator(SEQUENTIAL_TUNING_MAX)],
+        help_text="Where the always-valid intervals are tightest: about the number of "
+        "visitors (all variations together) at which you expect to decide. 100 to "
+        "1,000,000,000.",
+    )
+    mde_rel = models.FloatField(
+        "minimum detectable effect (relative)",
+        default=MDE_REL_DEFAULT,
+        validators=[MinValueValidator(MDE_REL_MIN), MaxValueValidator(MDE_REL_MAX)],
+        help_text="The smallest change of conversion rate worth finding, relative to the first "
+        "variation (0.1: 10%). Sets “visitors needed” and what counts as no difference.",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

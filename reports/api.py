@@ -1,19 +1,24 @@
 """Report API: `GET /api/{account}/agents/{code}/report?from=YYYY-MM-DD&to=YYYY-MM-DD`."""
 
+import csv
+import json
 from datetime import date
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from agents.models import Agent
 from reports.selectors import agent_report, report_date_parse
+from reports.verdict import KEEP_RUNNING, LOSER, NO_DIFFERENCE, WINNER
 
 
 class _Fixed(serializers.Serializer):
@@ -22,6 +27,28 @@ class _Fixed(serializers.Serializer):
     visitors = serializers.IntegerField()
     conversions = serializers.IntegerField()
     value_sum = serializers.FloatField()
+
+
+def _interval(help_text: str = "") -> serializers.ListField:
+    """[low, high], or null where undefined."""
+    return serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, min_length=2, max_length=2,
+        help_text=help_text,
+    )  # fmt: skip
+
+
+class _Sequential(serializers.Serializer):
+    """Always-valid 95% intervals (an asymptotic confidence sequence): safe to look at
+    every day."""
+
+    lift_ci95 = _interval("Of the value-per-visitor lift.")
+    rate_lift_ci95 = _interval("Of the conversion-rate lift.")
+
+
+class _Verdict(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[WINNER, LOSER, NO_DIFFERENCE, KEEP_RUNNING])
+    variation = serializers.CharField(allow_null=True)
+    text = serializers.CharField()
 
 
 class _VariationReport(serializers.Serializer):
@@ -39,12 +66,29 @@ class _VariationReport(serializers.Serializer):
     lift_ci95 = serializers.ListField(child=serializers.FloatField(), allow_null=True)
     p_value = serializers.FloatField(allow_null=True)
     confidence = serializers.FloatField(allow_null=True)
+    conversion_rate_ci95 = _interval("Wilson score interval.")
+    rate_lift_abs = serializers.FloatField(allow_null=True)
+    rate_lift_rel = serializers.FloatField(allow_null=True)
+    rate_lift_ci95 = _interval("Newcombe's hybrid score interval of the difference.")
+    sequential = _Sequential(allow_null=True)
+    chance_to_win = serializers.FloatField(
+        allow_null=True, help_text="P(this rate > the first's), Beta(1, 1) priors."
+    )
+    expected_loss = serializers.FloatField(
+        allow_null=True, help_text="Conversion rate given up, on average, by choosing this one."
+    )
     fixed = _Fixed()
 
 
 class _GoalReport(serializers.Serializer):
     code = serializers.CharField()
     variations = _VariationReport(many=True)
+    verdict = _Verdict()
+    visitors_needed = serializers.IntegerField(
+        allow_null=True,
+        help_text="Per variation, for 80% power at 5% two-sided to detect the account's "
+        "minimum detectable effect at the first variation's rate.",
+    )
 
 
 class _Srm(serializers.Serializer):
@@ -87,10 +131,108 @@ class AgentReportView(AccountAPIView):
         start, end = _date(request, "from"), _date(request, "to")
         if start and end and start > end:
             raise ValidationError({"from": "“from” must not be after “to”."})
-        agent = get_object_or_404(Agent, account=self.account, code=code)
+        agent = get_object_or_404(
+            Agent.objects.select_related("account"), account=self.account, code=code
+        )
         return Response(agent_report(agent=agent, date_from=start, date_to=end))
 
 
+CSV_COLUMNS = (
+    "goal", "variation", "visitors", "conversions", "conversions_client",
+    "conversions_server", "conversion_rate", "conversion_rate_ci95_low",
+    "conversion_rate_ci95_high", "rate_lift_abs", "rate_lift_rel", "rate_lift_ci95_low",
+    "rate_lift_ci95_high", "sequential_rate_lift_ci95_low", "sequential_rate_lift_ci95_high",
+    "value_sum", "value_per_visitor", "value_per_visitor_ci95_low", "value_per_visitor_ci95_high",
+    "lift_abs", "lift_rel", "lift_ci95_low", "lift_ci95_high", "sequential_lift_ci95_low",
+    "sequential_lift_ci95_high", "p_value", "confidence", "chance_to_win", "expected_loss",
+    "fixed_visitors", "fixed_conversions", "fixed_value_sum", "verdict", "verdict_text",
+    "visitors_needed",
+)  # fmt: skip
+
+
+def report_csv_rows(report: dict) -> list[list]:
+    """The report as CSV rows (one per goal and variation), headers first; empty for null."""
+    rows: list[list] = [list(CSV_COLUMNS)]
+    for goal in report["goals"]:
+        for v in goal["variations"]:
+            seq = v["sequential"] or {}
+            cells = {
+                **{k: v[k] for k in CSV_COLUMNS if k in v},
+                "goal": goal["code"], "variation": v["code"],
+                "verdict": goal["verdict"]["state"], "verdict_text": goal["verdict"]["text"],
+                "visitors_needed": goal["visitors_needed"],
+                "fixed_visitors": v["fixed"]["visitors"],
+                "fixed_conversions": v["fixed"]["conversions"],
+                "fixed_value_sum": v["fixed"]["value_sum"],
+            }  # fmt: skip
+            for name, interval in (
+                ("conversion_rate_ci95", v["conversion_rate_ci95"]),
+                ("rate_lift_ci95", v["rate_lift_ci95"]),
+                ("sequential_rate_lift_ci95", seq.get("rate_lift_ci95")),
+                ("value_per_visitor_ci95", v["value_per_visitor_ci95"]),
+                ("lift_ci95", v["lift_ci95"]),
+                ("sequential_lift_ci95", seq.get("lift_ci95")),
+            ):
+                cells[f"{name}_low"], cells[f"{name}_high"] = interval or (None, None)
+            rows.append(["" if cells.get(k) is None else cells[k] for k in CSV_COLUMNS])
+    return rows
+
+
+class _CsvRenderer(BaseRenderer):
+    """Lets a client ask for text/csv; errors (400, 404) come as their JSON text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return json.dumps(data, ensure_ascii=True).encode()
+
+
+class AgentReportCsvView(AccountAPIView):
+    renderer_classes = [JSONRenderer, _CsvRenderer]
+
+    @extend_schema(
+        tags=["reports"],
+        summary="Results of an agent as CSV: one row per goal and variation",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), inclusive."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, account: str, code: str) -> HttpResponse:
+        start, end = _date(request, "from"), _date(request, "to")
+        if start and end and start > end:
+            raise ValidationError({"from": "“from” must not be after “to”."})
+        agent = get_object_or_404(
+            Agent.objects.select_related("account"), account=self.account, code=code
+        )
+        report = agent_report(agent=agent, date_from=start, date_to=end)
+        return csv_response(report, filename=f"{agent.code}-{report['from']}-{report['to']}.csv")
+
+
+def csv_response(report: dict, *, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    for row in report_csv_rows(report):
+        writer.writerow([_csv_safe(cell) for cell in row])
+    return response
+
+
+def _csv_safe(cell: object) -> object:
+    """Text a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@"):
+        return "'" + cell
+    return cell
+
+
 urlpatterns = [
+    re_path(
+        r"^agents/(?P<code>[^/]+)/report\.csv$",
+        AgentReportCsvView.as_view(),
+        name="agent-report-csv",
+    ),
     re_path(r"^agents/(?P<code>[^/]+)/report/?$", AgentReportView.as_view(), name="agent-report"),
 ]

@@ -13,7 +13,21 @@ from django.utils import timezone
 
 from agents.models import Agent
 from reports.models import GoalDay, VisitorDay
-from reports.statistics import Moments, compare_means, mean_ci95, sample_ratio_mismatch
+from reports.statistics import (
+    Moments,
+    chance_to_win,
+    compare_means,
+    expected_loss,
+    mean_ci95,
+    newcombe_diff_ci95,
+    rate_diff_se,
+    sample_ratio_mismatch,
+    sequential_ci95,
+    visitors_needed,
+    welch_se,
+    wilson_ci95,
+)
+from reports.verdict import Arm, goal_verdict
 from targets.models import Channel
 
 # Report dates: far enough either side of any traffic, and of date arithmetic's limits.
@@ -96,17 +110,22 @@ def agent_report(
     srm = sample_ratio_mismatch(
         [visitors.get(v.pk, 0) for v in variations], [v.weight for v in variations]
     )
+    account = agent.account
     goal_reports = []
     for goal in goals:
         rows = []
+        arms: list[Arm] = []
         baseline: Moments | None = None
+        base_counts: tuple[int, int] = (0, 0)
         for variation in variations:
             n = visitors.get(variation.pk, 0)
             cell = sums.get((goal.pk, variation.pk), {})
             client, server = int(cell.get(Channel.CLIENT, 0)), int(cell.get(Channel.SERVER, 0))
             conversions = client + server
+            counts = (conversions, n)
             moments = Moments(n, cell.get("value_sum", 0.0), cell.get("value_sumsq", 0.0))
             ci = mean_ci95(moments)
+            rate_ci = wilson_ci95(conversions, n)
             row: dict[str, Any] = {
                 "code": variation.code,
                 "visitors": n,
@@ -114,6 +133,7 @@ def agent_report(
                 "conversions_client": client,
                 "conversions_server": server,
                 "conversion_rate": conversions / n if n else None,
+                "conversion_rate_ci95": list(rate_ci) if rate_ci else None,
                 "value_sum": moments.total,
                 "value_per_visitor": moments.mean,
                 "value_per_visitor_ci95": list(ci) if ci else None,
@@ -122,6 +142,12 @@ def agent_report(
                 "lift_ci95": None,
                 "p_value": None,
                 "confidence": None,
+                "rate_lift_abs": None,
+                "rate_lift_rel": None,
+                "rate_lift_ci95": None,
+                "sequential": None,
+                "chance_to_win": None,
+                "expected_loss": None,
                 "fixed": {
                     "visitors": fixed_visitors.get(variation.pk, 0),
                     "conversions": int(
@@ -131,7 +157,8 @@ def agent_report(
                 },
             }
             if baseline is None:
-                baseline = moments
+                baseline, base_counts = moments, counts
+                arms.append(Arm(variation.code, n, row["conversion_rate"], None))
             else:
                 comparison = compare_means(baseline, moments)
                 row.update(
@@ -140,9 +167,26 @@ def agent_report(
                     lift_ci95=list(comparison.lift_ci95) if comparison.lift_ci95 else None,
                     p_value=comparison.p_value,
                     confidence=comparison.confidence,
+                    **_rate_comparison(base_counts, counts, baseline, moments, account),
                 )
+                sequential_rate = row["sequential"]["rate_lift_ci95"]
+                arms.append(
+                    Arm(
+                        variation.code, n, row["conversion_rate"],
+                        tuple(sequential_rate) if sequential_rate else None,
+                    )
+                )  # fmt: skip
             rows.append(row)
-        goal_reports.append({"code": goal.code, "variations": rows})
+        base_rate = base_counts[0] / base_counts[1] if base_counts[1] else None
+        needed = visitors_needed(base_rate, account.mde_rel)
+        goal_reports.append(
+            {
+                "code": goal.code,
+                "variations": rows,
+                "verdict": goal_verdict(arms=arms, mde_rel=account.mde_rel, visitors_needed=needed),
+                "visitors_needed": needed,
+            }
+        )
     return {
         "agent": agent.code,
         "from": start.isoformat(),
@@ -150,6 +194,39 @@ def agent_report(
         "srm": {"p_value": srm.p_value, "flagged": srm.flagged},
         "goals": goal_reports,
     }
+
+
+def _rate_comparison(
+    base_counts: tuple[int, int],
+    counts: tuple[int, int],
+    baseline: Moments,
+    moments: Moments,
+    account: object,
+) -> dict[str, Any]:
+    """The conversion-rate figures of SPEC §7b for one variation against the first."""
+    (c1, n1), (c2, n2) = base_counts, counts
+    out: dict[str, Any] = {}
+    if n1 and n2:
+        p1, p2 = c1 / n1, c2 / n2
+        out["rate_lift_abs"] = p2 - p1
+        out["rate_lift_rel"] = (p2 - p1) / p1 if p1 else None
+    newcombe = newcombe_diff_ci95(base_counts, counts)
+    out["rate_lift_ci95"] = list(newcombe) if newcombe else None
+    tuning, n = account.sequential_tuning, n1 + n2
+    value_seq = rate_seq = None
+    se = welch_se(baseline, moments)
+    if se is not None and baseline.mean is not None and moments.mean is not None:
+        value_seq = sequential_ci95(moments.mean - baseline.mean, se, n, tuning)
+    rate_se = rate_diff_se(base_counts, counts)
+    if rate_se is not None:
+        rate_seq = sequential_ci95(c2 / n2 - c1 / n1, rate_se, n, tuning)
+    out["sequential"] = {
+        "lift_ci95": list(value_seq) if value_seq else None,
+        "rate_lift_ci95": list(rate_seq) if rate_seq else None,
+    }
+    out["chance_to_win"] = chance_to_win(base_counts, counts)
+    out["expected_loss"] = expected_loss(base_counts, counts)
+    return out
 
 
 def agent_daily(

@@ -11,9 +11,11 @@ Methods (stated in docs/statistics.md):
 Every function returns None where a statistic is undefined (never NaN or infinity).
 """
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 SRM_THRESHOLD = 0.001
@@ -145,3 +147,216 @@ def sample_ratio_mismatch(observed: Sequence[int], weights: Sequence[float]) -> 
         statistic += (o - expected) ** 2 / expected
     p = chi_square_sf(statistic, len(pairs) - 1)
     return SampleRatio(p, p < SRM_THRESHOLD)
+
+
+# --- conversion rates (SPEC §7b) -----------------------------------------------------------
+
+
+def wilson_ci95(conversions: int, n: int) -> tuple[float, float] | None:
+    """Wilson score 95% interval of a proportion (as statsmodels' `proportion_confint`
+    with method="wilson"); None without visitors."""
+    if n <= 0:
+        return None
+    p = conversions / n
+    z2 = Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def newcombe_diff_ci95(
+    baseline: tuple[int, int], other: tuple[int, int]
+) -> tuple[float, float] | None:
+    """Newcombe's hybrid score 95% interval of p_other − p_baseline (his method 10, as
+    statsmodels' `confint_proportions_2indep(method="newcomb")`), from (conversions, n)."""
+    (c1, n1), (c2, n2) = baseline, other
+    ci1, ci2 = wilson_ci95(c1, n1), wilson_ci95(c2, n2)
+    if ci1 is None or ci2 is None:
+        return None
+    p1, p2 = c1 / n1, c2 / n2
+    (l1, u1), (l2, u2) = ci1, ci2
+    diff = p2 - p1
+    lower = diff - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2)
+    upper = diff + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+    return (lower, upper)
+
+
+# --- always-valid intervals: an asymptotic confidence sequence --------------------------------
+
+SEQUENTIAL_ALPHA = 0.05
+
+
+def sequential_rho(tuning: float, alpha: float = SEQUENTIAL_ALPHA) -> float:
+    """The mixing parameter of the confidence sequence, tightest near `tuning` observations
+    (Waudby-Smith et al., "Time-uniform central limit theory", 2023, eq. 161; GrowthBook)."""
+    log_alpha = math.log(alpha)
+    return math.sqrt((-2 * log_alpha + math.log(-2 * log_alpha + 1)) / tuning)
+
+
+def sequential_ci95(
+    diff: float, se: float, n: int, tuning: float, alpha: float = SEQUENTIAL_ALPHA
+) -> tuple[float, float] | None:
+    """The always-valid interval of a difference estimated with standard error `se` from
+    `n` observations in all: diff ± σ̂·√(2(nρ²+1)/(nρ)² · ln(√(nρ²+1)/α)), σ̂² = se²·n
+    (Waudby-Smith et al. 2023, eq. 9). None when undefined."""
+    if n < 1 or not se > 0 or not math.isfinite(se):
+        return None
+    rho = sequential_rho(tuning, alpha)
+    n_rho2 = n * rho * rho + 1
+    half = math.sqrt(se * se * n) * math.sqrt(
+        2 * n_rho2 * math.log(math.sqrt(n_rho2) / alpha) / (n * rho) ** 2
+    )
+    return (diff - half, diff + half)
+
+
+def rate_diff_se(baseline: tuple[int, int], other: tuple[int, int]) -> float | None:
+    """The unpooled standard error of p_other − p_baseline."""
+    (c1, n1), (c2, n2) = baseline, other
+    if n1 <= 0 or n2 <= 0:
+        return None
+    p1, p2 = c1 / n1, c2 / n2
+    return math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+
+
+def welch_se(baseline: Moments, other: Moments) -> float | None:
+    if baseline.variance is None or other.variance is None:
+        return None
+    return math.sqrt(baseline.variance / baseline.n + other.variance / other.n)
+
+
+# --- Bayesian: chance to win and expected loss (Beta(1, 1) priors) ---------------------------
+
+
+def _stirling_rest(x: int) -> float:
+    """S(x) = ln Γ(x) − ((x − ½)·ln x − x + ½·ln 2π), Stirling's remainder (below 0.1)."""
+    if x < 20:  # from lgamma itself: small numbers, exact enough
+        return math.lgamma(x) - ((x - 0.5) * math.log(x) - x + 0.5 * math.log(2 * math.pi))
+    inv = 1.0 / x
+    inv2 = inv * inv
+    return inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+
+
+@functools.lru_cache(maxsize=4096)  # the same counts come back on every rendering
+def _beta_greater(a1: int, b1: int, a2: int, b2: int) -> float:
+    """P(X > Y) for X ~ Beta(a1, b1), Y ~ Beta(a2, b2), integer a1 (Evan Miller's finite
+    sum, exact): Σ_{i<a1} B(a2+i, b1+b2) / ((b1+i) B(1+i, b1) B(a2, b2)). Its terms rise
+    and fall once, so the sum starts at the largest term (from lgamma) and walks both ways
+    until the terms no longer count: O(√n) steps, whatever the counts."""
+
+    def log_term(i: int) -> float:
+        # ln of B(a2+i, b1+b2) / ((b1+i) B(1+i, b1) B(a2, b2)): nine log-gammas of sizes
+        # up to n·ln n that cancel to a few units, so each is split by Stirling's formula,
+        # ln Γ(x) = (x − ½)·ln(x/N) + (x − ½)·ln N − x + ½·ln 2π + S(x), N the largest
+        # argument: the ln N and x parts cancel exactly (their signed sums are ½ and 0),
+        # the (x − ½)·ln(x/N) parts are summed in 40-digit decimals, the small S(x) in floats
+        scale = a2 + b2 + b1 + i
+        signed = [(1, x) for x in (a2 + i, b1 + b2, 1 + i + b1, a2 + b2)]
+        signed += [(-1, x) for x in (a2 + i + b1 + b2, 1 + i, b1, a2, b2)]
+        with localcontext() as ctx:
+            ctx.prec = 40
+            big = Decimal(scale)
+            large = big.ln() / 2 - Decimal(b1 + i).ln()
+            for sign, x in signed:
+                large += sign * (Decimal(x) - Decimal("0.5")) * (Decimal(x) / big).ln()
+        small = math.fsum(sign * _stirling_rest(x) for sign, x in signed)
+        return float(large) + small - 0.5 * math.log(2 * math.pi)
+
+    # consecutive terms: t(i+1) / t(i) = (a2+i)(b1+i) / ((a2+b2+b1+i)(1+i)); the peak is
+    # where that ratio falls below 1
+    peak = (a2 * b1 - a2 - b2 - b1) / (b2 + 1)
+    start = min(max(int(peak), 0), a1 - 1)
+    first = log_term(start)
+    total, term = 1.0, 1.0  # relative to the peak term, which is exp(first)
+    i = start
+    while i + 1 < a1:
+        term *= (a2 + i) * (b1 + i) / ((a2 + b2 + b1 + i) * (1 + i))
+        i += 1
+        total += term
+        if term < total * 1e-17:
+            break
+    term, i = 1.0, start
+    while i > 0:
+        i -= 1
+        term *= ((a2 + b2 + b1 + i) * (1 + i)) / ((a2 + i) * (b1 + i))
+        total += term
+        if term < total * 1e-17:
+            break
+    return min(1.0, math.exp(first + math.log(total)))
+
+
+def chance_to_win(baseline: tuple[int, int], other: tuple[int, int]) -> float | None:
+    """P(rate_other > rate_baseline) with Beta(1 + conversions, 1 + non-conversions)
+    posteriors; None without visitors on either side."""
+    (c1, n1), (c2, n2) = baseline, other
+    if n1 <= 0 or n2 <= 0:
+        return None
+    return _beta_greater(c2 + 1, n2 - c2 + 1, c1 + 1, n1 - c1 + 1)
+
+
+def expected_loss(baseline: tuple[int, int], other: tuple[int, int]) -> float | None:
+    """E[max(rate_baseline − rate_other, 0)]: the conversion rate given up, on average, by
+    choosing `other` (same posteriors). With X ~ Beta(a, b): E[X·1(X > Y)] =
+    a/(a+b) · P(X⁺ > Y), X⁺ ~ Beta(a+1, b), so it needs only two probabilities."""
+    (c1, n1), (c2, n2) = baseline, other
+    if n1 <= 0 or n2 <= 0:
+        return None
+    a1, b1, a2, b2 = c1 + 1, n1 - c1 + 1, c2 + 1, n2 - c2 + 1
+    gain = a1 / (a1 + b1) * _beta_greater(a1 + 1, b1, a2, b2)
+    lose = a2 / (a2 + b2) * _beta_greater(a1, b1, a2 + 1, b2)
+    return max(0.0, gain - lose)
+
+
+# --- sample size ----------------------------------------------------------------------------
+
+POWER = 0.80
+POWER_ALPHA = 0.05
+
+
+def normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def visitors_needed(
+    baseline_rate: float | None, mde_rel: float, power: float = POWER, alpha: float = POWER_ALPHA
+) -> int | None:
+    """Visitors per variation for `power` at `alpha` two-sided to detect a relative change
+    `mde_rel` of `baseline_rate`: Cohen's effect size h = 2·asin√p₂ − 2·asin√p₁ and the
+    normal power of two equal groups, both tails (as statsmodels' `NormalIndPower`
+    `solve_power` with `proportion_effectsize`), rounded up. None when undefined."""
+    if baseline_rate is None or not 0 < baseline_rate < 1:
+        return None
+    target = baseline_rate * (1 + mde_rel)
+    if not 0 < target < 1:
+        return None
+    h = abs(2 * math.asin(math.sqrt(target)) - 2 * math.asin(math.sqrt(baseline_rate)))
+    crit = _normal_quantile(1 - alpha / 2)
+
+    def power_at(n: float) -> float:
+        shift = h * math.sqrt(n / 2)
+        return normal_cdf(shift - crit) + normal_cdf(-shift - crit)
+
+    low, high = 1e-9, 1.0
+    while power_at(high) < power:
+        high *= 2
+        if high > 1e15:
+            return None
+    for _ in range(200):  # bisection to the float's precision
+        mid = (low + high) / 2
+        if power_at(mid) < power:
+            low = mid
+        else:
+            high = mid
+        if high - low <= high * 1e-15:
+            break
+    return math.ceil(high - 1e-9)
+
+
+def _normal_quantile(p: float) -> float:
+    """The standard normal's quantile (Newton's method on erfc, to the float's precision)."""
+    x = 0.0
+    for _ in range(100):
+        step = (normal_cdf(x) - p) / (math.exp(-x * x / 2) / math.sqrt(2 * math.pi))
+        x -= step
+        if abs(step) < 1e-15:
+            break
+    return x

@@ -238,3 +238,32 @@ def test_report_api__extreme_dates__400(client, agent, query):
     )
     assert response.status_code == 400
     assert "outside" in str(response.json())
+
+
+def test_report_csv__one_row_per_goal_and_variation(client, agent, api, express_target):
+    import csv
+    import io
+
+    from accounts.services import admin_key_create
+
+    for i in range(6):
+        api.data(express_target, [{"a": "a-hero"}, {"g": "g-purchase", "v": 2}], session=f"c{i}")
+    _, key = admin_key_create(account=agent.account)
+    headers = {"authorization": f"Bearer {key}"}
+    for accept in ("*/*", "text/csv"):
+        response = client.get(
+            "/api/ac-acme/agents/a-hero/report.csv", headers={**headers, "accept": accept}
+        )
+        assert response.status_code == 200, response.content
+        assert response["content-type"].startswith("text/csv")
+        assert "attachment" in response["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    json_report = client.get("/api/ac-acme/agents/a-hero/report/", headers=headers).json()
+    assert [(r["goal"], r["variation"]) for r in rows] == [("g-purchase", "A"), ("g-purchase", "B")]
+    for row, variation in zip(rows, json_report["goals"][0]["variations"], strict=True):
+        assert int(row["visitors"]) == variation["visitors"]
+        assert int(row["conversions"]) == variation["conversions"]
+        assert row["verdict"] == json_report["goals"][0]["verdict"]["state"]
+    assert rows[0]["rate_lift_abs"] == ""  # null for the first variation
+    bad = client.get("/api/ac-acme/agents/a-hero/report.csv?from=nope", headers=headers)
+    assert bad.status_code == 400

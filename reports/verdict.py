@@ -1,0 +1,87 @@
+"""A goal's verdict (SPEC §7b): winner, loser, no difference or keep running, in one
+sentence, decided on the always-valid (sequential) intervals of the conversion-rate lift
+only, so that looking every day does not make false winners."""
+
+from dataclasses import dataclass
+
+WINNER = "winner"
+LOSER = "loser"
+NO_DIFFERENCE = "no_difference"
+KEEP_RUNNING = "keep_running"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A variation as the verdict sees it."""
+
+    code: str
+    visitors: int
+    rate: float | None
+    rate_lift_sequential: tuple[float, float] | None  # None for the first variation
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.1f}%"
+
+
+def goal_verdict(
+    *, arms: list[Arm], mde_rel: float, visitors_needed: int | None
+) -> dict[str, object]:
+    """{"state", "variation", "text"} for a goal whose first arm is the baseline."""
+    if len(arms) < 2 or not arms[0].visitors or not arms[0].rate:
+        return _keep_running(arms, visitors_needed, "not enough data on the first variation")
+    base, others = arms[0], arms[1:]
+    rel = lambda ci: (ci[0] / base.rate, ci[1] / base.rate)  # noqa: E731 - relative bounds
+    better = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[0] > 0]
+    if better:
+        best = max(better, key=lambda a: a.rate)
+        lo, hi = rel(best.rate_lift_sequential)
+        lift = (best.rate - base.rate) / base.rate
+        return {
+            "state": WINNER,
+            "variation": best.code,
+            "text": f"{best.code} converts better than {base.code}: {_pct(lift)} (always-valid "
+            f"95% interval {_pct(lo)} to {_pct(hi)}); {best.code} wins.",
+        }
+    worse = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[1] < 0]
+    if worse and len(worse) == len(others):
+        worst = min(worse, key=lambda a: a.rate)
+        lo, hi = rel(worst.rate_lift_sequential)
+        lift = (worst.rate - base.rate) / base.rate
+        return {
+            "state": LOSER,
+            "variation": worst.code,
+            "text": f"{worst.code} converts worse than {base.code}: {_pct(lift)} (always-valid "
+            f"95% interval {_pct(lo)} to {_pct(hi)}); keep {base.code}.",
+        }
+    margin = mde_rel * base.rate
+    if all(
+        a.rate_lift_sequential
+        and -margin < a.rate_lift_sequential[0]
+        and a.rate_lift_sequential[1] < margin
+        for a in others
+    ):
+        return {
+            "state": NO_DIFFERENCE,
+            "variation": None,
+            "text": f"No variation converts {mde_rel * 100:g}% or more apart from {base.code} "
+            f"(every always-valid interval is within ±{mde_rel * 100:g}%): no difference worth "
+            "keeping.",
+        }
+    return _keep_running(arms, visitors_needed, "no always-valid interval excludes 0 yet")
+
+
+def _keep_running(arms: list[Arm], visitors_needed: int | None, why: str) -> dict[str, object]:
+    least = min((a.visitors for a in arms), default=0)
+    if visitors_needed:
+        plan = (
+            f"about {visitors_needed:,} visitors per variation detect the minimum effect; "
+            f"the smallest has {least:,}"
+        )
+    else:
+        plan = "visitors needed are unknown until the first variation converts"
+    return {
+        "state": KEEP_RUNNING,
+        "variation": None,
+        "text": f"Not enough evidence yet ({why}): keep running ({plan}).",
+    }
