@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from accounts.admin_scoping import admin_object_get
 from agents.models import Agent
@@ -45,14 +45,37 @@ def _fmt(value: float | None, kind: str) -> str:
         return f"{value * 100:+.1f}%"
     if kind == "signed":
         return f"{value:+.4f}"
+    if kind == "signed_pts":  # a difference of rates, in percentage points
+        return f"{value * 100:+.2f} pts"
+    if kind == "pts":
+        return f"{value * 100:.3f} pts"
     return f"{value:.4f}" if kind == "num4" else f"{value:,.2f}"
+
+
+def _interval(ci: list | None, kind: str) -> str:
+    return f"[{_fmt(ci[0], kind)}, {_fmt(ci[1], kind)}]" if ci else "—"
+
+
+def _rate_lift(row: dict) -> str:
+    if row["rate_lift_abs"] is None:
+        return "—"
+    relative = f" ({_fmt(row['rate_lift_rel'], 'signed_pct')})" if row["rate_lift_rel"] else ""
+    return _fmt(row["rate_lift_abs"], "signed_pts") + relative
 
 
 def _display(row: dict, is_baseline: bool) -> dict:
     ci = row["value_per_visitor_ci95"]
     lift_ci = row["lift_ci95"]
+    sequential = row["sequential"] or {}
     return {
         **row,
+        "rate_ci": _interval(row["conversion_rate_ci95"], "pct") if row["visitors"] else "",
+        "rate_lift_text": "baseline" if is_baseline else _rate_lift(row),
+        "rate_lift_ci": _interval(row["rate_lift_ci95"], "signed_pts"),
+        "rate_lift_seq": _interval(sequential.get("rate_lift_ci95"), "signed_pts"),
+        "lift_seq": _interval(sequential.get("lift_ci95"), "signed"),
+        "chance_text": "" if is_baseline else _fmt(row["chance_to_win"], "pct"),
+        "loss_text": "" if is_baseline else _fmt(row["expected_loss"], "pts"),
         "rate": _fmt(row["conversion_rate"], "pct"),
         "value": _fmt(row["value_sum"], "money"),
         "vpv": _fmt(row["value_per_visitor"], "num4"),
@@ -109,6 +132,8 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
             "server_total": sum(r["conversions_server"] for r in g["variations"]),
             "client_total": sum(r["conversions_client"] for r in g["variations"]),
             "fixed_rows": [r for r in g["variations"] if r["fixed"]["visitors"]],
+            "verdict": g["verdict"],
+            "visitors_needed": g["visitors_needed"],
         }
         for g in report["goals"]
     ]
@@ -125,6 +150,11 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         "date_from": report["from"],
         "date_to": report["to"],
         "srm_p": _fmt(report["srm"]["p_value"], "num4"),
+        "mde_pct": f"{agent.account.mde_rel * 100:g}",
+        "csv_url": reverse(
+            "agent-report-csv", kwargs={"account": agent.account.code, "code": agent.code}
+        )
+        + f"?from={report['from']}&to={report['to']}",
     }
     return TemplateResponse(request, "admin/agents/agent/results.html", context)
 

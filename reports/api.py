@@ -1,7 +1,6 @@
 """Report API: `GET /api/{account}/agents/{code}/report?from=YYYY-MM-DD&to=YYYY-MM-DD`."""
 
 import csv
-import json
 from datetime import date
 
 from django.http import HttpResponse
@@ -11,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -178,19 +177,12 @@ def report_csv_rows(report: dict) -> list[list]:
     return rows
 
 
-class _CsvRenderer(BaseRenderer):
-    """Lets a client ask for text/csv; errors (400, 404) come as their JSON text."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        return json.dumps(data, ensure_ascii=True).encode()
-
-
 class AgentReportCsvView(AccountAPIView):
-    renderer_classes = [JSONRenderer, _CsvRenderer]
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        """The report is CSV whatever the Accept header (no 406 for `text/csv`); errors
+        (400, 401, 403, 404) are JSON, as everywhere in the API."""
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
 
     @extend_schema(
         tags=["reports"],

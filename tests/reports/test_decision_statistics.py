@@ -193,7 +193,7 @@ def test_simulation__aa_peeked_daily__sequential_keeps_false_positives_at_5_perc
         fixed_fp += fixed_called
     sequential_rate, fixed_rate = sequential_fp / runs, fixed_fp / runs
     margin = 1.96 * math.sqrt(0.05 * 0.95 / runs)  # the binomial margin of 2,000 runs
-    print(f"A/A: sequential {sequential_rate:.4f}, fixed-horizon {fixed_rate:.4f}")
+    print(f"A/A: sequential {sequential_rate:.4f}, fixed-horizon {fixed_rate:.4f}")  # noqa: T201 - the figures docs/statistics.md records
     assert sequential_rate <= 0.05 + margin
     assert fixed_rate > 0.10  # peeking at a fixed-horizon test: well above its 5%
     assert fixed_rate > 3 * sequential_rate
@@ -211,7 +211,7 @@ def test_simulation__ab_with_a_real_effect__reaches_winner_in_most_runs():
                 winners += 1
                 first_days += day + 1
                 break
-    print(f"A/B +20%: winner in {winners / runs:.3f} of runs, day {first_days / winners:.1f}")
+    print(f"A/B +20%: winner in {winners / runs:.3f} of runs, day {first_days / winners:.1f}")  # noqa: T201
     assert winners / runs > 0.8
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.services import admin_key_create
 from goals.models import GoalCounting
+from reports.selectors import agent_report
 from visitors.models import Assignment, Credit, GoalEvent
 
 pytestmark = pytest.mark.django_db
@@ -187,12 +188,18 @@ def test_results_page__shows_the_numbers(admin_client, agent, traffic):
     assert response.status_code == 200
     html = response.content.decode()
     expected = _expected(traffic)
+    rates = html.split('class="results-table rate-table"')[1].split("</table>")[0]
+    values = html.split('class="results-table value-table"')[1].split("</table>")[0]
     for code, exp in expected.items():
-        row = html.split(f'data-variation="{code}"')[1].split("</tr>")[0]
+        row = rates.split(f'data-variation="{code}"')[1].split("</tr>")[0]
         assert f'class="visitors">{exp["visitors"]}<' in row
         assert f'class="conversions-server">{exp["conversions_server"]}<' in row
         assert f'class="conversions-client">{exp["conversions_client"]}<' in row
-        assert f"{exp['value_sum']:,.2f}" in row
+        value_row = values.split(f'data-variation="{code}"')[1].split("</tr>")[0]
+        assert f"{exp['value_sum']:,.2f}" in value_row
+    report = agent_report(agent=agent)
+    assert report["goals"][0]["verdict"]["text"] in html  # the page leads with the verdict
+    assert "Lift 95% (daily)" in html
     assert "<svg" in html
     assert "<polyline" in html or "<circle" in html
 
