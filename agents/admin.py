@@ -186,7 +186,9 @@ class AgentAdmin(AccountScopedAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
-        return super().get_queryset(request).prefetch_related("variations")
+        return (
+            super().get_queryset(request).select_related("account").prefetch_related("variations")
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
