@@ -130,9 +130,8 @@ class AgentReportView(AccountAPIView):
         start, end = _date(request, "from"), _date(request, "to")
         if start and end and start > end:
             raise ValidationError({"from": "“from” must not be after “to”."})
-        agent = get_object_or_404(
-            Agent.objects.select_related("account"), account=self.account, code=code
-        )
+        agent = get_object_or_404(Agent, account=self.account, code=code)
+        agent.account = self.account  # already read: its statistics settings
         return Response(agent_report(agent=agent, date_from=start, date_to=end))
 
 
@@ -197,9 +196,8 @@ class AgentReportCsvView(AccountAPIView):
         start, end = _date(request, "from"), _date(request, "to")
         if start and end and start > end:
             raise ValidationError({"from": "“from” must not be after “to”."})
-        agent = get_object_or_404(
-            Agent.objects.select_related("account"), account=self.account, code=code
-        )
+        agent = get_object_or_404(Agent, account=self.account, code=code)
+        agent.account = self.account  # already read: its statistics settings
         report = agent_report(agent=agent, date_from=start, date_to=end)
         return csv_response(report, filename=f"{agent.code}-{report['from']}-{report['to']}.csv")
 
