@@ -116,6 +116,17 @@ def _date(request: Request, name: str) -> date | None:
         raise ValidationError({name: str(exc)}) from None
 
 
+def _report(request: Request, account: object, code: str) -> tuple[Agent, dict]:
+    """The agent `code` of `account` and its report for the request's dates (400 on bad
+    dates, 404 on an unknown agent)."""
+    start, end = _date(request, "from"), _date(request, "to")
+    if start and end and start > end:
+        raise ValidationError({"from": "“from” must not be after “to”."})
+    agent = get_object_or_404(Agent, account=account, code=code)
+    agent.account = account  # already read: its statistics settings
+    return agent, agent_report(agent=agent, date_from=start, date_to=end)
+
+
 class AgentReportView(AccountAPIView):
     @extend_schema(
         tags=["reports"],
@@ -127,12 +138,7 @@ class AgentReportView(AccountAPIView):
         responses={200: ReportSchema},
     )
     def get(self, request: Request, account: str, code: str) -> Response:
-        start, end = _date(request, "from"), _date(request, "to")
-        if start and end and start > end:
-            raise ValidationError({"from": "“from” must not be after “to”."})
-        agent = get_object_or_404(Agent, account=self.account, code=code)
-        agent.account = self.account  # already read: its statistics settings
-        return Response(agent_report(agent=agent, date_from=start, date_to=end))
+        return Response(_report(request, self.account, code)[1])
 
 
 CSV_COLUMNS = (
@@ -193,12 +199,7 @@ class AgentReportCsvView(AccountAPIView):
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request, account: str, code: str) -> HttpResponse:
-        start, end = _date(request, "from"), _date(request, "to")
-        if start and end and start > end:
-            raise ValidationError({"from": "“from” must not be after “to”."})
-        agent = get_object_or_404(Agent, account=self.account, code=code)
-        agent.account = self.account  # already read: its statistics settings
-        report = agent_report(agent=agent, date_from=start, date_to=end)
+        agent, report = _report(request, self.account, code)
         return csv_response(report, filename=f"{agent.code}-{report['from']}-{report['to']}.csv")
 
 

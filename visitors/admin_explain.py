@@ -12,10 +12,10 @@ from accounts.admin_scoping import admin_object_get
 from agents.models import Agent
 from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
-from targeting.useragent import UA_LENGTH_MAX, trait_log, ua_problem, ua_traits
+from targeting.useragent import UA_LENGTH_MAX, ua_problem
 from visitors.config import account_conf
 from visitors.execution import selection_explain
-from visitors.request import MAX_ID_LENGTH, ExecutionResult, Visitor, printable_id, vid_problem
+from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
 
 
 class ExplainForm(forms.Form):
@@ -88,25 +88,12 @@ def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
     answer = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        target = next(t for t in conf.targets if t.code == data["target"])
-        notes = []
-        vid = data["vid"]
-        if vid and not target.allow_external_vid:
-            notes.append(f"vid ignored: {target.code} does not allow passing it")
-            vid = None
-        derived, bot = ua_traits(data["ua"])
-        visitor = Visitor(
-            session=data["session"], vid=vid, traits=data["traits"] + derived,
-            inputs=data["inputs"], bot=bot,
+        answer = selection_explain(
+            account=conf,
+            target=next(t for t in conf.targets if t.code == data["target"]),
+            agent_code=agent.code, session=data["session"], vid=data["vid"],
+            inputs=data["inputs"], traits=data["traits"], ua=data["ua"],
         )  # fmt: skip
-        result = selection_explain(
-            account=conf, target=target, visitor=visitor, agent_code=agent.code
-        )
-        answer = {
-            "result": result,
-            "log": trait_log(derived) + ExecutionResult(items=[result]).log,
-            "notes": notes,
-        }
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,

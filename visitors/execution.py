@@ -24,6 +24,7 @@ from goals.diagnostics import goal_outcomes_count
 from goals.matching import goal_match
 from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
 from targeting.conditions import Facts, condition_explain
+from targeting.useragent import trait_log, ua_traits
 from targets.models import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.metrics import goal_outcomes_observe
@@ -450,18 +451,60 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     return result
 
 
+@dataclass
+class Explanation:
+    """A selection decided and explained, nothing recorded (SPEC §4b `explain`)."""
+
+    result: SelectionResult
+    log: list[str]
+    traits: list[str]
+    notes: list[str]
+
+    def as_json(self) -> dict:
+        result = self.result
+        selection = None
+        if result.selected:
+            selection = {
+                "a": result.agent, "c": result.variation, "p": result.policy,
+                "s": result.status, "md": result.md,
+            }  # fmt: skip
+        return {
+            "agent": result.agent, "selection": selection, "reason": result.reason,
+            "detail": result.detail, "log": self.log, "traits": self.traits, "notes": self.notes,
+        }  # fmt: skip
+
+
 def selection_explain(
     *,
     account: AccountConf,
     target: TargetConf,
-    visitor: Visitor,
     agent_code: str,
+    session: str,
+    vid: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+    traits: tuple[str, ...] = (),
+    ua: str | None = None,
     now: datetime | None = None,
-) -> SelectionResult:
-    """What a selection of `agent_code` would answer for `visitor` on `target`, decided
+) -> Explanation:
+    """What a selection of `agent_code` would answer for this visitor on `target`, decided
     exactly as `visitor_commands_execute` decides it (the same one read, the same rules),
-    each leaf that decided named in its log line; nothing is recorded."""
+    each leaf that decided named in its log line; nothing is recorded. Its pieces are
+    checked already (the caller's form); a vid the target may not pass is ignored, noted."""
+    notes = []
+    if vid is not None and not target.allow_external_vid:
+        notes.append(f"vid ignored: {target.code} does not allow passing it")
+        vid = None
+    derived, bot = ua_traits(ua)
+    visitor = Visitor(
+        session=session, vid=vid, traits=traits + derived, inputs=dict(inputs or {}), bot=bot
+    )
     command = SelectionCommand(agent=agent_code)
     plan = _plan_read(account, target, visitor, [command], now or timezone.now(), read_events=False)
     plan.explain = True
-    return _select(plan, command)  # its writes are dropped, never saved
+    result = _select(plan, command)  # its writes are dropped, never saved
+    return Explanation(
+        result=result,
+        log=trait_log(derived) + ExecutionResult(items=[result]).log,
+        traits=list(visitor.traits),
+        notes=notes,
+    )

@@ -13,16 +13,10 @@ from accounts.api_base import StrictSerializer
 from agents.models import Agent
 from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
-from targeting.useragent import trait_log, ua_problem, ua_traits
+from targeting.useragent import ua_problem
 from visitors.config import account_conf
 from visitors.execution import selection_explain
-from visitors.request import (
-    MAX_ID_LENGTH,
-    ExecutionResult,
-    Visitor,
-    printable_id,
-    vid_problem,
-)
+from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
 
 
 class ExplainIn(StrictSerializer):
@@ -98,30 +92,11 @@ class AgentExplainView(AccountAPIView):
         target = next((t for t in conf.targets if t.code == args["target"]), None)
         if target is None:
             raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
-        notes = []
-        vid = args["vid"]
-        if vid is not None and not target.allow_external_vid:
-            notes.append(f"vid ignored: {target.code} does not allow passing it")
-            vid = None
-        ua = args["ua"]
-        derived, bot = ua_traits(ua)
-        visitor = Visitor(
-            session=args["session"], vid=vid, traits=args["traits"] + derived,
-            inputs=args["inputs"], bot=bot,
+        explanation = selection_explain(
+            account=conf, target=target, agent_code=code, session=args["session"],
+            vid=args["vid"], inputs=args["inputs"], traits=args["traits"], ua=args["ua"],
         )  # fmt: skip
-        result = selection_explain(account=conf, target=target, visitor=visitor, agent_code=code)
-        selection = None
-        if result.selected:
-            selection = {
-                "a": result.agent, "c": result.variation, "p": result.policy,
-                "s": result.status, "md": result.md,
-            }  # fmt: skip
-        log = trait_log(derived) + ExecutionResult(items=[result]).log
-        return Response({
-            "agent": code, "selection": selection, "reason": result.reason,
-            "detail": result.detail, "log": log,
-            "traits": list(visitor.traits), "notes": notes,
-        })  # fmt: skip
+        return Response(explanation.as_json())
 
 
 urlpatterns = [
