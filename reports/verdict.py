@@ -31,29 +31,14 @@ def goal_verdict(
     if len(arms) < 2 or not arms[0].visitors or not arms[0].rate:
         return _keep_running(arms, visitors_needed, "not enough data on the first variation")
     base, others = arms[0], arms[1:]
-    rel = lambda ci: (ci[0] / base.rate, ci[1] / base.rate)  # noqa: E731 - relative bounds
     better = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[0] > 0]
     if better:
         best = max(better, key=lambda a: a.rate)
-        lo, hi = rel(best.rate_lift_sequential)
-        lift = (best.rate - base.rate) / base.rate
-        return {
-            "state": WINNER,
-            "variation": best.code,
-            "text": f"{best.code} converts better than {base.code}: {_pct(lift)} (always-valid "
-            f"95% interval {_pct(lo)} to {_pct(hi)}); {best.code} wins.",
-        }
+        return _decided(WINNER, best, base, "better", f"{best.code} wins")
     worse = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[1] < 0]
     if worse and len(worse) == len(others):
         worst = min(worse, key=lambda a: a.rate)
-        lo, hi = rel(worst.rate_lift_sequential)
-        lift = (worst.rate - base.rate) / base.rate
-        return {
-            "state": LOSER,
-            "variation": worst.code,
-            "text": f"{worst.code} converts worse than {base.code}: {_pct(lift)} (always-valid "
-            f"95% interval {_pct(lo)} to {_pct(hi)}); keep {base.code}.",
-        }
+        return _decided(LOSER, worst, base, "worse", f"keep {base.code}")
     margin = mde_rel * base.rate
     if all(
         a.rate_lift_sequential
@@ -69,6 +54,17 @@ def goal_verdict(
             "keeping.",
         }
     return _keep_running(arms, visitors_needed, "no always-valid interval excludes 0 yet")
+
+
+def _decided(state: str, arm: Arm, base: Arm, how: str, advice: str) -> dict[str, object]:
+    low, high = (bound / base.rate for bound in arm.rate_lift_sequential)
+    lift = (arm.rate - base.rate) / base.rate
+    return {
+        "state": state,
+        "variation": arm.code,
+        "text": f"{arm.code} converts {how} than {base.code}: {_pct(lift)} (always-valid 95% "
+        f"interval {_pct(low)} to {_pct(high)}); {advice}.",
+    }
 
 
 def _keep_running(arms: list[Arm], visitors_needed: int | None, why: str) -> dict[str, object]:
