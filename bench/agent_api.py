@@ -125,7 +125,7 @@ def _assignments_load(*, count: int, prefix: str, vid: bool) -> None:
                 SELECT %s, %s, CASE WHEN g %% 2 = 0 THEN %s ELSE %s END,
                   {"'v:'" if vid else "'s:'"} || %s || g, %s || g,
                   {"%s || g" if vid else "NULL"}, %s, 'express', '[]'::jsonb, now(), now()
-                FROM generate_series(0, %s) g""",  # noqa: S608 - only our own literals
+                FROM generate_series(0, %s) g""",
             [agent.account_id, agent.pk, a, b, prefix, prefix]
             + ([prefix] if vid else [])
             + [target, count - 1],
@@ -236,7 +236,7 @@ def _server_pids(master: int) -> list[int]:
 def _wrk(port: int, script: str, seconds: int, connections: int) -> dict:
     pids = _server_pids(SERVERS[port].pid) if port in SERVERS else []
     cpu_before = _cpu_seconds(pids)
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
          f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
@@ -264,7 +264,7 @@ def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:
         if s.connect_ex(("127.0.0.1", port)) == 0:  # else we would measure that server
             raise RuntimeError(f"port {port} is taken (a server of an earlier run?)")
     log = tempfile.NamedTemporaryFile("w+", prefix=f"gunicorn-{port}-", suffix=".log")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "conductrics_admin.wsgi", "-b", f"127.0.0.1:{port}",
          "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
          "--worker-connections", str(getattr(args, "worker_connections", 1000)),
@@ -284,7 +284,7 @@ def _serve(port: int, env: dict, args, settings: str) -> subprocess.Popen:
 
 
 def _rss_mb(master: int) -> list[float]:
-    children = subprocess.run(  # noqa: S603
+    children = subprocess.run(
         [PS, "--ppid", str(master), "-o", "rss="], capture_output=True, text=True, check=False
     ).stdout.split()  # fmt: skip
     return [int(kb) / 1024 for kb in children]

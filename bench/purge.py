@@ -169,7 +169,7 @@ def _run(args) -> None:
 
     def purge() -> None:
         started = time.monotonic()
-        proc = subprocess.run(  # noqa: S603 - our own interpreter and command
+        proc = subprocess.run(
             [sys.executable, "manage.py", "purge_events", "--verbosity", "2",
              "--pause", args.pause],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,

@@ -127,7 +127,7 @@ def http(method: str, url: str, body: object = None, headers: dict | None = None
     )
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as answer:
             return Response(answer.status, _json(answer.read()))
     except urllib.error.HTTPError as error:
         return Response(error.code, _json(error.read()))
