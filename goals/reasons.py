@@ -23,3 +23,19 @@ NO_SELECTION = "no_selection"
 
 # in data.warnings: a goal sent with a bot's User-Agent, which credits nothing (SPEC §4b)
 BOT = "bot"
+
+# Each reason in words, where a person reads it (the admin's goal events, diagnostics)
+WORDS = {
+    OUTSIDE_WINDOW: "the selection is older than the attribution window",
+    ALREADY_CREDITED: "this visitor was already credited with this goal in this agent",
+    AGENT_NOT_RUNNING: "the agent is paused or stopped",
+    REST_SEND_NOT_ENABLED: "sent via REST for an Express selection, without REST sending on",
+    PROVISIONAL: "the selection was never confirmed",
+    GOAL_BEFORE_SELECTION: "the goal is dated before the selection",
+    GOAL_CONDITION_FALSE: "the goal's condition was false",
+    NO_SELECTION: "no selection of this visitor in any agent tracking the goal",
+    UNKNOWN_GOAL: "no such goal",
+    NOT_AN_API_GOAL: "a page-event goal sent to a REST target",
+    INVALID_VALUE: "the value is not a number from 0 to 10^12",
+    BOT: "sent with a crawler's User-Agent",
+}

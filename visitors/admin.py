@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 from accounts.admin_scoping import AccountScopedAdmin
 from goals.admin import fix_link
 from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
+from goals.reasons import WORDS
 from visitors.admin_explain import agent_explain_view
 from visitors.admin_forget import forget_visitor_view
 from visitors.models import Assignment, GoalEvent
@@ -50,10 +51,14 @@ def verdict_of(event: GoalEvent) -> list[tuple[str, str]]:
     response = event.response or {}
     out = [(CREDITED, f"credited to {c['a']}/{c['c']}") for c in response.get("rs", [])]
     out += [
-        (skip["reason"], f"{skip['a']}/{skip['c']}: {skip['reason']}")
+        (
+            skip["reason"],
+            f"{skip['a']}/{skip['c']}: {WORDS.get(skip['reason'], skip['reason'])} "
+            f"({skip['reason']})",
+        )
         for skip in response.get("skipped", [])
     ]
-    return out or [(NO_SELECTION, "no selection found for this visitor")]
+    return out or [(NO_SELECTION, f"{WORDS[NO_SELECTION]} ({NO_SELECTION})")]
 
 
 class VerdictFilter(admin.SimpleListFilter):
@@ -75,7 +80,7 @@ class VerdictFilter(admin.SimpleListFilter):
 class GoalEventAdmin(RawDataAdmin):
     """Recent goal events with their verdicts: read-only."""
 
-    list_display = ["received_at", "goal", "channel", "value", "event_id", "verdict"]
+    list_display = ["received_at", "goal", "vid", "channel", "value", "event_id", "verdict"]
     list_filter = [VerdictFilter, "channel", "goal", "account"]
     search_fields = ["event_id", "session", "vid", "goal__code"]
     date_hierarchy = "received_at"

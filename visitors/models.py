@@ -74,7 +74,7 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.identity} → {self.variation_id} in agent {self.agent_id}"
+        return f"{self.identity} → {self.variation.code} in {self.agent.code}"
 
     @property
     def is_confirmed(self) -> bool:
@@ -131,7 +131,7 @@ class GoalEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.goal_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.goal.code} at {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Credit(models.Model):
@@ -192,7 +192,7 @@ class Credit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.goal_id} → {self.variation_id} ({self.value:g})"
+        return f"{self.goal.code} → {self.variation.code} ({self.value:g})"
 
 
 class ConfigVersion(models.Model):

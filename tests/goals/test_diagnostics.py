@@ -62,11 +62,15 @@ def test_event_list__shows_verdicts_and_is_read_only(
     api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="lana")
     url = reverse("admin:visitors_goalevent_changelist")
     html = admin_client.get(url, {"verdict": "none"}).content.decode()
-    assert "rest_send_not_enabled" in html
+    # the reason in words beside its code, and the visitor's vid in its column
+    assert "without REST sending on (rest_send_not_enabled)" in html
+    assert 'class="field-vid">lana<' in html
     assert reverse("admin:goals_goal_change", args=[purchase_goal.pk]) in html
     event = GoalEvent.objects.get()
     change = reverse("admin:visitors_goalevent_change", args=[event.pk])
-    assert admin_client.get(change).status_code == 200
+    page = admin_client.get(change)
+    assert page.status_code == 200
+    assert f"<h2>g-purchase at {event.received_at:%Y-%m-%d}" in page.content.decode()
     admin_client.post(change, {"value": "1000"})
     assert GoalEvent.objects.get().value == 1
     assert (
