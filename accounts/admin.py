@@ -4,8 +4,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import path
 
-from accounts.admin_scoping import AccountScopedAdmin, keys_shown_once
+from accounts.admin_scoping import AccountScopedAdmin, admin_object_get, keys_shown_once
+from accounts.audit import (
+    AUDIT_SHOWN_PER_ACCOUNT,
+    AuditedAdmin,
+    audit_entries_of_account,
+    audit_html,
+)
 from accounts.models import Account, AdminApiKey, Membership
 from accounts.services import admin_key_create, admin_key_revoke
 
@@ -47,7 +54,7 @@ class AdminApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(AccountScopedAdmin):
+class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
     account_path = ""
     list_display = ["code", "name", "attribution_window_hours", "retention_days", "created_at"]
     search_fields = ["code", "name"]
@@ -63,6 +70,32 @@ class AccountAdmin(AccountScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
         # Codes appear in every runtime URL: changing one would break the sites using it.
         return ["code"] if obj else []
+
+    def get_urls(self):
+        audit = path(
+            "<path:object_id>/audit-log/",
+            self.admin_site.admin_view(self.audit_log_view),
+            name="accounts_account_audit_log",
+        )
+        return [audit, *super().get_urls()]
+
+    def audit_log_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
+        """The account's audit log: its last configuration changes, who made them, when,
+        and each value before and after."""
+        _, account = admin_object_get(request=request, model=Account, object_id=object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": account,
+            "title": f"Audit log of {account.code}",
+            "entries": audit_html(
+                audit_entries_of_account(account.pk),
+                limit=AUDIT_SHOWN_PER_ACCOUNT,
+                with_object=True,
+            ),  # fmt: skip
+            "shown": AUDIT_SHOWN_PER_ACCOUNT,
+        }
+        return TemplateResponse(request, "admin/accounts/account/audit_log.html", context)
 
     def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
         return request.user.is_superuser and super().has_add_permission(request)

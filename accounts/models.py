@@ -72,6 +72,9 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.pk}  # the audit log's account (accounts.audit)
+
     def clean(self) -> None:
         window = self.attribution_window_hours
         retention = self.retention_days

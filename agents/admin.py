@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from accounts.audit import AuditedAdmin
 from accounts.selectors import accounts_for_user
 from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation
 from agents.services import (
@@ -145,7 +146,9 @@ def render_targeting(agent: Agent) -> SafeString:
 
 
 @admin.register(Agent)
-class AgentAdmin(AccountScopedAdmin):
+class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
+    audit_includes_agent = True
+    change_form_template = "admin/agents/agent/change_form.html"  # results, explain
     form = AgentForm
     inlines = [VariationInline]
     scoped_relations = ("goals", "targets")
@@ -314,7 +317,7 @@ class GroupMemberInline(admin.TabularInline):
 
 
 @admin.register(AgentGroup)
-class AgentGroupAdmin(AccountScopedAdmin):
+class AgentGroupAdmin(AuditedAdmin, AccountScopedAdmin):
     inlines = [GroupMemberInline]
     list_display = ["code", "name", "account", "member_codes"]
     list_filter = ["account"]

@@ -125,6 +125,10 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def get_additional_data(self) -> dict:
+        # the audit log's account and agent (accounts.audit)
+        return {"account_id": self.account_id, "agent_id": self.pk}
+
     def clean(self) -> None:
         if self.paused_variation_id and self.pk and self.paused_variation.agent_id != self.pk:
             raise ValidationError(
@@ -169,6 +173,9 @@ class Variation(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.agent.account_id, "agent_id": self.agent_id}
+
 
 class AgentGroup(models.Model):
     """A mutually exclusive group (SPEC §4b): a visitor gets selections from one of its
@@ -197,6 +204,9 @@ class AgentGroup(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}
+
 
 class GroupMember(models.Model):
     """An agent's place in its group (an agent is in at most one), with its weight."""
@@ -211,3 +221,6 @@ class GroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} in {self.group_id} ({self.weight:g})"
+
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.group.account_id, "agent_id": self.agent_id}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from accounts.audit import AuditedAdmin
 from goals.checklist import ChecklistItem, server_side_checklist
 from goals.diagnostics import FIXES, goal_outcomes_last_24h
 from goals.models import Goal
@@ -67,7 +68,7 @@ class GoalForm(CodeGeneratingForm):
 
 
 @admin.register(Goal)
-class GoalAdmin(AccountScopedAdmin):
+class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
     form = GoalForm
     list_display = [
         "code",

@@ -5,3 +5,12 @@ class GoalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "goals"
     verbose_name = "Goals"
+
+    def ready(self) -> None:
+        from accounts.audit import audit_register
+        from goals.models import Goal
+
+        audit_register(Goal, fields=[
+            "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours",
+            "when",
+        ])  # fmt: skip

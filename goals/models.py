@@ -103,6 +103,9 @@ class Goal(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
+
     @property
     def window_hours(self) -> int:
         """The attribution window in force: the goal's own, else the account's."""

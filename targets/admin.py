@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm, keys_shown_once
+from accounts.audit import AuditedAdmin
 from targets.models import DeployTarget
 from targets.services import KeyRotatedMeanwhile, target_code_generate, target_rotate_key
 
@@ -41,7 +42,7 @@ class DeployTargetForm(CodeGeneratingForm):
 
 
 @admin.register(DeployTarget)
-class DeployTargetAdmin(AccountScopedAdmin):
+class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
     form = DeployTargetForm
     list_display = ["code", "name", "account", "kind", "enabled", "allow_external_vid", "key_hint"]
     list_filter = ["kind", "enabled", "allow_external_vid", "account"]

@@ -131,6 +131,9 @@ class DeployTarget(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
+
     @property
     def is_express(self) -> bool:
         return self.kind == TargetKind.EXPRESS
