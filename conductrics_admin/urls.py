@@ -11,6 +11,9 @@ from reports.admin import admin_urls as reports_admin_urls
 from runtime.demo import demo_page
 from visitors.admin import admin_urls as visitors_admin_urls
 
+# The admin's home leads with the overview of the member's accounts (reports/overview.py).
+admin.site.index_template = "admin/overview_index.html"
+
 # Admin pages of apps that read other apps' objects (an agent's results, an account's
 # "forget visitor"), in the admin's namespace, before the stock pages of those objects.
 admin_urls = [*reports_admin_urls, *visitors_admin_urls, *admin.site.get_urls()]

@@ -85,15 +85,21 @@ def _rest_item(*, targets: Iterable[DeployTarget]) -> ChecklistItem:
 
 
 def server_side_checklist(
-    *, goal: Goal, express_targets: Iterable[DeployTarget] | None = None
+    *,
+    goal: Goal,
+    express_targets: Iterable[DeployTarget] | None = None,
+    account_targets: Iterable[DeployTarget] | None = None,
 ) -> list[ChecklistItem]:
     """Return the items for `goal`: one per enabled Express target (or one saying there is
     none), then the REST target, the trigger and REST-send.
 
     `express_targets` are the targets where the goal's selections are made (an agent's
     targets); by default, those of the agents that track the goal, else the account's.
+    `account_targets` (all the account's targets) saves their query when already read.
     """
-    account_targets = list(DeployTarget.objects.filter(account_id=goal.account_id))
+    if account_targets is None:
+        account_targets = DeployTarget.objects.filter(account_id=goal.account_id)
+    account_targets = list(account_targets)
     if express_targets is None:
         express_targets = (
             list(DeployTarget.objects.filter(agents__goals=goal).distinct()) or account_targets

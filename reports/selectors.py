@@ -4,7 +4,7 @@ A fixed number of queries whatever the traffic: variations, goals, visitors by
 variation and day, conversions by goal, variation, day and channel.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
 
@@ -65,6 +65,56 @@ def report_range(
     return start, date_to or today
 
 
+@dataclass
+class Aggregates:
+    """An agent's aggregates over a date range, summed per variation (and goal)."""
+
+    visitors: dict[int, int] = field(default_factory=dict)  # random assignments
+    fixed_visitors: dict[int, int] = field(default_factory=dict)  # forced by rules
+    sums: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+    fixed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+
+
+def aggregates_read(
+    *, agent_ids: list[int], start: date | None, end: date
+) -> dict[int, Aggregates]:
+    """Two queries, whatever the number of agents: visitors, and goal sums, per agent. Random
+    assignments make the statistics; those forced by rules are kept apart (`fixed`, SPEC
+    §4b "Reports")."""
+    found = {agent_id: Aggregates() for agent_id in agent_ids}
+    days = {"day__lte": end, **({"day__gte": start} if start else {})}
+    for row in (
+        VisitorDay.objects.filter(agent_id__in=agent_ids, **days)
+        .values("agent_id", "variation_id", "forced")
+        .annotate(n=Sum("visitors"))
+    ):
+        agg = found[row["agent_id"]]
+        (agg.fixed_visitors if row["forced"] else agg.visitors)[row["variation_id"]] = row["n"]
+    for row in (
+        GoalDay.objects.filter(agent_id__in=agent_ids, **days)
+        .values("agent_id", "goal_id", "variation_id", "channel", "forced")
+        .annotate(
+            conversions=Sum("conversions"),
+            value_sum=Sum("value_sum"),
+            value_sumsq=Sum("value_sumsq"),
+        )
+    ):
+        agg = found[row["agent_id"]]
+        key = (row["goal_id"], row["variation_id"])
+        if row["forced"]:
+            cell = agg.fixed.setdefault(key, {"conversions": 0, "value_sum": 0.0})
+            cell["conversions"] += row["conversions"] or 0
+            cell["value_sum"] += row["value_sum"] or 0.0
+            continue
+        cell = agg.sums.setdefault(
+            key, {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0}
+        )
+        cell[row["channel"]] += row["conversions"] or 0
+        cell["value_sum"] += row["value_sum"] or 0.0
+        cell["value_sumsq"] += row["value_sumsq"] or 0.0
+    return found
+
+
 def agent_report(
     *, agent: Agent, date_from: date | None = None, date_to: date | None = None
 ) -> dict[str, Any]:
@@ -72,41 +122,17 @@ def agent_report(
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     variations = list(agent.variations.order_by("position", "id"))
     goals = list(agent.goals.order_by("code"))
-    # random assignments make the statistics; those forced by rules are reported beside
-    # them as `fixed` (SPEC §4b "Reports")
-    visitors: dict[int, int] = {}
-    fixed_visitors: dict[int, int] = {}
-    for row in (
-        VisitorDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
-        .values("variation_id", "forced")
-        .annotate(n=Sum("visitors"))
-    ):
-        (fixed_visitors if row["forced"] else visitors)[row["variation_id"]] = row["n"]
-    sums: dict[tuple[int, int], dict[str, float]] = {}
-    fixed: dict[tuple[int, int], dict[str, float]] = {}
-    for row in (
-        GoalDay.objects.filter(agent=agent, day__gte=start, day__lte=end)
-        .values("goal_id", "variation_id", "channel", "forced")
-        .annotate(
-            conversions=Sum("conversions"),
-            value_sum=Sum("value_sum"),
-            value_sumsq=Sum("value_sumsq"),
-        )
-    ):
-        key = (row["goal_id"], row["variation_id"])
-        if row["forced"]:
-            cell = fixed.setdefault(key, {"conversions": 0, "value_sum": 0.0})
-            cell["conversions"] += row["conversions"] or 0
-            cell["value_sum"] += row["value_sum"] or 0.0
-            continue
-        cell = sums.setdefault(
-            (row["goal_id"], row["variation_id"]),
-            {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0},
-        )
-        cell[row["channel"]] += row["conversions"] or 0
-        cell["value_sum"] += row["value_sum"] or 0.0
-        cell["value_sumsq"] += row["value_sumsq"] or 0.0
+    agg = aggregates_read(agent_ids=[agent.pk], start=start, end=end)[agent.pk]
+    return report_build(
+        agent=agent, variations=variations, goals=goals, agg=agg, start=start, end=end
+    )
 
+
+def report_build(
+    *, agent: Agent, variations: list, goals: list, agg: Aggregates, start: date, end: date
+) -> dict[str, Any]:
+    """The report of `agent` from its aggregates (no query but its account, when not read)."""
+    visitors, fixed_visitors, sums, fixed = agg.visitors, agg.fixed_visitors, agg.sums, agg.fixed
     srm = sample_ratio_mismatch(
         [visitors.get(v.pk, 0) for v in variations], [v.weight for v in variations]
     )

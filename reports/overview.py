@@ -1,0 +1,185 @@
+"""The admin's overview (SPEC §6): per account, its running and paused agents with their
+recent figures and verdicts, and the health warnings that each link to their fix.
+
+From aggregates only, in a bounded number of queries whatever the number of agents:
+agents, their variations, goals and targets (prefetched), the accounts' targets, two
+aggregate queries for the verdicts (each agent from its creation), two for the recent
+figures, and one of goal outcomes.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Account
+from agents.models import Agent, AgentStatus
+from goals import reasons
+from goals.checklist import server_side_checklist
+from goals.diagnostics import CREDITED, VID_NOT_ALLOWED
+from goals.models import GoalOutcomeCount, GoalTrigger
+from reports.models import GoalDay, VisitorDay
+from reports.selectors import aggregates_read, report_build
+from targets.models import DeployTarget
+
+OVERVIEW_ACCOUNTS_MAX = 20
+# goal outcomes that, for a goal sent via REST, mean it was refused or not counted
+REST_PROBLEMS = (
+    reasons.REST_SEND_NOT_ENABLED, reasons.NOT_AN_API_GOAL, VID_NOT_ALLOWED,
+    reasons.OUTSIDE_WINDOW, reasons.INVALID_VALUE,
+)  # fmt: skip
+
+
+@dataclass
+class Warning_:
+    text: str
+    fix: str  # where it is fixed: "agent", "goal", "target" (the view makes the link)
+    obj_id: int
+
+
+@dataclass
+class AgentLine:
+    agent: Agent
+    visitors_recent: int  # today and yesterday (UTC days)
+    visitors_week: int
+    conversions_recent: int
+    conversions_week: int
+    goal_code: str | None  # the goal of the figures and the verdict: the agent's first
+    verdict: dict | None
+    warnings: list[Warning_] = field(default_factory=list)
+
+
+@dataclass
+class AccountOverview:
+    account: Account
+    agents: list[AgentLine]
+    warnings: list[Warning_]
+
+
+def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
+    """The overview of each account (at most OVERVIEW_ACCOUNTS_MAX)."""
+    accounts = accounts[:OVERVIEW_ACCOUNTS_MAX]
+    agents = list(
+        Agent.objects.filter(
+            account__in=accounts, status__in=[AgentStatus.RUNNING, AgentStatus.PAUSED]
+        )
+        .select_related("account")
+        .prefetch_related("variations", "goals", "targets")
+        .order_by("account__code", "code")
+    )
+    targets_of: dict[int, list[DeployTarget]] = {}
+    for target in DeployTarget.objects.filter(account__in=accounts):
+        targets_of.setdefault(target.account_id, []).append(target)
+    today = timezone.now().date()
+    recent_from, week_from = today - timedelta(days=1), today - timedelta(days=6)
+    ids = [a.pk for a in agents]
+    whole = aggregates_read(agent_ids=ids, start=None, end=today)
+    recent = _recent(ids, week_from, recent_from)
+    problems = _rest_problems(accounts)
+    lines: dict[int, list[AgentLine]] = {}
+    for agent in agents:
+        variations = sorted(agent.variations.all(), key=lambda v: (v.position, v.pk))
+        goals = sorted(agent.goals.all(), key=lambda g: g.code)
+        start = agent.created_at.astimezone(UTC).date()
+        report = report_build(
+            agent=agent, variations=variations, goals=goals, agg=whole[agent.pk], start=start,
+            end=today,
+        )  # fmt: skip
+        first = report["goals"][0] if report["goals"] else None
+        figures = recent.get(agent.pk, {})
+        first_goal_id = goals[0].pk if goals else None
+        line = AgentLine(
+            agent=agent,
+            visitors_recent=figures.get("visitors_recent", 0),
+            visitors_week=figures.get("visitors_week", 0),
+            conversions_recent=figures.get(("conversions_recent", first_goal_id), 0),
+            conversions_week=figures.get(("conversions_week", first_goal_id), 0),
+            goal_code=first["code"] if first else None,
+            verdict=first["verdict"] if first else None,
+        )
+        line.warnings = _agent_warnings(
+            agent, goals, report, line, targets_of.get(agent.account_id, []), problems
+        )
+        lines.setdefault(agent.account_id, []).append(line)
+    return [
+        AccountOverview(
+            account=account,
+            agents=lines.get(account.pk, []),
+            warnings=[w for line in lines.get(account.pk, []) for w in line.warnings],
+        )
+        for account in accounts
+    ]
+
+
+def _recent(agent_ids: list[int], week_from, recent_from) -> dict[int, dict]:
+    """Visitors and conversions of the last 7 days and of today and yesterday (2 queries)."""
+    found: dict[int, dict] = {}
+    for row in (
+        VisitorDay.objects.filter(agent_id__in=agent_ids, day__gte=week_from, forced=False)
+        .values("agent_id", "day")
+        .annotate(n=Sum("visitors"))
+    ):
+        cell = found.setdefault(row["agent_id"], {})
+        cell["visitors_week"] = cell.get("visitors_week", 0) + row["n"]
+        if row["day"] >= recent_from:
+            cell["visitors_recent"] = cell.get("visitors_recent", 0) + row["n"]
+    for row in (
+        GoalDay.objects.filter(agent_id__in=agent_ids, day__gte=week_from, forced=False)
+        .values("agent_id", "goal_id", "day")
+        .annotate(n=Sum("conversions"))
+    ):
+        cell = found.setdefault(row["agent_id"], {})
+        week = ("conversions_week", row["goal_id"])
+        cell[week] = cell.get(week, 0) + row["n"]
+        if row["day"] >= recent_from:
+            now = ("conversions_recent", row["goal_id"])
+            cell[now] = cell.get(now, 0) + row["n"]
+    return found
+
+
+def _rest_problems(accounts: list[Account]) -> dict[tuple[int, str], int]:
+    """(account id, goal code) -> goal commands refused or not credited in the last 24 h."""
+    since = timezone.now() - timedelta(hours=24)
+    found: dict[tuple[int, str], int] = {}
+    for row in (
+        GoalOutcomeCount.objects.filter(account__in=accounts, hour__gte=since)
+        .exclude(outcome=CREDITED)
+        .filter(outcome__in=REST_PROBLEMS)
+        .values("account_id", "goal_code")
+        .annotate(n=Sum("count"))
+    ):
+        found[(row["account_id"], row["goal_code"])] = row["n"]
+    return found
+
+
+def _agent_warnings(agent, goals, report, line, account_targets, problems) -> list[Warning_]:
+    code = agent.code
+    warnings: list[Warning_] = []
+
+    def warn(text: str, fix: str = "agent", obj_id: int = agent.pk) -> None:
+        warnings.append(Warning_(text, fix, obj_id))
+
+    if agent.status == AgentStatus.PAUSED:
+        warn(f"{code} is paused: its visitors see its paused variation and nothing is counted.")
+    elif line.visitors_recent == 0:
+        warn(f"{code} is running but had no visitors today or yesterday: is its snippet on "
+             "the page?")  # fmt: skip
+    if report["srm"]["flagged"]:
+        warn(f"{code}: sample ratio mismatch (visitors are not split as the weights say): "
+             "check the set-up.")  # fmt: skip
+    express = [t for t in agent.targets.all() if t.kind == "express"]
+    for goal in goals:
+        if goal.trigger == GoalTrigger.API:  # a goal meant to be sent server-side
+            items = server_side_checklist(
+                goal=goal, express_targets=express, account_targets=account_targets
+            )
+            missing = [i for i in items if not i.ok]
+            if missing:
+                warn(f"{code} / {goal.code}: server-side checklist incomplete "
+                     f"({missing[0].label}).")  # fmt: skip
+        refused = problems.get((agent.account_id, goal.code), 0)
+        if refused:
+            warn(f"{goal.code}: {refused} goal commands refused or not credited in the last "
+                 "24 hours.", "goal", goal.pk)  # fmt: skip
+    return warnings

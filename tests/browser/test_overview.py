@@ -1,0 +1,35 @@
+"""The admin's home as a person sees it: the overview of the account, its agents and
+warnings, fitting 1280 px and readable at 390 px."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "browser-test-pw"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_overview__shows_the_demo_agent_and_fits_the_screen(
+    live_server, browser, output_dir, width
+):
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#overview")
+        overview = page.inner_text("#overview")
+        assert "Demo (ac-demo)" in overview
+        assert "a-hero" in overview
+        assert page.locator("#overview tr[data-agent='a-hero'] .verdict-cell").count() == 1
+        page.screenshot(path=str(output_dir / f"overview-{width}.png"), full_page=True)
+        # no sideways scrolling of the page, at either width
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    finally:
+        context.close()
