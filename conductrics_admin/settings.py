@@ -188,6 +188,8 @@ CONFIG_CACHE_TTL_SECONDS = env.int("CONFIG_CACHE_TTL_SECONDS", default=60)
 CONFIG_CACHE_MAX_ACCOUNTS = env.int("CONFIG_CACHE_MAX_ACCOUNTS", default=10000)
 # goal diagnostics: how long a process adds up its counts before sending them to the cache
 GOAL_DIAGNOSTICS_FLUSH_SECONDS = env.float("GOAL_DIAGNOSTICS_FLUSH_SECONDS", default=1.0)
+# how often a process writes its notes of recent requests (the install page; runtime/recent.py)
+RECENT_REQUESTS_FLUSH_SECONDS = env.float("RECENT_REQUESTS_FLUSH_SECONDS", default=1.0)
 
 # Production defaults (DEBUG off) pass `manage.py check --deploy`; each can be turned off
 # where TLS is terminated elsewhere and the proxy sets X-Forwarded-Proto.

@@ -9,6 +9,7 @@ from conductrics_admin.health import healthz, readyz
 from conductrics_admin.metrics import metrics
 from reports.admin import admin_urls as reports_admin_urls
 from runtime.demo import demo_page
+from targets.admin import admin_urls as targets_admin_urls
 from visitors.admin import admin_urls as visitors_admin_urls
 
 # The admin's home leads with the overview of the member's accounts (reports/overview.py).
@@ -16,7 +17,9 @@ admin.site.index_template = "admin/overview_index.html"
 
 # Admin pages of apps that read other apps' objects (an agent's results, an account's
 # "forget visitor"), in the admin's namespace, before the stock pages of those objects.
-admin_urls = [*reports_admin_urls, *visitors_admin_urls, *admin.site.get_urls()]
+admin_urls = [
+    *reports_admin_urls, *visitors_admin_urls, *targets_admin_urls, *admin.site.get_urls(),
+]  # fmt: skip
 
 urlpatterns = [
     # the agent-api first: it takes nearly every request, and resolving it is then cheapest

@@ -20,8 +20,9 @@ from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_key_from
 from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request_origin
 from runtime.errors import AgentApiError
-from runtime.metrics import agent_api_observe
+from runtime.metrics import REASONS, agent_api_observe
 from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
+from runtime.recent import recent_request_note
 from runtime.rendering import envelope_render
 from runtime.schema import agent_api_schema
 from runtime.throttling import TargetThrottle
@@ -66,12 +67,21 @@ class AgentApiBase(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
+        self.commands = 0
         response = super().dispatch(request, *args, **kwargs)
         agent_api_observe(
             kind=self.runtime.target.kind if self.runtime else None,
             status=response.status_code,
             seconds=time.perf_counter() - started,
         )
+        if self.runtime is not None:  # a request that reached a target: its install page
+            recent_request_note(
+                target_id=self.runtime.target.id,
+                at=timezone.now(),
+                status=response.status_code,
+                reasons=_reason_codes(response),
+                commands=self.commands,
+            )
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -110,6 +120,7 @@ class AgentApiBase(APIView):
             )
             goal_outcomes_observe([VID_NOT_ALLOWED] * len(refused))
             raise
+        self.commands = len(parsed.commands)
         result = visitor_commands_execute(
             account=account,
             target=target,
@@ -125,6 +136,16 @@ class AgentApiBase(APIView):
                 debug_log=trait_log(parsed.derived_traits) + result.log if parsed.debug else None,
             )
         )
+
+
+def _reason_codes(response: Response) -> list[str]:
+    """The reason codes of an answer: its warnings' and refused goals' on a 200, the
+    status's reason otherwise (codes of a fixed vocabulary: nothing a client sent)."""
+    data = getattr(response, "data", None) or {}
+    if response.status_code != 200:
+        return [REASONS.get(response.status_code, "other")]
+    body = data.get("data", {}) if isinstance(data, dict) else {}
+    return [w.get("reason", "") for w in body.get("warnings", [])]
 
 
 class AgentApiView(AgentApiBase):

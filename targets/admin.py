@@ -5,11 +5,18 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import path
 from django.utils.html import format_html
 
-from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm, keys_shown_once
+from accounts.admin_scoping import (
+    AccountScopedAdmin,
+    CodeGeneratingForm,
+    admin_object_get,
+    keys_shown_once,
+)
 from accounts.audit import AuditedAdmin
-from targets.models import DeployTarget
+from targets.models import RECENT_REQUESTS_KEPT, DeployTarget, RecentRequest, TargetKind
 from targets.services import KeyRotatedMeanwhile, target_code_generate, target_rotate_key
 
 
@@ -44,6 +51,7 @@ class DeployTargetForm(CodeGeneratingForm):
 @admin.register(DeployTarget)
 class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
     form = DeployTargetForm
+    change_form_template = "admin/targets/deploytarget/change_form.html"  # install page
     list_display = ["code", "name", "account", "kind", "enabled", "allow_external_vid", "key_hint"]
     list_filter = ["kind", "enabled", "allow_external_vid", "account"]
     search_fields = ["code", "name", "account__code"]
@@ -97,3 +105,38 @@ class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
             ),
             failures=failures,
         )  # fmt: skip
+
+
+def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:
+    """The install page of a deploy target: the snippet to paste, with endpoint, account and
+    key filled in (Express), or a curl line for a goal (REST); a button that sends a test
+    request; and the target's recent requests (refused ones included; no key, no vid)."""
+    model_admin, target = admin_object_get(request=request, model=DeployTarget, object_id=object_id)
+    endpoint = request.build_absolute_uri("/").rstrip("/")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": DeployTarget._meta,
+        "original": target,
+        "title": f"Install {target.code}",
+        "endpoint": endpoint,
+        "account": target.account.code,
+        "agent_api": f"{endpoint}/{target.account.code}/v3/agent-api/{target.code}",
+        "is_express": target.kind == TargetKind.EXPRESS,
+        "script_url": request.build_absolute_uri(static("conductrics/conductrics.js")),
+        "agents": list(target.agents.order_by("code").values_list("code", flat=True)),
+        "goals": list(target.account.goals.order_by("code").values_list("code", flat=True)),
+        "recent": RecentRequest.objects.filter(target=target).order_by("-id")[
+            :RECENT_REQUESTS_KEPT
+        ],
+        "kept": RECENT_REQUESTS_KEPT,
+    }
+    return TemplateResponse(request, "admin/targets/deploytarget/install.html", context)
+
+
+admin_urls = [
+    path(
+        "targets/deploytarget/<path:object_id>/install/",
+        admin.site.admin_view(_install_view),
+        name="targets_deploytarget_install",
+    ),
+]

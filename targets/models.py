@@ -149,3 +149,24 @@ class DeployTarget(models.Model):
                 },
                 code="origins_on_rest_target",
             )
+
+
+RECENT_REQUESTS_KEPT = 200  # per target (SPEC §6, the install page)
+
+
+class RecentRequest(models.Model):
+    """One agent-api request a target answered, for its install page: when, the status,
+    the reason codes, how many commands. Never a key, a vid, a session or a code sent by a
+    client (an operational log, not visitor data). The last RECENT_REQUESTS_KEPT are kept."""
+
+    target = models.ForeignKey(DeployTarget, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    status = models.PositiveSmallIntegerField()
+    reasons = models.CharField(max_length=300, blank=True)  # codes, comma-separated
+    commands = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["target", "-id"], name="recent_request_by_target")]
+
+    def __str__(self) -> str:
+        return f"{self.target_id} {self.at:%H:%M:%S} {self.status}"

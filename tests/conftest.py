@@ -111,10 +111,17 @@ def _fresh_caches():
 
     config_cache_clear()
     diagnostics._pending.clear()
+    from runtime import recent
+
+    recent._pending.clear()
+    recent._next_flush[0] = 0.0
     cache.clear()
     yield
     config_cache_clear()
     diagnostics._pending.clear()  # nothing sent at exit to a database the test emptied
+    from runtime import recent
+
+    recent._pending.clear()
 
 
 class AgentApi:

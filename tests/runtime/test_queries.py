@@ -73,9 +73,12 @@ def _diagnostics_sent_apart(settings):
     """Goal diagnostics go to the database once a second per process, not per request:
     that periodic statement is not a request's (tests elsewhere send them at once)."""
     from goals import diagnostics
+    from runtime import recent
 
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 3600
     diagnostics.goal_outcomes_flush()  # the next send is an hour away
+    settings.RECENT_REQUESTS_FLUSH_SECONDS = 3600  # likewise the notes of recent requests
+    recent.recent_requests_flush()
 
 
 def test_budget__first_selection(api, warm, express_target, statements):

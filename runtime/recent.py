@@ -1,0 +1,66 @@
+"""The recent requests of each deploy target (its install page, SPEC §6).
+
+Each answered agent-api request that reached a target (authenticated: refused ones with
+400, 403, 413 or 429 included) is noted in this process with its time, status, reason
+codes and command count, and written with the others at most every
+`RECENT_REQUESTS_FLUSH_SECONDS` (1 s; 0 writes each at once) in one insert, the table
+trimmed to each target's last RECENT_REQUESTS_KEPT. In the database, so every server
+process sees the same list. Best effort: never in the way of a request (a database
+that fails loses the notes, as it would diagnostics).
+"""
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from targets.models import RECENT_REQUESTS_KEPT, RecentRequest
+
+logger = logging.getLogger(__name__)
+
+_pending: list[RecentRequest] = []
+_lock = threading.Lock()
+_next_flush = [0.0]
+PENDING_MAX = 10_000  # a process never holds more, whatever the traffic
+
+
+def recent_request_note(
+    *, target_id: int, at: datetime, status: int, reasons: list[str], commands: int
+) -> None:
+    """Note one answered request of a target; write the notes when due. Never raises."""
+    codes = ",".join(dict.fromkeys(r for r in reasons if r))[:300]
+    note = RecentRequest(
+        target_id=target_id, at=at, status=status, reasons=codes, commands=min(commands, 32767)
+    )
+    with _lock:
+        if len(_pending) < PENDING_MAX:
+            _pending.append(note)
+        due = time.monotonic() >= _next_flush[0]
+    if due:
+        recent_requests_flush()
+
+
+def recent_requests_flush() -> None:
+    """Write this process's notes, and trim the targets they touched. Never raises."""
+    with _lock:
+        batch = list(_pending)
+        _pending.clear()
+        _next_flush[0] = time.monotonic() + settings.RECENT_REQUESTS_FLUSH_SECONDS
+    if not batch:
+        return
+    try:
+        with transaction.atomic():
+            RecentRequest.objects.bulk_create(batch)
+            for target_id in {n.target_id for n in batch}:
+                keep = list(
+                    RecentRequest.objects.filter(target_id=target_id)
+                    .order_by("-id")
+                    .values_list("id", flat=True)[RECENT_REQUESTS_KEPT : RECENT_REQUESTS_KEPT + 1]
+                )
+                if keep:
+                    RecentRequest.objects.filter(target_id=target_id, id__lte=keep[0]).delete()
+    except DatabaseError:
+        logger.warning("recent requests not noted: database unavailable")

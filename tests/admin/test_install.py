@@ -1,0 +1,82 @@
+"""The install page of a deploy target (SPEC §6): the snippet with endpoint, account and key
+filled in, the REST curl, and the recent requests (refused ones included, no key, no vid),
+written within a second by every server, the last 200 kept."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from runtime.recent import recent_request_note
+from targets.models import RECENT_REQUESTS_KEPT, RecentRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_express_install_page__snippet_filled_in(admin_client, agent, express_target):
+    url = reverse("admin:targets_deploytarget_install", args=[express_target.pk])
+    assert (
+        url
+        in admin_client.get(
+            reverse("admin:targets_deploytarget_change", args=[express_target.pk])
+        ).content.decode()
+    )
+    html = admin_client.get(url).content.decode()
+    snippet = html.split('id="snippet">')[1].split("</pre>")[0]
+    assert 'endpoint: "http://testserver"' in snippet
+    assert 'account: "ac-acme"' in snippet
+    assert f'apiKey: "{express_target.api_key}"' in snippet
+    assert "/static/conductrics/conductrics.js" in snippet
+    assert "visitor_callback({}, {vid: vid})" in snippet
+    assert 'conductrics.select("a-hero", "A")' in snippet
+
+
+def test_rest_install_page__curl_for_a_goal_with_vid(admin_client, agent, rest_target):
+    html = admin_client.get(
+        reverse("admin:targets_deploytarget_install", args=[rest_target.pk])
+    ).content.decode()
+    snippet = html.split('id="snippet">')[1].split("</pre>")[0]
+    assert "http://testserver/ac-acme/v3/agent-api/dt-server?vid=VISITOR-ID" in snippet
+    assert f"apikey={rest_target.api_key}" in snippet
+    assert '"g": "g-purchase"' in snippet
+
+
+def test_recent_requests__refused_ones_included_never_a_key_or_vid(
+    admin_client, api, agent, express_target, rest_target
+):
+    from targets.services import target_update
+
+    api.data(express_target, [{"a": "a-hero"}], session="s1", vid="secret-vid-1")
+    api.call(express_target, None, raw="not json")  # 400
+    api.data(express_target, [{"a": "a-nope"}], session="s2")  # 200 with a warning
+    target_update(target=rest_target, allow_external_vid=False)
+    api.call(rest_target, [{"g": "g-purchase"}], vid="secret-vid-2")  # 403
+    api.call(express_target, [], key="api-unknown")  # 401: no target to note it on
+    rows = list(RecentRequest.objects.filter(target=express_target).order_by("id"))
+    assert [(r.status, r.reasons, r.commands) for r in rows] == [
+        (200, "", 1), (400, "malformed", 0), (200, "unknown_agent", 1),
+    ]  # fmt: skip
+    assert RecentRequest.objects.get(target=rest_target).status == 403
+    html = admin_client.get(
+        reverse("admin:targets_deploytarget_install", args=[express_target.pk])
+    ).content.decode()
+    recent = html.split('class="recent-requests"')[1].split("</table>")[0]
+    assert recent.count('class="status-') == 3
+    assert "unknown_agent" in recent
+    for secret in ("secret-vid-1", "secret-vid-2", express_target.api_key):
+        assert secret not in recent
+        assert not RecentRequest.objects.filter(reasons__contains=secret).exists()
+
+
+def test_recent_requests__the_last_200_are_kept(express_target):
+    for i in range(RECENT_REQUESTS_KEPT + 7):
+        recent_request_note(
+            target_id=express_target.pk, at=timezone.now(), status=200, reasons=[], commands=i
+        )
+    kept = RecentRequest.objects.filter(target=express_target)
+    assert kept.count() == RECENT_REQUESTS_KEPT
+    assert min(kept.values_list("commands", flat=True)) == 7  # the oldest went
+
+
+def test_install_page__staff_of_another_account_get_404(staff_client, other_setup):
+    url = reverse("admin:targets_deploytarget_install", args=[other_setup["target"].pk])
+    assert staff_client.get(url).status_code == 404

@@ -1,0 +1,41 @@
+"""The install page as a person uses it: its snippet, pasted into a page, really selects;
+the test button sends a request, which then shows among the recent requests."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from agents.demo import DEMO_EXPRESS_TARGET
+from targets.models import DeployTarget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "browser-test-pw"
+
+
+def test_install_page__snippet_selects_and_test_request_is_listed(live_server, page, output_dir):
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    target = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET)
+    page.goto(
+        f"{live_server.url}/admin/login/?next=/admin/targets/deploytarget/{target.pk}/install/"
+    )
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    snippet = page.inner_text("#snippet")
+    page.click("#send-test")
+    page.wait_for_function("document.getElementById('test-answer').textContent.startsWith('200')")
+    page.screenshot(path=str(output_dir / "install-page.png"), full_page=True)
+    page.reload()
+    assert "No request yet" not in page.inner_text(".recent-requests")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+
+    # the snippet, pasted as it is into a page of the site, selects a variation
+    shown = snippet.replace("// show the variation", "document.title = 'variation ' + variation;")
+    html = f"<!doctype html><html><head><title>waiting</title></head><body>{shown}</body></html>"
+    site = f"{live_server.url}/a-customer-page.html"
+    page.route(site, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    page.goto(site)
+    page.wait_for_function("document.title.startsWith('variation ')")
+    assert page.title() in ("variation A", "variation B")
