@@ -12,6 +12,7 @@ that fails loses the notes, as it would diagnostics).
 import logging
 import threading
 import time
+from collections import deque
 from datetime import datetime
 
 from django.conf import settings
@@ -21,10 +22,12 @@ from targets.models import RECENT_REQUESTS_KEPT, RecentRequest
 
 logger = logging.getLogger(__name__)
 
-_pending: list[RecentRequest] = []
+# target id -> its notes not yet written, (at, status, reasons, commands): only the last
+# RECENT_REQUESTS_KEPT of a target can matter, so no more are held (or written)
+_pending: dict[int, deque] = {}
 _lock = threading.Lock()
 _next_flush = [0.0]
-PENDING_MAX = 10_000  # a process never holds more, whatever the traffic
+PENDING_TARGETS_MAX = 1000  # a process never holds notes of more targets
 
 
 def recent_request_note(
@@ -32,12 +35,13 @@ def recent_request_note(
 ) -> None:
     """Note one answered request of a target; write the notes when due. Never raises."""
     codes = ",".join(dict.fromkeys(r for r in reasons if r))[:300]
-    note = RecentRequest(
-        target_id=target_id, at=at, status=status, reasons=codes, commands=min(commands, 32767)
-    )
+    note = (at, status, codes, min(commands, 32767))
     with _lock:
-        if len(_pending) < PENDING_MAX:
-            _pending.append(note)
+        notes = _pending.get(target_id)
+        if notes is None and len(_pending) < PENDING_TARGETS_MAX:
+            notes = _pending[target_id] = deque(maxlen=RECENT_REQUESTS_KEPT)
+        if notes is not None:
+            notes.append(note)
         due = time.monotonic() >= _next_flush[0]
     if due:
         recent_requests_flush()
@@ -46,15 +50,20 @@ def recent_request_note(
 def recent_requests_flush() -> None:
     """Write this process's notes, and trim the targets they touched. Never raises."""
     with _lock:
-        batch = list(_pending)
+        pending = {target_id: list(notes) for target_id, notes in _pending.items()}
         _pending.clear()
         _next_flush[0] = time.monotonic() + settings.RECENT_REQUESTS_FLUSH_SECONDS
-    if not batch:
+    if not pending:
         return
+    batch = [
+        RecentRequest(target_id=target_id, at=at, status=status, reasons=codes, commands=n)
+        for target_id, notes in pending.items()
+        for at, status, codes, n in notes
+    ]
     try:
         with transaction.atomic():
             RecentRequest.objects.bulk_create(batch)
-            for target_id in {n.target_id for n in batch}:
+            for target_id in pending:
                 keep = list(
                     RecentRequest.objects.filter(target_id=target_id)
                     .order_by("-id")
