@@ -21,6 +21,7 @@ from reports.selectors import (
     report_date_parse,
     report_range,
 )
+from reports.statistics import wilson_ci95
 
 MAX_CHART_DAYS = 366
 
@@ -109,22 +110,33 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         date_from=chart_start,
         date_to=end,
     )
+    cumulative = request.GET.get("view") != "daily"
     series = []
+    days = days_between(chart_start, end)
     for variation in agent.variations.order_by("position", "id"):
         by_day = {p.day: p for p in daily if p.variation == variation.code}
         visitors = conversions = 0
-        points = []
-        for day in days_between(chart_start, end):
+        points, band = [], []
+        for day in days:
             point = by_day.get(day)
+            if not cumulative:
+                visitors = conversions = 0
             if point:
                 visitors += point.visitors
                 conversions += point.conversions
             points.append((day, conversions / visitors if visitors else None))
-        series.append(Series(variation.code, points))
+            interval = wilson_ci95(conversions, visitors)
+            if interval:
+                band.append((day, *interval))
+        series.append(Series(variation.code, points, band))
+    kind = "Cumulative" if cumulative else "Daily"
     chart = line_chart_svg(
         series=series,
-        title=f"Cumulative conversion rate of {chart_goal.code}" if chart_goal else "No goal",
+        title=f"{kind} conversion rate of {chart_goal.code}, with its 95% interval"
+        if chart_goal
+        else "No goal",
     )
+    chart_rows = [(day, [_fmt(dict(s.points).get(day), "pct") for s in series]) for day in days]
     goal_tables = [
         {
             "code": g["code"],
@@ -145,6 +157,9 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         "report": report,
         "goal_tables": goal_tables,
         "chart": chart,
+        "chart_rows": chart_rows,
+        "chart_codes": [s.label for s in series],
+        "cumulative": cumulative,
         "goals": goals,
         "chart_goal": chart_goal,
         "date_from": report["from"],

@@ -14,6 +14,8 @@ PALETTE = ["#417690", "#e07b39", "#3a9d5d", "#b33f62", "#7b5ea7", "#c2a01e", "#2
 class Series:
     label: str
     points: Sequence[tuple[date, float | None]]
+    # a confidence band: (day, low, high) where defined
+    band: Sequence[tuple[date, float, float]] = ()
 
 
 def line_chart_svg(
@@ -24,6 +26,7 @@ def line_chart_svg(
     left, right, top, bottom = 56, 16, 28, 40
     days = sorted({d for s in series for d, _ in s.points})
     values = [v for s in series for _, v in s.points if v is not None]
+    values += [high for s in series for _, _, high in s.band]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
         f'width="100%" style="max-width:{width}px" aria-label="{escape(title)}">',
@@ -64,6 +67,21 @@ def line_chart_svg(
         )
     for n, s in enumerate(series):
         color = PALETTE[n % len(PALETTE)]
+        if len(s.band) > 1:  # the 95% band under the line
+            band = sorted(s.band)
+            upper = [f"{x_of(d):.1f},{y_of(min(h, top_value)):.1f}" for d, _, h in band]
+            lower = [f"{x_of(d):.1f},{y_of(lo):.1f}" for d, lo, _ in reversed(band)]
+            parts.append(
+                f'<polygon class="band" fill="{color}" fill-opacity="0.15" stroke="none" '
+                f'points="{" ".join(upper + lower)}"/>'
+            )
+        elif s.band:  # one day: the interval as an error bar
+            day, low, high = s.band[0]
+            parts.append(
+                f'<line class="band" x1="{x_of(day):.1f}" x2="{x_of(day):.1f}" '
+                f'y1="{y_of(min(high, top_value)):.1f}" y2="{y_of(low):.1f}" stroke="{color}" '
+                'stroke-opacity="0.4" stroke-width="6"/>'
+            )
         segment: list[str] = []
         segments = [segment]
         for day, value in sorted(s.points):

@@ -1,0 +1,58 @@
+"""The results page as a person reads it: the verdict first, both lifts, the chart with its
+confidence band and a daily / cumulative switch, a table alternative; no sideways scrolling
+at 1280 px, readable at 390 px."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from agents.demo import DEMO_AGENT, DEMO_EXPRESS_TARGET, DEMO_REST_TARGET
+from agents.models import Agent
+from targets.models import DeployTarget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "browser-test-pw"
+
+
+def _traffic():
+    web = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET)
+    rest = DeployTarget.objects.get(code=DEMO_REST_TARGET)
+    client = Client()
+    for i in range(40):
+        client.post(f"/ac-demo/v3/agent-api?apikey={web.api_key}&session=r{i}&vid=r{i}",
+                    data='[{"a": "a-hero"}]', content_type="text/plain")  # fmt: skip
+        if i % 3 == 0:
+            client.post(f"/ac-demo/v3/agent-api?apikey={rest.api_key}&session=r{i}&vid=r{i}",
+                        data='[{"g": "g-purchase", "v": 20}]', content_type="text/plain")  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_results_page__verdict_lifts_chart_and_width(live_server, browser, output_dir, width):
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    _traffic()
+    agent = Agent.objects.get(code=DEMO_AGENT)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/results/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector(".verdict")
+        first = page.locator(".goal-results").first
+        assert first.locator(".verdict").inner_text().strip()  # the verdict leads
+        assert first.locator(".rate-table").count() == 1  # conversion-rate lift
+        assert first.locator(".value-table").count() == 1  # value lift
+        assert "lift 95% (daily)" in first.inner_text().lower()  # headers are upper-cased
+        assert page.locator("#results-chart svg .band").count() >= 1  # the 95% band
+        assert page.locator("details.chart-table table caption").count() == 1
+        page.screenshot(path=str(output_dir / f"results-{width}.png"), full_page=True)
+        page.click("text=Daily")
+        page.wait_for_selector("#results-chart svg[aria-label^='Daily conversion rate']")
+        # no sideways scrolling (wide tables scroll inside their own box)
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    finally:
+        context.close()
