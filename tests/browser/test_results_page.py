@@ -21,12 +21,15 @@ def _traffic():
     web = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET)
     rest = DeployTarget.objects.get(code=DEMO_REST_TARGET)
     client = Client()
+
+    def send(key: str, body: str, visitor: str) -> None:
+        url = f"/ac-demo/v3/agent-api?apikey={key}&session={visitor}&vid={visitor}"
+        assert client.post(url, data=body, content_type="text/plain").status_code == 200
+
     for i in range(40):
-        client.post(f"/ac-demo/v3/agent-api?apikey={web.api_key}&session=r{i}&vid=r{i}",
-                    data='[{"a": "a-hero"}]', content_type="text/plain")  # fmt: skip
+        send(web.api_key, '[{"a": "a-hero"}]', f"r{i}")
         if i % 3 == 0:
-            client.post(f"/ac-demo/v3/agent-api?apikey={rest.api_key}&session=r{i}&vid=r{i}",
-                        data='[{"g": "g-purchase", "v": 20}]', content_type="text/plain")  # fmt: skip
+            send(rest.api_key, '[{"g": "g-purchase", "v": 20}]', f"r{i}")
 
 
 @pytest.mark.parametrize("width", [1280, 390])
