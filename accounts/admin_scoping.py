@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from accounts.current import current_account_id
 from accounts.models import Account
 from accounts.selectors import accounts_for_user, user_is_account_staff
 
@@ -23,11 +24,21 @@ class AccountScopedAdmin(admin.ModelAdmin):
     scoped_relations: tuple[str, ...] = ()  # FK / M2M fields whose choices are narrowed too
 
     def _account_ids(self, request: HttpRequest) -> set[int]:
+        """The accounts shown: the one picked for this session, else all the user's."""
         cached = getattr(request, "_conductrics_account_ids", None)
         if cached is None:
-            cached = set(accounts_for_user(user=request.user).values_list("pk", flat=True))
+            current = current_account_id(request)
+            if current is not None:
+                cached = {current}
+            else:
+                cached = set(accounts_for_user(user=request.user).values_list("pk", flat=True))
             request._conductrics_account_ids = cached
         return cached
+
+    def _scoped(self, request: HttpRequest) -> bool:
+        """Whether lists and pickers are narrowed: always but for a superuser who has not
+        picked an account."""
+        return not request.user.is_superuser or current_account_id(request) is not None
 
     def _object_account_id(self, obj: Model) -> int | None:
         if not self.account_path:
@@ -41,7 +52,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
-        if request.user.is_superuser:
+        if not self._scoped(request):
             return qs
         key = f"{self.account_path}__in" if self.account_path else "pk__in"
         return qs.filter(**{key: self._account_ids(request)})
@@ -121,16 +132,16 @@ class AccountScopedAdmin(admin.ModelAdmin):
         return None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Account and not request.user.is_superuser:
+        if db_field.related_model is Account and self._scoped(request):
             kwargs["queryset"] = Account.objects.filter(pk__in=self._account_ids(request))
-        elif db_field.name in self.scoped_relations and not request.user.is_superuser:
+        elif db_field.name in self.scoped_relations and self._scoped(request):
             kwargs["queryset"] = db_field.related_model.objects.filter(
                 account__in=self._account_ids(request)
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name in self.scoped_relations and not request.user.is_superuser:
+        if db_field.name in self.scoped_relations and self._scoped(request):
             kwargs["queryset"] = db_field.related_model.objects.filter(
                 account__in=self._account_ids(request)
             )

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.current import account_switch_view
 from conductrics_admin.health import healthz, readyz
 from conductrics_admin.metrics import metrics
 from reports.admin import admin_urls as reports_admin_urls
@@ -28,6 +29,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/switch-account/", account_switch_view, name="account-switch"),
     path("admin/", (admin_urls, "admin", admin.site.name)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -3,6 +3,7 @@
 from django import template
 from django.urls import reverse
 
+from accounts.current import current_account_id
 from accounts.selectors import accounts_for_user
 from reports.overview import OVERVIEW_ACCOUNTS_MAX, accounts_overview
 
@@ -17,8 +18,12 @@ _FIX_URLS = {
 
 @register.inclusion_tag("admin/overview.html", takes_context=True)
 def account_overview(context: template.Context) -> dict:
-    user = context["request"].user
-    accounts = list(accounts_for_user(user=user).order_by("code")[: OVERVIEW_ACCOUNTS_MAX + 1])
+    request = context["request"]
+    shown = accounts_for_user(user=request.user)
+    current = current_account_id(request)
+    if current is not None:  # one account at a time
+        shown = shown.filter(pk=current)
+    accounts = list(shown.order_by("code")[: OVERVIEW_ACCOUNTS_MAX + 1])
     overviews = accounts_overview(accounts=accounts)
     for overview in overviews:
         for line in overview.agents:

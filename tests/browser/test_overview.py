@@ -33,3 +33,28 @@ def test_overview__shows_the_demo_agent_and_fits_the_screen(
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     finally:
         context.close()
+
+
+def test_account_switcher__one_account_at_a_time(live_server, page, output_dir):
+    from accounts.services import account_create
+    from agents.models import AgentStatus
+    from agents.services import VariationSpec, agent_create
+
+    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+    other = account_create(code="ac-second", name="Second shop")
+    agent_create(account=other, code="a-hero", name="Second hero", status=AgentStatus.RUNNING,
+                 variations=[VariationSpec("A"), VariationSpec("B")])  # fmt: skip
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    assert "Second hero" in page.inner_text("#result_list")
+    page.select_option("#account-switch", label="ac-demo")
+    page.wait_for_load_state()
+    assert page.input_value("#account-switch") != ""
+    listed = page.inner_text("#result_list")
+    assert "Second hero" not in listed
+    assert "Hero headline" in listed
+    page.screenshot(path=str(output_dir / "account-switcher.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/")
+    assert "Second shop" not in page.inner_text("#overview")
