@@ -63,3 +63,26 @@ def page(context):
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+DEMO_PASSWORD = "browser-test-pw"
+
+
+@pytest.fixture
+def demo_admin(live_server):
+    """The demo account seeded, with its admin user; returns `login(page, next_path)`."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command(
+        "seed_demo", "--username", "admin", "--password", DEMO_PASSWORD, stdout=io.StringIO()
+    )
+
+    def login(page, next_path: str = "/admin/") -> None:
+        page.goto(f"{live_server.url}/admin/login/?next={next_path}")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", DEMO_PASSWORD)
+        page.click("input[type=submit]")
+
+    return login

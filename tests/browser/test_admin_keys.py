@@ -1,26 +1,16 @@
 """A rotated runtime key, as a person sees it in the admin: on its own page, once, never
 in a message that later pages (or the cookie) carry."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from agents.demo import DEMO_EXPRESS_TARGET
 from targets.models import DeployTarget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "browser-test-pw"
-
-
-def test_rotate_key_action__shows_the_new_key_once(live_server, context, page, output_dir):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_rotate_key_action__shows_the_new_key_once(demo_admin, context, page, output_dir):
     old = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET).api_key
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/targets/deploytarget/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    demo_admin(page, "/admin/targets/deploytarget/")
     page.check(f"tr:has-text('{DEMO_EXPRESS_TARGET}') input.action-select")
     page.select_option("select[name=action]", "rotate_key")
     page.click("button[name=index]")

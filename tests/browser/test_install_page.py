@@ -1,28 +1,19 @@
 """The install page as a person uses it: its snippet, pasted into a page, really selects;
 the test button sends a request, which then shows among the recent requests."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from agents.demo import DEMO_EXPRESS_TARGET
 from targets.models import DeployTarget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "browser-test-pw"
 
-
-def test_install_page__snippet_selects_and_test_request_is_listed(live_server, page, output_dir):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_install_page__snippet_selects_and_test_request_is_listed(
+    demo_admin, live_server, page, output_dir
+):
     target = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET)
-    page.goto(
-        f"{live_server.url}/admin/login/?next=/admin/targets/deploytarget/{target.pk}/install/"
-    )
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    demo_admin(page, f"/admin/targets/deploytarget/{target.pk}/install/")
     snippet = page.inner_text("#snippet")
     page.click("#send-test")
     page.wait_for_function("document.getElementById('test-answer').textContent.startsWith('200')")

@@ -1,28 +1,17 @@
 """The admin's home as a person sees it: the overview of the account, its agents and
 warnings, fitting 1280 px and readable at 390 px."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "browser-test-pw"
-
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_overview__shows_the_demo_agent_and_fits_the_screen(
-    live_server, browser, output_dir, width
-):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_overview__shows_the_demo_agent_and_fits_the_screen(demo_admin, browser, output_dir, width):
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        demo_admin(page, "/admin/")
         page.wait_for_selector("#overview")
         overview = page.inner_text("#overview")
         assert "Demo (ac-demo)" in overview
@@ -35,19 +24,15 @@ def test_overview__shows_the_demo_agent_and_fits_the_screen(
         context.close()
 
 
-def test_account_switcher__one_account_at_a_time(live_server, page, output_dir):
+def test_account_switcher__one_account_at_a_time(demo_admin, live_server, page, output_dir):
     from accounts.services import account_create
     from agents.models import AgentStatus
     from agents.services import VariationSpec, agent_create
 
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
     other = account_create(code="ac-second", name="Second shop")
     agent_create(account=other, code="a-hero", name="Second hero", status=AgentStatus.RUNNING,
                  variations=[VariationSpec("A"), VariationSpec("B")])  # fmt: skip
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    demo_admin(page, "/admin/agents/agent/")
     assert "Second hero" in page.inner_text("#result_list")
     page.select_option("#account-switch", label="ac-demo")
     page.wait_for_load_state()

@@ -2,10 +2,7 @@
 confidence band and a daily / cumulative switch, a table alternative; no sideways scrolling
 at 1280 px, readable at 390 px."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from agents.demo import DEMO_AGENT, DEMO_EXPRESS_TARGET, DEMO_REST_TARGET
@@ -13,8 +10,6 @@ from agents.models import Agent
 from targets.models import DeployTarget
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "browser-test-pw"
 
 
 def _traffic():
@@ -33,17 +28,13 @@ def _traffic():
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_results_page__verdict_lifts_chart_and_width(live_server, browser, output_dir, width):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_results_page__verdict_lifts_chart_and_width(demo_admin, browser, output_dir, width):
     _traffic()
     agent = Agent.objects.get(code=DEMO_AGENT)
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/results/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        demo_admin(page, f"/admin/agents/agent/{agent.pk}/results/")
         page.wait_for_selector(".verdict")
         first = page.locator(".goal-results").first
         assert first.locator(".verdict").inner_text().strip()  # the verdict leads

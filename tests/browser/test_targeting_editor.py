@@ -1,17 +1,12 @@
 """The agent page's targeting editor as a person uses it: conditions as rows (source, name,
 operator, value), rules with their variation, saved and shown in words."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from agents.demo import DEMO_AGENT
 from agents.models import Agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "browser-test-pw"
 
 
 def _leaf(row, source, name, op, value):
@@ -23,13 +18,9 @@ def _leaf(row, source, name, op, value):
         row.locator("input[aria-label=value]").fill(value)
 
 
-def test_targeting_editor__rows_make_the_conditions_shown_in_words(live_server, page, output_dir):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_targeting_editor__rows_make_the_conditions_shown_in_words(demo_admin, page, output_dir):
     agent = Agent.objects.get(code=DEMO_AGENT)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/change/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    demo_admin(page, f"/admin/agents/agent/{agent.pk}/change/")
 
     eligibility = page.locator("#ct-eligibility")
     eligibility.locator("select[aria-label=when]").select_option("any")
@@ -67,13 +58,9 @@ def test_targeting_editor__rows_make_the_conditions_shown_in_words(live_server, 
     page.screenshot(path=str(output_dir / "targeting-saved.png"), full_page=True)
 
 
-def test_targeting_editor__a_bad_condition_shows_the_servers_message(live_server, page, output_dir):
-    call_command("seed_demo", "--username", "admin", "--password", PASSWORD, stdout=io.StringIO())
+def test_targeting_editor__a_bad_condition_shows_the_servers_message(demo_admin, page, output_dir):
     agent = Agent.objects.get(code=DEMO_AGENT)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/agents/agent/{agent.pk}/change/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    demo_admin(page, f"/admin/agents/agent/{agent.pk}/change/")
     eligibility = page.locator("#ct-eligibility")
     eligibility.locator("select[aria-label=when]").select_option("all")
     _leaf(eligibility.locator(".ct-leaf").nth(0), "input", "bad name!", "eq", "x")
