@@ -8,6 +8,7 @@ from targets.models import DeployTarget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 def test_rotate_key_action__shows_the_new_key_once(demo_admin, context, page, output_dir):
     old = DeployTarget.objects.get(code=DEMO_EXPRESS_TARGET).api_key
     demo_admin(page, "/admin/targets/deploytarget/")
