@@ -116,6 +116,12 @@ def _date(request: Request, name: str) -> date | None:
         raise ValidationError({name: str(exc)}) from None
 
 
+REPORT_DATES = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), inclusive."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
+]
+
+
 def _report(request: Request, account: object, code: str) -> tuple[Agent, dict]:
     """The agent `code` of `account` and its report for the request's dates (400 on bad
     dates, 404 on an unknown agent)."""
@@ -131,10 +137,7 @@ class AgentReportView(AccountAPIView):
     @extend_schema(
         tags=["reports"],
         summary="Results of an agent (test) from the aggregates",
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), inclusive."),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
-        ],
+        parameters=REPORT_DATES,
         responses={200: ReportSchema},
     )
     def get(self, request: Request, account: str, code: str) -> Response:
@@ -192,10 +195,7 @@ class AgentReportCsvView(AccountAPIView):
     @extend_schema(
         tags=["reports"],
         summary="Results of an agent as CSV: one row per goal and variation",
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), inclusive."),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
-        ],
+        parameters=REPORT_DATES,
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request, account: str, code: str) -> HttpResponse:

@@ -188,8 +188,8 @@ class _Plan:
 
 
 class _GoalsReached(Mapping):
-    """Goal code -> when this visitor last reached it (source `goal`): the read's answer,
-    and the goals of this request's earlier commands."""
+    """Goal code -> when this visitor last reached it (source `goal`), as the request's
+    one read found it (goals sent by this request itself are not counted yet)."""
 
     def __init__(self, plan: _Plan) -> None:
         self._plan = plan
