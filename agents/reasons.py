@@ -18,3 +18,8 @@ NOT_ON_THIS_TARGET = "not_on_this_target"
 NO_ELIGIBLE_VARIATION = "no_eligible_variation"
 NOT_ELIGIBLE = "not_eligible"  # the visitor does not meet the agent's eligibility (SPEC §4b)
 OTHER_AGENT_IN_GROUP = "other_agent_in_group"  # its mutually exclusive group slots another
+
+# a warning on a selection that was made: the command's c/x asked for another variation
+# than the visitor's existing assignment, which is kept (a local decision the server
+# overruled, SPEC §5: counted in the target's diagnostics)
+ASSIGNMENT_KEPT = "assignment_kept"

@@ -190,6 +190,8 @@ CONFIG_CACHE_MAX_ACCOUNTS = env.int("CONFIG_CACHE_MAX_ACCOUNTS", default=10000)
 GOAL_DIAGNOSTICS_FLUSH_SECONDS = env.float("GOAL_DIAGNOSTICS_FLUSH_SECONDS", default=1.0)
 # how often a process writes its notes of recent requests (the install page; runtime/recent.py)
 RECENT_REQUESTS_FLUSH_SECONDS = env.float("RECENT_REQUESTS_FLUSH_SECONDS", default=1.0)
+# how long a browser (and any HTTP cache) keeps an Express target's bundle (SPEC §5)
+LOCAL_BUNDLE_MAX_AGE_SECONDS = env.int("LOCAL_BUNDLE_MAX_AGE_SECONDS", default=60)
 
 # Production defaults (DEBUG off) pass `manage.py check --deploy`; each can be turned off
 # where TLS is terminated elsewhere and the proxy sets X-Forwarded-Proto.

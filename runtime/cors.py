@@ -53,7 +53,7 @@ def preflight_headers(
         raise AgentApiError(403, "This origin may not call this agent-api.")
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
         "Access-Control-Allow-Headers": ALLOWED_HEADERS,
         "Access-Control-Max-Age": MAX_AGE_SECONDS,
         "Vary": "Origin",

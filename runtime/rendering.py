@@ -41,6 +41,10 @@ def envelope_render(
             if item.selected:
                 items.append(selection_item(item))
                 sels[item.agent] = item.variation
+                if item.warning:
+                    warnings.append(
+                        {"reason": item.warning, "a": item.agent, "detail": item.detail}
+                    )
             else:
                 warnings.append({"reason": item.reason, "a": item.agent, "detail": item.detail})
         else:

@@ -146,3 +146,72 @@ def agent_api_schema(operation_id: str) -> Callable:
             )
         ],
     )
+
+
+class BundleVariationSchema(serializers.Serializer):
+    code = serializers.CharField()
+    weight = serializers.FloatField(min_value=0)
+    md = serializers.DictField(child=serializers.CharField())
+
+
+class BundleRuleSchema(serializers.Serializer):
+    name = serializers.CharField()
+    when = serializers.JSONField(allow_null=True, help_text="A condition (SPEC §4b), or null.")
+    variation = serializers.CharField()
+
+
+class BundleAgentSchema(serializers.Serializer):
+    status = serializers.RegexField(r"^(running|paused)$", help_text="running or paused.")
+    server_only = serializers.CharField(
+        required=False, help_text="Why the browser cannot decide it: ask the agent-api."
+    )
+    variations = BundleVariationSchema(many=True, required=False)
+    paused = serializers.CharField(required=False, help_text="The variation served while paused.")
+    eligibility = serializers.JSONField(required=False, allow_null=True)
+    rules = BundleRuleSchema(many=True, required=False)
+    group = serializers.CharField(required=False, allow_null=True)
+
+
+class BundleMemberSchema(serializers.Serializer):
+    agent = serializers.CharField()
+    weight = serializers.FloatField(min_value=0)
+
+
+class BundleSchema(serializers.Serializer):
+    format = serializers.IntegerField()
+    account = serializers.CharField()
+    target = serializers.CharField()
+    version = serializers.IntegerField(help_text="The account's configuration version.")
+    vid = serializers.BooleanField(help_text="Whether the target takes an External Visitor ID.")
+    max_age = serializers.IntegerField(help_text="Seconds a client may keep it.")
+    agents = serializers.DictField(child=BundleAgentSchema())
+    groups = serializers.DictField(child=BundleMemberSchema(many=True))
+
+
+bundle_schema = extend_schema(
+    operation_id="agent_api_bundle",
+    tags=["agent-api"],
+    summary="The Express target's bundle, for decisions in the browser (SPEC §5)",
+    description=(
+        "Configuration only, never visitor data: the running and paused agents on the "
+        "target, their groups, whether it takes a vid. Answers 304 to a matching "
+        "If-None-Match."
+    ),
+    auth=[],
+    parameters=[
+        OpenApiParameter(
+            "apikey", str, description="Runtime key (or the x-conductrics-apikey header)."
+        ),
+        OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
+    ],
+    responses={
+        200: BundleSchema,
+        304: OpenApiResponse(description="Not modified (If-None-Match names its ETag)."),
+        400: _error("A REST target: bundles are for Express targets."),
+        401: _error("Missing or unknown key, or unknown account."),
+        403: _error("Key of another account or target, disabled target, origin refused."),
+        405: _error("Method not allowed."),
+        429: _error("Throttled (see Retry-After)."),
+        503: _error("Database unavailable (see Retry-After)."),
+    },
+)

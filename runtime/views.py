@@ -1,4 +1,5 @@
-"""The agent-api endpoint: `POST /{account}/v3/agent-api[/{target-code}]`.
+"""The agent-api endpoints: `POST /{account}/v3/agent-api[/{target-code}]`, and the Express
+target's bundle `GET /{account}/v3/agent-api/js/{target-code}` (`runtime.bundle`).
 
 A thin DRF view: DRF authenticates the runtime key (`RuntimeKeyAuthentication`), checks
 the origin (`OriginAllowed`) and throttles (`TargetThrottle`); the view parses the request
@@ -9,6 +10,8 @@ and renders the Conductrics envelope. A pre-flight (OPTIONS) is answered by
 
 import time
 
+from django.conf import settings
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -18,13 +21,14 @@ from rest_framework.views import APIView
 
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_key_from
+from runtime.bundle import bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request_origin
 from runtime.errors import AgentApiError
 from runtime.metrics import REASONS, agent_api_observe
 from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
 from runtime.recent import recent_request_note
 from runtime.rendering import envelope_render
-from runtime.schema import agent_api_schema
+from runtime.schema import agent_api_schema, bundle_schema
 from runtime.throttling import TargetThrottle
 from targeting.useragent import trait_log
 from visitors.config import account_conf
@@ -162,3 +166,26 @@ class AgentApiTargetView(AgentApiBase):
     @agent_api_schema("agent_api_target")
     def post(self, request: Request, account: str, target: str) -> Response:
         return self._run(request)
+
+
+class AgentApiBundleView(AgentApiBase):
+    """`GET /{account}/v3/agent-api/js/{target-code}`: the Express target's bundle (SPEC §5),
+    for decisions in the browser. The key must be that target's."""
+
+    @bundle_schema
+    def get(self, request: Request, account: str, target: str) -> HttpResponse:
+        account_conf_, target_conf = self.runtime.account, self.runtime.target
+        if not target_conf.is_express:
+            raise AgentApiError(
+                400,
+                f"Deploy target {target_conf.code} is a REST target: bundles are for Express "
+                "targets, whose pages decide in the browser.",
+            )
+        bundle = bundle_rendered(account=account_conf_, target=target_conf)
+        if etag_matches(request._request.META.get("HTTP_IF_NONE_MATCH"), bundle.etag):
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(bundle.body, content_type="application/json")
+        response["ETag"] = bundle.etag
+        response["Cache-Control"] = f"public, max-age={settings.LOCAL_BUNDLE_MAX_AGE_SECONDS}"
+        return response

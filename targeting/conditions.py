@@ -54,6 +54,7 @@ ABSENT_HOLDS = ("not_set", "not_reached")
 
 INPUT_NAME_RE = r"^[A-Za-z0-9_.-]{1,64}\Z"
 TRAIT_NAME_RE = r"^(cust|ua)/[A-Za-z0-9_-]{1,64}\Z"
+UA_TRAIT_PREFIX = "ua/"  # traits the server derives from the UA (a browser has none of them)
 # a decimal number as both sides of lt/lte/gt/gte are read (the same in JavaScript)
 NUMBER_RE = r"^-?[0-9]{1,30}(\.[0-9]{1,30})?\Z"
 

@@ -345,6 +345,13 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
                 plan.writes.confirmed_rows.append(existing)
         result.policy = sel.POLICY_STICKY
         result.status = sel.STATUS_OK if existing.confirmed_at else sel.STATUS_PROVISIONAL
+        if (command.allow is not None and variation.code not in command.allow) or (
+            variation.code in command.exclude
+        ):
+            result.warning = sel.ASSIGNMENT_KEPT
+            result.detail = (
+                f"the visitor is assigned {variation.code} already: kept, whatever c/x ask"
+            )
     return result
 
 

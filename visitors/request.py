@@ -90,6 +90,7 @@ class SelectionResult:
     reason: str | None = None  # set when no selection was made
     detail: str = ""
     log: str = ""  # its data.log line, where SPEC §4b words it (else made from the rest)
+    warning: str | None = None  # a reason code for a selection made despite the command's c/x
 
     @property
     def selected(self) -> bool:
