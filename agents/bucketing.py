@@ -1,4 +1,9 @@
-"""Deterministic weighted bucketing: the same (agent, visitor) gets the same variation anywhere."""
+"""Deterministic weighted bucketing: the same (agent, visitor) gets the same variation anywhere.
+
+The browser client makes the same decisions (`static/conductrics/conductrics.js`, local
+decisions): both pass `tests/vectors/local_decisions.json`, so every float operation here
+has its exact twin there.
+"""
 
 import hashlib
 from collections.abc import Sequence
@@ -27,7 +32,9 @@ def variation_pick(*, agent_code: str, identity: str, variations: Sequence[W]) -
     Returns None when no variation has a weight above 0.
     """
     eligible = [v for v in variations if v.weight > 0]
-    total = sum(v.weight for v in eligible)
+    total = 0.0
+    for variation in eligible:  # left to right, as the browser adds (sum() may compensate)
+        total += variation.weight
     if not eligible or total <= 0:
         return None
     point = bucket_point(agent_code=agent_code, identity=identity) * total

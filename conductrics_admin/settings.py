@@ -125,12 +125,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# The app serves its own static files (WhiteNoise): the JavaScript client and the admin's
-# CSS, gzip- and Brotli-compressed by `collectstatic`, with cache headers. Without DEBUG they
-# are served from STATIC_ROOT, so `collectstatic` comes before the server starts.
+# The app serves its own static files (WhiteNoise): the JavaScript client (minified) and the
+# admin's CSS, gzip- and Brotli-compressed by `collectstatic`, with cache headers. Without
+# DEBUG they are served from STATIC_ROOT, so `collectstatic` comes before the server starts.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "conductrics_admin.static_storage.MinifiedCompressedStaticFilesStorage"
+    },
 }
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 WHITENOISE_MAX_AGE = env.int("STATIC_MAX_AGE_SECONDS", default=3600)
