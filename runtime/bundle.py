@@ -31,6 +31,9 @@ from targeting.conditions import (
 from visitors.config import AccountConf, AgentConf, TargetConf
 
 BUNDLE_FORMAT = 1  # raised when the bundle's shape changes in a way old clients misread
+BUNDLE_NOTE = (
+    "bundle"  # a bundle served (200 or 304), as the install page's recent requests note it
+)
 
 SERVER_ONLY_STATE = "its conditions read the visitor's goals or assignments (server state)"
 SERVER_ONLY_UA = "its conditions read traits derived from the user agent (ua/...)"

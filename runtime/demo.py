@@ -1,4 +1,5 @@
-"""The demo page (`/demo/`): the seed's scenario in a browser, with the JavaScript client.
+"""The demo page (`/demo/`): the seed's scenario in a browser, with the JavaScript client;
+`/demo/?mode=local` decides in the browser from the target's bundle (SPEC §5).
 
 Served only when DEMO_ENABLED (on with DEBUG): it shows the demo account's keys.
 """
@@ -32,5 +33,7 @@ def demo_page(request: HttpRequest) -> HttpResponse:
             "express_key": express.api_key,
             "rest_key": rest.api_key if rest else "",
             "endpoint": request.build_absolute_uri("/").rstrip("/"),
+            "express_target": express.code,
+            "local": request.GET.get("mode") == "local",
         },
     )

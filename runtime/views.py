@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_key_from
-from runtime.bundle import bundle_rendered, etag_matches
+from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request_origin
 from runtime.errors import AgentApiError
 from runtime.metrics import REASONS, agent_api_observe
@@ -46,6 +46,7 @@ class AgentApiBase(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes: list = []
     runtime: RuntimeAuth | None = None  # set once the key is authenticated
+    note_reasons: list[str] | None = None  # what the install page notes, when not the answer's
 
     def _is_preflight(self) -> bool:
         return getattr(self.request, "method", None) == "OPTIONS"
@@ -83,7 +84,7 @@ class AgentApiBase(APIView):
                 target_id=self.runtime.target.id,
                 at=timezone.now(),
                 status=response.status_code,
-                reasons=_reason_codes(response),
+                reasons=self.note_reasons or _reason_codes(response),
                 commands=self.commands,
             )
         return response
@@ -186,6 +187,7 @@ class AgentApiBundleView(AgentApiBase):
             response = HttpResponse(status=304)
         else:
             response = HttpResponse(bundle.body, content_type="application/json")
+        self.note_reasons = [BUNDLE_NOTE]
         response["ETag"] = bundle.etag
         response["Cache-Control"] = f"public, max-age={settings.LOCAL_BUNDLE_MAX_AGE_SECONDS}"
         return response

@@ -1,5 +1,7 @@
 """Admin of deploy targets, with their Data Passing section and key rotation."""
 
+from collections import Counter
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -113,6 +115,9 @@ def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:
     request; and the target's recent requests (refused ones included; no key, no vid)."""
     model_admin, target = admin_object_get(request=request, model=DeployTarget, object_id=object_id)
     endpoint = request.build_absolute_uri("/").rstrip("/")
+    recent = list(
+        RecentRequest.objects.filter(target=target).order_by("-id")[:RECENT_REQUESTS_KEPT]
+    )
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": DeployTarget._meta,
@@ -125,12 +130,17 @@ def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:
         "script_url": request.build_absolute_uri(static("conductrics/conductrics.js")),
         "agents": list(target.agents.order_by("code").values_list("code", flat=True)),
         "goals": list(target.account.goals.order_by("code").values_list("code", flat=True)),
-        "recent": RecentRequest.objects.filter(target=target).order_by("-id")[
-            :RECENT_REQUESTS_KEPT
-        ],
+        "recent": recent,
         "kept": RECENT_REQUESTS_KEPT,
+        "reason_counts": _reason_counts(recent),
     }
     return TemplateResponse(request, "admin/targets/deploytarget/install.html", context)
+
+
+def _reason_counts(recent: list[RecentRequest]) -> list[tuple[str, int]]:
+    """How often each reason code appears in the recent requests, most frequent first."""
+    counts = Counter(code for r in recent for code in r.reasons.split(",") if code)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 admin_urls = [

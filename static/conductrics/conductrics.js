@@ -55,7 +55,8 @@
     } catch (e) {
       storage = null;
     }
-    if (!id && doc) id = readCookie(doc, SESSION_KEY);
+    if (id) return id; // kept in storage: no cookie to read or write (a synchronous call)
+    if (doc) id = readCookie(doc, SESSION_KEY);
     if (!id) id = randomId();
     try {
       if (storage) storage.setItem(SESSION_KEY, id);
@@ -187,8 +188,9 @@
     return JSON.stringify(body);
   };
 
-  // Sends commands; resolves to the agent-api's `data`, rejects on any error or time-out.
-  Client.prototype.exec = function (commands) {
+  // Sends commands; resolves to the agent-api's `data`, rejects on any error or time-out
+  // (`report`: the request is not aborted then, so that it still records what it reports).
+  Client.prototype.exec = function (commands, report) {
     var self = this;
     var controller = self.AbortController ? new self.AbortController() : null;
     var work = self.visitor().then(function (visitor) {
@@ -218,7 +220,7 @@
       });
     });
     return withTimeout(work, self.timeout, function () {
-      if (controller) controller.abort();
+      if (controller && !report) controller.abort();
     });
   };
 
@@ -227,10 +229,13 @@
   Client.prototype.select = function (agent, fallback) {
     var self = this;
     if (!self.local) return self.selectRemote(agent, fallback);
-    return self.ready().then(function (bundle) {
-      var d = bundle && decide(bundle, agent, self.facts(), null);
-      return d && d.server === undefined && d.none === undefined ? self.variation(agent, fallback) :
-        d && d.none ? fallback : self.selectRemote(agent, fallback);
+    return self.ready().then(function () {
+      var d = self.decideLocally(agent);
+      if (d.variation) return self.variation(agent, fallback);
+      // not eligible, another agent's slot: no selection; no bundle, unknown to it (a new
+      // agent?) or server only: the agent-api decides
+      return d.none && d.none !== "unknown" && d.none !== "no_bundle" ? fallback :
+        self.selectRemote(agent, fallback);
     });
   };
 
@@ -355,7 +360,7 @@
   // What the server buckets the visitor by: the vid when passed, valid and allowed.
   function identity(session, vid, vidAllowed) {
     var ok = vid != null && vid !== "" && codePoints(vid) <= 128 &&
-      !NOT_PRINTABLE.test(vid.replace(/ /g, "a")) &&
+      (/^[\x20-\x7e]*$/.test(vid) || !NOT_PRINTABLE.test(vid.replace(/ /g, "a"))) &&
       PLACEHOLDERS.indexOf(vid.replace(/^ +| +$/g, "").toLowerCase()) < 0;
     return ok && vidAllowed ? "v:" + vid : "s:" + session;
   }
@@ -534,7 +539,10 @@
 
   Client.prototype.facts = function () {
     var visitor = this._visitorNow || { traits: "", vid: null };
-    return {
+    var memo = this._facts;
+    if (memo && memo.visitor === visitor && memo.bundle === this.bundle) return memo.facts;
+    this._facts = { visitor: visitor, bundle: this.bundle };
+    return this._facts.facts = {
       identity: identity(this.session, visitor.vid, !!(this.bundle && this.bundle.vid)),
       inputs: this.inputs || {},
       traits: traitsFacts(visitor.traits),
@@ -552,7 +560,8 @@
   // server would, or kept from an earlier page; `fallback` when the bundle cannot decide.
   Client.prototype.variation = function (agent, fallback) {
     var d = this.decideLocally(agent);
-    if (!d) return fallback;
+    if (d.server) this.warn([{ reason: "server_only", a: agent, detail: d.server + ": use select()" }]);
+    if (!d.variation) return fallback;
     this.sels[agent] = d.variation;
     if (d.policy !== "p" && !this.reported[agent]) {
       this.reported[agent] = true;
@@ -565,19 +574,14 @@
     return d.variation;
   };
 
+  // decide() with this page's facts and what this browser kept; {none: "no_bundle"} before
+  // a bundle is there (a first visit: ready() tells when).
   Client.prototype.decideLocally = function (agent) {
-    if (!this.bundle) {
-      this.warn([{ reason: "no_bundle_yet", a: agent, detail: "wait for ready() on a first visit" }]);
-      return null;
-    }
+    if (!this.bundle) return { none: "no_bundle" };
     var facts = this.facts(), kept = this.decisions[agent];
     var stored = kept && kept.i === facts.identity ? kept.c : null;
     var d = decide(this.bundle, agent, facts, stored);
-    if (d.server) {
-      if (stored) return { variation: stored, policy: "s" }; // the server's answer, kept
-      this.warn([{ reason: "server_only", a: agent, detail: d.server + ": use select()" }]);
-    }
-    return d.variation ? d : null;
+    return d.server && stored ? { variation: stored, policy: "s" } : d; // the server's, kept
   };
 
   Client.prototype.enqueue = function (command) {
@@ -606,7 +610,7 @@
         try { sent = self.sendBeacon(url, new Blob([body], { type: "text/plain" })); } catch (e) { sent = false; }
         if (sent) { batch.forEach(function (q) { q.done(null); }); continue; }
       }
-      self.exec(commands).then(self.answered(batch), function () {
+      self.exec(commands, true).then(self.answered(batch), function () {
         batch.forEach(function (q) { q.done(null); });
       });
     }

@@ -80,3 +80,28 @@ def test_recent_requests__the_last_200_are_kept(express_target):
 def test_install_page__staff_of_another_account_get_404(staff_client, other_setup):
     url = reverse("admin:targets_deploytarget_install", args=[other_setup["target"].pk])
     assert staff_client.get(url).status_code == 404
+
+
+def test_express_install_page__local_mode_snippet(admin_client, agent, express_target):
+    html = admin_client.get(
+        reverse("admin:targets_deploytarget_install", args=[express_target.pk])
+    ).content.decode()
+    snippet = html.split('id="snippet-local">')[1].split("</pre>")[0]
+    assert 'target: "dt-web"' in snippet
+    assert "local: true" in snippet
+    assert f'apiKey: "{express_target.api_key}"' in snippet
+    assert 'conductrics.variation("a-hero", "A")' in snippet
+
+
+def test_recent_requests__reason_counts_show_bundles_and_overruled_local_decisions(
+    admin_client, api, client, agent, express_target
+):
+    client.get(f"/ac-acme/v3/agent-api/js/dt-web?apikey={express_target.api_key}")
+    api.data(express_target, [{"a": "a-hero", "c": ["A"]}], session="s1")
+    api.data(express_target, [{"a": "a-hero", "c": ["B"]}], session="s1")  # kept: A
+    html = admin_client.get(
+        reverse("admin:targets_deploytarget_install", args=[express_target.pk])
+    ).content.decode()
+    counts = html.split('class="reason-counts">')[1].split("</p>")[0]
+    assert "<code>assignment_kept</code> × 1" in counts
+    assert "<code>bundle</code> × 1" in counts
