@@ -21,11 +21,12 @@ class JSONBodyParser(JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
+# Refuses fields it does not know, fields that cannot be written, values of another JSON
+# type than the schema's (`json_type_problem`), and text longer than its field's
+# `max_length` as sent (DRF would measure it after trimming whitespace, and accept what
+# the schema's `maxLength` calls too long). A comment, not a docstring: the schema would
+# give it as the description of every input serializer that has none of its own.
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, fields that cannot be written, and text longer than
-    its field's `max_length` as sent (DRF would measure it after trimming whitespace, and
-    accept what the schema's `maxLength` calls too long)."""
-
     read_only_names: tuple[str, ...] = ()
 
     def to_internal_value(self, data: object) -> dict:
@@ -40,9 +41,38 @@ class StrictSerializer(serializers.Serializer):
             elif _too_long(self.fields[name], data[name]):
                 limit = self.fields[name].max_length
                 errors[name] = [f"Ensure this field has no more than {limit} characters."]
+            elif (wrong := json_type_problem(self.fields[name], data[name])) is not None:
+                errors[name] = [wrong]
         if errors:
             raise ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def json_type_problem(field: serializers.Field, value: object) -> str | None:
+    """Why `value` is not of the JSON type the schema gives `field`, or None. DRF would read
+    `"true"` as a boolean, `5` as a string and `"1.5"` as a number; the schema says they
+    are not, so they are refused (the message names the type)."""
+    if value is None:
+        return None  # allow_null is DRF's own check
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "Must be a whole number."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return "Must be a list."
+        child = field.child
+        for i, item in enumerate(value):
+            problem = json_type_problem(child, item)
+            if problem is not None:
+                return f"Item {i}: {problem}"
+    return None
 
 
 def _too_long(field: serializers.Field, value: object) -> bool:
@@ -78,7 +108,14 @@ def codes_resolve(*, model: type, account: object, codes: Iterable[str], field: 
 
 
 def force_param(request: object) -> bool:
-    return str(request.query_params.get("force", "")).lower() in ("1", "true", "yes")
+    """The `force` query parameter: absent, `true` or `false` (the schema's boolean); 400
+    for anything else, so that a typo never deletes or keeps what the caller did not mean."""
+    values = request.query_params.getlist("force")
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in ("true", "false"):
+        raise ValidationError({"force": ["Must be true or false, given once."]})
+    return values[0] == "true"
 
 
 T = TypeVar("T")

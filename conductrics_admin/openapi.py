@@ -1,4 +1,14 @@
-"""OpenAPI post-processing: the errors every management API operation can answer."""
+"""OpenAPI: the errors every management API operation can answer (a post-processing hook),
+and the input rules drf-spectacular does not state by itself (`TruthfulAutoSchema`)."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
+from rest_framework import serializers
+
+from accounts.api_base import StrictSerializer
+
+# a text with at least one character that is not whitespace, and no NUL
+NON_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 _ERROR = {
     "type": "object",
@@ -32,3 +42,28 @@ def add_error_responses(result: dict, generator: object, request: object, public
                     {"description": text, "content": {"application/json": {"schema": _ERROR}}},
                 )
     return result
+
+
+class TruthfulAutoSchema(AutoSchema):
+    """drf-spectacular's schema, with the rules our input serializers enforce that it does
+    not state by itself (issue #21): a request body of a `StrictSerializer` refuses unknown
+    fields (`additionalProperties: false`), and a text that may not be blank may not be
+    only whitespace or hold a NUL either (DRF trims it, then refuses it blank)."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and not isinstance(field, serializers.RegexField)
+            and not field.allow_blank
+            and field.trim_whitespace
+        ):
+            meta["pattern"] = NON_BLANK_PATTERN
+        return meta

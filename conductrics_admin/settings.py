@@ -153,7 +153,7 @@ else:
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "runtime.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "conductrics_admin.openapi.TruthfulAutoSchema",
     # Proxies in front of the server: the client IP (throttling) is read from
     # X-Forwarded-For only that many hops deep; 0 trusts REMOTE_ADDR alone.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -167,6 +167,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # request bodies get components of their own: what a client may send (minLength of
+    # non-blank texts, no unknown fields) is not what it reads back
+    "COMPONENT_SPLIT_REQUEST": True,
     # The docs page's assets are served from our own static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

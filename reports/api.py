@@ -16,7 +16,13 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from agents.models import Agent
-from reports.selectors import agent_report, report_date_parse
+from reports.selectors import (
+    REPORT_DATE_MAX,
+    REPORT_DATE_MIN,
+    REPORT_DATE_PATTERN,
+    agent_report,
+    report_date_parse,
+)
 from reports.verdict import KEEP_RUNNING, LOSER, NO_DIFFERENCE, WINNER
 
 
@@ -107,18 +113,30 @@ ReportSchema._declared_fields["from"] = serializers.DateField()
 
 
 def _date(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
+    values = request.query_params.getlist(name)
+    if not values:
         return None
+    if len(values) > 1:
+        raise ValidationError({name: f"Give “{name}” once."})
+    raw = values[0]
     try:
         return report_date_parse(raw)
     except ValueError as exc:
         raise ValidationError({name: str(exc)}) from None
 
 
+def _date_parameter(name: str, description: str) -> OpenApiParameter:
+    schema = {"type": "string", "format": "date", "pattern": REPORT_DATE_PATTERN}
+    return OpenApiParameter(name, schema, description=description)
+
+
 REPORT_DATES = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), inclusive."),
-    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
+    _date_parameter(
+        "from",
+        f"First day (UTC), inclusive, {REPORT_DATE_MIN} to {REPORT_DATE_MAX}; default: the "
+        "agent's first day. Not after “to” (else 400).",
+    ),
+    _date_parameter("to", "Last day (UTC), inclusive; default: today."),
 ]
 
 

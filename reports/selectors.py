@@ -4,6 +4,7 @@ A fixed number of queries whatever the traffic: variations, goals, visitors by
 variation and day, conversions by goal, variation, day and channel.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -33,15 +34,21 @@ from targets.models import Channel
 # Report dates: far enough either side of any traffic, and of date arithmetic's limits.
 REPORT_DATE_MIN = date(2000, 1, 1)
 REPORT_DATE_MAX = date(2999, 12, 31)
+# a report date as written: YYYY-MM-DD, in the years of REPORT_DATE_MIN to REPORT_DATE_MAX
+REPORT_DATE_PATTERN = r"^2[0-9]{3}-[0-9]{2}-[0-9]{2}$"
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # then the range says why not
 
 
 def report_date_parse(raw: str) -> date:
     """A report's `from` or `to`. Raises ValueError with a message for anything else than
     a YYYY-MM-DD date between REPORT_DATE_MIN and REPORT_DATE_MAX."""
     try:
+        if not _DATE_SHAPE.match(raw):
+            raise ValueError
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"“{raw}” is not a date: write YYYY-MM-DD.") from None
+        shown = raw[:40] if raw.isprintable() else repr(raw[:40])
+        raise ValueError(f"“{shown}” is not a date: write YYYY-MM-DD.") from None
     if not REPORT_DATE_MIN <= day <= REPORT_DATE_MAX:
         raise ValueError(f"“{raw}” is outside {REPORT_DATE_MIN} to {REPORT_DATE_MAX}.")
     return day

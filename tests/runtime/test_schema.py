@@ -46,3 +46,15 @@ def test_schema__lists_every_management_endpoint(client):
     }
     for path, methods in expected.items():
         assert methods <= normalised.get(path.rstrip("/"), set()), path
+
+
+def test_schema__is_valid_openapi_3_by_an_independent_validator(client):
+    """openapi-spec-validator (the OpenAPI Initiative's schemas), besides drf-spectacular's
+    own check above: what a generated client or a gateway will read."""
+    from openapi_spec_validator import validate
+
+    schema = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()
+    assert schema["openapi"].startswith("3.")
+    validate(schema)  # raises OpenAPIValidationError naming the path of the fault

@@ -1,0 +1,71 @@
+"""The management API's schema tells the truth (issue #21, first part): what the server
+refuses is what the schema calls invalid. JSON types as the schema gives them, unknown
+fields, blank texts, `force`, report dates; and the schema says so."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "message"),
+    [
+        ("targets/", {"name": 5}, "name", "Must be a string."),
+        ("targets/", {"name": "Web 2", "enabled": "true"}, "enabled", "Must be true or false."),
+        ("targets/", {"name": "Web 2", "allowed_origins": [5]}, "allowed_origins",
+         "Item 0: Must be a string."),
+        ("goals/", {"name": "Buy", "attribution_window_hours": "12"}, "attribution_window_hours",
+         "Must be a whole number."),
+        ("goals/", {"name": "Buy", "attribution_window_hours": True}, "attribution_window_hours",
+         "Must be a whole number."),
+        ("goals/", {"name": "Buy", "max_value": "1.5"}, "max_value", "Must be a number."),
+        ("goals/", {"name": "   "}, "name", "This field may not be blank."),
+    ],
+)  # fmt: skip
+def test_values_of_another_json_type__400_naming_the_field(
+    admin_api, agent, path, body, field, message
+):
+    response = admin_api("post", path, body)
+    assert response.status_code == 400
+    assert response.json()[field] == [message]
+
+
+@pytest.mark.parametrize("query", ["?force=1", "?force=yes", "?force=", "?force=true&force=true"])
+def test_force__only_true_or_false(admin_api, agent, query):
+    response = admin_api("delete", f"goals/g-purchase/{query}")
+    assert response.status_code == 400
+    assert response.json()["force"] == ["Must be true or false, given once."]
+    assert admin_api("get", "goals/g-purchase/").status_code == 200  # not deleted
+
+
+@pytest.mark.parametrize(
+    "query", ["?to=", "?from=20261201", "?from=2026-W48-2", "?to=2026-12-01&to=2026-12-02"]
+)
+def test_report_dates__only_yyyy_mm_dd_once(admin_api, agent, query):
+    response = admin_api("get", f"agents/a-hero/report/{query}")
+    assert response.status_code == 400
+    assert set(response.json()) <= {"from", "to"}
+
+
+def test_schema__states_those_rules(client):
+    schema = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()
+    components = schema["components"]["schemas"]
+    target_in = components["TargetInRequest"]
+    assert target_in["additionalProperties"] is False
+    name = target_in["properties"]["name"]
+    assert name["minLength"] == 1
+    assert name["maxLength"] == 200
+    assert name["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    assert "description" not in target_in  # not the base serializer's docstring
+    report = schema["paths"]["/api/{account}/agents/{code}/report/"]["get"]
+    dates = {p["name"]: p["schema"] for p in report["parameters"] if p["in"] == "query"}
+    assert dates["from"] == {
+        "type": "string",
+        "format": "date",
+        "pattern": "^2[0-9]{3}-[0-9]{2}-[0-9]{2}$",
+    }
+    delete = schema["paths"]["/api/{account}/goals/{code}/"]["delete"]
+    force = next(p for p in delete["parameters"] if p["name"] == "force")
+    assert force["schema"]["type"] == "boolean"
