@@ -88,9 +88,9 @@ class AccountAccess(BasePermission):
         return accounts_for_user(user=user).filter(code=code).exists()
 
 
+# Base of management API views: authenticated for the account `{account}` of the URL. A
+# comment, not a docstring: the schema would give it as the description of every operation.
 class AccountAPIView(APIView):
-    """Base of management API views: authenticated for the account `{account}` of the URL."""
-
     authentication_classes = [AdminKeyAuthentication, SessionAuthentication]
     # JSON resources only (SPEC §7): a form body would read a blank field as "use the default"
     parser_classes = [JSONBodyParser]

@@ -40,6 +40,7 @@ BODY = PolymorphicProxySerializer(
     component_name="AgentApiBody",
     serializers=[RequestSchema, CommandSchema(many=True, max_length=100)],
     resource_type_field_name=None,
+    many=False,
 )
 
 
@@ -125,7 +126,7 @@ def agent_api_schema(operation_id: str) -> Callable:
             ),
             OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
         ],
-        request=BODY,
+        request={"application/json": BODY, "text/plain": BODY},
         responses={
             200: EnvelopeSchema,
             400: _error("Malformed body or parameters; nothing recorded."),
