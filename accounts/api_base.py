@@ -5,6 +5,7 @@ from typing import TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError, ValidationError
@@ -46,6 +47,28 @@ class StrictSerializer(serializers.Serializer):
         if errors:
             raise ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def code_field(validator: RegexValidator, **kwargs: object) -> serializers.RegexField:
+    """A code as the schema states it: the code's pattern (SPEC §2), refused with the
+    domain's own message."""
+    return serializers.RegexField(
+        validator.regex, error_messages={"invalid": validator.message}, **kwargs
+    )
+
+
+class PositiveNumberField(serializers.FloatField):
+    """A number above its `min_value`, which the schema states (`exclusiveMinimum`); the
+    domain refuses the minimum itself with its own message. (A class attribute: DRF copies
+    fields by their arguments, so a mark set on an instance would be lost.)"""
+
+    exclusive_minimum = True
+
+
+def list_of_at_least(count: int) -> type[serializers.ListSerializer]:
+    """A `list_serializer_class` whose schema states its fewest items (`minItems`); the
+    domain checks them with its own message."""
+    return type(f"ListOfAtLeast{count}", (serializers.ListSerializer,), {"schema_min_items": count})
 
 
 def json_type_problem(field: serializers.Field, value: object) -> str | None:

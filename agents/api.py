@@ -8,9 +8,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, codes_resolve, domain_call, force_param
-from accounts.codes import GROUP_CODE_RE
-from agents.models import WEIGHT_MAX, Agent, AgentGroup, AgentStatus, GroupMember
+from accounts.api_base import (
+    StrictSerializer,
+    code_field,
+    codes_resolve,
+    domain_call,
+    force_param,
+    list_of_at_least,
+)
+from accounts.codes import (
+    GROUP_CODE_RE,
+    validate_agent_code,
+    validate_goal_code,
+    validate_target_code,
+    validate_variation_code,
+)
+from agents.models import VARIATIONS_MIN, WEIGHT_MAX, Agent, AgentGroup, AgentStatus, GroupMember
 from agents.selectors import agent_paused_variation
 from agents.services import (
     MemberSpec,
@@ -31,12 +44,15 @@ FORCE = OpenApiParameter(
 
 
 class VariationIO(StrictSerializer):
-    code = serializers.CharField()
+    code = code_field(validate_variation_code, help_text="1 to 32 letters, digits, _ or -.")
     name = serializers.CharField(required=False, allow_blank=True, default="")
     weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
     metadata = serializers.JSONField(
         required=False, default=dict, help_text="An object of short strings, returned as md."
     )
+
+    class Meta:
+        list_serializer_class = list_of_at_least(VARIATIONS_MIN)  # an agent's variations
 
 
 ELIGIBILITY_HELP = (
@@ -70,16 +86,19 @@ class AgentOut(serializers.Serializer):
 
 
 class AgentIn(StrictSerializer):
-    code = serializers.CharField(required=False, help_text="Blank: made from the name.")
+    code = code_field(
+        validate_agent_code, required=False, help_text="“a-” and 1 to 40 letters, digits or "
+        "dashes; omitted: made from the name.",
+    )  # fmt: skip
     name = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=AgentStatus.choices, default=AgentStatus.PAUSED)
     variations = VariationIO(many=True, help_text="Two or more; the first is the baseline.")
-    paused_variation = serializers.CharField(
-        required=False, allow_null=True, default=None,
+    paused_variation = code_field(
+        validate_variation_code, required=False, allow_null=True, default=None,
         help_text="Code of the variation served while paused (default: the first).",
     )  # fmt: skip
-    goals = serializers.ListField(child=serializers.CharField(), default=list)
-    targets = serializers.ListField(child=serializers.CharField(), default=list)
+    goals = serializers.ListField(child=code_field(validate_goal_code), default=list)
+    targets = serializers.ListField(child=code_field(validate_target_code), default=list)
     eligibility = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text=ELIGIBILITY_HELP
     )
@@ -95,9 +114,9 @@ class AgentPatch(AgentIn):
     name = serializers.CharField(max_length=200, required=False)
     status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
     variations = VariationIO(many=True, required=False)
-    paused_variation = serializers.CharField(required=False, allow_null=True)
-    goals = serializers.ListField(child=serializers.CharField(), required=False)
-    targets = serializers.ListField(child=serializers.CharField(), required=False)
+    paused_variation = code_field(validate_variation_code, required=False, allow_null=True)
+    goals = serializers.ListField(child=code_field(validate_goal_code), required=False)
+    targets = serializers.ListField(child=code_field(validate_target_code), required=False)
     eligibility = serializers.JSONField(required=False, allow_null=True, help_text=ELIGIBILITY_HELP)
     rules = serializers.JSONField(required=False, allow_null=True, help_text=RULES_HELP)
     qa = serializers.JSONField(required=False, allow_null=True, help_text=QA_HELP)
@@ -180,7 +199,7 @@ class AgentDetailView(AccountAPIView):
 
 
 class GroupMemberIO(StrictSerializer):
-    code = serializers.CharField(help_text="An agent's code.")
+    code = code_field(validate_agent_code, help_text="An agent's code.")
     weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
 
 

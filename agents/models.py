@@ -26,6 +26,7 @@ class AgentStatus(models.TextChoices):
 
 
 WEIGHT_MAX = 1e6
+VARIATIONS_MIN = 2  # an agent compares at least two variations (SPEC §3)
 
 
 def validate_weight(value: float) -> None:

@@ -9,7 +9,15 @@ from django.db import transaction
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
 from accounts.recorded_data import recorded_data_count, recorded_data_refuse
-from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation, validate_weight
+from agents.models import (
+    VARIATIONS_MIN,
+    Agent,
+    AgentGroup,
+    AgentStatus,
+    GroupMember,
+    Variation,
+    validate_weight,
+)
 from goals.models import Goal
 from targeting.conditions import ConditionError
 from targeting.rules import agent_targeting_check
@@ -31,7 +39,7 @@ def variations_validate(*, variations: Sequence[VariationSpec]) -> None:
     `all_weights_zero`) unless there are two or more variations, with distinct codes,
     whose weights are not all zero. Each variation's own fields are checked by the model.
     """
-    if len(variations) < 2:
+    if len(variations) < VARIATIONS_MIN:
         raise ValidationError(
             f"An agent needs two or more variations (it has {len(variations)}).",
             code="too_few_variations",

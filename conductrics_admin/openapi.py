@@ -56,6 +56,17 @@ class TruthfulAutoSchema(AutoSchema):
             schema["additionalProperties"] = False
         return schema
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if getattr(field, "schema_min_items", None) is not None:
+            schema["minItems"] = field.schema_min_items
+        return schema
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)  # minimum, maximum, lengths
+        if getattr(field, "exclusive_minimum", False) and "minimum" in schema:
+            schema["exclusiveMinimum"] = True  # OpenAPI 3.0: the minimum itself is excluded
+
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
         if (

@@ -8,7 +8,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, domain_call, force_param
+from accounts.api_base import (
+    PositiveNumberField,
+    StrictSerializer,
+    code_field,
+    domain_call,
+    force_param,
+)
+from accounts.codes import validate_goal_code
+from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
 
@@ -35,17 +43,21 @@ class GoalOut(serializers.Serializer):
 
 
 class GoalIn(StrictSerializer):
-    code = serializers.CharField(required=False, help_text="Blank: made from the name.")
+    code = code_field(
+        validate_goal_code, required=False, help_text="“g-” and 1 to 40 letters, digits or "
+        "dashes; omitted: made from the name.",
+    )  # fmt: skip
     name = serializers.CharField(max_length=200)
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT)
     rest_send = serializers.BooleanField(default=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, default=GoalCounting.ONCE)
-    max_value = serializers.FloatField(
-        allow_null=True, required=False, default=None, max_value=GOAL_VALUE_MAX
+    max_value = PositiveNumberField(
+        allow_null=True, required=False, default=None, min_value=0, max_value=GOAL_VALUE_MAX
     )
     attribution_window_hours = serializers.IntegerField(
-        allow_null=True, required=False, default=None
-    )
+        allow_null=True, required=False, default=None, min_value=1,
+        max_value=ATTRIBUTION_WINDOW_MAX_HOURS,
+    )  # fmt: skip
     when = serializers.JSONField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
 
 
@@ -56,8 +68,12 @@ class GoalPatch(GoalIn):
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, required=False)
     rest_send = serializers.BooleanField(required=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, required=False)
-    max_value = serializers.FloatField(allow_null=True, required=False, max_value=GOAL_VALUE_MAX)
-    attribution_window_hours = serializers.IntegerField(allow_null=True, required=False)
+    max_value = PositiveNumberField(
+        allow_null=True, required=False, min_value=0, max_value=GOAL_VALUE_MAX
+    )
+    attribution_window_hours = serializers.IntegerField(
+        allow_null=True, required=False, min_value=1, max_value=ATTRIBUTION_WINDOW_MAX_HOURS
+    )
     when = serializers.JSONField(allow_null=True, required=False, help_text=WHEN_HELP)
 
 

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, domain_call
+from accounts.api_base import StrictSerializer, code_field, domain_call
+from accounts.codes import validate_target_code
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 from targets.services import (
     KeyRotatedMeanwhile,
@@ -39,7 +40,10 @@ class TargetOut(serializers.Serializer):
 
 class TargetIn(StrictSerializer):
     read_only_names = ("api_key",)
-    code = serializers.CharField(required=False, help_text="Blank: made from the name.")
+    code = code_field(
+        validate_target_code, required=False, help_text="“dt-” and 1 to 40 letters, digits or "
+        "dashes; omitted: made from the name.",
+    )  # fmt: skip
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=TargetKind.choices, default=TargetKind.EXPRESS)
     enabled = serializers.BooleanField(default=True)

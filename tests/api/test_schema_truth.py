@@ -69,3 +69,39 @@ def test_schema__states_those_rules(client):
     delete = schema["paths"]["/api/{account}/goals/{code}/"]["delete"]
     force = next(p for p in delete["parameters"] if p["name"] == "force")
     assert force["schema"]["type"] == "boolean"
+
+
+def test_schema__codes_bounds_and_counts(client):
+    components = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["components"]["schemas"]
+    agent = components["AgentInRequest"]["properties"]
+    assert agent["code"]["pattern"] == "^a-[a-zA-Z0-9-]{1,40}$"
+    assert agent["variations"]["minItems"] == 2
+    assert agent["goals"]["items"]["pattern"] == "^g-[a-zA-Z0-9-]{1,40}$"
+    assert agent["targets"]["items"]["pattern"] == "^dt-[a-zA-Z0-9-]{1,40}$"
+    assert components["VariationIORequest"]["properties"]["code"]["pattern"] == (
+        "^[A-Za-z0-9_-]{1,32}$"
+    )
+    goal = components["GoalInRequest"]["properties"]
+    assert goal["code"]["pattern"] == "^g-[a-zA-Z0-9-]{1,40}$"
+    assert goal["max_value"]["minimum"] == 0
+    assert goal["max_value"]["exclusiveMinimum"] is True
+    assert (
+        goal["attribution_window_hours"]["minimum"],
+        goal["attribution_window_hours"]["maximum"],
+    ) == (1, 2160)
+    assert components["TargetInRequest"]["properties"]["code"]["pattern"] == (
+        "^dt-[a-zA-Z0-9-]{1,40}$"
+    )
+
+
+def test_codes_refused_with_the_domains_message(admin_api, agent):
+    response = admin_api("post", "goals/", {"code": "purchase", "name": "Buy"})
+    assert response.status_code == 400
+    assert response.json()["code"] == [
+        "A goal code is “g-” followed by 1 to 40 letters, digits or dashes."
+    ]
+    response = admin_api("post", "agents/", {"name": "X", "variations": [{"code": "A"}]})
+    assert response.status_code == 400
+    assert "two or more variations" in str(response.json())
