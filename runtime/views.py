@@ -13,6 +13,7 @@ import time
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -190,4 +191,5 @@ class AgentApiBundleView(AgentApiBase):
         self.note_reasons = [BUNDLE_NOTE]
         response["ETag"] = bundle.etag
         response["Cache-Control"] = f"public, max-age={settings.LOCAL_BUNDLE_MAX_AGE_SECONDS}"
+        patch_vary_headers(response, ["Origin"])  # a shared cache keeps one copy per origin
         return response

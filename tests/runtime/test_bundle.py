@@ -80,6 +80,7 @@ def test_bundle__etag_and_304__and_a_change_makes_a_new_etag(client, agent, expr
     etag = first["ETag"]
     assert etag.startswith('"')
     assert first["Cache-Control"] == "public, max-age=60"
+    assert first["Vary"] == "Origin"  # also without an Origin: shared caches keep them apart
     again = _bundle(client, express_target, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
