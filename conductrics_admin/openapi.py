@@ -28,6 +28,49 @@ _ERRORS = {
 }
 
 
+# What an object created by `api_{resource}_create` can be followed by, for clients and
+# for Schemathesis' stateful phase (OpenAPI links: the new object's code from the answer).
+_FOLLOW_UPS = {
+    "agents": ("retrieve", "partial_update", "destroy", "explain_create", "report_retrieve",
+               "report.csv_retrieve"),
+    "goals": ("retrieve", "partial_update", "destroy"),
+    "groups": ("retrieve", "partial_update", "destroy"),
+    "targets": ("retrieve", "partial_update", "destroy", "rotate_key_create"),
+}  # fmt: skip
+
+
+def add_links(result: dict, generator: object, request: object, public: bool) -> dict:
+    """Link each management API create (201) to the operations on the object it made."""
+    known = {
+        operation.get("operationId")
+        for operations in result.get("paths", {}).values()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            resource = next(
+                (r for r in _FOLLOW_UPS if operation.get("operationId") == f"api_{r}_create"), None
+            )
+            created = operation.get("responses", {}).get("201") if resource else None
+            if created is None:
+                continue
+            created["links"] = {
+                follow_up: {
+                    "operationId": f"api_{resource}_{follow_up}",
+                    "parameters": {
+                        "account": "$request.path.account",
+                        "code": "$response.body#/code",
+                    },
+                }
+                for follow_up in _FOLLOW_UPS[resource]
+                if f"api_{resource}_{follow_up}" in known
+            }
+    return result
+
+
 def add_error_responses(result: dict, generator: object, request: object, public: bool) -> dict:
     """Document the error answers of every operation under /api/{account}/."""
     for path, operations in result.get("paths", {}).items():

@@ -177,6 +177,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "conductrics_admin.openapi.add_error_responses",
+        "conductrics_admin.openapi.add_links",
     ],
 }
 

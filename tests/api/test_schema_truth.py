@@ -105,3 +105,26 @@ def test_codes_refused_with_the_domains_message(admin_api, agent):
     response = admin_api("post", "agents/", {"name": "X", "variations": [{"code": "A"}]})
     assert response.status_code == 400
     assert "two or more variations" in str(response.json())
+
+
+def test_schema__creates_link_to_what_follows_them(client):
+    """OpenAPI links from each create to the operations on the object it made (the new
+    code from the answer), which Schemathesis' stateful phase and clients follow."""
+    schema = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()
+    ids = {
+        op["operationId"] for ops in schema["paths"].values() for op in ops.values()
+        if isinstance(op, dict) and "operationId" in op
+    }  # fmt: skip
+    for resource in ("agents", "goals", "groups", "targets"):
+        created = schema["paths"][f"/api/{{account}}/{resource}/"]["post"]["responses"]["201"]
+        links = created["links"]
+        assert {"retrieve", "partial_update", "destroy"} <= set(links)
+        for link in links.values():
+            assert link["operationId"] in ids
+            assert link["parameters"] == {
+                "account": "$request.path.account", "code": "$response.body#/code",
+            }  # fmt: skip
+    agent_links = schema["paths"]["/api/{account}/agents/"]["post"]["responses"]["201"]["links"]
+    assert "report_retrieve" in agent_links
