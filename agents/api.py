@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +23,16 @@ from accounts.codes import (
     validate_target_code,
     validate_variation_code,
 )
-from agents.models import VARIATIONS_MIN, WEIGHT_MAX, Agent, AgentGroup, AgentStatus, GroupMember
+from agents.models import (
+    METADATA_MAX_KEYS,
+    METADATA_VALUE_MAX,
+    VARIATIONS_MIN,
+    WEIGHT_MAX,
+    Agent,
+    AgentGroup,
+    AgentStatus,
+    GroupMember,
+)
 from agents.selectors import agent_paused_variation
 from agents.services import (
     MemberSpec,
@@ -43,11 +52,22 @@ FORCE = OpenApiParameter(
 )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": METADATA_MAX_KEYS,
+        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
+    }
+)
+class MetadataField(serializers.JSONField):
+    """A variation's metadata: an object of short strings (keys of 1 to 64 characters)."""
+
+
 class VariationIO(StrictSerializer):
     code = code_field(validate_variation_code, help_text="1 to 32 letters, digits, _ or -.")
     name = serializers.CharField(required=False, allow_blank=True, default="")
     weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
-    metadata = serializers.JSONField(
+    metadata = MetadataField(
         required=False, default=dict, help_text="An object of short strings, returned as md."
     )
 

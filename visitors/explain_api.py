@@ -3,7 +3,7 @@ recorded (SPEC §4b). Here, not in `agents`, because it reads the visitor's stat
 
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,12 +11,26 @@ from rest_framework.response import Response
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import StrictSerializer
 from agents.models import Agent
-from targeting.inputs import inputs_problem
+from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
 from targeting.useragent import ua_problem
 from visitors.config import account_conf
 from visitors.execution import selection_explain
 from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "maxProperties": INPUTS_MAX_KEYS,
+        "additionalProperties": {"type": "string", "maxLength": INPUT_VALUE_MAX},
+        "description": "What conditions of source input read: keys of 1 to 64 of "
+        "A-Z a-z 0-9 _ . -; null or omitted: none.",
+    }
+)
+class InputsField(serializers.JSONField):
+    """The request's inputs (SPEC §4b)."""
 
 
 class ExplainIn(StrictSerializer):
@@ -28,7 +42,7 @@ class ExplainIn(StrictSerializer):
         required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
         help_text="External visitor id (used where the target allows passing it).",
     )  # fmt: skip
-    inputs = serializers.JSONField(required=False, default=dict)
+    inputs = InputsField(required=False, allow_null=True, default=dict)
     traits = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="group:value,group:value"
     )
@@ -46,6 +60,8 @@ class ExplainIn(StrictSerializer):
         return value
 
     def validate_inputs(self, value: object) -> dict:
+        if value is None:
+            return {}  # null: no inputs
         problem = inputs_problem(value)
         if problem:
             raise serializers.ValidationError(problem)

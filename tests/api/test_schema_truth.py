@@ -128,3 +128,23 @@ def test_schema__creates_link_to_what_follows_them(client):
             }  # fmt: skip
     agent_links = schema["paths"]["/api/{account}/agents/"]["post"]["responses"]["201"]["links"]
     assert "report_retrieve" in agent_links
+
+
+def test_schema__metadata_and_inputs_are_objects_of_short_strings(client):
+    components = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["components"]["schemas"]
+    metadata = components["VariationIORequest"]["properties"]["metadata"]
+    assert metadata["type"] == "object"
+    assert metadata["maxProperties"] == 20
+    assert metadata["additionalProperties"] == {"type": "string", "maxLength": 256}
+    inputs = components["ExplainInRequest"]["properties"]["inputs"]
+    assert inputs["maxProperties"] == 50
+    assert inputs["nullable"] is True
+
+
+def test_explain__null_inputs_are_none(admin_api, agent, express_target):
+    body = {"target": "dt-web", "session": "s-1", "inputs": None}
+    response = admin_api("post", "agents/a-hero/explain/", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["selection"]["c"] in {"A", "B"}
