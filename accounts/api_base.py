@@ -7,9 +7,11 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
-from rest_framework import serializers
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+from accounts.codes import DUPLICATE_CODE
 
 
 class JSONBodyParser(JSONParser):
@@ -147,13 +149,28 @@ T = TypeVar("T")
 def domain_call(call: Callable[[], T]) -> T:
     """Run a domain service in a transaction; its refusals become DRF's 400 with fields.
 
-    An IntegrityError here is a code taken by a concurrent create after the service's
-    own check: the same answer as a duplicate code.
+    A code already used answers 409 (`CodeTaken`), as does an IntegrityError here: a code
+    taken by a concurrent create after the service's own check.
     """
     try:
         with transaction.atomic():
             return call()
     except DjangoValidationError as exc:
+        if _only_duplicate_code(exc):
+            raise CodeTaken(as_api_error(exc).detail) from exc
         raise as_api_error(exc) from exc
     except IntegrityError as exc:
-        raise ValidationError({"code": ["This code is already used."]}) from exc
+        raise CodeTaken({"code": ["This code is already used."]}) from exc
+
+
+class CodeTaken(APIException):
+    """409: the code of the object to create is already used in the account (a conflict
+    with what exists, not a malformed request)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = DUPLICATE_CODE
+
+
+def _only_duplicate_code(exc: DjangoValidationError) -> bool:
+    errors = getattr(exc, "error_dict", None)
+    return bool(errors) and all(e.code == DUPLICATE_CODE for es in errors.values() for e in es)

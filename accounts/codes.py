@@ -81,6 +81,9 @@ def code_generate(*, prefix: str, name: str, is_taken: Callable[[str], bool]) ->
     return candidate
 
 
+DUPLICATE_CODE = "duplicate_code"  # the error code of a code already used (the API's 409)
+
+
 def code_validate_free(*, taken: bool, code: str, label: str) -> None:
     """Raise a ValidationError on `code` when it is already used in the account.
 
@@ -90,7 +93,5 @@ def code_validate_free(*, taken: bool, code: str, label: str) -> None:
     from django.core.exceptions import ValidationError
 
     if taken:
-        raise ValidationError(
-            {"code": f"A {label} with code “{code}” already exists in this account."},
-            code="duplicate_code",
-        )
+        message = f"A {label} with code “{code}” already exists in this account."
+        raise ValidationError({"code": ValidationError(message, code=DUPLICATE_CODE)})

@@ -79,7 +79,10 @@ def add_error_responses(result: dict, generator: object, request: object, public
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for code, text in _ERRORS.items():
+            errors = dict(_ERRORS)
+            if operation.get("operationId") in {f"api_{r}_create" for r in _FOLLOW_UPS}:
+                errors["409"] = "The code is already used in this account."
+            for code, text in errors.items():
                 operation["responses"].setdefault(
                     code,
                     {"description": text, "content": {"application/json": {"schema": _ERROR}}},

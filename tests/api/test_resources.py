@@ -124,9 +124,16 @@ def test_create__invalid__is_400_with_field_messages(admin_api, account, path, b
     assert not (DeployTarget.objects.exists())
 
 
-def test_create__duplicate_code__is_400_on_code(admin_api, purchase_goal):
-    response = admin_api("post", "goals/", {"code": "g-purchase", "name": "Again"})
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("goals/", {"code": "g-purchase", "name": "Again"}),
+     ("targets/", {"code": "dt-web", "name": "Again"}),
+     ("agents/", {"code": "a-hero", "name": "Again",
+                  "variations": [{"code": "A"}, {"code": "B"}]})],
+)  # fmt: skip
+def test_create__duplicate_code__is_409_conflict_on_code(admin_api, agent, path, body):
+    response = admin_api("post", path, body)
+    assert response.status_code == 409
     assert "already exists" in response.json()["code"][0]
 
 

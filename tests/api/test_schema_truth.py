@@ -148,3 +148,12 @@ def test_explain__null_inputs_are_none(admin_api, agent, express_target):
     response = admin_api("post", "agents/a-hero/explain/", body)
     assert response.status_code == 200, response.content
     assert response.json()["selection"]["c"] in {"A", "B"}
+
+
+def test_schema__creates_document_their_409(client):
+    paths = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["paths"]
+    for resource in ("agents", "goals", "groups", "targets"):
+        assert "409" in paths[f"/api/{{account}}/{resource}/"]["post"]["responses"]
+    assert "409" not in paths["/api/{account}/goals/"]["get"]["responses"]
