@@ -30,11 +30,16 @@ def test_express_install_page__snippet_filled_in(admin_client, agent, express_ta
     assert 'conductrics.select("a-hero", "A")' in snippet
 
 
-def test_rest_install_page__curl_for_a_goal_with_vid(admin_client, agent, rest_target):
+def _snippet(admin_client, target, snippet_id="snippet"):
+    """The text of one snippet of `target`'s install page."""
     html = admin_client.get(
-        reverse("admin:targets_deploytarget_install", args=[rest_target.pk])
+        reverse("admin:targets_deploytarget_install", args=[target.pk])
     ).content.decode()
-    snippet = html.split('id="snippet">')[1].split("</pre>")[0]
+    return html.split(f'id="{snippet_id}">')[1].split("</pre>")[0]
+
+
+def test_rest_install_page__curl_for_a_goal_with_vid(admin_client, agent, rest_target):
+    snippet = _snippet(admin_client, rest_target)
     assert "http://testserver/ac-acme/v3/agent-api/dt-server?vid=VISITOR-ID" in snippet
     assert f"apikey={rest_target.api_key}" in snippet
     assert '"g": "g-purchase"' in snippet
@@ -83,10 +88,7 @@ def test_install_page__staff_of_another_account_get_404(staff_client, other_setu
 
 
 def test_express_install_page__local_mode_snippet(admin_client, agent, express_target):
-    html = admin_client.get(
-        reverse("admin:targets_deploytarget_install", args=[express_target.pk])
-    ).content.decode()
-    snippet = html.split('id="snippet-local">')[1].split("</pre>")[0]
+    snippet = _snippet(admin_client, express_target, "snippet-local")
     assert 'target: "dt-web"' in snippet
     assert "local: true" in snippet
     assert f'apiKey: "{express_target.api_key}"' in snippet

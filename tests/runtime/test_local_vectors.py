@@ -15,7 +15,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlencode
 
 import pytest
 from django.http import QueryDict
@@ -200,21 +199,12 @@ def vector_config(account):
     return targets[config["target"]]
 
 
-def _select(client, target, case, commands):
-    query = {"session": case["session"], "apikey": target.api_key}
-    for key in ("vid", "traits"):
-        if case.get(key) is not None:
-            query[key] = case[key]
+def _select(api, target, case, commands):
     body = {"commands": commands}
     if case.get("inputs") is not None:
         body["inputs"] = case["inputs"]
-    response = client.post(
-        f"/ac-acme/v3/agent-api?{urlencode(query)}",
-        data=json.dumps(body),
-        content_type="text/plain",
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["data"]
+    params = {key: case.get(key) for key in ("vid", "traits")}  # None: not sent
+    return api.data(target, None, session=case["session"], raw=json.dumps(body), **params)
 
 
 def test_bundle(client, vector_config):
@@ -234,7 +224,7 @@ def test_bundle(client, vector_config):
     }
 
 
-def test_decisions(client, vector_config):
+def test_decisions(api, vector_config):
     answers = []
     for case in DATA["decisions"]:
         command = {"a": case["agent"]}
@@ -242,8 +232,8 @@ def test_decisions(client, vector_config):
             if key in case:
                 command[key] = case[key]
         if "before" in case:  # the visitor holds this assignment already
-            _select(client, vector_config, case, [{"a": case["agent"], "c": [case["before"]]}])
-        data = _select(client, vector_config, case, [command])
+            _select(api, vector_config, case, [{"a": case["agent"], "c": [case["before"]]}])
+        data = _select(api, vector_config, case, [command])
         item = next((i for i in data["items"] if i.get("a") == case["agent"]), None)
         if item is not None:
             answers.append({"variation": item["c"], "policy": item["p"]})
