@@ -81,7 +81,7 @@
       parts = traits.slice();
     } else if (typeof traits === "object") {
       for (var group in traits) {
-        if (Object.prototype.hasOwnProperty.call(traits, group)) {
+        if (own(traits, group)) {
           parts.push(group + ":" + traits[group]);
         }
       }
@@ -385,7 +385,7 @@
   // The inputs as conditions read them, or null when the server would not take them.
   function inputsFacts(inputs) {
     if (inputs == null) return {};
-    if (typeof inputs !== "object" || Object.prototype.toString.call(inputs) !== "[object Object]") return null;
+    if (Object.prototype.toString.call(inputs) !== "[object Object]") return null;
     var keys = Object.keys(inputs);
     if (keys.length > 50) return null;
     for (var i = 0; i < keys.length; i++) {
