@@ -205,7 +205,7 @@ class AgentDetailView(AccountAPIView):
     @extend_schema(tags=["agents"], request=AgentPatch, responses={200: AgentOut})
     def patch(self, request: Request, account: str, code: str) -> Response:
         agent = self._agent(code)
-        data = AgentPatch(data=request.data, partial=True)
+        data = AgentPatch(data=request.data)
         data.is_valid(raise_exception=True)
         args = _domain_args(self.account, data.validated_data)
         agent = domain_call(lambda: agent_update(agent=agent, **args))
@@ -299,7 +299,7 @@ class GroupDetailView(AccountAPIView):
     @extend_schema(tags=["groups"], request=GroupPatch, responses={200: GroupOut})
     def patch(self, request: Request, account: str, code: str) -> Response:
         group = self._group(code)
-        data = GroupPatch(data=request.data, partial=True)
+        data = GroupPatch(data=request.data)
         data.is_valid(raise_exception=True)
         args = _members(self.account, data.validated_data)
         group = domain_call(lambda: group_update(group=group, **args))

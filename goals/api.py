@@ -116,7 +116,7 @@ class GoalDetailView(AccountAPIView):
     @extend_schema(tags=["goals"], request=GoalPatch, responses={200: GoalOut})
     def patch(self, request: Request, account: str, code: str) -> Response:
         goal = self._goal(code)
-        data = GoalPatch(data=request.data, partial=True)
+        data = GoalPatch(data=request.data)
         data.is_valid(raise_exception=True)
         goal = domain_call(lambda: goal_update(goal=goal, **data.validated_data))
         return Response(goal_json(goal))

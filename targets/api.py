@@ -97,7 +97,7 @@ class TargetDetailView(AccountAPIView):
     @extend_schema(tags=["targets"], request=TargetPatch, responses={200: TargetOut})
     def patch(self, request: Request, account: str, code: str) -> Response:
         target = self._target(code)
-        data = TargetPatch(data=request.data, partial=True)
+        data = TargetPatch(data=request.data)
         data.is_valid(raise_exception=True)
         target = domain_call(lambda: target_update(target=target, **data.validated_data))
         return Response(target_json(target))

@@ -204,6 +204,23 @@ def test_agent__json_shape_and_patch(admin_api, agent):
     ]
 
 
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("agents/a-hero", {"variations": [{"code": "A"}, {"name": "no code"}]}, "variations"),
+        ("agents/a-hero", {"variations": [{"code": "A"}, {}]}, "variations"),
+    ],
+)
+def test_patch__an_item_of_a_list__is_checked_whole(admin_api, agent, path, body, field):
+    """A PATCH replaces a list whole, so each of its items needs what a create needs (a
+    variation without its code was a server error)."""
+    before = admin_api("get", path).json()
+    response = admin_api("patch", path, body)
+    assert response.status_code == 400, response.content
+    assert "This field is required." in str(response.json()[field])
+    assert admin_api("get", path).json() == before
+
+
 def test_agent__removing_a_variation_with_visitors__is_refused(
     admin_api, api, agent, express_target
 ):

@@ -127,6 +127,14 @@ def test_groups__bad_input__is_400(admin_api, agent, body, field, message):
     assert message in str(response.json()[field])
 
 
+def test_groups__patch_with_a_member_without_its_code__is_400(admin_api, agent):
+    admin_api("post", "groups/", {"code": "mx-a", "name": "A", "agents": [{"code": "a-hero"}]})
+    response = admin_api("patch", "groups/mx-a/", {"agents": [{"weight": 2}]})
+    assert response.status_code == 400, response.content
+    assert "This field is required." in str(response.json()["agents"])
+    assert admin_api("get", "groups/mx-a/").json()["agents"] == [{"code": "a-hero", "weight": 1.0}]
+
+
 def test_groups__an_agent_in_another_group__is_refused(admin_api, agent):
     _two_agents(admin_api)
     admin_api("post", "groups/", {"code": "mx-a", "name": "A", "agents": [{"code": "a-one"}]})
