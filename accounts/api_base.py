@@ -13,6 +13,12 @@ from rest_framework.parsers import JSONParser
 
 from accounts.codes import DUPLICATE_CODE
 
+# String formats the schema names for rules a pattern cannot state exactly (Python's
+# Unicode tables, URL parsing); the fuzz tests give Schemathesis a strategy for each.
+FORMAT_PRINTABLE = "printable"  # str.isprintable(): a session, an event id, a QA id
+FORMAT_VISITOR_ID = "visitor-id"  # printable, and not a placeholder such as "null"
+FORMAT_ORIGIN = "origin"  # scheme://host[:port], http or https
+
 
 class JSONBodyParser(JSONParser):
     """DRF's JSON parser, with JSON nested too deeply for Python answered 400, not 500."""

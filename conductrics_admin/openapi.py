@@ -6,6 +6,7 @@ from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
 from accounts.api_base import StrictSerializer
+from targeting.schema import components as condition_language_components
 
 # a text with at least one character that is not whitespace, and no NUL
 NON_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
@@ -68,6 +69,14 @@ def add_links(result: dict, generator: object, request: object, public: bool) ->
                 for follow_up in _FOLLOW_UPS[resource]
                 if f"api_{resource}_{follow_up}" in known
             }
+    return result
+
+
+def add_condition_language(result: dict, generator: object, request: object, public: bool) -> dict:
+    """The components of the condition language (SPEC §4b) that the fields refer to."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(
+        condition_language_components()
+    )
     return result
 
 

@@ -58,16 +58,21 @@ UA_TRAIT_PREFIX = "ua/"  # traits the server derives from the UA (a browser has 
 # a decimal number as both sides of lt/lte/gt/gte are read (the same in JavaScript)
 NUMBER_RE = r"^-?[0-9]{1,30}(\.[0-9]{1,30})?\Z"
 
-_NAMES = {
-    SOURCE_INPUT: (re.compile(INPUT_NAME_RE), "an input key: 1 to 64 of A-Z a-z 0-9 _ . -"),
-    SOURCE_TRAIT: (
-        re.compile(TRAIT_NAME_RE),
-        'a trait group such as "cust/tier" or "ua/mo" ("cust/" or "ua/" and 1 to 64 of '
-        "A-Z a-z 0-9 _ -)",
-    ),
-    SOURCE_GOAL: (re.compile(GOAL_CODE_RE), 'a goal code such as "g-purchase"'),
-    SOURCE_VARIATION: (re.compile(AGENT_CODE_RE), 'an agent code such as "a-hero"'),
+# the sources that take a name, and the pattern of that name
+NAME_RES = {
+    SOURCE_INPUT: INPUT_NAME_RE,
+    SOURCE_TRAIT: TRAIT_NAME_RE,
+    SOURCE_GOAL: GOAL_CODE_RE,
+    SOURCE_VARIATION: AGENT_CODE_RE,
 }
+_NAME_RULES = {
+    SOURCE_INPUT: "an input key: 1 to 64 of A-Z a-z 0-9 _ . -",
+    SOURCE_TRAIT: 'a trait group such as "cust/tier" or "ua/mo" ("cust/" or "ua/" and 1 to '
+    "64 of A-Z a-z 0-9 _ -)",
+    SOURCE_GOAL: 'a goal code such as "g-purchase"',
+    SOURCE_VARIATION: 'an agent code such as "a-hero"',
+}
+_NAMES = {source: (re.compile(NAME_RES[source]), rule) for source, rule in _NAME_RULES.items()}
 _NUMBER = re.compile(NUMBER_RE)
 _LEAF_KEYS = {"source", "name", "op", "value", "values", "ci", "within_hours"}
 

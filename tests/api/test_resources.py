@@ -205,7 +205,7 @@ def test_agent__json_shape_and_patch(admin_api, agent):
 
 
 @pytest.mark.parametrize(
-    "path, body, field",
+    ("path", "body", "field"),
     [
         ("agents/a-hero", {"variations": [{"code": "A"}, {"name": "no code"}]}, "variations"),
         ("agents/a-hero", {"variations": [{"code": "A"}, {}]}, "variations"),
