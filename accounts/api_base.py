@@ -57,6 +57,32 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class FormattedCharField(serializers.CharField):
+    """A text whose rule the schema names by a `format` (one of the `FORMAT_*`); its own
+    validation stays with the view. (A class attribute: DRF copies fields by their
+    arguments, so a mark set on an instance would be lost.)"""
+
+    schema_format = ""
+
+
+class PrintableField(FormattedCharField):
+    """Printable text taken as sent, as the agent-api takes it (whitespace is kept)."""
+
+    schema_format = FORMAT_PRINTABLE
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class VisitorIdField(PrintableField):
+    schema_format = FORMAT_VISITOR_ID
+
+
+class OriginField(FormattedCharField):
+    schema_format = FORMAT_ORIGIN
+
+
 def code_field(validator: RegexValidator, **kwargs: object) -> serializers.RegexField:
     """A code as the schema states it: the code's pattern (SPEC §2), refused with the
     domain's own message."""

@@ -6,6 +6,7 @@ from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
 from accounts.api_base import StrictSerializer
+from runtime.schema import COMPONENTS as AGENT_API_COMPONENTS
 from targeting.schema import components as condition_language_components
 
 # a text with at least one character that is not whitespace, and no NUL
@@ -72,11 +73,12 @@ def add_links(result: dict, generator: object, request: object, public: bool) ->
     return result
 
 
-def add_condition_language(result: dict, generator: object, request: object, public: bool) -> dict:
-    """The components of the condition language (SPEC §4b) that the fields refer to."""
-    result.setdefault("components", {}).setdefault("schemas", {}).update(
-        condition_language_components()
-    )
+def add_components(result: dict, generator: object, request: object, public: bool) -> dict:
+    """The components written by hand that fields refer to: the condition language (SPEC
+    §4b) and the agent-api's commands."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(condition_language_components())
+    schemas.update(AGENT_API_COMPONENTS)
     return result
 
 
@@ -115,6 +117,8 @@ class TruthfulAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if getattr(field, "schema_min_items", None) is not None:
             schema["minItems"] = field.schema_min_items
+        if getattr(field, "schema_format", ""):
+            schema["format"] = field.schema_format
         return schema
 
     def _insert_field_validators(self, field, schema):

@@ -176,7 +176,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "conductrics_admin.openapi.add_condition_language",
+        "conductrics_admin.openapi.add_components",
         "conductrics_admin.openapi.add_error_responses",
         "conductrics_admin.openapi.add_links",
     ],

@@ -2,46 +2,74 @@
 
 from collections.abc import Callable
 
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
-    PolymorphicProxySerializer,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from accounts.api_base import FORMAT_PRINTABLE
+from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
+from targeting.schema import TEXT_PATTERN
+from visitors.request import MAX_ID_LENGTH
 
-class CommandSchema(serializers.Serializer):
-    a = serializers.CharField(required=False, help_text="Selection: the agent code, e.g. a-hero.")
-    c = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Selection: allowed variations."
-    )
-    x = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Selection: excluded variations."
-    )
-    s = serializers.ChoiceField(
-        choices=["p", "ok"], required=False,
-        help_text="Selection: p asks for a provisional selection, ok confirms one.",
-    )  # fmt: skip
-    g = serializers.CharField(required=False, help_text="Goal: the goal code, e.g. g-purchase.")
-    v = serializers.FloatField(required=False, help_text="Goal: value, a finite number ≥ 0.")
-    id = serializers.CharField(
-        required=False, max_length=128, help_text="Goal: the caller's event id."
-    )
+_REF = "#/components/schemas/"
+_TEXT = {"type": "string", "minLength": 1, "pattern": TEXT_PATTERN}
+_CODES = {"type": "array", "nullable": True, "items": {"type": "string", "pattern": TEXT_PATTERN}}
 
-
-class RequestSchema(serializers.Serializer):
-    commands = CommandSchema(many=True, max_length=100, help_text="At most 100 commands.")
-    inputs = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-
-
-BODY = PolymorphicProxySerializer(
-    component_name="AgentApiBody",
-    serializers=[RequestSchema, CommandSchema(many=True, max_length=100)],
-    resource_type_field_name=None,
-    many=False,
-)
+# The body as `body_parse` reads it: a command is a selection (with "a") or a goal (with
+# "g"), never both; keys a command does not use are ignored; at most MAX_COMMANDS.
+COMPONENTS = {
+    "AgentApiSelection": {
+        "type": "object",
+        "description": "A selection: the agent's code; c (allowed) and x (excluded) "
+        "variations; s p asks for a provisional selection, ok confirms one.",
+        "properties": {
+            "a": {**_TEXT, "description": "The agent's code, e.g. a-hero."},
+            "c": _CODES,
+            "x": _CODES,
+            "s": {"type": "string", "nullable": True, "enum": list(SELECTION_STATUSES)},
+        },
+        "required": ["a"],
+        "not": {"required": ["g"]},
+    },
+    "AgentApiGoal": {
+        "type": "object",
+        "description": "A goal: its code; v its value (a finite number from 0, else the "
+        "item answers err); id the caller's event id (a replay is credited once).",
+        "properties": {
+            "g": {**_TEXT, "description": "The goal's code, e.g. g-purchase."},
+            "v": {"type": "number", "nullable": True},
+            "id": {"type": "string", "nullable": True, "format": FORMAT_PRINTABLE,
+                   "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        },
+        "required": ["g"],
+        "not": {"required": ["a"]},
+    },
+    "AgentApiCommand": {
+        "anyOf": [{"$ref": _REF + "AgentApiSelection"}, {"$ref": _REF + "AgentApiGoal"}]
+    },
+}  # fmt: skip
+_COMMANDS = {
+    "type": "array",
+    "maxItems": MAX_COMMANDS,
+    "items": {"$ref": _REF + "AgentApiCommand"},
+    "description": f"At most {MAX_COMMANDS} commands.",
+}
+BODY = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "commands": _COMMANDS,
+                "inputs": {
+                    "description": "What conditions of source input read: an object of "
+                    "strings, keys of 1 to 64 of A-Z a-z 0-9 _ . -. On an Express target "
+                    "other inputs are ignored with a warning; a REST target refuses them."
+                },
+            },
+            "required": ["commands"],
+        },
+        _COMMANDS,
+    ]
+}
 
 
 class CreditSchema(serializers.Serializer):
@@ -112,17 +140,37 @@ def agent_api_schema(operation_id: str) -> Callable:
         auth=[],
         parameters=[
             OpenApiParameter(
-                "session", str, required=True, description="Session id, 1 to 128 chars."
+                "session",
+                {
+                    "type": "string",
+                    "format": FORMAT_PRINTABLE,
+                    "minLength": 1,
+                    "maxLength": MAX_ID_LENGTH,
+                },
+                required=True,
+                description=f"Session id, 1 to {MAX_ID_LENGTH} printable characters.",
             ),
             OpenApiParameter(
-                "vid", str, description="External visitor id (needs the target's option)."
+                "vid",
+                str,
+                description="External visitor id (needs the target's option): 1 "
+                f"to {MAX_ID_LENGTH} printable characters, not a placeholder such as null. "
+                "An Express target ignores another with a warning; a REST target refuses it.",
             ),
             OpenApiParameter(
                 "apikey", str, description="Runtime key (or the x-conductrics-apikey header)."
             ),
-            OpenApiParameter("traits", str, description="group:value,group:value"),
             OpenApiParameter(
-                "debug", str, enum=["true", "false"], description="true adds data.log"
+                "traits",
+                str,
+                description="group:value,group:value (each part 1 to 64 of "
+                "A-Z a-z 0-9 _ -). An Express target ignores others with a warning; a REST "
+                "target refuses them.",
+            ),
+            OpenApiParameter(
+                "debug",
+                {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"},
+                description="true adds data.log (true or false, in any case).",
             ),
             OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
         ],

@@ -3,7 +3,10 @@
 
 import re
 
-_TRAIT_PART = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_PART = r"[A-Za-z0-9_-]{1,64}"
+_TRAIT_PART = re.compile(_PART + r"\Z")
+# the whole of a traits string (empty: none), as the schema states it
+TRAITS_RE = rf"^({_PART}:{_PART}(,{_PART}:{_PART})*)?\Z"
 TRAITS_RULE = (
     "traits must be group:value pairs separated by commas, each part 1 to 64 "
     "letters, digits, _ or -."

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer, code_field, domain_call
+from accounts.api_base import OriginField, StrictSerializer, code_field, domain_call
 from accounts.codes import validate_target_code
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 from targets.services import (
@@ -34,7 +34,7 @@ class TargetOut(serializers.Serializer):
     allow_external_vid = serializers.BooleanField(
         help_text=f"“{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing)."
     )
-    allowed_origins = serializers.ListField(child=serializers.CharField())
+    allowed_origins = serializers.ListField(child=OriginField())
     api_key = serializers.CharField(help_text="The runtime key (read-only; rotate it).")
 
 
@@ -48,7 +48,7 @@ class TargetIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=TargetKind.choices, default=TargetKind.EXPRESS)
     enabled = serializers.BooleanField(default=True)
     allow_external_vid = serializers.BooleanField(default=False)
-    allowed_origins = serializers.ListField(child=serializers.CharField(), default=list)
+    allowed_origins = serializers.ListField(child=OriginField(), default=list)
 
 
 class TargetPatch(TargetIn):
@@ -58,7 +58,7 @@ class TargetPatch(TargetIn):
     kind = serializers.ChoiceField(choices=TargetKind.choices, required=False)
     enabled = serializers.BooleanField(required=False)
     allow_external_vid = serializers.BooleanField(required=False)
-    allowed_origins = serializers.ListField(child=serializers.CharField(), required=False)
+    allowed_origins = serializers.ListField(child=OriginField(), required=False)
 
 
 def target_json(target: DeployTarget) -> dict:

@@ -9,11 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import StrictSerializer
+from accounts.api_base import PrintableField, StrictSerializer, VisitorIdField
 from agents.models import Agent
 from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
-from targeting.traits import TRAITS_RULE, traits_parse
-from targeting.useragent import ua_problem
+from targeting.traits import TRAITS_RE, TRAITS_RULE, traits_parse
+from targeting.useragent import UA_LENGTH_MAX, ua_problem
 from visitors.config import account_conf
 from visitors.execution import selection_explain
 from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
@@ -35,18 +35,20 @@ class InputsField(serializers.JSONField):
 
 class ExplainIn(StrictSerializer):
     target = serializers.CharField(help_text="The deploy target's code the request comes to.")
-    session = serializers.CharField(
-        max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters."
-    )
-    vid = serializers.CharField(
+    session = PrintableField(max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters.")
+    vid = VisitorIdField(
         required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
         help_text="External visitor id (used where the target allows passing it).",
     )  # fmt: skip
     inputs = InputsField(required=False, allow_null=True, default=dict)
-    traits = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="group:value,group:value"
-    )
-    ua = serializers.CharField(required=False, allow_null=True, default=None, max_length=1024)
+    traits = serializers.RegexField(
+        TRAITS_RE, required=False, allow_blank=True, default="", trim_whitespace=False,
+        error_messages={"invalid": TRAITS_RULE}, help_text="group:value,group:value",
+    )  # fmt: skip
+    ua = PrintableField(
+        required=False, allow_null=True, default=None, max_length=UA_LENGTH_MAX,
+        help_text=f"A User-Agent: 1 to {UA_LENGTH_MAX} printable characters.",
+    )  # fmt: skip
 
     def validate_session(self, value: str) -> str:
         if not printable_id(value):

@@ -106,19 +106,19 @@ def test_generated_client__sets_up_the_seed_rotates_a_key_and_reads_the_report(
     select = api("agent_api.agent_api")
     old = select.sync_detailed(
         "ac-gen", client=runtime, session="s-1", apikey=web.api_key,
-        body=models.RequestSchemaRequest(commands=[models.CommandSchemaRequest(a="a-hero")]),
+        body=models.AgentApiJsonBodyType0(commands=[models.AgentApiSelection(a="a-hero")]),
     )  # fmt: skip
     assert old.status_code == 401  # the old key is refused at once
     shown = select.sync(
         "ac-gen", client=runtime, session="s-1", vid="lana-123", apikey=rotated.api_key,
-        body=models.RequestSchemaRequest(commands=[models.CommandSchemaRequest(a="a-hero")]),
+        body=models.AgentApiJsonBodyType0(commands=[models.AgentApiSelection(a="a-hero")]),
     )  # fmt: skip
     assert isinstance(shown, models.EnvelopeSchema)
     variation = shown.data.items[0].c
     assert variation in {"A", "B"}
     credited = select.sync(
         "ac-gen", client=runtime, session="lana-123", vid="lana-123", apikey=server.api_key,
-        body=[models.CommandSchemaRequest(g="g-purchase", v=19.99)],
+        body=[models.AgentApiGoal(g="g-purchase", v=19.99)],
     )  # fmt: skip
     assert [(c.a, c.c, c.v) for c in credited.data.items[0].rs] == [("a-hero", variation, 19.99)]
 
