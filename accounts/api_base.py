@@ -18,6 +18,11 @@ from accounts.codes import DUPLICATE_CODE
 FORMAT_PRINTABLE = "printable"  # str.isprintable(): a session, an event id, a QA id
 FORMAT_VISITOR_ID = "visitor-id"  # printable, and not a placeholder such as "null"
 FORMAT_ORIGIN = "origin"  # scheme://host[:port], http or https
+# text as `text_ok` takes it: no NUL (nor a lone surrogate, which tools can neither match
+# nor send as UTF-8, so the schema leaves it to the description)
+TEXT_PATTERN = r"^[^\x00]*$"
+# a text with one character that is not whitespace, and no NUL
+NON_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 class JSONBodyParser(JSONParser):

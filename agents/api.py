@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.api_base import (
+    TEXT_PATTERN,
     StrictSerializer,
     code_field,
     codes_resolve,
@@ -45,7 +46,6 @@ from agents.services import (
     group_update,
 )
 from goals.models import Goal
-from targeting.schema import condition_field_schema, qa_field_schema, rules_field_schema
 from targets.models import DeployTarget
 
 FORCE = OpenApiParameter(
@@ -57,7 +57,11 @@ FORCE = OpenApiParameter(
     {
         "type": "object",
         "maxProperties": METADATA_MAX_KEYS,
-        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": METADATA_VALUE_MAX,
+            "pattern": TEXT_PATTERN,
+        },
     }
 )
 class MetadataField(serializers.JSONField):
@@ -90,17 +94,14 @@ QA_HELP = (
 )
 
 
-@extend_schema_field(condition_field_schema())
 class ConditionField(serializers.JSONField):
     """A condition (SPEC §4b), checked with the agent's targeting."""
 
 
-@extend_schema_field(rules_field_schema())
 class RulesField(serializers.JSONField):
     """Targeted selections (SPEC §4b)."""
 
 
-@extend_schema_field(qa_field_schema())
 class QaField(serializers.JSONField):
     """QA overrides (SPEC §4b)."""
 
@@ -235,6 +236,9 @@ class AgentDetailView(AccountAPIView):
 class GroupMemberIO(StrictSerializer):
     code = code_field(validate_agent_code, help_text="An agent's code.")
     weight = serializers.FloatField(required=False, default=1.0, min_value=0, max_value=WEIGHT_MAX)
+
+    class Meta:
+        list_serializer_class = list_of_at_least(1)  # a group lists one or more agents
 
 
 class GroupOut(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,6 @@ from accounts.codes import validate_goal_code
 from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
-from targeting.schema import condition_field_schema
 
 FORCE = OpenApiParameter(
     "force", bool, description="Delete even with recorded data (which goes too)."
@@ -32,7 +31,6 @@ WHEN_HELP = (
 )
 
 
-@extend_schema_field(condition_field_schema(goal=True))
 class GoalConditionField(serializers.JSONField):
     """A goal's condition (SPEC §4b), checked by the goal's model."""
 

@@ -5,9 +5,8 @@ from collections.abc import Callable
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from accounts.api_base import FORMAT_PRINTABLE
+from accounts.api_base import FORMAT_PRINTABLE, TEXT_PATTERN
 from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
-from targeting.schema import TEXT_PATTERN
 from visitors.request import MAX_ID_LENGTH
 
 _REF = "#/components/schemas/"
@@ -25,7 +24,7 @@ COMPONENTS = {
             "a": {**_TEXT, "description": "The agent's code, e.g. a-hero."},
             "c": _CODES,
             "x": _CODES,
-            "s": {"type": "string", "nullable": True, "enum": list(SELECTION_STATUSES)},
+            "s": {"type": "string", "nullable": True, "enum": [*SELECTION_STATUSES, None]},
         },
         "required": ["a"],
         "not": {"required": ["g"]},

@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -62,6 +63,10 @@ class AgentApiBase(APIView):
         return [] if self._is_preflight() else super().get_throttles()
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            # 405 before the key is read: a method no key could make work (SPEC §10)
+            raise exceptions.MethodNotAllowed(request.method)
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise AgentApiError(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")

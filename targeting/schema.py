@@ -11,7 +11,7 @@ variation being one of the agent's (a 400 names the path of the fault either way
 
 from typing import Any
 
-from accounts.api_base import FORMAT_PRINTABLE
+from accounts.api_base import FORMAT_PRINTABLE, NON_BLANK_PATTERN, TEXT_PATTERN
 from targeting.conditions import (
     DEPTH_MAX,
     GOAL_OPS,
@@ -31,11 +31,6 @@ from targeting.conditions import (
     WITHIN_HOURS_MAX,
 )
 from targeting.rules import QA_ID_MAX, QA_MAX, QA_WHO, RULE_NAME_MAX
-
-# text as `text_ok` takes it: no NUL, no lone surrogate
-TEXT_PATTERN = r"^[^\x00\ud800-\udfff]*$"
-# a name as a rule takes it: text with one character that is not whitespace
-NAME_PATTERN = r"^[^\x00\ud800-\udfff]*[^\s\x00\ud800-\udfff][^\x00\ud800-\udfff]*$"
 
 _REF = "#/components/schemas/"
 
@@ -197,7 +192,7 @@ def components() -> dict[str, dict]:
             "always), the visitor gets `variation`, one of the agent's.",
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": RULE_NAME_MAX,
-                         "pattern": NAME_PATTERN},
+                         "pattern": NON_BLANK_PATTERN},
                 "when": _or_null(CONDITION),
                 "variation": {"type": "string"},
             },

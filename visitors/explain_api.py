@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import PrintableField, StrictSerializer, VisitorIdField
+from accounts.api_base import TEXT_PATTERN, PrintableField, StrictSerializer, VisitorIdField
 from agents.models import Agent
 from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
 from targeting.traits import TRAITS_RE, TRAITS_RULE, traits_parse
@@ -24,7 +24,11 @@ from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
         "type": "object",
         "nullable": True,
         "maxProperties": INPUTS_MAX_KEYS,
-        "additionalProperties": {"type": "string", "maxLength": INPUT_VALUE_MAX},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": INPUT_VALUE_MAX,
+            "pattern": TEXT_PATTERN,
+        },
         "description": "What conditions of source input read: keys of 1 to 64 of "
         "A-Z a-z 0-9 _ . -; null or omitted: none.",
     }

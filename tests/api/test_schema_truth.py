@@ -137,7 +137,9 @@ def test_schema__metadata_and_inputs_are_objects_of_short_strings(client):
     metadata = components["VariationIORequest"]["properties"]["metadata"]
     assert metadata["type"] == "object"
     assert metadata["maxProperties"] == 20
-    assert metadata["additionalProperties"] == {"type": "string", "maxLength": 256}
+    assert metadata["additionalProperties"] == {
+        "type": "string", "maxLength": 256, "pattern": "^[^\\x00]*$"
+    }  # fmt: skip
     inputs = components["ExplainInRequest"]["properties"]["inputs"]
     assert inputs["maxProperties"] == 50
     assert inputs["nullable"] is True
@@ -157,3 +159,18 @@ def test_schema__creates_document_their_409(client):
     for resource in ("agents", "goals", "groups", "targets"):
         assert "409" in paths[f"/api/{{account}}/{resource}/"]["post"]["responses"]
     assert "409" not in paths["/api/{account}/goals/"]["get"]["responses"]
+
+
+def test_schema__a_group_lists_one_or_more_agents(client):
+    components = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["components"]["schemas"]
+    assert components["GroupInRequest"]["properties"]["agents"]["minItems"] == 1
+
+
+def test_agent_api__a_method_it_does_not_take__is_405_before_the_key_is_read(client):
+    """Found by Schemathesis: TRACE with a key of another target answered 403."""
+    for path in ("/ac-acme/v3/agent-api", "/ac-acme/v3/agent-api/dt-nope",
+                 "/ac-acme/v3/agent-api/js/dt-nope"):  # fmt: skip
+        response = client.generic("TRACE", f"{path}?apikey=nope&session=s")
+        assert response.status_code == 405, (path, response.content)
