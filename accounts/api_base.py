@@ -14,7 +14,7 @@ from rest_framework.parsers import JSONParser
 from accounts.codes import DUPLICATE_CODE
 
 # String formats the schema names for rules a pattern cannot state exactly (Python's
-# Unicode tables, URL parsing); the fuzz tests give Schemathesis a strategy for each.
+# Unicode tables, URL parsing); the view checks each with the domain's own function.
 FORMAT_PRINTABLE = "printable"  # str.isprintable(): a session, an event id, a QA id
 FORMAT_VISITOR_ID = "visitor-id"  # printable, and not a placeholder such as "null"
 FORMAT_ORIGIN = "origin"  # scheme://host[:port], http or https

@@ -31,10 +31,6 @@ WHEN_HELP = (
 )
 
 
-class GoalConditionField(serializers.JSONField):
-    """A goal's condition (SPEC §4b), checked by the goal's model."""
-
-
 class GoalOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -43,7 +39,7 @@ class GoalOut(serializers.Serializer):
     counting = serializers.ChoiceField(choices=GoalCounting.choices)
     max_value = serializers.FloatField(allow_null=True)
     attribution_window_hours = serializers.IntegerField(allow_null=True)
-    when = GoalConditionField(allow_null=True, help_text=WHEN_HELP)
+    when = serializers.JSONField(allow_null=True, help_text=WHEN_HELP)
 
 
 class GoalIn(StrictSerializer):
@@ -62,7 +58,7 @@ class GoalIn(StrictSerializer):
         allow_null=True, required=False, default=None, min_value=1,
         max_value=ATTRIBUTION_WINDOW_MAX_HOURS,
     )  # fmt: skip
-    when = GoalConditionField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
+    when = serializers.JSONField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
 
 
 class GoalPatch(GoalIn):
@@ -78,7 +74,7 @@ class GoalPatch(GoalIn):
     attribution_window_hours = serializers.IntegerField(
         allow_null=True, required=False, min_value=1, max_value=ATTRIBUTION_WINDOW_MAX_HOURS
     )
-    when = GoalConditionField(allow_null=True, required=False, help_text=WHEN_HELP)
+    when = serializers.JSONField(allow_null=True, required=False, help_text=WHEN_HELP)
 
 
 def goal_json(goal: Goal) -> dict:
