@@ -46,6 +46,7 @@ from agents.services import (
     group_update,
 )
 from goals.models import Goal
+from targeting.schema import condition_field_schema, qa_field_schema, rules_field_schema
 from targets.models import DeployTarget
 
 FORCE = OpenApiParameter(
@@ -94,6 +95,21 @@ QA_HELP = (
 )
 
 
+@extend_schema_field(condition_field_schema())
+class ConditionField(serializers.JSONField):
+    """A condition (SPEC §4b), checked with the agent's targeting."""
+
+
+@extend_schema_field(rules_field_schema())
+class RulesField(serializers.JSONField):
+    """Targeted selections (SPEC §4b)."""
+
+
+@extend_schema_field(qa_field_schema())
+class QaField(serializers.JSONField):
+    """QA overrides (SPEC §4b)."""
+
+
 class AgentOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -102,9 +118,9 @@ class AgentOut(serializers.Serializer):
     paused_variation = serializers.CharField(allow_null=True)
     goals = serializers.ListField(child=serializers.CharField())
     targets = serializers.ListField(child=serializers.CharField())
-    eligibility = serializers.JSONField(allow_null=True, help_text=ELIGIBILITY_HELP)
-    rules = serializers.ListField(child=serializers.JSONField(), help_text=RULES_HELP)
-    qa = serializers.ListField(child=serializers.JSONField(), help_text=QA_HELP)
+    eligibility = ConditionField(allow_null=True, help_text=ELIGIBILITY_HELP)
+    rules = RulesField(help_text=RULES_HELP)
+    qa = QaField(help_text=QA_HELP)
     group = serializers.CharField(
         allow_null=True, read_only=True, help_text="Its mutually exclusive group (read-only)."
     )
@@ -124,13 +140,11 @@ class AgentIn(StrictSerializer):
     )  # fmt: skip
     goals = serializers.ListField(child=code_field(validate_goal_code), default=list)
     targets = serializers.ListField(child=code_field(validate_target_code), default=list)
-    eligibility = serializers.JSONField(
+    eligibility = ConditionField(
         required=False, allow_null=True, default=None, help_text=ELIGIBILITY_HELP
     )
-    rules = serializers.JSONField(
-        required=False, allow_null=True, default=list, help_text=RULES_HELP
-    )
-    qa = serializers.JSONField(required=False, allow_null=True, default=list, help_text=QA_HELP)
+    rules = RulesField(required=False, allow_null=True, default=list, help_text=RULES_HELP)
+    qa = QaField(required=False, allow_null=True, default=list, help_text=QA_HELP)
 
 
 class AgentPatch(AgentIn):
@@ -142,9 +156,9 @@ class AgentPatch(AgentIn):
     paused_variation = code_field(validate_variation_code, required=False, allow_null=True)
     goals = serializers.ListField(child=code_field(validate_goal_code), required=False)
     targets = serializers.ListField(child=code_field(validate_target_code), required=False)
-    eligibility = serializers.JSONField(required=False, allow_null=True, help_text=ELIGIBILITY_HELP)
-    rules = serializers.JSONField(required=False, allow_null=True, help_text=RULES_HELP)
-    qa = serializers.JSONField(required=False, allow_null=True, help_text=QA_HELP)
+    eligibility = ConditionField(required=False, allow_null=True, help_text=ELIGIBILITY_HELP)
+    rules = RulesField(required=False, allow_null=True, help_text=RULES_HELP)
+    qa = QaField(required=False, allow_null=True, help_text=QA_HELP)
 
 
 def agent_json(agent: Agent) -> dict:

@@ -5,8 +5,9 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
-from accounts.api_base import NON_BLANK_PATTERN, StrictSerializer
+from accounts.api_base import NON_BLANK_PATTERN, TEXT_PATTERN, StrictSerializer
 from runtime.schema import COMPONENTS as AGENT_API_COMPONENTS
+from targeting.schema import components as CONDITION_COMPONENTS
 
 _ERROR = {
     "type": "object",
@@ -70,12 +71,11 @@ def add_links(result: dict, generator: object, request: object, public: bool) ->
 
 
 def add_components(result: dict, generator: object, request: object, public: bool) -> dict:
-    """The components written by hand that fields refer to: the agent-api's commands.
-    (The condition language's, targeting/schema.py, are not served yet: Schemathesis'
-    generator outgrows memory on them, and openapi-python-client cannot parse their
-    recursive form; issue #21.)"""
+    """The components written by hand that fields refer to: the agent-api's commands and
+    the condition language (targeting/schema.py)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(AGENT_API_COMPONENTS)
+    schemas.update(CONDITION_COMPONENTS())
     return result
 
 
@@ -95,6 +95,21 @@ def add_error_responses(result: dict, generator: object, request: object, public
                     code,
                     {"description": text, "content": {"application/json": {"schema": _ERROR}}},
                 )
+    return result
+
+
+def refuse_nul_in_urls(result: dict, generator: object, request: object, public: bool) -> dict:
+    """Every text parameter of a path or a query string refuses a NUL, as the server does
+    for the whole URL (request_shape.py): stated on those no pattern or format rules."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                ruled = {"pattern", "format", "enum"} & set(schema)
+                if parameter.get("in") in ("path", "query") and schema.get("type") == "string":
+                    schema.update({} if ruled else {"pattern": TEXT_PATTERN})
     return result
 
 
@@ -122,15 +137,23 @@ class TruthfulAutoSchema(AutoSchema):
         super()._insert_field_validators(field, schema)  # minimum, maximum, lengths
         if getattr(field, "exclusive_minimum", False) and "minimum" in schema:
             schema["exclusiveMinimum"] = True  # OpenAPI 3.0: the minimum itself is excluded
+        if _plain_text(field) and field.allow_blank and "oneOf" not in schema:
+            # here, not as the field's meta: drf-spectacular would make a pattern on a text
+            # that may be blank a oneOf with "", which "" then matches twice
+            schema.setdefault("pattern", TEXT_PATTERN)
 
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
-        if (
-            direction == "request"
-            and isinstance(field, serializers.CharField)
-            and not isinstance(field, serializers.RegexField)
-            and not field.allow_blank
-            and field.trim_whitespace
-        ):
-            meta["pattern"] = NON_BLANK_PATTERN
+        if direction == "request" and _plain_text(field) and not field.allow_blank:
+            meta["pattern"] = NON_BLANK_PATTERN if field.trim_whitespace else TEXT_PATTERN
         return meta
+
+
+def _plain_text(field: serializers.Field) -> bool:
+    """A text whose rule no pattern or format of its own states: DRF refuses a NUL in it
+    (and, unless blank is allowed, a text only of whitespace, which it trims to blank)."""
+    return (
+        isinstance(field, serializers.CharField)
+        and not isinstance(field, serializers.RegexField)
+        and not getattr(field, "schema_format", "")
+    )

@@ -179,6 +179,7 @@ SPECTACULAR_SETTINGS = {
         "conductrics_admin.openapi.add_components",
         "conductrics_admin.openapi.add_error_responses",
         "conductrics_admin.openapi.add_links",
+        "conductrics_admin.openapi.refuse_nul_in_urls",
     ],
 }
 

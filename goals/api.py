@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from accounts.codes import validate_goal_code
 from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
+from targeting.schema import condition_field_schema
 
 FORCE = OpenApiParameter(
     "force", bool, description="Delete even with recorded data (which goes too)."
@@ -31,6 +32,11 @@ WHEN_HELP = (
 )
 
 
+@extend_schema_field(condition_field_schema(goal=True))
+class GoalConditionField(serializers.JSONField):
+    """A goal's condition (SPEC §4b), checked by the goal's model."""
+
+
 class GoalOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -39,7 +45,7 @@ class GoalOut(serializers.Serializer):
     counting = serializers.ChoiceField(choices=GoalCounting.choices)
     max_value = serializers.FloatField(allow_null=True)
     attribution_window_hours = serializers.IntegerField(allow_null=True)
-    when = serializers.JSONField(allow_null=True, help_text=WHEN_HELP)
+    when = GoalConditionField(allow_null=True, help_text=WHEN_HELP)
 
 
 class GoalIn(StrictSerializer):
@@ -58,7 +64,7 @@ class GoalIn(StrictSerializer):
         allow_null=True, required=False, default=None, min_value=1,
         max_value=ATTRIBUTION_WINDOW_MAX_HOURS,
     )  # fmt: skip
-    when = serializers.JSONField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
+    when = GoalConditionField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
 
 
 class GoalPatch(GoalIn):
@@ -74,7 +80,7 @@ class GoalPatch(GoalIn):
     attribution_window_hours = serializers.IntegerField(
         allow_null=True, required=False, min_value=1, max_value=ATTRIBUTION_WINDOW_MAX_HOURS
     )
-    when = serializers.JSONField(allow_null=True, required=False, help_text=WHEN_HELP)
+    when = GoalConditionField(allow_null=True, required=False, help_text=WHEN_HELP)
 
 
 def goal_json(goal: Goal) -> dict:

@@ -1,11 +1,13 @@
 """The condition language of SPEC §4b as OpenAPI 3.0 schemas, built from the names and
 limits `conditions.py` and `rules.py` check with, so the two cannot drift.
 
-A schema states what one condition may be, exactly as `condition_check` decides it:
-combinators unrolled to `DEPTH_MAX` levels (`Condition`, `ConditionLevel2`, …), and a leaf
-whose name, operator and operand follow its source. What JSON Schema cannot state is in
-the descriptions: at most `LEAVES_MAX` leaves in all, and a rule's or override's
-variation being one of the agent's (a 400 names the path of the fault either way).
+A schema states what one condition may be, as `condition_check` decides it: all, any and
+not around conditions (recursive), and a leaf whose name, operator and operand follow its
+source. Two limits are stated in the description and as `x-max-depth` / `x-max-leaves`
+rather than in JSON Schema: at most `DEPTH_MAX` levels and `LEAVES_MAX` leaves in all
+(the second cannot be said in JSON Schema; the first only by unrolling, which tools choke
+on: see `_family`). Also in words only: a rule's or override's variation being one of
+the agent's. A 400 names the path of the fault either way.
 `tests/targeting/test_condition_schema.py` holds the schema to `condition_check`.
 """
 
@@ -55,119 +57,106 @@ def _regex(python_pattern: str) -> str:
     return python_pattern.removesuffix(r"\Z") + "$"
 
 
-def _absent(*keys: str) -> dict:
-    return {"not": {"anyOf": [{"required": [key]} for key in keys]}}
-
-
 def _by_source(sources: tuple[str, ...]) -> list[dict]:
+    """Per source: its name's pattern (required), or none for the sources without names."""
     named = [s for s in sources if s in NAME_RES]
     unnamed = [s for s in sources if s not in NAME_RES]
     variants = [
         {
-            "properties": {
-                "source": {"enum": [s]},
-                "name": {"type": "string", "pattern": _regex(NAME_RES[s])},
-            },
+            "sources": [s],
+            "properties": {"name": {"type": "string", "pattern": _regex(NAME_RES[s])}},
             "required": ["name"],
         }
         for s in named
     ]
     if unnamed:
-        variants.append({"properties": {"source": {"enum": unnamed}, "name": _null("string")}})
+        variants.append({"sources": unnamed, "properties": {"name": _null("string")},
+                         "required": []})  # fmt: skip
     return variants
 
 
-def _by_operator(sources: tuple[str, ...]) -> list[dict]:
-    others = [s for s in sources if s != SOURCE_GOAL]
-    plain = {"source": {"enum": others}, "within_hours": _null("integer")}
-    variants = [
-        {
-            "properties": {**plain, "op": {"enum": list(LIST_OPS)}, "ci": {"type": "boolean",
-                                                                         "nullable": True}},
-            "required": ["values"],
-            **_absent("value"),
-        },
-        {
-            "properties": {**plain, "op": {"enum": list(_SINGLE_STRING_OPS)}, "value": _TEXT,
-                           "ci": {"type": "boolean", "nullable": True}},
-            "required": ["value"],
-            **_absent("values"),
-        },
-        {
-            "properties": {
-                **plain,
-                "op": {"enum": list(NUMBER_OPS)},
-                "ci": _null("boolean"),
-                "value": {"anyOf": [{"type": "number"},
-                                    {"type": "string", "pattern": _regex(NUMBER_RE)}]},
-            },
-            "required": ["value"],
-            **_absent("values"),
-        },
-        {
-            "properties": {**plain, "op": {"enum": list(PRESENCE_OPS)}, "ci": _null("boolean")},
-            **_absent("value", "values"),
-        },
-    ]  # fmt: skip
-    if SOURCE_GOAL in sources:
-        variants.append(
+def _by_operator(source: str) -> list[dict]:
+    """Per kind of operator for `source`: the operand it takes, and ci and within_hours."""
+    if source == SOURCE_GOAL:
+        return [
             {
+                "ops": GOAL_OPS,
                 "properties": {
-                    "source": {"enum": [SOURCE_GOAL]},
-                    "op": {"enum": list(GOAL_OPS)},
                     "ci": _null("boolean"),
                     "within_hours": {"type": "integer", "nullable": True, "minimum": 1,
                                      "maximum": WITHIN_HOURS_MAX},
                 },
-                **_absent("value", "values"),
+                "required": [],
             }
-        )  # fmt: skip
-    return variants
+        ]  # fmt: skip
+    plain = {"within_hours": _null("integer")}
+    case = {"ci": {"type": "boolean", "nullable": True}}
+    number = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _regex(NUMBER_RE)}]}
+    values = {"type": "array", "minItems": 1, "maxItems": VALUES_MAX, "items": _TEXT}
+    return [
+        {"ops": LIST_OPS, "properties": {**plain, **case, "values": values},
+         "required": ["values"]},
+        {"ops": _SINGLE_STRING_OPS, "properties": {**plain, **case, "value": _TEXT},
+         "required": ["value"]},
+        {"ops": NUMBER_OPS, "properties": {**plain, "ci": _null("boolean"), "value": number},
+         "required": ["value"]},
+        {"ops": PRESENCE_OPS, "properties": {**plain, "ci": _null("boolean")}, "required": []},
+    ]  # fmt: skip
 
 
 def _leaf(sources: tuple[str, ...]) -> dict:
+    """Every kind of leaf spelled out as a plain object (no allOf, no not): generators and
+    client generators take a list of closed objects far better than their intersection."""
+    variants = []
+    for by_source in _by_source(sources):
+        for by_operator in _by_operator(by_source["sources"][0]):
+            variants.append(
+                {
+                    "type": "object",
+                    "properties": {
+                        "source": {"type": "string", "enum": by_source["sources"]},
+                        **by_source["properties"],
+                        "op": {"type": "string", "enum": list(by_operator["ops"])},
+                        **by_operator["properties"],
+                    },
+                    "required": ["source", "op", *by_source["required"],
+                                 *by_operator["required"]],
+                    "additionalProperties": False,
+                }
+            )  # fmt: skip
     return {
-        "type": "object",
         "description": "A leaf: what one source says of the visitor, compared by `op`.",
-        "properties": {
-            "source": {"type": "string", "enum": list(sources)},
-            "name": {"type": "string", "nullable": True},
-            "op": {"type": "string"},
-            "value": {},
-            "values": {"type": "array", "minItems": 1, "maxItems": VALUES_MAX, "items": _TEXT},
-            "ci": {"type": "boolean", "nullable": True},
-            "within_hours": {"type": "integer", "nullable": True},
-        },
-        "required": ["source", "op"],
-        "additionalProperties": False,
-        "allOf": [{"anyOf": _by_source(sources)}, {"anyOf": _by_operator(sources)}],
+        "anyOf": variants,
     }
 
 
-def _level(name: str, depth: int) -> str:
-    return name if depth == 1 else f"{name}Level{depth}"
-
-
 def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, dict]:
-    """`name` (depth 1) to `nameLevel{DEPTH_MAX}`, each a combinator of the next or a leaf."""
-    leaf = f"{name}Leaf"
-    components: dict[str, dict] = {leaf: _leaf(sources)}
-    for depth in range(DEPTH_MAX, 0, -1):
-        choices = [{"$ref": _REF + leaf}]
-        if depth < DEPTH_MAX:
-            inner = {"$ref": _REF + _level(name, depth + 1)}
-            listed = {"type": "array", "minItems": 1, "items": inner}
-            choices = [
-                *({"type": "object", "properties": {key: listed}, "required": [key],
-                   "additionalProperties": False} for key in ("all", "any")),
-                {"type": "object", "properties": {"not": inner}, "required": ["not"],
-                 "additionalProperties": False},
-                *choices,
-            ]  # fmt: skip
-        components[_level(name, depth)] = {
-            "anyOf": choices,
-            **({"description": description} if depth == 1 else {}),
-        }
+    """`name` (all, any, not, or a leaf) and the objects it is made of, recursive through
+    `{name}All`, `{name}Any` and `{name}Not`. The depth limit is stated as `x-max-depth` and
+    in words, not by unrolling the levels: unrolled, Schemathesis' coverage phase draws
+    about 100,000 cases for one field (each level multiplies them by four), and
+    openapi-python-client takes recursion only through named objects, as here."""
+    itself = {"$ref": _REF + name}
+    # each item of all/any holds a leaf at least, so a list longer than the limit of
+    # leaves is refused whatever it holds
+    listed = {"type": "array", "minItems": 1, "maxItems": LEAVES_MAX, "items": itself}
+    combinators = {
+        f"{name}All": {"all": listed},
+        f"{name}Any": {"any": listed},
+        f"{name}Not": {"not": itself},
+    }
+    components: dict[str, dict] = {
+        component: {"type": "object", "properties": properties, "required": [*properties],
+                    "additionalProperties": False}
+        for component, properties in combinators.items()
+    }  # fmt: skip
+    components[f"{name}Leaf"] = _leaf(sources)
+    components[name] = {
+        "anyOf": [{"$ref": _REF + component} for component in [*combinators, f"{name}Leaf"]],
+        "description": description,
+        "x-max-depth": DEPTH_MAX,
+        "x-max-leaves": LEAVES_MAX,
+    }
     return components
 
 

@@ -2,7 +2,11 @@
 refuses is what the schema calls invalid. JSON types as the schema gives them, unknown
 fields, blank texts, `force`, report dates; and the schema says so."""
 
+import re
+
 import pytest
+
+from accounts.api_base import NON_BLANK_PATTERN
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +61,7 @@ def test_schema__states_those_rules(client):
     name = target_in["properties"]["name"]
     assert name["minLength"] == 1
     assert name["maxLength"] == 200
-    assert name["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    assert name["pattern"] == NON_BLANK_PATTERN
     assert "description" not in target_in  # not the base serializer's docstring
     report = schema["paths"]["/api/{account}/agents/{code}/report/"]["get"]
     dates = {p["name"]: p["schema"] for p in report["parameters"] if p["in"] == "query"}
@@ -174,3 +178,18 @@ def test_agent_api__a_method_it_does_not_take__is_405_before_the_key_is_read(cli
                  "/ac-acme/v3/agent-api/js/dt-nope"):  # fmt: skip
         response = client.generic("TRACE", f"{path}?apikey=nope&session=s")
         assert response.status_code == 405, (path, response.content)
+
+
+@pytest.mark.parametrize("text", [chr(c) * 2 for c in range(0x3001) if chr(c).isspace()])
+def test_non_blank__whitespace_as_the_server_trims_it(admin_api, agent, text):
+    """The pattern's whitespace is str.strip()'s (U+001C to U+001F and U+0085 too), not a
+    regex's \\s: what the server trims to blank, the schema calls blank."""
+    assert re.fullmatch(NON_BLANK_PATTERN, text) is None
+    response = admin_api("post", "targets/", {"name": text})
+    assert response.status_code == 400
+    assert response.json()["name"] == ["This field may not be blank."]
+
+
+def test_non_blank__a_character_no_trimming_takes_is_not_blank(admin_api, agent):
+    assert re.fullmatch(NON_BLANK_PATTERN, "\ufeff")  # a regex's \\s would call it blank
+    assert admin_api("post", "targets/", {"name": "\ufeff"}).status_code == 201

@@ -12,3 +12,12 @@ def _keep_the_test_connection():
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_keys(agent, express_target, rest_target):
+    """The admin key of the fixtures' account, and its Express target's runtime key."""
+    from accounts.services import admin_key_create
+
+    _, admin_key = admin_key_create(account=agent.account)
+    return {"admin": admin_key, "runtime": express_target.api_key}

@@ -1,9 +1,10 @@
 """The condition language's schema (targeting/schema.py) says exactly what the check says.
 
 Hypothesis draws near-conditions (right and wrong keys, sources, names, operators and
-operands, nested past the depth limit) and each must be valid by the OpenAPI schema if and
-only if `condition_check` accepts it: a schema stricter than the check would make clients
-refuse what works, a looser one would promise what the server refuses.
+operands, nested past the depth limit) and each must be valid by the OpenAPI schema, read
+with its limits `x-max-depth` and `x-max-leaves`, if and only if `condition_check` accepts
+it: a schema stricter than the check would make clients refuse what works, a looser one
+would promise what the server refuses.
 """
 
 import pytest
@@ -17,6 +18,7 @@ from targeting.conditions import (
     DEPTH_MAX,
     GOAL_OPS,
     GOAL_SOURCES,
+    LEAVES_MAX,
     LIST_OPS,
     NUMBER_OPS,
     OPERATORS,
@@ -59,8 +61,43 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-CONDITION_SCHEMA = _validator(_ref(CONDITION))
-GOAL_CONDITION_SCHEMA = _validator(_ref(GOAL_CONDITION))
+class _WithLimits:
+    """A condition schema read whole: valid by JSON Schema, and within the depth and leaf
+    limits that the component states as `x-max-depth` and `x-max-leaves`."""
+
+    def __init__(self, name: str):
+        self.component = components()[name]
+        self.validator = _validator(_ref(name))
+
+    def is_valid(self, condition: object) -> bool:
+        return (
+            self.validator.is_valid(condition)
+            and _levels(condition) <= self.component["x-max-depth"]
+            and _leaves(condition) <= self.component["x-max-leaves"]
+        )
+
+
+def _levels(node: object) -> int:
+    """Levels of a condition as the check counts them (a leaf is one)."""
+    if isinstance(node, dict) and isinstance(node.get("not"), dict):
+        return 1 + _levels(node["not"])
+    for key in ("all", "any"):
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            return 1 + max((_levels(child) for child in node[key]), default=0)
+    return 1
+
+
+def _leaves(node: object) -> int:
+    if isinstance(node, dict) and isinstance(node.get("not"), dict):
+        return _leaves(node["not"])
+    for key in ("all", "any"):
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            return sum(_leaves(child) for child in node[key])
+    return 1
+
+
+CONDITION_SCHEMA = _WithLimits(CONDITION)
+GOAL_CONDITION_SCHEMA = _WithLimits(GOAL_CONDITION)
 TARGETING_SCHEMA = _validator(
     {
         "type": "object",
@@ -191,11 +228,13 @@ conditions = st.one_of(
 
 
 def _accepted(condition: object, sources: tuple[str, ...]) -> bool:
+    """As a goal's `when` or an agent's eligibility is checked: the condition, then its
+    leaves against the limit."""
     try:
-        condition_check(condition, path="c", sources=sources)
+        leaves = condition_check(condition, path="c", sources=sources)
     except ConditionError:
         return False
-    return True
+    return leaves <= LEAVES_MAX
 
 
 def _depth(node: object) -> int:
@@ -306,6 +345,26 @@ def _deep(levels: int) -> dict:
 def test_depth_limit__the_same_in_both(levels):
     assert CONDITION_SCHEMA.is_valid(_deep(levels)) == _accepted(_deep(levels), SOURCES)
     assert CONDITION_SCHEMA.is_valid(_deep(levels)) == (levels <= DEPTH_MAX)
+    # JSON Schema alone takes any depth: the limit is the component's x-max-depth
+    assert CONDITION_SCHEMA.validator.is_valid(_deep(levels))
+
+
+@pytest.mark.parametrize("count", [LEAVES_MAX, LEAVES_MAX + 1])
+def test_leaf_limit__the_same_in_both(count):
+    leaf = {"source": "trait", "name": "cust/tier", "op": "set"}
+    condition = {"any": [{"all": [leaf] * (count - 1)}, leaf]}
+    assert CONDITION_SCHEMA.is_valid(condition) == _accepted(condition, SOURCES)
+    assert CONDITION_SCHEMA.is_valid(condition) == (count <= LEAVES_MAX)
+    # a list longer than the limit is refused by JSON Schema itself (maxItems)
+    assert not CONDITION_SCHEMA.validator.is_valid({"all": [leaf] * (LEAVES_MAX + 1)})
+
+
+def test_schema__states_its_limits_and_recurses_through_named_objects():
+    schemas = components()
+    assert schemas[CONDITION]["x-max-depth"] == DEPTH_MAX
+    assert schemas[CONDITION]["x-max-leaves"] == LEAVES_MAX
+    assert schemas[f"{CONDITION}All"]["properties"]["all"]["items"] == _ref(CONDITION)
+    assert schemas[f"{CONDITION}Not"]["properties"]["not"] == _ref(CONDITION)
 
 
 def test_goal_schema__refuses_source_random_as_the_goal_check_does():
@@ -347,4 +406,10 @@ def test_rules_and_qa__valid_exactly_when_the_targeting_check_accepts(rules, qa)
         accepted = True
     except ConditionError:
         accepted = False
-    assert TARGETING_SCHEMA.is_valid({"rules": rules, "qa": qa}) == accepted, (rules, qa)
+    whens = [rule["when"] for rule in rules if rule.get("when") is not None]
+    by_schema = (
+        TARGETING_SCHEMA.is_valid({"rules": rules, "qa": qa})
+        and all(_levels(when) <= DEPTH_MAX for when in whens)
+        and sum(_leaves(when) for when in whens) <= LEAVES_MAX
+    )
+    assert by_schema == accepted, (rules, qa)
