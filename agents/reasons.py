@@ -6,6 +6,7 @@ POLICY_STICKY = "s"  # a repeat of an earlier assignment
 POLICY_PAUSED = "p"  # the agent is paused: its paused variation, nothing recorded
 POLICY_FORCED = "f"  # a rule (targeted selection) or a QA override chose it
 POLICY_BOT = "b"  # a bot: the variation a person would get, nothing recorded
+POLICIES = (POLICY_RANDOM, POLICY_STICKY, POLICY_PAUSED, POLICY_FORCED, POLICY_BOT)
 
 # `s` of a selection item
 STATUS_OK = "ok"

@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from accounts.api_base import FORMAT_PRINTABLE, TEXT_PATTERN
+from agents.reasons import POLICIES
 from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
 from visitors.request import MAX_ID_LENGTH
 
@@ -86,7 +87,7 @@ class SkipSchema(serializers.Serializer):
 class ItemSchema(serializers.Serializer):
     a = serializers.CharField(required=False)
     c = serializers.CharField(required=False)
-    p = serializers.ChoiceField(choices=["r", "s", "p"], required=False)
+    p = serializers.ChoiceField(choices=POLICIES, required=False)
     s = serializers.ChoiceField(choices=["ok", "p", "none", "err"])
     md = serializers.DictField(child=serializers.CharField(), required=False)
     g = serializers.CharField(required=False)

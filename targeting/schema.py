@@ -80,6 +80,7 @@ def _by_operator(source: str) -> list[dict]:
     if source == SOURCE_GOAL:
         return [
             {
+                "kind": "Reached",
                 "ops": GOAL_OPS,
                 "properties": {
                     "ci": _null("boolean"),
@@ -94,39 +95,43 @@ def _by_operator(source: str) -> list[dict]:
     number = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _regex(NUMBER_RE)}]}
     values = {"type": "array", "minItems": 1, "maxItems": VALUES_MAX, "items": _TEXT}
     return [
-        {"ops": LIST_OPS, "properties": {**plain, **case, "values": values},
+        {"kind": "List", "ops": LIST_OPS, "properties": {**plain, **case, "values": values},
          "required": ["values"]},
-        {"ops": _SINGLE_STRING_OPS, "properties": {**plain, **case, "value": _TEXT},
-         "required": ["value"]},
-        {"ops": NUMBER_OPS, "properties": {**plain, "ci": _null("boolean"), "value": number},
-         "required": ["value"]},
-        {"ops": PRESENCE_OPS, "properties": {**plain, "ci": _null("boolean")}, "required": []},
+        {"kind": "Text", "ops": _SINGLE_STRING_OPS,
+         "properties": {**plain, **case, "value": _TEXT}, "required": ["value"]},
+        {"kind": "Number", "ops": NUMBER_OPS,
+         "properties": {**plain, "ci": _null("boolean"), "value": number}, "required": ["value"]},
+        {"kind": "Presence", "ops": PRESENCE_OPS,
+         "properties": {**plain, "ci": _null("boolean")}, "required": []},
     ]  # fmt: skip
 
 
-def _leaf(sources: tuple[str, ...]) -> dict:
-    """Every kind of leaf spelled out as a plain object (no allOf, no not): generators and
-    client generators take a list of closed objects far better than their intersection."""
-    variants = []
+def _leaves(name: str, sources: tuple[str, ...]) -> dict[str, dict]:
+    """`{name}Leaf` and every kind of leaf it may be, each a closed object of its own, named
+    by its sources and its kind of operator (`ConditionLeafInputList`, …): generators and
+    client generators take a list of closed objects far better than an intersection, and
+    a client gets a class per kind with a name that says what it is."""
+    kinds: dict[str, dict] = {}
     for by_source in _by_source(sources):
         for by_operator in _by_operator(by_source["sources"][0]):
-            variants.append(
-                {
-                    "type": "object",
-                    "properties": {
-                        "source": {"type": "string", "enum": by_source["sources"]},
-                        **by_source["properties"],
-                        "op": {"type": "string", "enum": list(by_operator["ops"])},
-                        **by_operator["properties"],
-                    },
-                    "required": ["source", "op", *by_source["required"],
-                                 *by_operator["required"]],
-                    "additionalProperties": False,
-                }
-            )  # fmt: skip
+            label = "".join(source.capitalize() for source in by_source["sources"])
+            kinds[f"{name}Leaf{label}{by_operator['kind']}"] = {
+                "type": "object",
+                "properties": {
+                    "source": {"type": "string", "enum": by_source["sources"]},
+                    **by_source["properties"],
+                    "op": {"type": "string", "enum": list(by_operator["ops"])},
+                    **by_operator["properties"],
+                },
+                "required": ["source", "op", *by_source["required"], *by_operator["required"]],
+                "additionalProperties": False,
+            }
     return {
-        "description": "A leaf: what one source says of the visitor, compared by `op`.",
-        "anyOf": variants,
+        **kinds,
+        f"{name}Leaf": {
+            "description": "A leaf: what one source says of the visitor, compared by `op`.",
+            "anyOf": [{"$ref": _REF + kind} for kind in kinds],
+        },
     }
 
 
@@ -150,7 +155,7 @@ def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, 
                     "additionalProperties": False}
         for component, properties in combinators.items()
     }  # fmt: skip
-    components[f"{name}Leaf"] = _leaf(sources)
+    components.update(_leaves(name, sources))
     components[name] = {
         "anyOf": [{"$ref": _REF + component} for component in [*combinators, f"{name}Leaf"]],
         "description": description,

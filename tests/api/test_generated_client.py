@@ -24,8 +24,9 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 ACCEPTED_WARNING = "Unsupported content type text/plain"
 
 
-@pytest.fixture
-def generated(live_server, tmp_path):
+@pytest.fixture(scope="module")
+def generated(live_server, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("generated")
     if not GENERATOR.exists() and shutil.which("openapi-python-client") is None:
         pytest.fail("openapi-python-client is a test dependency: pip install -e '.[dev]'")
     with urllib.request.urlopen(f"{live_server.url}/api/schema/?format=json") as response:  # noqa: S310
@@ -128,3 +129,68 @@ def test_generated_client__sets_up_the_seed_rotates_a_key_and_reads_the_report(
     assert rows[variation].visitors == 1
     assert rows[variation].conversions == 1
     assert json.loads(json.dumps(report.to_dict()))["agent"] == "a-hero"
+
+
+def test_generated_client__sends_and_reads_conditions(generated, live_server):
+    """The condition language's models (a class per kind of leaf, all / any / not around
+    them) build an agent's audience and rule and a goal's condition the server takes, and
+    read them back; the agent-api then forces the rule's variation."""
+    account = account_create(code="ac-gen2", name="Generated")
+    _, admin_key = admin_key_create(account=account)
+    api = lambda name: _module(generated, f"api.{name}")  # noqa: E731
+    m = _module(generated, "models")
+    client = generated.AuthenticatedClient(base_url=live_server.url, token=admin_key)
+    web = api("targets.api_targets_create").sync(
+        "ac-gen2", client=client, body=m.TargetInRequest(name="Web", code="dt-web")
+    )
+    gold = m.ConditionLeafTraitList(
+        source=m.ConditionLeafTraitListSource.TRAIT, name="cust/tier",
+        op=m.ConditionLeafTraitListOp.IN, values=["gold", "platinum"],
+    )  # fmt: skip
+    pro = m.ConditionLeafInputText(
+        source=m.ConditionLeafInputTextSource.INPUT, name="plan",
+        op=m.ConditionLeafInputTextOp.EQ, value="pro",
+    )  # fmt: skip
+    not_bot = m.ConditionNot(
+        not_=m.ConditionLeafTraitPresence(
+            source=m.ConditionLeafTraitPresenceSource.TRAIT, name="cust/bot",
+            op=m.ConditionLeafTraitPresenceOp.SET,
+        )
+    )  # fmt: skip
+    created = api("agents.api_agents_create").sync(
+        "ac-gen2", client=client,
+        body=m.AgentInRequest(
+            code="a-vip", name="VIP", status=m.StatusEnum.RUNNING, targets=["dt-web"],
+            variations=[m.VariationIORequest(code="A"), m.VariationIORequest(code="B")],
+            eligibility=m.ConditionAll(all_=[gold, not_bot]),
+            rules=[m.TargetedRule(name="pro gets B", when=pro, variation="B")],
+        ),
+    )  # fmt: skip
+    assert isinstance(created, m.AgentOut), created
+    read = api("agents.api_agents_retrieve").sync("ac-gen2", "a-vip", client=client)
+    assert isinstance(read.eligibility, m.ConditionAll)
+    assert isinstance(read.eligibility.all_[0], m.ConditionLeafTraitList)
+    assert read.eligibility.all_[0].values == ["gold", "platinum"]
+    assert isinstance(read.eligibility.all_[1], m.ConditionNot)
+    assert isinstance(read.rules[0].when, m.ConditionLeafInputText)
+
+    goal = api("goals.api_goals_create").sync(
+        "ac-gen2", client=client,
+        body=m.GoalInRequest(
+            code="g-buy", name="Buy",
+            when=m.GoalConditionLeafVariationText(
+                source=m.GoalConditionLeafVariationTextSource.VARIATION, name="a-vip",
+                op=m.GoalConditionLeafVariationTextOp.EQ, value="B",
+            ),
+        ),
+    )  # fmt: skip
+    assert isinstance(goal.when, m.GoalConditionLeafVariationText)
+
+    select = api("agent_api.agent_api")
+    body = m.AgentApiJsonBodyType0(commands=[m.AgentApiSelection(a="a-vip")])
+    body.additional_properties["inputs"] = {"plan": "pro"}
+    forced = select.sync(
+        "ac-gen2", client=generated.Client(base_url=live_server.url), session="s-1",
+        traits="tier:gold", apikey=web.api_key, body=body,
+    )  # fmt: skip
+    assert [(i.c, i.p) for i in forced.data.items] == [("B", "f")]

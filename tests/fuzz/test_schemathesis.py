@@ -21,6 +21,7 @@ import pytest
 import schemathesis
 from django.db import transaction
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import CHECKS, load_all_checks
 
 from conductrics_admin.wsgi import application
 from tests.fuzz import rules
@@ -30,6 +31,19 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 rules.register(schema)
+
+
+def test_schemathesis__every_check_and_phase_is_on():
+    """The runs below take Schemathesis' defaults, which are every check it registers (all
+    but max_response_time, a time limit: speed lives in bench/) and every phase; a config
+    that turned one off would fail here."""
+    load_all_checks()
+    names = CHECKS.get_all_names()
+    assert {"positive_data_acceptance", "negative_data_rejection", "ignored_auth"} <= set(names)
+    assert [name for name in names if not schema.config.checks.get_by_name(name=name).enabled] == []
+    phases = schema.config.phases
+    assert all(getattr(phases, name).enabled for name in ("examples", "coverage", "fuzzing",
+                                                          "stateful"))  # fmt: skip
 
 
 @pytest.mark.django_db
