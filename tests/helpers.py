@@ -1,4 +1,5 @@
-"""Helpers shared by tests: requests sent at once from threads, and the test Redis."""
+"""Helpers shared by tests: requests sent at once from threads, the test Redis, and the
+size of a condition."""
 
 import os
 import threading
@@ -51,3 +52,25 @@ def redis_url_or_skip() -> str:
 def redis_caches(url: str) -> dict:
     """CACHES for Django's Redis cache at `url`."""
     return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
+def condition_levels(node: object) -> int:
+    """Levels of a condition as `condition_check` counts them (a leaf is one)."""
+    if isinstance(node, dict) and isinstance(node.get("not"), dict):
+        return 1 + condition_levels(node["not"])
+    for key in ("all", "any"):
+        if isinstance(node, dict) and isinstance(node.get(key), list) and node[key]:
+            return 1 + max(condition_levels(child) for child in node[key])
+    return 1
+
+
+def condition_leaves(node: object) -> int:
+    """Leaves of a condition (0 for none), as the limit of leaves counts them."""
+    if node is None:
+        return 0
+    if isinstance(node, dict) and isinstance(node.get("not"), dict):
+        return condition_leaves(node["not"])
+    for key in ("all", "any"):
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            return sum(condition_leaves(child) for child in node[key])
+    return 1

@@ -17,6 +17,7 @@ from goals.models import Goal, GoalTrigger
 from targeting.conditions import DEPTH_MAX, LEAVES_MAX
 from targeting.inputs import _KEY as INPUT_KEY
 from targets.models import DeployTarget, TargetKind
+from tests.helpers import condition_leaves, condition_levels
 from visitors.request import vid_problem
 
 ACCOUNT = "ac-acme"
@@ -101,29 +102,11 @@ def _named(objects, codes: list) -> list[str]:
                               for c in codes))  # fmt: skip
 
 
-def _levels(node: object) -> int:
-    if isinstance(node, dict) and "not" in node:
-        return 1 + _levels(node["not"])
-    for key in ("all", "any"):
-        if isinstance(node, dict) and isinstance(node.get(key), list):
-            return 1 + max(_levels(child) for child in node[key])
-    return 1
-
-
-def _leaves(node: object) -> int:
-    if isinstance(node, dict) and "not" in node:
-        return _leaves(node["not"])
-    for key in ("all", "any"):
-        if isinstance(node, dict) and isinstance(node.get(key), list):
-            return sum(_leaves(child) for child in node[key])
-    return 1
-
-
 def _within_limits(conditions: list) -> bool:
     """x-max-depth levels each, x-max-leaves leaves in all (SPEC §4b)."""
     conditions = [c for c in conditions if c is not None]
-    return all(_levels(c) <= DEPTH_MAX for c in conditions) and (
-        sum(_leaves(c) for c in conditions) <= LEAVES_MAX
+    return all(condition_levels(c) <= DEPTH_MAX for c in conditions) and (
+        sum(condition_leaves(c) for c in conditions) <= LEAVES_MAX
     )
 
 

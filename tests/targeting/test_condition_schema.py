@@ -33,6 +33,7 @@ from targeting.conditions import (
 )
 from targeting.rules import QA_ID_MAX, agent_targeting_check
 from targeting.schema import CONDITION, GOAL_CONDITION, QA_OVERRIDE, RULE, components
+from tests.helpers import condition_leaves, condition_levels
 
 FORMATS = FormatChecker()
 FORMATS.checks(FORMAT_PRINTABLE)(lambda value: not isinstance(value, str) or value.isprintable())
@@ -72,28 +73,9 @@ class _WithLimits:
     def is_valid(self, condition: object) -> bool:
         return (
             self.validator.is_valid(condition)
-            and _levels(condition) <= self.component["x-max-depth"]
-            and _leaves(condition) <= self.component["x-max-leaves"]
+            and condition_levels(condition) <= self.component["x-max-depth"]
+            and condition_leaves(condition) <= self.component["x-max-leaves"]
         )
-
-
-def _levels(node: object) -> int:
-    """Levels of a condition as the check counts them (a leaf is one)."""
-    if isinstance(node, dict) and isinstance(node.get("not"), dict):
-        return 1 + _levels(node["not"])
-    for key in ("all", "any"):
-        if isinstance(node, dict) and isinstance(node.get(key), list):
-            return 1 + max((_levels(child) for child in node[key]), default=0)
-    return 1
-
-
-def _leaves(node: object) -> int:
-    if isinstance(node, dict) and isinstance(node.get("not"), dict):
-        return _leaves(node["not"])
-    for key in ("all", "any"):
-        if isinstance(node, dict) and isinstance(node.get(key), list):
-            return sum(_leaves(child) for child in node[key])
-    return 1
 
 
 CONDITION_SCHEMA = _WithLimits(CONDITION)
@@ -409,7 +391,7 @@ def test_rules_and_qa__valid_exactly_when_the_targeting_check_accepts(rules, qa)
     whens = [rule["when"] for rule in rules if rule.get("when") is not None]
     by_schema = (
         TARGETING_SCHEMA.is_valid({"rules": rules, "qa": qa})
-        and all(_levels(when) <= DEPTH_MAX for when in whens)
-        and sum(_leaves(when) for when in whens) <= LEAVES_MAX
+        and all(condition_levels(when) <= DEPTH_MAX for when in whens)
+        and sum(condition_leaves(when) for when in whens) <= LEAVES_MAX
     )
     assert by_schema == accepted, (rules, qa)
