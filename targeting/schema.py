@@ -193,20 +193,21 @@ def components() -> dict[str, dict]:
             "required": ["name", "variation"],
             "additionalProperties": False,
         },
+        **{
+            f"{QA_OVERRIDE}{who.capitalize()}": {
+                "type": "object",
+                "properties": {
+                    who: {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
+                          "maxLength": QA_ID_MAX},
+                    "variation": {"type": "string"},
+                },
+                "required": [who, "variation"],
+                "additionalProperties": False,
+            }
+            for who in QA_WHO
+        },
         QA_OVERRIDE: {
-            "anyOf": [
-                {
-                    "type": "object",
-                    "properties": {
-                        who: {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
-                              "maxLength": QA_ID_MAX},
-                        "variation": {"type": "string"},
-                    },
-                    "required": [who, "variation"],
-                    "additionalProperties": False,
-                }
-                for who in QA_WHO
-            ],
+            "anyOf": [{"$ref": _REF + f"{QA_OVERRIDE}{who.capitalize()}"} for who in QA_WHO],
             "description": "That visitor (by session or by vid, each once) always gets "
             "`variation`, one of the agent's.",
         },

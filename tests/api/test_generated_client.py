@@ -133,8 +133,9 @@ def test_generated_client__sets_up_the_seed_rotates_a_key_and_reads_the_report(
 
 def test_generated_client__sends_and_reads_conditions(generated, live_server):
     """The condition language's models (a class per kind of leaf, all / any / not around
-    them) build an agent's audience and rule and a goal's condition the server takes, and
-    read them back; the agent-api then forces the rule's variation."""
+    them) build an agent's audience, rule and QA override and a goal's condition the
+    server takes, and read them back; the agent-api then forces the rule's variation, and
+    the override's."""
     account = account_create(code="ac-gen2", name="Generated")
     _, admin_key = admin_key_create(account=account)
     api = lambda name: _module(generated, f"api.{name}")  # noqa: E731
@@ -164,6 +165,7 @@ def test_generated_client__sends_and_reads_conditions(generated, live_server):
             variations=[m.VariationIORequest(code="A"), m.VariationIORequest(code="B")],
             eligibility=m.ConditionAll(all_=[gold, not_bot]),
             rules=[m.TargetedRule(name="pro gets B", when=pro, variation="B")],
+            qa=[m.QaOverrideSession(session="qa-1", variation="A")],
         ),
     )  # fmt: skip
     assert isinstance(created, m.AgentOut), created
@@ -194,3 +196,8 @@ def test_generated_client__sends_and_reads_conditions(generated, live_server):
         traits="tier:gold", apikey=web.api_key, body=body,
     )  # fmt: skip
     assert [(i.c, i.p) for i in forced.data.items] == [("B", "f")]
+    checked = select.sync(
+        "ac-gen2", client=generated.Client(base_url=live_server.url), session="qa-1",
+        apikey=web.api_key, body=[m.AgentApiSelection(a="a-vip")],
+    )  # fmt: skip
+    assert [(i.c, i.p) for i in checked.data.items] == [("A", "f")]  # the QA override
