@@ -245,10 +245,17 @@ class GroupMemberIO(StrictSerializer):
         list_serializer_class = list_of_at_least(1)  # a group lists one or more agents
 
 
+class GroupMemberOut(serializers.Serializer):
+    code = serializers.CharField()
+    weight = serializers.FloatField()
+
+
 class GroupOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
-    agents = GroupMemberIO(many=True)
+    agents = GroupMemberOut(
+        many=True, help_text="Its agents; none once the agents it listed are deleted."
+    )
 
 
 class GroupIn(StrictSerializer):

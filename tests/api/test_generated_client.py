@@ -24,9 +24,8 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 ACCEPTED_WARNING = "Unsupported content type text/plain"
 
 
-@pytest.fixture(scope="module")
-def generated(live_server, tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("generated")
+@pytest.fixture
+def generated(live_server, tmp_path):
     if not GENERATOR.exists() and shutil.which("openapi-python-client") is None:
         pytest.fail("openapi-python-client is a test dependency: pip install -e '.[dev]'")
     with urllib.request.urlopen(f"{live_server.url}/api/schema/?format=json") as response:  # noqa: S310

@@ -2,6 +2,7 @@
 checked as the admin checks them, refused with the path of the fault."""
 
 import pytest
+from openapi_schema_validator import OAS30Validator
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +103,26 @@ def test_groups__create_read_update_delete(admin_api, agent):
     assert admin_api("delete", "groups/mx-home/").status_code == 204
     assert admin_api("get", "groups/mx-home/").status_code == 404
     assert admin_api("get", "agents/a-one/").json()["group"] is None
+
+
+def test_groups__whose_agents_are_deleted__read_empty_as_the_schema_says(admin_api, agent, client):
+    """Found by Schemathesis' stateful phase: deleting a group's last agent leaves the
+    group with no agents, which the response schema must allow (a create still needs one)."""
+    assert (
+        admin_api(
+            "post", "groups/", {"code": "mx-solo", "name": "Solo", "agents": [{"code": "a-hero"}]}
+        ).status_code
+        == 201
+    )
+    assert admin_api("delete", "agents/a-hero/").status_code == 204
+    group = admin_api("get", "groups/mx-solo/").json()
+    assert group["agents"] == []
+    schemas = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["components"]["schemas"]
+    root = {"$ref": "#/components/schemas/GroupOut", "components": {"schemas": schemas}}
+    assert OAS30Validator(root).is_valid(group)
+    assert schemas["GroupInRequest"]["properties"]["agents"]["minItems"] == 1
 
 
 @pytest.mark.parametrize(

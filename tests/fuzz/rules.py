@@ -2,6 +2,7 @@
 schema names (docs/management-api.md, "Where a rule needs Python's own tables"), which
 credentials open which operation, and the account every request is aimed at."""
 
+import re
 import string
 
 from django.db.models import Q
@@ -14,13 +15,13 @@ from accounts.codes import text_ok
 from accounts.models import Account
 from agents.models import METADATA_KEY_MAX, Agent, AgentGroup
 from goals.models import Goal, GoalTrigger
-from targeting.conditions import DEPTH_MAX, LEAVES_MAX
-from targeting.inputs import _KEY as INPUT_KEY
+from targeting.conditions import DEPTH_MAX, INPUT_NAME_RE, LEAVES_MAX
 from targets.models import DeployTarget, TargetKind
 from tests.helpers import condition_leaves, condition_levels
 from visitors.request import vid_problem
 
 ACCOUNT = "ac-acme"
+INPUT_KEY = re.compile(INPUT_NAME_RE)
 
 # str.isprintable(): no control, format, private-use, unassigned or separator characters,
 # but for the ASCII space
@@ -137,8 +138,8 @@ def _agent(body: dict, stored) -> bool:
         if item["variation"] not in codes:
             item["variation"] = codes[0]
     if body.get("qa"):  # one visitor overridden once
-        once = {(k, o[k]): o for o in body["qa"] for k in ("session", "vid") if k in o}
-        body["qa"] = list({id(o): o for o in once.values()}.values())
+        who = [next((k, o[k]) for k in ("session", "vid") if k in o) for o in body["qa"]]
+        body["qa"] = [o for i, o in enumerate(body["qa"]) if who[i] not in who[:i]]
     for field, model in (("goals", Goal), ("targets", DeployTarget)):
         if isinstance(body.get(field), list):
             body[field] = _named(model, body[field])
@@ -173,7 +174,8 @@ def _group(body: dict, stored) -> bool:
         return True
     # agents of the account, each once, in no other group, weights not all 0
     free = Agent.objects.filter(
-        Q(group_membership__isnull=True) | Q(group_membership__group__code=stored and stored.code)
+        Q(group_membership__isnull=True)
+        | Q(group_membership__group__code=getattr(stored, "code", None))
     )
     codes = _named(free, [m["code"] for m in members])
     weights = {m["code"]: m for m in members}
@@ -183,7 +185,7 @@ def _group(body: dict, stored) -> bool:
     return bool(body["agents"])
 
 
-def _explain(body: dict, stored) -> bool:
+def _explain(body: dict) -> bool:
     if isinstance(body.get("target"), str):  # a target of the account
         body["target"] = (_named(DeployTarget, [body["target"]]) or [body["target"]])[0]
     if isinstance(body.get("inputs"), dict):  # input keys of 1 to 64 of A-Z a-z 0-9 _ . -
@@ -206,7 +208,7 @@ def _kept_to_the_words(case) -> bool:
         return True
     model, fix = _RESOURCES[parts[0]]
     if parts[-1] == "explain":
-        return _explain(case.body, None)
+        return _explain(case.body)
     if case.method.upper() not in ("POST", "PATCH") or len(parts) > 2:
         return True
     return fix(case.body, _stored(model, (case.path_parameters or {}).get("code")))
