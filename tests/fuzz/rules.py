@@ -131,12 +131,16 @@ def _agent(body: dict, stored) -> bool:
         codes = list(stored.variations.values_list("code", flat=True)) if stored else []
     if not codes:
         return True  # no such agent: a 404
-    # a paused variation, a rule or a QA override names a variation of the agent
+    # a paused variation, a rule or a QA override names a variation of the agent, as the
+    # agent would be (rules and overrides stored are sent again where they name a
+    # variation the request takes away)
     if body.get("paused_variation") is not None and body["paused_variation"] not in codes:
         body["paused_variation"] = codes[0]
-    for item in (body.get("rules") or []) + (body.get("qa") or []):
-        if item["variation"] not in codes:
-            item["variation"] = codes[0]
+    for field in ("rules", "qa"):
+        items = body[field] if field in body else getattr(stored, field, None)
+        if any(item["variation"] not in codes for item in items or []):
+            body[field] = [{**item, "variation": item["variation"] if item["variation"] in codes
+                            else codes[0]} for item in items]  # fmt: skip
     if body.get("qa"):  # one visitor overridden once
         who = [next((k, o[k]) for k in ("session", "vid") if k in o) for o in body["qa"]]
         body["qa"] = [o for i, o in enumerate(body["qa"]) if who[i] not in who[:i]]
