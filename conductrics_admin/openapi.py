@@ -107,9 +107,12 @@ def refuse_nul_in_urls(result: dict, generator: object, request: object, public:
                 continue
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                ruled = {"pattern", "format", "enum"} & set(schema)
-                if parameter.get("in") in ("path", "query") and schema.get("type") == "string":
-                    schema.update({} if ruled else {"pattern": TEXT_PATTERN})
+                if (
+                    parameter.get("in") in ("path", "query")
+                    and schema.get("type") == "string"
+                    and not {"pattern", "format", "enum"} & set(schema)
+                ):
+                    schema["pattern"] = TEXT_PATTERN
     return result
 
 

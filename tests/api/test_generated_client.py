@@ -60,14 +60,19 @@ def _module(package, name):
     return importlib.import_module(f"{package.__name__}.{name}")
 
 
+def _signed_in(generated, live_server, account_code):
+    """A new account, and the generated package's operations (by module name), models and
+    a client holding the account's admin key."""
+    _, admin_key = admin_key_create(account=account_create(code=account_code, name="Generated"))
+    api = lambda name: _module(generated, f"api.{name}")  # noqa: E731
+    client = generated.AuthenticatedClient(base_url=live_server.url, token=admin_key)
+    return api, _module(generated, "models"), client
+
+
 def test_generated_client__sets_up_the_seed_rotates_a_key_and_reads_the_report(
     generated, live_server
 ):
-    account = account_create(code="ac-gen", name="Generated")
-    _, admin_key = admin_key_create(account=account)
-    api = lambda name: _module(generated, f"api.{name}")  # noqa: E731
-    models = _module(generated, "models")
-    client = generated.AuthenticatedClient(base_url=live_server.url, token=admin_key)
+    api, models, client = _signed_in(generated, live_server, "ac-gen")
 
     web = api("targets.api_targets_create").sync(
         "ac-gen", client=client,
@@ -135,11 +140,7 @@ def test_generated_client__sends_and_reads_conditions(generated, live_server):
     them) build an agent's audience, rule and QA override and a goal's condition the
     server takes, and read them back; the agent-api then forces the rule's variation, and
     the override's."""
-    account = account_create(code="ac-gen2", name="Generated")
-    _, admin_key = admin_key_create(account=account)
-    api = lambda name: _module(generated, f"api.{name}")  # noqa: E731
-    m = _module(generated, "models")
-    client = generated.AuthenticatedClient(base_url=live_server.url, token=admin_key)
+    api, m, client = _signed_in(generated, live_server, "ac-gen2")
     web = api("targets.api_targets_create").sync(
         "ac-gen2", client=client, body=m.TargetInRequest(name="Web", code="dt-web")
     )

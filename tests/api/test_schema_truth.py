@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from accounts.api_base import NON_BLANK_PATTERN
+from accounts.api_base import NON_BLANK_PATTERN, TEXT_PATTERN
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +193,27 @@ def test_non_blank__whitespace_as_the_server_trims_it(admin_api, agent, text):
 def test_non_blank__a_character_no_trimming_takes_is_not_blank(admin_api, agent):
     assert re.fullmatch(NON_BLANK_PATTERN, "\ufeff")  # a regex's \\s would call it blank
     assert admin_api("post", "targets/", {"name": "\ufeff"}).status_code == 201
+
+
+def test_schema__every_text_in_a_url_refuses_a_nul(client):
+    """The server refuses a NUL anywhere in the path or the query string
+    (request_shape.py): every text parameter there says so, by a pattern of its own, a
+    format or an enum, or else `^[^\\x00]*$`."""
+    paths = client.get(
+        "/api/schema/", headers={"accept": "application/vnd.oai.openapi+json"}
+    ).json()["paths"]
+    texts = [
+        (path, parameter["name"], parameter["schema"])
+        for path, operations in paths.items()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] in ("path", "query") and parameter["schema"].get("type") == "string"
+    ]
+    assert len(texts) > 30
+    unruled = [(p, n) for p, n, s in texts if not {"pattern", "format", "enum"} & set(s)]
+    assert unruled == []
+    agent_api = {n: s for p, n, s in texts if p == "/{account}/v3/agent-api/{target}"}
+    assert {agent_api[n]["pattern"] for n in ("apikey", "vid", "traits", "target")} == {
+        TEXT_PATTERN
+    }
