@@ -139,7 +139,7 @@ def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, 
     """`name` (all, any, not, or a leaf) and the objects it is made of, recursive through
     `{name}All`, `{name}Any` and `{name}Not`. The depth limit is stated as `x-max-depth` and
     in words, not by unrolling the levels: unrolled, Schemathesis' coverage phase draws
-    about 100,000 cases for one field (each level multiplies them by four), and
+    about 100,000 cases for one field (each level multiplies them by three to four), and
     openapi-python-client takes recursion only through named objects, as here."""
     itself = {"$ref": _REF + name}
     # each item of all/any holds a leaf at least, so a list longer than the limit of
@@ -174,6 +174,19 @@ QA_OVERRIDE = "QaOverride"
 
 def components() -> dict[str, dict]:
     """Every schema component of the condition language, by name."""
+    overrides = {
+        f"{QA_OVERRIDE}{who.capitalize()}": {
+            "type": "object",
+            "properties": {
+                who: {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
+                      "maxLength": QA_ID_MAX},
+                "variation": {"type": "string"},
+            },
+            "required": [who, "variation"],
+            "additionalProperties": False,
+        }
+        for who in QA_WHO
+    }  # fmt: skip
     found = {
         **_family(CONDITION, SOURCES, f"A condition: all, any, not, or a leaf. {_LIMITS}"),
         **_family(
@@ -193,21 +206,9 @@ def components() -> dict[str, dict]:
             "required": ["name", "variation"],
             "additionalProperties": False,
         },
-        **{
-            f"{QA_OVERRIDE}{who.capitalize()}": {
-                "type": "object",
-                "properties": {
-                    who: {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
-                          "maxLength": QA_ID_MAX},
-                    "variation": {"type": "string"},
-                },
-                "required": [who, "variation"],
-                "additionalProperties": False,
-            }
-            for who in QA_WHO
-        },
+        **overrides,
         QA_OVERRIDE: {
-            "anyOf": [{"$ref": _REF + f"{QA_OVERRIDE}{who.capitalize()}"} for who in QA_WHO],
+            "anyOf": [{"$ref": _REF + kind} for kind in overrides],
             "description": "That visitor (by session or by vid, each once) always gets "
             "`variation`, one of the agent's.",
         },

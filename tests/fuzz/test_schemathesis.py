@@ -9,8 +9,8 @@ agent-api), so requests reach past authentication; Schemathesis' own probes take
 away or spoil it to see that it is required. FUZZ_EXAMPLES sets the number of examples per
 operation and of stateful scenarios (default 200; more for a longer run).
 
-What the schema states only in words (SPEC §10 and docs/management-api.md list them:
-codes that must name objects of the account, rules across fields and items) is given to
+What the schema states only in words (docs/management-api.md lists them: codes that must
+name objects of the account, rules across fields and items) is given to
 Schemathesis as it would be to any client: `tests/fuzz/rules.py` keeps the data it calls
 valid to those rules, and nothing else.
 """
@@ -87,13 +87,6 @@ def test_stateful__links_from_each_create_hold_every_check(fuzz_keys):
                 transport_kwargs=kwargs,
             )
 
-    Workflow.run(
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=6,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+    Workflow.run(settings=settings(SETTINGS, stateful_step_count=6))
     # the links were followed: objects made in a scenario were read, changed and deleted
     assert len(followed) >= 6, followed
