@@ -8,8 +8,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # PostgreSQL used by `make test` (the test database is created beside it as test_<name>).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# pytest-xdist workers (`auto`: one per core; each has its own test database), and the
+# order they take tests in (an idle worker takes queued tests from a busy one)
+WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test test-sqlite test-postgres test-js lint format install clean
+.PHONY: run test test-sqlite test-postgres test-js fuzz-long lint format install clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=python3"; exit 1; }
@@ -40,13 +44,13 @@ format: install
 
 test-sqlite: install
 	@echo "Running the tests on SQLite"
-	env -u DATABASE_URL $(BIN)/python -m pytest
+	env -u DATABASE_URL FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST)
 
 # In CI (CI=true) a PostgreSQL that cannot be reached fails the run; elsewhere it is skipped.
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
-		DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
+		DATABASE_URL=$(PG_TEST_URL) $(PYTEST); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
 	else \
@@ -59,6 +63,13 @@ test-js:
 	node --test tests/js/
 
 test: lint test-js test-sqlite test-postgres
+
+# The longer fuzz run (`.ci/run` runs it after `make test`): FUZZ_LONG_EXAMPLES examples per
+# operation and stateful scenarios, every phase, on SQLite and on PostgreSQL.
+FUZZ_LONG_EXAMPLES ?= 200
+fuzz-long: install
+	env -u DATABASE_URL FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
+	DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

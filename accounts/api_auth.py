@@ -16,10 +16,10 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.api_base import JSONBodyParser
 from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
 from accounts.selectors import accounts_for_user, admin_key_lookup
+from conductrics_admin.api_base import JSONBodyParser
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 

@@ -147,3 +147,30 @@ class AdminApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class CodedModel(models.Model):
+    """An object of an account named by a code unique in it (SPEC §2): an agent, a group,
+    a goal, a deploy target. Listed by account and code, shown as "name (code)", and its
+    account given to the audit log (accounts.audit). A model has its own `account`,
+    `code` and `name` fields (each its own related name, pattern and help), and its
+    constraint from `code_unique_in_account`."""
+
+    class Meta:
+        abstract = True
+        ordering = ["account__code", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}
+
+
+def code_unique_in_account(*, name: str, label: str) -> models.UniqueConstraint:
+    """The constraint that a code names one object of its kind (`label`) in an account."""
+    return models.UniqueConstraint(
+        fields=["account", "code"],
+        name=name,
+        violation_error_message=f"{label} with this code already exists in this account.",
+    )

@@ -8,17 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import (
-    TEXT_PATTERN,
-    StrictSerializer,
-    code_field,
-    codes_resolve,
-    domain_call,
-    force_param,
-    list_of_at_least,
-)
 from accounts.codes import (
     GROUP_CODE_RE,
+    TEXT_PATTERN,
     validate_agent_code,
     validate_goal_code,
     validate_target_code,
@@ -44,6 +36,14 @@ from agents.services import (
     group_create,
     group_delete,
     group_update,
+)
+from conductrics_admin.api_base import (
+    StrictSerializer,
+    code_field,
+    codes_resolve,
+    domain_call,
+    force_param,
+    list_of_at_least,
 )
 from goals.models import Goal
 from targeting.schema import condition_field_schema, qa_field_schema, rules_field_schema

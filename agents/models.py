@@ -12,17 +12,12 @@ from accounts.codes import (
     validate_group_code,
     validate_variation_code,
 )
-from accounts.models import Account
+from accounts.models import Account, CodedModel, code_unique_in_account
+from agents.choices import AgentStatus
 
 METADATA_MAX_KEYS = 20
 METADATA_KEY_MAX = 64
 METADATA_VALUE_MAX = 256
-
-
-class AgentStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    PAUSED = "paused", "Paused"
-    STOPPED = "stopped", "Stopped"
 
 
 WEIGHT_MAX = 1e6
@@ -65,7 +60,7 @@ def validate_metadata(value: object) -> None:
             )
 
 
-class Agent(models.Model):
+class Agent(CodedModel):
     Status = AgentStatus  # Agent.Status.RUNNING, for code that reaches agents by relation
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="agents")
     code = models.CharField(
@@ -113,18 +108,10 @@ class Agent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["account__code", "code"]
+    class Meta(CodedModel.Meta):
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "code"],
-                name="agent_code_unique_in_account",
-                violation_error_message="An agent with this code already exists in this account.",
-            ),
+            code_unique_in_account(name="agent_code_unique_in_account", label="An agent"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
 
     def get_additional_data(self) -> dict:
         # the audit log's account and agent (accounts.audit)
@@ -178,7 +165,7 @@ class Variation(models.Model):
         return {"account_id": self.agent.account_id, "agent_id": self.agent_id}
 
 
-class AgentGroup(models.Model):
+class AgentGroup(CodedModel):
     """A mutually exclusive group (SPEC §4b): a visitor gets selections from one of its
     agents only, the one of its slot (a weighted hash of the group code and the visitor)."""
 
@@ -191,22 +178,11 @@ class AgentGroup(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["account__code", "code"]
+    class Meta(CodedModel.Meta):
         verbose_name = "mutually exclusive group"
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "code"],
-                name="agent_group_code_unique_in_account",
-                violation_error_message="A group with this code already exists in this account.",
-            ),
+            code_unique_in_account(name="agent_group_code_unique_in_account", label="A group"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
-
-    def get_additional_data(self) -> dict:
-        return {"account_id": self.account_id}
 
 
 class GroupMember(models.Model):

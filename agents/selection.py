@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from agents import reasons
 from agents.bucketing import variation_pick
-from agents.models import AgentStatus
+from agents.choices import AgentStatus
 from targeting.conditions import Facts, Predicate, condition_explain
 
 

@@ -5,7 +5,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
-from accounts.api_base import NON_BLANK_PATTERN, TEXT_PATTERN, StrictSerializer
+from accounts.codes import NON_BLANK_PATTERN, TEXT_PATTERN
+from conductrics_admin.api_base import StrictSerializer
 from runtime.schema import COMPONENTS as AGENT_API_COMPONENTS
 from targeting.schema import components as CONDITION_COMPONENTS
 

@@ -8,15 +8,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import (
+from accounts.codes import validate_goal_code
+from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS
+from conductrics_admin.api_base import (
     PositiveNumberField,
     StrictSerializer,
     code_field,
     domain_call,
     force_param,
 )
-from accounts.codes import validate_goal_code
-from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
 from goals.services import goal_create, goal_delete, goal_update
 from targeting.schema import condition_field_schema

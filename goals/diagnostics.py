@@ -16,8 +16,6 @@ diagnostics, not data).
 
 import atexit
 import logging
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -27,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
+from conductrics_admin.buffers import FlushBuffer
 from goals import reasons
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL, GoalOutcomeCount
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
@@ -54,40 +53,13 @@ OUTCOMES = (
 KEPT_HOURS = 25
 
 
-_pending: Counter = Counter()  # (account id, goal code, hour, outcome) -> count not yet sent
-_pending_lock = threading.Lock()
-_next_flush = [0.0]  # time.monotonic() after which the next count sends the pending ones
-_next_cleanup = [0.0]  # and after which buckets older than KEPT_HOURS go
-
-
 def _hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def goal_outcomes_count(
-    *, account_id: int, outcomes: Iterable[tuple[str, str]], now: datetime
-) -> None:
-    """Add (goal code, outcome) pairs to this hour's counts. Never raises."""
-    hour = _hour(now)
-    keys = [(account_id, goal_code, hour, outcome) for goal_code, outcome in outcomes]
-    if not keys:
-        return
-    with _pending_lock:
-        _pending.update(keys)
-        due = time.monotonic() >= _next_flush[0]
-    if due:
-        goal_outcomes_flush()
-
-
-def goal_outcomes_flush() -> None:
-    """Add this process's pending counts to the database. Never raises (counts it could not
-    send are dropped: the database is down, and diagnostics must not pile up in memory)."""
-    with _pending_lock:
-        batch = dict(_pending)
-        _pending.clear()
-        _next_flush[0] = time.monotonic() + settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS
-    if not batch:
-        return
+def _counts_write(batch: Counter) -> None:
+    """Add counts to the database. Never raises (counts it could not send are dropped: the
+    database is down, and diagnostics must not pile up in memory)."""
     table = GoalOutcomeCount._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     params: list = []
@@ -104,12 +76,34 @@ def goal_outcomes_flush() -> None:
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-            if time.monotonic() >= _next_cleanup[0]:
-                _next_cleanup[0] = time.monotonic() + 3600
+            if _pending.clock() >= _next_cleanup[0]:
+                _next_cleanup[0] = _pending.clock() + 3600
                 oldest = _hour(max(k[2] for k in batch)) - timedelta(hours=KEPT_HOURS)
                 GoalOutcomeCount.objects.filter(hour__lt=oldest).delete()
     except DatabaseError:  # diagnostics must never fail a request
         logger.warning("goal diagnostics not counted: database unavailable")
+
+
+# (account id, goal code, hour, outcome) -> count not yet sent
+_pending: FlushBuffer[Counter] = FlushBuffer(
+    empty=Counter, write=_counts_write, every=lambda: settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS
+)
+_next_cleanup = [0.0]  # the buffer's clock after which buckets older than KEPT_HOURS go
+
+
+def goal_outcomes_count(
+    *, account_id: int, outcomes: Iterable[tuple[str, str]], now: datetime
+) -> None:
+    """Add (goal code, outcome) pairs to this hour's counts. Never raises."""
+    hour = _hour(now)
+    keys = [(account_id, goal_code, hour, outcome) for goal_code, outcome in outcomes]
+    if keys:
+        _pending.add(lambda counts: counts.update(keys))
+
+
+def goal_outcomes_flush() -> None:
+    """Add this process's pending counts to the database. Never raises."""
+    _pending.flush()
 
 
 atexit.register(goal_outcomes_flush)  # a worker stopped gracefully sends what it holds

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from goals import reasons
-from goals.models import GoalCounting, GoalTrigger
-from targets.models import TargetKind
+from goals.choices import GoalCounting, GoalTrigger
+from targets.choices import TargetKind
 
 
 class GoalLike(Protocol):

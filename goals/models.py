@@ -7,19 +7,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.codes import validate_goal_code
-from accounts.models import ATTRIBUTION_WINDOW_MAX_HOURS, Account
+from accounts.models import (
+    ATTRIBUTION_WINDOW_MAX_HOURS,
+    Account,
+    CodedModel,
+    code_unique_in_account,
+)
+from goals.choices import GoalCounting, GoalTrigger
 from targeting.conditions import GOAL_SOURCES, LEAVES_MAX, ConditionError, condition_check
-
-
-class GoalTrigger(models.TextChoices):
-    PAGE_EVENT = "page_event", "Page events (Express-style trigger)"
-    API = "api", "Programmatically, via API"
-
-
-class GoalCounting(models.TextChoices):
-    ONCE = "once", "Once per visitor per agent"
-    EVERY = "every", "Every event (values add up)"
-
 
 REST_SEND_LABEL = "Goal events to be sent via REST API"
 
@@ -42,7 +37,7 @@ def validate_max_value(value: float) -> None:
 validate_positive_finite = validate_max_value  # the name goals/migrations/0001 refers to
 
 
-class Goal(models.Model):
+class Goal(CodedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="goals")
     code = models.CharField(
         max_length=42,
@@ -90,21 +85,10 @@ class Goal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["account__code", "code"]
+    class Meta(CodedModel.Meta):
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "code"],
-                name="goal_code_unique_in_account",
-                violation_error_message="A goal with this code already exists in this account.",
-            ),
+            code_unique_in_account(name="goal_code_unique_in_account", label="A goal"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
-
-    def get_additional_data(self) -> dict:
-        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
 
     @property
     def window_hours(self) -> int:

@@ -29,7 +29,7 @@ from reports.statistics import (
     wilson_ci95,
 )
 from reports.verdict import Arm, goal_verdict
-from targets.models import Channel
+from targets.choices import Channel
 
 # Report dates: far enough either side of any traffic, and of date arithmetic's limits.
 REPORT_DATE_MIN = date(2000, 1, 1)

@@ -13,6 +13,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.keys import runtime_key_well_formed
+from runtime import reasons
 from runtime.errors import AgentApiError
 from targets.selectors import runtime_key_exists
 from visitors.config import AccountConf, TargetConf, account_conf
@@ -34,6 +35,16 @@ def runtime_key_from(request: HttpRequest) -> str | None:
     return request.GET.get("apikey") or request.META.get(KEY_HEADER) or None
 
 
+def target_of_key(*, account: AccountConf | None, key: str) -> TargetConf | None:
+    """The target of `account` whose runtime key `key` is, or None. Compared against
+    every target in constant time, so the time taken says nothing about the key."""
+    target = None
+    for candidate in account.targets if account is not None else ():
+        if hmac.compare_digest(candidate.api_key.encode(), key.encode()):
+            target = candidate
+    return target
+
+
 def target_authenticate(
     *, account_code: str, target_code: str | None, key: str | None
 ) -> RuntimeAuth:
@@ -44,28 +55,26 @@ def target_authenticate(
     """
     if not key:
         raise AgentApiError(
-            401, "Missing runtime API key: pass apikey=... or the header x-conductrics-apikey."
+            reasons.KEY_MISSING,
+            "Missing runtime API key: pass apikey=... or the header x-conductrics-apikey.",
         )
     if not runtime_key_well_formed(key):
-        raise AgentApiError(401, UNKNOWN_KEY)
+        raise AgentApiError(reasons.KEY_UNKNOWN, UNKNOWN_KEY)
     account = account_conf(code=account_code)
-    target = None
-    if account is not None:
-        # Compare against every target, so the time taken says nothing about the key.
-        for candidate in account.targets:
-            if hmac.compare_digest(candidate.api_key.encode(), key.encode()):
-                target = candidate
-    if target is None:
+    target = target_of_key(account=account, key=key)
+    if account is None or target is None:
         if runtime_key_exists(key=key):
-            raise AgentApiError(403, "This runtime API key belongs to another account.")
-        raise AgentApiError(401, UNKNOWN_KEY)
+            raise AgentApiError(
+                reasons.WRONG_ACCOUNT, "This runtime API key belongs to another account."
+            )
+        raise AgentApiError(reasons.KEY_UNKNOWN, UNKNOWN_KEY)
     if target_code is not None and target_code != target.code:
         raise AgentApiError(
-            403,
+            reasons.WRONG_TARGET,
             f"This runtime API key is the key of deploy target {target.code}, not {target_code}.",
         )
     if not target.enabled:
-        raise AgentApiError(403, f"Deploy target {target.code} is disabled.")
+        raise AgentApiError(reasons.TARGET_DISABLED, f"Deploy target {target.code} is disabled.")
     return RuntimeAuth(account=account, target=target)
 
 

@@ -9,13 +9,15 @@ origin.
 
 from collections.abc import Iterable
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from runtime import reasons
+from runtime.authentication import runtime_key_from, target_of_key
 from runtime.errors import AgentApiError
-from visitors.config import AccountConf, TargetConf
+from visitors.config import TargetConf, account_conf
 
 ALLOWED_HEADERS = "content-type, x-conductrics-apikey"
 MAX_AGE_SECONDS = "600"
@@ -35,29 +37,36 @@ def cors_headers(*, target: TargetConf | None, origin: str | None) -> dict[str, 
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-def preflight_headers(
-    *, account: AccountConf | None, target_code: str | None, key: str | None, origin: str
-) -> dict[str, str]:
-    """The pre-flight's answer headers, or raise AgentApiError (403) for a refused origin."""
-    candidates = [
-        t
-        for t in (account.targets if account else ())
-        if t.is_express
-        and t.enabled
-        and (target_code is None or t.code == target_code)
-        and (key is None or t.api_key == key)
-    ]
+def preflight(request: HttpRequest, account: str, target: str | None = None) -> HttpResponse:
+    """The pre-flight (OPTIONS) of an agent-api URL: 204 with the headers that let the
+    origin send its request, or 403 in the agent-api's envelope."""
+    origin = request_origin(request) or ""
+    key = runtime_key_from(request)
+    conf = account_conf(code=account)
+    if key is not None:  # the target it opens, found as the authentication finds it
+        opened = target_of_key(account=conf, key=key)
+        candidates: tuple[TargetConf, ...] = (opened,) if opened else ()
+    else:
+        candidates = conf.targets if conf else ()
     if not origin or not any(
-        origin_allowed(origin=origin, allowed=t.allowed_origins) for t in candidates
+        t.is_express
+        and t.enabled
+        and (target is None or t.code == target)
+        and origin_allowed(origin=origin, allowed=t.allowed_origins)
+        for t in candidates
     ):
-        raise AgentApiError(403, "This origin may not call this agent-api.")
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-        "Access-Control-Max-Age": MAX_AGE_SECONDS,
-        "Vary": "Origin",
-    }
+        refusal = reasons.ORIGIN_REFUSED
+        return JsonResponse(
+            {"status": refusal.status, "err": "This origin may not call this agent-api."},
+            status=refusal.status,
+        )
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response["Access-Control-Max-Age"] = MAX_AGE_SECONDS
+    response["Vary"] = "Origin"
+    return response
 
 
 def request_origin(request: HttpRequest) -> str | None:
@@ -75,5 +84,7 @@ class OriginAllowed(BasePermission):
             and target.is_express
             and not origin_allowed(origin=origin, allowed=target.allowed_origins)
         ):
-            raise AgentApiError(403, f"Origin {origin} may not call deploy target {target.code}.")
+            raise AgentApiError(
+                reasons.ORIGIN_REFUSED, f"Origin {origin} may not call deploy target {target.code}."
+            )
         return True

@@ -2,7 +2,9 @@
 
 The agent-api answers `{"status": <code>, "err": "<message>"}` with that HTTP status;
 other APIs keep DRF's `{"detail": ...}`. A database that cannot be reached is a 503
-with Retry-After for every API, never a 500.
+with Retry-After for every API, never a 500. Every refusal of an agent-api request has
+its reason (`runtime.reasons`), which the handler leaves on the view (`view.refusal`) for
+the metrics and the install page.
 """
 
 import logging
@@ -13,7 +15,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from runtime import reasons
 from runtime.metrics import DATABASE_ERRORS
+from runtime.reasons import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +31,32 @@ class AgentApiError(exceptions.APIException):
     raised while authenticating leaves the request unauthenticated, not half-done).
     """
 
-    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, refusal: Refusal, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.refusal = refusal
+        self.status_code = refusal.status
         self.message = message
         self.headers = headers or {}
+
+
+def refusal_of(exc: Exception) -> Refusal:
+    """The reason of the error that refused a request (DRF's own refusals included)."""
+    if isinstance(exc, AgentApiError):
+        return exc.refusal
+    if isinstance(exc, DatabaseError):
+        return reasons.DATABASE_UNAVAILABLE
+    known = {
+        exceptions.Throttled: reasons.THROTTLED,
+        exceptions.MethodNotAllowed: reasons.METHOD_NOT_ALLOWED,
+        exceptions.NotAcceptable: reasons.NOT_ACCEPTABLE,
+    }
+    for kind, refusal in known.items():
+        if isinstance(exc, kind):
+            return refusal
+    status_code = getattr(exc, "status_code", 500)
+    return reasons.BAD_REQUEST if status_code == 400 else Refusal(reasons.OTHER, status_code)
 
 
 def envelope_error(status_code: int, message: str, headers: dict[str, str] | None = None):
@@ -60,6 +85,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: envelope errors for the agent-api, 503 for database outages."""
     view = context.get("view")
     envelope = getattr(view, "conductrics_envelope", False)
+    if envelope:
+        view.refusal = refusal_of(exc)
     if isinstance(exc, AgentApiError):
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):

@@ -2,25 +2,18 @@
 when PROMETHEUS_MULTIPROC_DIR is set, see conductrics_admin/metrics.py).
 
 Labels take a bounded set of values only: the target kind, the HTTP status, a reason of
-the fixed vocabulary below. Never a key, a vid, a session or a code sent by a client.
+the fixed vocabulary of `runtime.reasons`. Never a key, a vid, a session or a code sent by a client.
 """
 
 from prometheus_client import Counter, Histogram
 
-# the reason of a whole request's answer, by its status
-REASONS = {
-    200: "ok",
-    204: "preflight",
-    400: "malformed",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    411: "length_required",
-    413: "too_large",
-    429: "throttled",
-    503: "database_unavailable",
-}
+from runtime import reasons
+
+# the `reason` label: why a request was refused (runtime.reasons), or that it was not
+REASONS = (reasons.ANSWERED, reasons.PREFLIGHT, *(r.code for r in reasons.REFUSALS))
+# the `status` label: the statuses these answers take (others count as "other")
+STATUSES = (200, 204, 304, *sorted({r.status for r in reasons.REFUSALS}))
+
 KINDS = ("express", "rest", "unauthenticated")
 
 AGENT_API_REQUESTS = Counter(
@@ -39,10 +32,10 @@ DATABASE_ERRORS = Counter(
 )
 
 
-def agent_api_observe(*, kind: str | None, status: int, seconds: float) -> None:
+def agent_api_observe(*, kind: str | None, status: int, reason: str, seconds: float) -> None:
     """Count one answered agent-api request."""
     kind = kind if kind in KINDS else "unauthenticated"
-    reason = REASONS.get(status, "other")
-    status_label = str(status) if status in REASONS else "other"
+    reason = reason if reason in REASONS else reasons.OTHER
+    status_label = str(status) if status in STATUSES else reasons.OTHER
     AGENT_API_REQUESTS.labels(kind, status_label, reason).inc()
     AGENT_API_SECONDS.labels(kind).observe(seconds)

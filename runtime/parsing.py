@@ -40,10 +40,13 @@ SELECTION_STATUSES = ("p", "ok")
 def session_parse(raw: str | None) -> str:
     """Return the session id, or raise 400 when missing or malformed."""
     if raw is None or raw == "":
-        raise AgentApiError(400, "The query parameter session is required (1 to 128 characters).")
+        raise AgentApiError(
+            reasons.BAD_REQUEST, "The query parameter session is required (1 to 128 characters)."
+        )
     if not printable_id(raw):
         raise AgentApiError(
-            400, "The query parameter session must be 1 to 128 printable characters."
+            reasons.BAD_REQUEST,
+            "The query parameter session must be 1 to 128 printable characters.",
         )
     return raw
 
@@ -54,35 +57,45 @@ class Body:
     inputs: Any  # as sent: checked by `request_parse`, which knows the target
 
 
+def body_size_check(content_length: str | None) -> None:
+    """Raise 413 when the body's announced size is over MAX_BODY_BYTES (checked before
+    the key, and before the body is read: Django reads at most the announced size)."""
+    length = content_length or "0"
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise AgentApiError(
+            reasons.BODY_TOO_LARGE, f"The body is larger than {MAX_BODY_BYTES} bytes."
+        )
+
+
 def body_parse(raw: bytes) -> Body:
-    """Parse the JSON body (whatever its Content-Type) into commands, or raise 400/413."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise AgentApiError(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    """Parse the JSON body (whatever its Content-Type) into commands, or raise 400."""
     if not raw.strip():
         return Body(commands=[], inputs={})
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise AgentApiError(
-            400, 'The body is not valid JSON: send {"commands": [...]} or a list of commands.'
+            reasons.BAD_REQUEST,
+            'The body is not valid JSON: send {"commands": [...]} or a list of commands.',
         ) from None
     inputs: Any = {}
     if isinstance(data, dict):
         if "commands" not in data:
-            raise AgentApiError(400, 'The body is an object without "commands".')
+            raise AgentApiError(reasons.BAD_REQUEST, 'The body is an object without "commands".')
         inputs = data.get("inputs", {})
         data = data["commands"]
     if not isinstance(data, list):
-        raise AgentApiError(400, '"commands" must be a list of commands.')
+        raise AgentApiError(reasons.BAD_REQUEST, '"commands" must be a list of commands.')
     if len(data) > MAX_COMMANDS:
         raise AgentApiError(
-            400, f"Too many commands: {len(data)}; at most {MAX_COMMANDS} per request."
+            reasons.BAD_REQUEST,
+            f"Too many commands: {len(data)}; at most {MAX_COMMANDS} per request.",
         )
     return Body(commands=[_command(i, c) for i, c in enumerate(data)], inputs=inputs)
 
 
 def _fail(index: int, message: str) -> AgentApiError:
-    return AgentApiError(400, f"Command {index}: {message}")
+    return AgentApiError(reasons.BAD_REQUEST, f"Command {index}: {message}")
 
 
 def _code(index: int, command: dict, key: str) -> str:
@@ -148,7 +161,7 @@ class VidRefused(AgentApiError):
     the request's goal commands (when its body parsed), for the goal diagnostics."""
 
     def __init__(self, message: str, goals: tuple[str, ...]) -> None:
-        super().__init__(403, message)
+        super().__init__(reasons.VID_NOT_ALLOWED, message)
         self.goals = goals
 
 
@@ -171,11 +184,16 @@ def request_parse(
     """
     warnings: list[dict[str, str]] = []
     session = session_parse(params.get("session"))
-    vid = _vid(params, target, warnings, body)
+    try:  # parsed once, its refusal raised in SPEC §4's order (a refused vid's goals first)
+        parsed, body_refused = body_parse(body), None
+    except AgentApiError as exc:
+        parsed, body_refused = None, exc
+    vid = _vid(params, target, warnings, parsed)
     traits = _traits(params, target, warnings)
     ua = _ua(params, target, warnings, user_agent)
     debug = _debug(params.get("debug"))
-    parsed = body_parse(body)
+    if parsed is None:
+        raise body_refused
     inputs = _inputs(parsed.inputs, target, warnings)
     derived, bot = ua_traits(ua)
     return ParsedRequest(
@@ -193,12 +211,12 @@ def _inputs(inputs: Any, target: TargetConf, warnings: list) -> MappingProxyType
     if isinstance(inputs, dict) and not all(
         text_ok(k) and (not isinstance(v, str) or text_ok(v)) for k, v in inputs.items()
     ):  # SPEC §10: text that is not valid Unicode is a 400 on any target
-        raise AgentApiError(400, f'"inputs" must hold {BAD_TEXT_RULE}.')
+        raise AgentApiError(reasons.BAD_REQUEST, f'"inputs" must hold {BAD_TEXT_RULE}.')
     problem = inputs_problem(inputs)
     if problem is None:
         return MappingProxyType(dict(inputs))
     if not target.is_express:
-        raise AgentApiError(400, problem)
+        raise AgentApiError(reasons.BAD_REQUEST, problem)
     warnings.append({"reason": reasons.INPUTS_INVALID, "detail": f"inputs ignored: {problem}"})
     return _NO_INPUTS
 
@@ -216,19 +234,21 @@ def _ua(params: QueryDict, target: TargetConf, warnings: list, header: str | Non
     if ua_problem(raw) is None:
         return raw
     if not target.is_express:
-        raise AgentApiError(400, f"The query parameter {UA_RULE}")
+        raise AgentApiError(reasons.BAD_REQUEST, f"The query parameter {UA_RULE}")
     warnings.append({"reason": reasons.UA_INVALID, "detail": f"ua ignored: {UA_RULE}"})
     return None
 
 
-def _vid(params: QueryDict, target: TargetConf, warnings: list, body: bytes) -> str | None:
+def _vid(params: QueryDict, target: TargetConf, warnings: list, body: Body | None) -> str | None:
     if "vid" not in params:
         return None
     raw = params.get("vid", "")
     problem = vid_problem(raw)
     if problem:
         if not target.is_express:
-            raise AgentApiError(400, f"The query parameter vid is refused: {problem}.")
+            raise AgentApiError(
+                reasons.BAD_REQUEST, f"The query parameter vid is refused: {problem}."
+            )
         warnings.append(
             {"reason": reasons.VID_INVALID, "detail": f"vid ignored: {problem}; served by session."}
         )
@@ -239,19 +259,13 @@ def _vid(params: QueryDict, target: TargetConf, warnings: list, body: bytes) -> 
             f"enable “{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing) on {target.code}."
         )
         if not target.is_express:
-            raise VidRefused(message, goals=_goal_codes(body))
+            goals = body.commands if body else ()  # none when the body does not parse
+            raise VidRefused(
+                message, goals=tuple(c.goal for c in goals if isinstance(c, GoalCommand))
+            )
         warnings.append({"reason": reasons.VID_IGNORED, "detail": message + " Served by session."})
         return None
     return raw
-
-
-def _goal_codes(body: bytes) -> tuple[str, ...]:
-    """The goal codes of a body refused for its vid: none when the body does not parse."""
-    try:
-        commands = body_parse(body).commands
-    except AgentApiError:
-        return ()
-    return tuple(c.goal for c in commands if isinstance(c, GoalCommand))
 
 
 def _traits(params: QueryDict, target: TargetConf, warnings: list) -> tuple[str, ...]:
@@ -261,7 +275,7 @@ def _traits(params: QueryDict, target: TargetConf, warnings: list) -> tuple[str,
     traits = traits_parse(raw)
     if traits is None:
         if not target.is_express:
-            raise AgentApiError(400, f"The query parameter {TRAITS_RULE}")
+            raise AgentApiError(reasons.BAD_REQUEST, f"The query parameter {TRAITS_RULE}")
         warnings.append(
             {"reason": reasons.TRAITS_INVALID, "detail": f"traits ignored: {TRAITS_RULE}"}
         )
@@ -274,4 +288,4 @@ def _debug(raw: str | None) -> bool:
         return False
     if raw.lower() == "true":
         return True
-    raise AgentApiError(400, "The query parameter debug must be true or false.")
+    raise AgentApiError(reasons.BAD_REQUEST, "The query parameter debug must be true or false.")

@@ -10,51 +10,22 @@ that fails loses the notes, as it would diagnostics).
 """
 
 import logging
-import threading
-import time
 from collections import deque
 from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from conductrics_admin.buffers import FlushBuffer
 from targets.models import RECENT_REQUESTS_KEPT, RecentRequest
 
 logger = logging.getLogger(__name__)
 
-# target id -> its notes not yet written, (at, status, reasons, commands): only the last
-# RECENT_REQUESTS_KEPT of a target can matter, so no more are held (or written)
-_pending: dict[int, deque] = {}
-_lock = threading.Lock()
-_next_flush = [0.0]
 PENDING_TARGETS_MAX = 1000  # a process never holds notes of more targets
 
 
-def recent_request_note(
-    *, target_id: int, at: datetime, status: int, reasons: list[str], commands: int
-) -> None:
-    """Note one answered request of a target; write the notes when due. Never raises."""
-    codes = ",".join(dict.fromkeys(r for r in reasons if r))[:300]
-    note = (at, status, codes, min(commands, 32767))
-    with _lock:
-        notes = _pending.get(target_id)
-        if notes is None and len(_pending) < PENDING_TARGETS_MAX:
-            notes = _pending[target_id] = deque(maxlen=RECENT_REQUESTS_KEPT)
-        if notes is not None:
-            notes.append(note)
-        due = time.monotonic() >= _next_flush[0]
-    if due:
-        recent_requests_flush()
-
-
-def recent_requests_flush() -> None:
-    """Write this process's notes, and trim the targets they touched. Never raises."""
-    with _lock:
-        pending = {target_id: list(notes) for target_id, notes in _pending.items()}
-        _pending.clear()
-        _next_flush[0] = time.monotonic() + settings.RECENT_REQUESTS_FLUSH_SECONDS
-    if not pending:
-        return
+def _notes_write(pending: dict[int, deque]) -> None:
+    """Write notes, and trim the targets they touched. Never raises."""
     batch = [
         RecentRequest(target_id=target_id, at=at, status=status, reasons=codes, commands=n)
         for target_id, notes in pending.items()
@@ -73,3 +44,32 @@ def recent_requests_flush() -> None:
                     RecentRequest.objects.filter(target_id=target_id, id__lte=keep[0]).delete()
     except DatabaseError:
         logger.warning("recent requests not noted: database unavailable")
+
+
+# target id -> its notes not yet written, (at, status, reasons, commands): only the last
+# RECENT_REQUESTS_KEPT of a target can matter, so no more are held (or written)
+_pending: FlushBuffer[dict[int, deque]] = FlushBuffer(
+    empty=dict, write=_notes_write, every=lambda: settings.RECENT_REQUESTS_FLUSH_SECONDS
+)
+
+
+def recent_request_note(
+    *, target_id: int, at: datetime, status: int, reasons: list[str], commands: int
+) -> None:
+    """Note one answered request of a target; write the notes when due. Never raises."""
+    codes = ",".join(dict.fromkeys(r for r in reasons if r))[:300]
+    note = (at, status, codes, min(commands, 32767))
+
+    def add(pending: dict[int, deque]) -> None:
+        notes = pending.get(target_id)
+        if notes is None and len(pending) < PENDING_TARGETS_MAX:
+            notes = pending[target_id] = deque(maxlen=RECENT_REQUESTS_KEPT)
+        if notes is not None:
+            notes.append(note)
+
+    _pending.add(add)
+
+
+def recent_requests_flush() -> None:
+    """Write this process's notes, and trim the targets they touched. Never raises."""
+    _pending.flush()

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from accounts.api_base import FORMAT_PRINTABLE, TEXT_PATTERN
+from accounts.codes import FORMAT_PRINTABLE, TEXT_PATTERN
 from agents.reasons import POLICIES
 from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
 from visitors.request import MAX_ID_LENGTH

@@ -4,38 +4,38 @@ target's bundle `GET /{account}/v3/agent-api/js/{target-code}` (`runtime.bundle`
 A thin DRF view: DRF authenticates the runtime key (`RuntimeKeyAuthentication`), checks
 the origin (`OriginAllowed`) and throttles (`TargetThrottle`); the view parses the request
 (`request_parse`), makes one domain call (`visitors.execution.visitor_commands_execute`)
-and renders the Conductrics envelope. A pre-flight (OPTIONS) is answered by
-`runtime.cors` alone.
+and renders the Conductrics envelope. A pre-flight (OPTIONS) is its own small view,
+`runtime.cors.preflight`. Every answer is counted (`runtime.metrics`) and, once the key
+opened a target, noted for its install page (`runtime.recent`), with its reason.
 """
 
 import time
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
-from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_key_from
+from runtime import reasons
+from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication
 from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
-from runtime.cors import OriginAllowed, cors_headers, preflight_headers, request_origin
+from runtime.cors import OriginAllowed, cors_headers, preflight, request_origin
 from runtime.errors import AgentApiError
-from runtime.metrics import REASONS, agent_api_observe
-from runtime.parsing import MAX_BODY_BYTES, VidRefused, request_parse
+from runtime.metrics import agent_api_observe
+from runtime.parsing import VidRefused, body_size_check, request_parse
+from runtime.reasons import Refusal
 from runtime.recent import recent_request_note
 from runtime.rendering import envelope_render
 from runtime.schema import agent_api_schema, bundle_schema
 from runtime.throttling import TargetThrottle
 from targeting.useragent import trait_log
-from visitors.config import account_conf
-from visitors.execution import visitor_commands_execute
-from visitors.metrics import goal_outcomes_observe
+from visitors.execution import vid_refused_count, visitor_commands_execute
 
 
 class AgentApiBase(APIView):
@@ -48,41 +48,23 @@ class AgentApiBase(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes: list = []
     runtime: RuntimeAuth | None = None  # set once the key is authenticated
+    refusal: Refusal | None = None  # set by the exception handler when the request is refused
+    commands = 0
     note_reasons: list[str] | None = None  # what the install page notes, when not the answer's
 
-    def _is_preflight(self) -> bool:
-        return getattr(self.request, "method", None) == "OPTIONS"
-
-    def get_authenticators(self) -> list:
-        return [] if self._is_preflight() else super().get_authenticators()
-
-    def get_permissions(self) -> list:
-        return [] if self._is_preflight() else super().get_permissions()
-
-    def get_throttles(self) -> list:
-        return [] if self._is_preflight() else super().get_throttles()
-
-    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
-        method = (request.method or "").lower()
-        if method not in self.http_method_names or not hasattr(self, method):
-            # 405 before the key is read: a method no key could make work (SPEC §10)
-            raise exceptions.MethodNotAllowed(request.method)
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise AgentApiError(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
-        super().initial(request, *args, **kwargs)
-
-    def perform_authentication(self, request: Request) -> None:
-        if not self._is_preflight():
-            self.runtime = request.auth
-
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.perf_counter()
-        self.commands = 0
-        response = super().dispatch(request, *args, **kwargs)
+        if request.method == "OPTIONS":
+            response = preflight(request, **kwargs)
+            ok = response.status_code == 204
+            reason = reasons.PREFLIGHT if ok else reasons.ORIGIN_REFUSED.code
+        else:
+            response = super().dispatch(request, *args, **kwargs)
+            reason = self.refusal.code if self.refusal else reasons.ANSWERED
         agent_api_observe(
             kind=self.runtime.target.kind if self.runtime else None,
             status=response.status_code,
+            reason=reason,
             seconds=time.perf_counter() - started,
         )
         if self.runtime is not None:  # a request that reached a target: its install page
@@ -90,46 +72,45 @@ class AgentApiBase(APIView):
                 target_id=self.runtime.target.id,
                 at=timezone.now(),
                 status=response.status_code,
-                reasons=self.note_reasons or _reason_codes(response),
+                reasons=[reason]
+                if self.refusal
+                else (self.note_reasons or _warning_codes(response)),
                 commands=self.commands,
             )
         return response
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            # 405 before the key is read: a method no key could make work (SPEC §10)
+            raise exceptions.MethodNotAllowed(request.method)
+        body_size_check(request.META.get("CONTENT_LENGTH"))
+        super().initial(request, *args, **kwargs)
+
+    def perform_authentication(self, request: Request) -> None:
+        self.runtime = request.auth
+
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         response = super().finalize_response(request, response, *args, **kwargs)
         target = self.runtime.target if self.runtime else None
         for name, value in cors_headers(target=target, origin=request_origin(request)).items():
             response[name] = value
         return response
 
-    @extend_schema(exclude=True)
-    def options(self, request: Request, account: str, target: str | None = None) -> Response:
-        headers = preflight_headers(
-            account=account_conf(code=account),
-            target_code=target,
-            key=runtime_key_from(request._request),
-            origin=request_origin(request) or "",
-        )
-        return Response(status=204, headers=headers)
-
     def _run(self, request: Request) -> Response:
         account, target = self.runtime.account, self.runtime.target
-        django_request = request._request
+        http = request._request
         try:
             parsed = request_parse(
-                params=django_request.GET,
-                body=django_request.body,
+                params=http.GET,
+                body=http.body,
                 target=target,
-                user_agent=django_request.META.get("HTTP_USER_AGENT"),
+                user_agent=http.META.get("HTTP_USER_AGENT"),
             )
         except VidRefused as exc:
-            refused = [code for code in exc.goals if code in account.goals]
-            goal_outcomes_count(
-                account_id=account.id,
-                outcomes=[(code, VID_NOT_ALLOWED) for code in refused],
-                now=timezone.now(),
-            )
-            goal_outcomes_observe([VID_NOT_ALLOWED] * len(refused))
+            vid_refused_count(account=account, goal_codes=exc.goals)
             raise
         self.commands = len(parsed.commands)
         result = visitor_commands_execute(
@@ -149,12 +130,10 @@ class AgentApiBase(APIView):
         )
 
 
-def _reason_codes(response: Response) -> list[str]:
-    """The reason codes of an answer: its warnings' and refused goals' on a 200, the
-    status's reason otherwise (codes of a fixed vocabulary: nothing a client sent)."""
+def _warning_codes(response: HttpResponse) -> list[str]:
+    """The reason codes of an answer's warnings and refused goals (codes of a fixed
+    vocabulary: nothing a client sent)."""
     data = getattr(response, "data", None) or {}
-    if response.status_code != 200:
-        return [REASONS.get(response.status_code, "other")]
     body = data.get("data", {}) if isinstance(data, dict) else {}
     return [w.get("reason", "") for w in body.get("warnings", [])]
 
@@ -184,12 +163,12 @@ class AgentApiBundleView(AgentApiBase):
         account_conf_, target_conf = self.runtime.account, self.runtime.target
         if not target_conf.is_express:
             raise AgentApiError(
-                400,
+                reasons.BUNDLE_OF_REST_TARGET,
                 f"Deploy target {target_conf.code} is a REST target: bundles are for Express "
                 "targets, whose pages decide in the browser.",
             )
         bundle = bundle_rendered(account=account_conf_, target=target_conf)
-        if etag_matches(request._request.META.get("HTTP_IF_NONE_MATCH"), bundle.etag):
+        if etag_matches(request.META.get("HTTP_IF_NONE_MATCH"), bundle.etag):
             response = HttpResponse(status=304)
         else:
             response = HttpResponse(bundle.body, content_type="application/json")

@@ -13,7 +13,7 @@ the agent's. A 400 names the path of the fault either way.
 
 from typing import Any
 
-from accounts.api_base import FORMAT_PRINTABLE, NON_BLANK_PATTERN, TEXT_PATTERN
+from accounts.codes import FORMAT_PRINTABLE, NON_BLANK_PATTERN, TEXT_PATTERN
 from targeting.conditions import (
     DEPTH_MAX,
     GOAL_OPS,

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import OriginField, StrictSerializer, code_field, domain_call
 from accounts.codes import validate_target_code
+from conductrics_admin.api_base import OriginField, StrictSerializer, code_field, domain_call
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 from targets.services import (
     KeyRotatedMeanwhile,

@@ -8,25 +8,8 @@ from django.db import models
 
 from accounts.codes import validate_target_code
 from accounts.keys import runtime_key_generate
-from accounts.models import Account
-
-
-class TargetKind(models.TextChoices):
-    EXPRESS = "express", "Express / JS API (in the browser)"
-    REST = "rest", "REST API (server-side)"
-
-
-class Channel(models.TextChoices):
-    """Where a selection or goal event happened, by the kind of target it came through."""
-
-    CLIENT = "client", "Client-side (Express / JS)"
-    SERVER = "server", "Server-side (REST API)"
-
-
-def channel_of(kind: str) -> Channel:
-    """The channel of a request that came through a target of `kind`."""
-    return Channel.CLIENT if kind == TargetKind.EXPRESS else Channel.SERVER
-
+from accounts.models import Account, CodedModel, code_unique_in_account
+from targets.choices import TargetKind
 
 ALLOW_EXTERNAL_VID_LABEL = "Allow Passing of External Visitor ID"
 
@@ -78,7 +61,7 @@ def validate_allowed_origins(value: object) -> None:
             )
 
 
-class DeployTarget(models.Model):
+class DeployTarget(CodedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="targets")
     code = models.CharField(
         max_length=43,
@@ -115,24 +98,11 @@ class DeployTarget(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["account__code", "code"]
+    class Meta(CodedModel.Meta):
         verbose_name = "deploy target"
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "code"],
-                name="target_code_unique_in_account",
-                violation_error_message=(
-                    "A deploy target with this code already exists in this account."
-                ),
-            ),
+            code_unique_in_account(name="target_code_unique_in_account", label="A deploy target"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
-
-    def get_additional_data(self) -> dict:
-        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
 
     @property
     def is_express(self) -> bool:

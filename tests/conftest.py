@@ -106,22 +106,15 @@ def _fresh_caches():
     """The config snapshot and throttle counters must not leak from one test to the next."""
     from django.core.cache import cache
 
-    from goals import diagnostics
+    from conductrics_admin.buffers import buffers_reset
     from visitors.config import config_cache_clear
 
     config_cache_clear()
-    diagnostics._pending.clear()
-    from runtime import recent
-
-    recent._pending.clear()
-    recent._next_flush[0] = 0.0
+    buffers_reset()
     cache.clear()
     yield
     config_cache_clear()
-    diagnostics._pending.clear()  # nothing sent at exit to a database the test emptied
-    from runtime import recent
-
-    recent._pending.clear()
+    buffers_reset()  # nothing sent at exit to a database the test emptied
 
 
 class AgentApi:

@@ -20,12 +20,12 @@ from agents import reasons as sel
 from agents.bucketing import random_number
 from agents.selection import Action, Who, selection_decide
 from goals import reasons
-from goals.diagnostics import goal_outcomes_count
+from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from goals.matching import goal_match
 from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
 from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
-from targets.models import channel_of
+from targets.choices import channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf
 from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
@@ -80,11 +80,24 @@ def visitor_commands_execute(
             if isinstance(item, GoalResult)
             for outcome in item.outcomes()
         ]
-        if outcomes:
-            goal_outcomes_count(account_id=account.id, outcomes=outcomes, now=now)
-            goal_outcomes_observe(outcome for _, outcome in outcomes)
+        _outcomes_note(account=account, outcomes=outcomes, now=now)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def vid_refused_count(*, account: AccountConf, goal_codes: Sequence[str]) -> None:
+    """The goals of a request refused whole for its vid (a REST target that may not pass
+    one, SPEC §4), counted in the goal diagnostics: those of the account's goals only."""
+    outcomes = [(code, VID_NOT_ALLOWED) for code in goal_codes if code in account.goals]
+    _outcomes_note(account=account, outcomes=outcomes, now=timezone.now())
+
+
+def _outcomes_note(
+    *, account: AccountConf, outcomes: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    if outcomes:
+        goal_outcomes_count(account_id=account.id, outcomes=outcomes, now=now)
+        goal_outcomes_observe(outcome for _, outcome in outcomes)
 
 
 @dataclass

@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.api_base import TEXT_PATTERN, PrintableField, StrictSerializer, VisitorIdField
+from accounts.codes import TEXT_PATTERN
 from agents.models import Agent
+from conductrics_admin.api_base import PrintableField, StrictSerializer, VisitorIdField
 from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
 from targeting.traits import TRAITS_RE, TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem

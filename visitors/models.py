@@ -13,7 +13,7 @@ from django.db import models
 from accounts.models import Account
 from agents.models import Agent, Variation
 from goals.models import Goal
-from targets.models import Channel
+from targets.choices import Channel
 
 
 class Assignment(models.Model):

@@ -24,7 +24,7 @@ from reports.deltas import (
     VisitorDayKey,
 )
 from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
-from targets.models import channel_of
+from targets.choices import channel_of
 from visitors.models import Assignment, Credit, GoalEvent
 from visitors.selectors import AssignmentRow
 from visitors.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute

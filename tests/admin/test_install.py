@@ -58,7 +58,7 @@ def test_recent_requests__refused_ones_included_never_a_key_or_vid(
     api.call(express_target, [], key="api-unknown")  # 401: no target to note it on
     rows = list(RecentRequest.objects.filter(target=express_target).order_by("id"))
     assert [(r.status, r.reasons, r.commands) for r in rows] == [
-        (200, "", 1), (400, "malformed", 0), (200, "unknown_agent", 1),
+        (200, "", 1), (400, "bad_request", 0), (200, "unknown_agent", 1),
     ]  # fmt: skip
     assert RecentRequest.objects.get(target=rest_target).status == 403
     html = admin_client.get(

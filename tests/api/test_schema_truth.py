@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from accounts.api_base import NON_BLANK_PATTERN, TEXT_PATTERN
+from accounts.codes import NON_BLANK_PATTERN, TEXT_PATTERN
 
 pytestmark = pytest.mark.django_db
 

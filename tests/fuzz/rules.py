@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi import format as register_format
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from accounts.api_base import FORMAT_ORIGIN, FORMAT_PRINTABLE, FORMAT_VISITOR_ID
-from accounts.codes import text_ok
+from accounts.codes import FORMAT_ORIGIN, FORMAT_PRINTABLE, FORMAT_VISITOR_ID, text_ok
 from accounts.models import Account
 from agents.models import METADATA_KEY_MAX, Agent, AgentGroup
 from goals.models import Goal, GoalTrigger

@@ -7,7 +7,10 @@ what it made. In-process against the WSGI app, authenticated as the account the 
 create (the admin key for the management API, the target's runtime key for the
 agent-api), so requests reach past authentication; Schemathesis' own probes take the key
 away or spoil it to see that it is required. FUZZ_EXAMPLES sets the number of examples per
-operation and of stateful scenarios (default 200; more for a longer run).
+operation and of stateful scenarios (default 25; `.ci/run` runs 200 as well).
+FUZZ_COVERAGE=off leaves out the coverage phase, Schemathesis' walk over every boundary of
+the schema, the same whatever the examples (it is most of the run's time): `make test`
+runs it once, on PostgreSQL, the production database (`.ci/run` on both).
 
 What the schema states only in words (docs/management-api.md lists them: codes that must
 name objects of the account, rules across fields and items) is given to
@@ -26,24 +29,27 @@ from schemathesis.checks import CHECKS, load_all_checks
 from conductrics_admin.wsgi import application
 from tests.fuzz import rules
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+COVERAGE = os.environ.get("FUZZ_COVERAGE", "on") != "off"
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+schema.config.phases.coverage.enabled = COVERAGE
 rules.register(schema)
 
 
 def test_schemathesis__every_check_and_phase_is_on():
     """The runs below take Schemathesis' defaults, which are every check it registers (all
-    but max_response_time, a time limit: speed lives in bench/) and every phase; a config
-    that turned one off would fail here."""
+    but max_response_time, a time limit: speed lives in bench/) and every phase (the
+    coverage phase unless FUZZ_COVERAGE=off); a config that turned one off would fail here."""
     load_all_checks()
     names = CHECKS.get_all_names()
     assert {"positive_data_acceptance", "negative_data_rejection", "ignored_auth"} <= set(names)
     assert [name for name in names if not schema.config.checks.get_by_name(name=name).enabled] == []
     phases = schema.config.phases
-    assert all(getattr(phases, name).enabled for name in ("examples", "coverage", "fuzzing",
-                                                          "stateful"))  # fmt: skip
+    on = {name for name in ("examples", "coverage", "fuzzing", "stateful")
+          if getattr(phases, name).enabled}  # fmt: skip
+    assert on == {"examples", "fuzzing", "stateful"} | ({"coverage"} if COVERAGE else set())
 
 
 @pytest.mark.django_db

@@ -92,7 +92,7 @@ def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
     from goals import diagnostics
 
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 60
-    diagnostics._next_flush[0] = 0.0  # the next count is due: it is sent, then held 60 s
+    diagnostics._pending.make_due()  # the next count is due: it is sent, then held 60 s
     api.data(express_target, [{"a": "a-hero"}], session="p", vid="lana")
     for n in range(3):
         api.data(rest_target, [{"g": "g-purchase"}], session=f"s{n}", vid="nobody")
@@ -100,13 +100,13 @@ def test_diagnostics__added_up_in_the_process__sent_once_due_or_read(
 
     stored = GoalOutcomeCount.objects.get(goal_code="g-purchase", outcome=NO_SELECTION)
     assert stored.count == 1  # the first request's count went out at once
-    assert sum(diagnostics._pending.values()) == 2  # the next two wait in the process
+    assert sum(diagnostics._pending.peek().values()) == 2  # the next two wait in the process
     assert _counts(purchase_goal)[NO_SELECTION] == 3  # a read sends them first
-    assert not diagnostics._pending
+    assert not diagnostics._pending.peek()
 
-    diagnostics._next_flush[0] = 0.0  # due again: the next request sends what is pending
+    diagnostics._pending.make_due()  # due again: the next request sends what is pending
     api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="lana")
-    assert not diagnostics._pending
+    assert not diagnostics._pending.peek()
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 0
     assert _counts(purchase_goal)[CREDITED] == 1
 
@@ -135,7 +135,7 @@ def test_diagnostics__database_fails_when_sending__request_answers_and_counts_dr
     monkeypatch.setattr(diagnostics.connection, "cursor", failing_upsert)
     data = api.data(rest_target, [{"g": "g-purchase"}], session="s", vid="x")
     assert data["items"][0]["s"] == "none"
-    assert not diagnostics._pending  # dropped, not piled up
+    assert not diagnostics._pending.peek()  # dropped, not piled up
 
 
 def test_diagnostics__exact_across_processes__counts_add_up_in_the_database(

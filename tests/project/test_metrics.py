@@ -66,7 +66,7 @@ def test_metrics__count_requests_goal_outcomes_and_database_errors(
     after = _scrape(client)
     assert _requests(after, "express", "200", "ok") - _requests(before, "express", "200", "ok") == 1
     assert _requests(after, "rest", "200", "ok") - _requests(before, "rest", "200", "ok") == 1
-    unauthenticated = ("unauthenticated", "401", "unauthenticated")
+    unauthenticated = ("unauthenticated", "401", "key_unknown")
     assert _requests(after, *unauthenticated) - _requests(before, *unauthenticated) == 1
     credited = ("conductrics_goal_outcomes_total", (("outcome", "credited"),))
     assert after[credited] - before.get(credited, 0.0) == 1
@@ -87,10 +87,10 @@ def test_metrics__labels_never_carry_keys_vids_sessions_or_codes(
     for secret in (secret_vid, secret_session, express_target.api_key, "api-SSS", "made-up"):
         assert secret not in text
     from goals.diagnostics import OUTCOMES
-    from runtime.metrics import KINDS, REASONS
+    from runtime.metrics import KINDS, REASONS, STATUSES
     from visitors.metrics import PURGED_TABLES
 
-    allowed = {*KINDS, *REASONS.values(), *map(str, REASONS), *OUTCOMES, *PURGED_TABLES, "other"}
+    allowed = {*KINDS, *REASONS, *map(str, STATUSES), *OUTCOMES, *PURGED_TABLES, "other"}
     for metric, labels in _samples(text):
         if not metric.startswith("conductrics_"):
             continue  # the client library's own (process, garbage collector)
@@ -167,14 +167,15 @@ def test_metrics__gunicorn_workers__counts_add_up_across_processes(tmp_path):
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=str(alone))
             counts = _samples(generate_latest(registry).decode())
-            per_process.append(_requests(counts, "unauthenticated", "401", "unauthenticated"))
+            per_process.append(_requests(counts, "unauthenticated", "401", "key_unknown"))
         assert len([n for n in per_process if n]) >= 2, per_process  # several processes
         request = urllib.request.Request(  # noqa: S310
             base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             samples = _samples(response.read().decode())
-        assert _requests(samples, "unauthenticated", "401", "unauthenticated") == sent + 1
+        assert _requests(samples, "unauthenticated", "401", "key_unknown") == sent
+        assert _requests(samples, "unauthenticated", "401", "key_missing") >= 1  # the warm-up
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 
-from accounts.api_base import FORMAT_PRINTABLE
+from accounts.codes import FORMAT_PRINTABLE
 from targeting.conditions import (
     DEPTH_MAX,
     GOAL_OPS,

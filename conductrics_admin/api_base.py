@@ -1,4 +1,5 @@
-"""What every management API resource shares: strict input, and domain errors as 400s."""
+"""What every management API resource shares: strict input, and domain errors as 400s
+(DRF plumbing, beside the apps: the pure rules never import it)."""
 
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -11,22 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-from accounts.codes import DUPLICATE_CODE
-
-# String formats the schema names for rules a pattern cannot state exactly (Python's
-# Unicode tables, URL parsing); the view checks each with the domain's own function.
-FORMAT_PRINTABLE = "printable"  # str.isprintable(): a session, an event id, a QA id
-FORMAT_VISITOR_ID = "visitor-id"  # printable, and not a placeholder such as "null"
-FORMAT_ORIGIN = "origin"  # scheme://host[:port], http or https
-# text as `text_ok` takes it: no NUL (nor a lone surrogate, which tools can neither match
-# nor send as UTF-8, so the schema leaves it to the description)
-TEXT_PATTERN = r"^[^\x00]*$"
-# the characters str.strip(), and so DRF's trimming, takes for whitespace, spelled out: a
-# regex's \s is another set in each language (ECMA 262's holds U+FEFF, not U+001C to U+001F
-# nor U+0085)
-_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# a text with one character that is not whitespace, and no NUL
-NON_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
+from accounts.codes import DUPLICATE_CODE, FORMAT_ORIGIN, FORMAT_PRINTABLE, FORMAT_VISITOR_ID
 
 
 class JSONBodyParser(JSONParser):
