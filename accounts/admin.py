@@ -92,7 +92,7 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
                 audit_entries_of_account(account.pk),
                 limit=AUDIT_SHOWN_PER_ACCOUNT,
                 with_object=True,
-            ),  # fmt: skip
+            ),
             "shown": AUDIT_SHOWN_PER_ACCOUNT,
         }
         return TemplateResponse(request, "admin/accounts/account/audit_log.html", context)
@@ -112,9 +112,12 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
             for account in queryset
         ]
         return keys_shown_once(
-            request=request, model_admin=self, title="New admin API keys", keys=keys,
+            request=request,
+            model_admin=self,
+            title="New admin API keys",
+            keys=keys,
             note="Only their hash is stored: a lost key cannot be shown again, only revoked.",
-        )  # fmt: skip
+        )
 
 
 @admin.register(AdminApiKey)

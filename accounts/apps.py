@@ -10,6 +10,13 @@ class AccountsConfig(AppConfig):
         from accounts.audit import audit_register
         from accounts.models import Account
 
-        audit_register(Account, fields=[
-            "name", "attribution_window_hours", "retention_days", "mde_rel", "sequential_tuning",
-        ])  # fmt: skip
+        audit_register(
+            Account,
+            fields=[
+                "name",
+                "attribution_window_hours",
+                "retention_days",
+                "mde_rel",
+                "sequential_tuning",
+            ],
+        )

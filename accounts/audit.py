@@ -27,9 +27,11 @@ def audit_register(model: type[Model], *, fields: list[str], masked: tuple[str, 
     from auditlog.registry import auditlog
 
     auditlog.register(
-        model, include_fields=fields, mask_fields=list(masked),
+        model,
+        include_fields=fields,
+        mask_fields=list(masked),
         mask_callable="accounts.audit.key_masked",
-    )  # fmt: skip
+    )
 
 
 def audit_entries_of(model: type[Model], pk: object, *, agent_id: int | None = None) -> QuerySet:
@@ -37,8 +39,11 @@ def audit_entries_of(model: type[Model], pk: object, *, agent_id: int | None = N
     group membership's too)."""
     from auditlog.models import LogEntry
 
-    mine = Q(content_type__app_label=model._meta.app_label,
-             content_type__model=model._meta.model_name, object_pk=str(pk))  # fmt: skip
+    mine = Q(
+        content_type__app_label=model._meta.app_label,
+        content_type__model=model._meta.model_name,
+        object_pk=str(pk),
+    )
     if agent_id is not None:
         mine |= Q(additional_data__agent_id=agent_id)
     return (
@@ -66,10 +71,14 @@ def audit_html(
         if not isinstance(changes, dict):
             changes = {}
         changed = format_html_join(
-            "", "<div><code>{}</code>: {} → {}</div>",
-            ((field, _short(pair[0]), _short(pair[1])) for field, pair in changes.items()
-             if isinstance(pair, list | tuple) and len(pair) == 2),
-        )  # fmt: skip
+            "",
+            "<div><code>{}</code>: {} → {}</div>",
+            (
+                (field, _short(pair[0]), _short(pair[1]))
+                for field, pair in changes.items()
+                if isinstance(pair, list | tuple) and len(pair) == 2
+            ),
+        )
         who = entry.actor.get_username() if entry.actor else "an admin API key or a command"
         what = entry.get_action_display()
         if with_object:
@@ -81,7 +90,7 @@ def audit_html(
                 who,
                 what,
                 changed,
-            )  # fmt: skip
+            )
         )
     if not rows:
         return format_html("<p>{}</p>", "No change recorded yet.")

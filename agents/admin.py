@@ -50,9 +50,11 @@ class VariationInlineFormSet(forms.BaseInlineFormSet):
             agent = self.instance
             if agent.pk:
                 agent_targeting_validate(
-                    eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+                    eligibility=agent.eligibility,
+                    rules=agent.rules,
+                    qa=agent.qa,
                     variation_codes=[spec.code for spec in specs],
-                )  # fmt: skip
+                )
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
 
@@ -117,9 +119,11 @@ def render_targeting(agent: Agent) -> SafeString:
     """An agent's eligibility, rules and QA overrides in words, as a list."""
     try:
         agent_targeting_validate(
-            eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+            eligibility=agent.eligibility,
+            rules=agent.rules,
+            qa=agent.qa,
             variation_codes=[v.code for v in agent.variations.all()],
-        )  # fmt: skip
+        )
     except ValidationError as exc:
         return format_html("<p><strong>Does not check:</strong> {}</p>", "; ".join(exc.messages))
     items = [format_html("<li>Applies to: {}</li>", condition_describe(agent.eligibility))]
@@ -130,7 +134,7 @@ def render_targeting(agent: Agent) -> SafeString:
             rule["name"],
             condition_describe(rule.get("when")),
             rule["variation"],
-        )  # fmt: skip
+        )
         for i, rule in enumerate(agent.rules or [])
     ]
     items += [
@@ -139,7 +143,7 @@ def render_targeting(agent: Agent) -> SafeString:
             "vid" if "vid" in o else "session",
             o.get("vid") or o.get("session"),
             o["variation"],
-        )  # fmt: skip
+        )
         for o in agent.qa or []
     ]
     return format_html("<ul>{}</ul>", format_html_join("", "{}", ((i,) for i in items)))

@@ -128,16 +128,20 @@ class AgentOut(serializers.Serializer):
 
 class AgentIn(StrictSerializer):
     code = code_field(
-        validate_agent_code, required=False, help_text="“a-” and 1 to 40 letters, digits or "
-        "dashes; omitted: made from the name.",
-    )  # fmt: skip
+        validate_agent_code,
+        required=False,
+        help_text="“a-” and 1 to 40 letters, digits or dashes; omitted: made from the name.",
+    )
     name = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=AgentStatus.choices, default=AgentStatus.PAUSED)
     variations = VariationIO(many=True, help_text="Two or more; the first is the baseline.")
     paused_variation = code_field(
-        validate_variation_code, required=False, allow_null=True, default=None,
+        validate_variation_code,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="Code of the variation served while paused (default: the first).",
-    )  # fmt: skip
+    )
     goals = serializers.ListField(child=code_field(validate_goal_code), default=list)
     targets = serializers.ListField(child=code_field(validate_target_code), default=list)
     eligibility = ConditionField(
@@ -290,9 +294,11 @@ def _members(account: object, data: dict) -> dict:
     args = dict(data)
     if "agents" in args:
         agents = codes_resolve(
-            model=Agent, account=account, codes=[m["code"] for m in args["agents"]],
+            model=Agent,
+            account=account,
+            codes=[m["code"] for m in args["agents"]],
             field="agents",
-        )  # fmt: skip
+        )
         by_code = {a.code: a for a in agents}
         args["members"] = [
             MemberSpec(agent=by_code[m["code"]], weight=m.get("weight", 1.0))

@@ -208,8 +208,14 @@ def _paused_variation_set(*, agent: Agent, code: str | None) -> None:
 
 
 AGENT_EDITABLE = (
-    "name", "status", "variations", "paused_variation", "goals", "targets", *TARGETING_FIELDS,
-)  # fmt: skip
+    "name",
+    "status",
+    "variations",
+    "paused_variation",
+    "goals",
+    "targets",
+    *TARGETING_FIELDS,
+)
 
 
 @transaction.atomic

@@ -344,13 +344,26 @@ class Traffic:
     statuses: dict[int, int] = field(default_factory=dict)
     goals_sent: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def answered(self) -> int:
+        """Answers so far, of any status."""
+        with self.lock:
+            return sum(self.statuses.values())
+
+    def wait_answers(self, more: int, timeout: float = 60.0) -> bool:
+        """Wait until `more` answers beyond those so far have come back (False: not within
+        `timeout` seconds)."""
+        with self.lock:
+            target = sum(self.statuses.values()) + more
+            return self.lock.wait_for(lambda: sum(self.statuses.values()) >= target, timeout)
 
     def _call(self, key: str, commands: list, visitor: str) -> Response:
         for _ in range(50):
             answer = agent_api(self.base, key, commands, session=visitor, vid=visitor)
             with self.lock:
                 self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+                self.lock.notify_all()
             if answer.status not in (0, 503):
                 return answer
             time.sleep(0.1)

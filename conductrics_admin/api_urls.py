@@ -8,5 +8,10 @@ from visitors.api import urlpatterns as visitors_urls
 from visitors.explain_api import urlpatterns as explain_urls
 
 urlpatterns = [
-    *visitors_urls, *explain_urls, *targets_urls, *goals_urls, *reports_urls, *agents_urls,
-]  # fmt: skip
+    *visitors_urls,
+    *explain_urls,
+    *targets_urls,
+    *goals_urls,
+    *reports_urls,
+    *agents_urls,
+]

@@ -31,12 +31,18 @@ _ERRORS = {
 # What an object created by `api_{resource}_create` can be followed by, for clients and
 # for Schemathesis' stateful phase (OpenAPI links: the new object's code from the answer).
 _FOLLOW_UPS = {
-    "agents": ("retrieve", "partial_update", "destroy", "explain_create", "report_retrieve",
-               "report.csv_retrieve"),
+    "agents": (
+        "retrieve",
+        "partial_update",
+        "destroy",
+        "explain_create",
+        "report_retrieve",
+        "report.csv_retrieve",
+    ),
     "goals": ("retrieve", "partial_update", "destroy"),
     "groups": ("retrieve", "partial_update", "destroy"),
     "targets": ("retrieve", "partial_update", "destroy", "rotate_key_create"),
-}  # fmt: skip
+}
 
 
 def add_links(result: dict, generator: object, request: object, public: bool) -> dict:

@@ -19,8 +19,11 @@ admin.site.index_template = "admin/overview_index.html"
 # Admin pages of apps that read other apps' objects (an agent's results, an account's
 # "forget visitor"), in the admin's namespace, before the stock pages of those objects.
 admin_urls = [
-    *reports_admin_urls, *visitors_admin_urls, *targets_admin_urls, *admin.site.get_urls(),
-]  # fmt: skip
+    *reports_admin_urls,
+    *visitors_admin_urls,
+    *targets_admin_urls,
+    *admin.site.get_urls(),
+]
 
 urlpatterns = [
     # the agent-api first: it takes nearly every request, and resolving it is then cheapest

@@ -50,9 +50,10 @@ class GoalOut(serializers.Serializer):
 
 class GoalIn(StrictSerializer):
     code = code_field(
-        validate_goal_code, required=False, help_text="“g-” and 1 to 40 letters, digits or "
-        "dashes; omitted: made from the name.",
-    )  # fmt: skip
+        validate_goal_code,
+        required=False,
+        help_text="“g-” and 1 to 40 letters, digits or dashes; omitted: made from the name.",
+    )
     name = serializers.CharField(max_length=200)
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT)
     rest_send = serializers.BooleanField(default=False)
@@ -61,9 +62,12 @@ class GoalIn(StrictSerializer):
         allow_null=True, required=False, default=None, min_value=0, max_value=GOAL_VALUE_MAX
     )
     attribution_window_hours = serializers.IntegerField(
-        allow_null=True, required=False, default=None, min_value=1,
+        allow_null=True,
+        required=False,
+        default=None,
+        min_value=1,
         max_value=ATTRIBUTION_WINDOW_MAX_HOURS,
-    )  # fmt: skip
+    )
     when = GoalConditionField(allow_null=True, required=False, default=None, help_text=WHEN_HELP)
 
 

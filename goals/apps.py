@@ -10,7 +10,15 @@ class GoalsConfig(AppConfig):
         from accounts.audit import audit_register
         from goals.models import Goal
 
-        audit_register(Goal, fields=[
-            "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours",
-            "when",
-        ])  # fmt: skip
+        audit_register(
+            Goal,
+            fields=[
+                "name",
+                "trigger",
+                "rest_send",
+                "counting",
+                "max_value",
+                "attribution_window_hours",
+                "when",
+            ],
+        )

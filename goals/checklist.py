@@ -79,9 +79,12 @@ def _rest_item(*, targets: Iterable[DeployTarget]) -> ChecklistItem:
             candidates[0],
         )
     return ChecklistItem(
-        REST_PASSES_VID, label, False, "The account has no enabled REST target: add one.",
+        REST_PASSES_VID,
+        label,
+        False,
+        "The account has no enabled REST target: add one.",
         DeployTarget,
-    )  # fmt: skip
+    )
 
 
 def server_side_checklist(

@@ -54,8 +54,14 @@ def goal_create(
 
 
 GOAL_EDITABLE = (
-    "name", "trigger", "rest_send", "counting", "max_value", "attribution_window_hours", "when",
-)  # fmt: skip
+    "name",
+    "trigger",
+    "rest_send",
+    "counting",
+    "max_value",
+    "attribution_window_hours",
+    "when",
+)
 
 
 @transaction.atomic

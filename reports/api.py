@@ -37,9 +37,12 @@ class _Fixed(serializers.Serializer):
 def _interval(help_text: str = "") -> serializers.ListField:
     """[low, high], or null where undefined."""
     return serializers.ListField(
-        child=serializers.FloatField(), allow_null=True, min_length=2, max_length=2,
+        child=serializers.FloatField(),
+        allow_null=True,
+        min_length=2,
+        max_length=2,
         help_text=help_text,
-    )  # fmt: skip
+    )
 
 
 class _Sequential(serializers.Serializer):
@@ -163,16 +166,42 @@ class AgentReportView(AccountAPIView):
 
 
 CSV_COLUMNS = (
-    "goal", "variation", "visitors", "conversions", "conversions_client",
-    "conversions_server", "conversion_rate", "conversion_rate_ci95_low",
-    "conversion_rate_ci95_high", "rate_lift_abs", "rate_lift_rel", "rate_lift_ci95_low",
-    "rate_lift_ci95_high", "sequential_rate_lift_ci95_low", "sequential_rate_lift_ci95_high",
-    "value_sum", "value_per_visitor", "value_per_visitor_ci95_low", "value_per_visitor_ci95_high",
-    "lift_abs", "lift_rel", "lift_ci95_low", "lift_ci95_high", "sequential_lift_ci95_low",
-    "sequential_lift_ci95_high", "p_value", "confidence", "chance_to_win", "expected_loss",
-    "fixed_visitors", "fixed_conversions", "fixed_value_sum", "verdict", "verdict_text",
+    "goal",
+    "variation",
+    "visitors",
+    "conversions",
+    "conversions_client",
+    "conversions_server",
+    "conversion_rate",
+    "conversion_rate_ci95_low",
+    "conversion_rate_ci95_high",
+    "rate_lift_abs",
+    "rate_lift_rel",
+    "rate_lift_ci95_low",
+    "rate_lift_ci95_high",
+    "sequential_rate_lift_ci95_low",
+    "sequential_rate_lift_ci95_high",
+    "value_sum",
+    "value_per_visitor",
+    "value_per_visitor_ci95_low",
+    "value_per_visitor_ci95_high",
+    "lift_abs",
+    "lift_rel",
+    "lift_ci95_low",
+    "lift_ci95_high",
+    "sequential_lift_ci95_low",
+    "sequential_lift_ci95_high",
+    "p_value",
+    "confidence",
+    "chance_to_win",
+    "expected_loss",
+    "fixed_visitors",
+    "fixed_conversions",
+    "fixed_value_sum",
+    "verdict",
+    "verdict_text",
     "visitors_needed",
-)  # fmt: skip
+)
 
 
 def report_csv_rows(report: dict) -> list[list]:
@@ -183,13 +212,15 @@ def report_csv_rows(report: dict) -> list[list]:
             seq = v["sequential"] or {}
             cells = {
                 **{k: v[k] for k in CSV_COLUMNS if k in v},
-                "goal": goal["code"], "variation": v["code"],
-                "verdict": goal["verdict"]["state"], "verdict_text": goal["verdict"]["text"],
+                "goal": goal["code"],
+                "variation": v["code"],
+                "verdict": goal["verdict"]["state"],
+                "verdict_text": goal["verdict"]["text"],
                 "visitors_needed": goal["visitors_needed"],
                 "fixed_visitors": v["fixed"]["visitors"],
                 "fixed_conversions": v["fixed"]["conversions"],
                 "fixed_value_sum": v["fixed"]["value_sum"],
-            }  # fmt: skip
+            }
             for name, interval in (
                 ("conversion_rate_ci95", v["conversion_rate_ci95"]),
                 ("rate_lift_ci95", v["rate_lift_ci95"]),

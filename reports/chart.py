@@ -19,9 +19,13 @@ class Series:
 
 
 def line_chart_svg(
-    *, series: Sequence[Series], title: str, percent: bool = True, width: int = 760,
+    *,
+    series: Sequence[Series],
+    title: str,
+    percent: bool = True,
+    width: int = 760,
     height: int = 280,
-) -> SafeString:  # fmt: skip
+) -> SafeString:
     """Render the series (one line each, gaps where a value is None) as an SVG element."""
     left, right, top, bottom = 56, 16, 28, 40
     days = sorted({d for s in series for d, _ in s.points})

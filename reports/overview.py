@@ -26,9 +26,12 @@ from targets.models import DeployTarget
 OVERVIEW_ACCOUNTS_MAX = 20
 # goal outcomes that, for a goal sent via REST, mean it was refused or not counted
 REST_PROBLEMS = (
-    reasons.REST_SEND_NOT_ENABLED, reasons.NOT_AN_API_GOAL, VID_NOT_ALLOWED,
-    reasons.OUTSIDE_WINDOW, reasons.INVALID_VALUE,
-)  # fmt: skip
+    reasons.REST_SEND_NOT_ENABLED,
+    reasons.NOT_AN_API_GOAL,
+    VID_NOT_ALLOWED,
+    reasons.OUTSIDE_WINDOW,
+    reasons.INVALID_VALUE,
+)
 
 
 @dataclass
@@ -83,9 +86,13 @@ def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
         goals = sorted(agent.goals.all(), key=lambda g: g.code)
         start = agent.created_at.astimezone(UTC).date()
         report = report_build(
-            agent=agent, variations=variations, goals=goals, agg=whole[agent.pk], start=start,
+            agent=agent,
+            variations=variations,
+            goals=goals,
+            agg=whole[agent.pk],
+            start=start,
             end=today,
-        )  # fmt: skip
+        )
         first = report["goals"][0] if report["goals"] else None
         figures = recent.get(agent.pk, {})
         first_goal_id = goals[0].pk if goals else None
@@ -163,11 +170,14 @@ def _agent_warnings(agent, goals, report, line, account_targets, problems) -> li
     if agent.status == AgentStatus.PAUSED:
         warn(f"{code} is paused: its visitors see its paused variation and nothing is counted.")
     elif line.visitors_recent == 0:
-        warn(f"{code} is running but had no visitors today or yesterday: is its snippet on "
-             "the page?")  # fmt: skip
+        warn(
+            f"{code} is running but had no visitors today or yesterday: is its snippet on the page?"
+        )
     if report["srm"]["flagged"]:
-        warn(f"{code}: sample ratio mismatch (visitors are not split as the weights say): "
-             "check the set-up.")  # fmt: skip
+        warn(
+            f"{code}: sample ratio mismatch (visitors are not split as the weights say): "
+            "check the set-up."
+        )
     express = [t for t in agent.targets.all() if t.kind == "express"]
     for goal in goals:
         if goal.trigger == GoalTrigger.API:  # a goal meant to be sent server-side
@@ -176,10 +186,15 @@ def _agent_warnings(agent, goals, report, line, account_targets, problems) -> li
             )
             missing = [i for i in items if not i.ok]
             if missing:
-                warn(f"{code} / {goal.code}: server-side checklist incomplete "
-                     f"({missing[0].label}).")  # fmt: skip
+                warn(
+                    f"{code} / {goal.code}: server-side checklist incomplete ({missing[0].label})."
+                )
         refused = problems.get((agent.account_id, goal.code), 0)
         if refused:
-            warn(f"{goal.code}: {refused} goal commands refused or not credited in the last "
-                 "24 hours.", "goal", goal.pk)  # fmt: skip
+            warn(
+                f"{goal.code}: {refused} goal commands refused or not credited in the last "
+                "24 hours.",
+                "goal",
+                goal.pk,
+            )
     return warnings

@@ -205,10 +205,12 @@ def report_build(
                 sequential_rate = row["sequential"]["rate_lift_ci95"]
                 arms.append(
                     Arm(
-                        variation.code, n, row["conversion_rate"],
+                        variation.code,
+                        n,
+                        row["conversion_rate"],
                         tuple(sequential_rate) if sequential_rate else None,
                     )
-                )  # fmt: skip
+                )
             rows.append(row)
         base_rate = base_counts[0] / base_counts[1] if base_counts[1] else None
         needed = visitors_needed(base_rate, account.mde_rel)

@@ -37,8 +37,13 @@ COMPONENTS = {
         "properties": {
             "g": {**_TEXT, "description": "The goal's code, e.g. g-purchase."},
             "v": {"type": "number", "nullable": True},
-            "id": {"type": "string", "nullable": True, "format": FORMAT_PRINTABLE,
-                   "minLength": 1, "maxLength": MAX_ID_LENGTH},
+            "id": {
+                "type": "string",
+                "nullable": True,
+                "format": FORMAT_PRINTABLE,
+                "minLength": 1,
+                "maxLength": MAX_ID_LENGTH,
+            },
         },
         "required": ["g"],
         "not": {"required": ["a"]},
@@ -46,7 +51,7 @@ COMPONENTS = {
     "AgentApiCommand": {
         "anyOf": [{"$ref": _REF + "AgentApiSelection"}, {"$ref": _REF + "AgentApiGoal"}]
     },
-}  # fmt: skip
+}
 _COMMANDS = {
     "type": "array",
     "maxItems": MAX_COMMANDS,

@@ -36,8 +36,13 @@ SOURCE_TARGET = "target"
 SOURCE_GOAL = "goal"
 SOURCE_VARIATION = "variation"
 SOURCES = (
-    SOURCE_INPUT, SOURCE_TRAIT, SOURCE_RANDOM, SOURCE_TARGET, SOURCE_GOAL, SOURCE_VARIATION,
-)  # fmt: skip
+    SOURCE_INPUT,
+    SOURCE_TRAIT,
+    SOURCE_RANDOM,
+    SOURCE_TARGET,
+    SOURCE_GOAL,
+    SOURCE_VARIATION,
+)
 # what a goal's condition may read (SPEC §4b: a goal has no random number of its own)
 GOAL_SOURCES = (SOURCE_INPUT, SOURCE_TRAIT, SOURCE_TARGET, SOURCE_GOAL, SOURCE_VARIATION)
 # what a browser can evaluate from a bundle (SPEC §5): the others need the visitor's state
@@ -423,11 +428,20 @@ def _leaf_seen(leaf: dict, facts: Facts, agent_code: str) -> str:
 # --- in words, for the admin ---------------------------------------------------------------
 
 _OP_WORDS = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "contains": "contains", "starts_with": "starts with", "ends_with": "ends with",
-    "lt": "is less than", "lte": "is at most", "gt": "is more than", "gte": "is at least",
-    "set": "is set", "not_set": "is not set",
-}  # fmt: skip
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "lt": "is less than",
+    "lte": "is at most",
+    "gt": "is more than",
+    "gte": "is at least",
+    "set": "is set",
+    "not_set": "is not set",
+}
 
 
 def condition_describe(condition: Any) -> str:

@@ -70,8 +70,9 @@ def _by_source(sources: tuple[str, ...]) -> list[dict]:
         for s in named
     ]
     if unnamed:
-        variants.append({"sources": unnamed, "properties": {"name": _null("string")},
-                         "required": []})  # fmt: skip
+        variants.append(
+            {"sources": unnamed, "properties": {"name": _null("string")}, "required": []}
+        )
     return variants
 
 
@@ -84,26 +85,46 @@ def _by_operator(source: str) -> list[dict]:
                 "ops": GOAL_OPS,
                 "properties": {
                     "ci": _null("boolean"),
-                    "within_hours": {"type": "integer", "nullable": True, "minimum": 1,
-                                     "maximum": WITHIN_HOURS_MAX},
+                    "within_hours": {
+                        "type": "integer",
+                        "nullable": True,
+                        "minimum": 1,
+                        "maximum": WITHIN_HOURS_MAX,
+                    },
                 },
                 "required": [],
             }
-        ]  # fmt: skip
+        ]
     plain = {"within_hours": _null("integer")}
     case = {"ci": {"type": "boolean", "nullable": True}}
     number = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _regex(NUMBER_RE)}]}
     values = {"type": "array", "minItems": 1, "maxItems": VALUES_MAX, "items": _TEXT}
     return [
-        {"kind": "List", "ops": LIST_OPS, "properties": {**plain, **case, "values": values},
-         "required": ["values"]},
-        {"kind": "Text", "ops": _SINGLE_STRING_OPS,
-         "properties": {**plain, **case, "value": _TEXT}, "required": ["value"]},
-        {"kind": "Number", "ops": NUMBER_OPS,
-         "properties": {**plain, "ci": _null("boolean"), "value": number}, "required": ["value"]},
-        {"kind": "Presence", "ops": PRESENCE_OPS,
-         "properties": {**plain, "ci": _null("boolean")}, "required": []},
-    ]  # fmt: skip
+        {
+            "kind": "List",
+            "ops": LIST_OPS,
+            "properties": {**plain, **case, "values": values},
+            "required": ["values"],
+        },
+        {
+            "kind": "Text",
+            "ops": _SINGLE_STRING_OPS,
+            "properties": {**plain, **case, "value": _TEXT},
+            "required": ["value"],
+        },
+        {
+            "kind": "Number",
+            "ops": NUMBER_OPS,
+            "properties": {**plain, "ci": _null("boolean"), "value": number},
+            "required": ["value"],
+        },
+        {
+            "kind": "Presence",
+            "ops": PRESENCE_OPS,
+            "properties": {**plain, "ci": _null("boolean")},
+            "required": [],
+        },
+    ]
 
 
 def _leaves(name: str, sources: tuple[str, ...]) -> dict[str, dict]:
@@ -151,10 +172,14 @@ def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, 
         f"{name}Not": {"not": itself},
     }
     components: dict[str, dict] = {
-        component: {"type": "object", "properties": properties, "required": [*properties],
-                    "additionalProperties": False}
+        component: {
+            "type": "object",
+            "properties": properties,
+            "required": [*properties],
+            "additionalProperties": False,
+        }
         for component, properties in combinators.items()
-    }  # fmt: skip
+    }
     components.update(_leaves(name, sources))
     components[name] = {
         "anyOf": [{"$ref": _REF + component} for component in [*combinators, f"{name}Leaf"]],
@@ -178,19 +203,24 @@ def components() -> dict[str, dict]:
         f"{QA_OVERRIDE}{who.capitalize()}": {
             "type": "object",
             "properties": {
-                who: {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
-                      "maxLength": QA_ID_MAX},
+                who: {
+                    "type": "string",
+                    "format": FORMAT_PRINTABLE,
+                    "minLength": 1,
+                    "maxLength": QA_ID_MAX,
+                },
                 "variation": {"type": "string"},
             },
             "required": [who, "variation"],
             "additionalProperties": False,
         }
         for who in QA_WHO
-    }  # fmt: skip
+    }
     found = {
         **_family(CONDITION, SOURCES, f"A condition: all, any, not, or a leaf. {_LIMITS}"),
         **_family(
-            GOAL_CONDITION, GOAL_SOURCES,
+            GOAL_CONDITION,
+            GOAL_SOURCES,
             f"A goal's condition: as an agent's, without source random. {_LIMITS}",
         ),
         RULE: {
@@ -198,8 +228,12 @@ def components() -> dict[str, dict]:
             "description": "A targeted selection: when `when` holds (null or omitted: "
             "always), the visitor gets `variation`, one of the agent's.",
             "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": RULE_NAME_MAX,
-                         "pattern": NON_BLANK_PATTERN},
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": RULE_NAME_MAX,
+                    "pattern": NON_BLANK_PATTERN,
+                },
                 "when": _or_null(CONDITION),
                 "variation": {"type": "string"},
             },
@@ -212,7 +246,7 @@ def components() -> dict[str, dict]:
             "description": "That visitor (by session or by vid, each once) always gets "
             "`variation`, one of the agent's.",
         },
-    }  # fmt: skip
+    }
     return found
 
 
@@ -222,10 +256,20 @@ def condition_field_schema(*, goal: bool = False, **extra: Any) -> dict:
 
 
 def rules_field_schema(**extra: Any) -> dict:
-    return {"type": "array", "nullable": True, "maxItems": RULES_MAX,
-            "items": {"$ref": _REF + RULE}, **extra}  # fmt: skip
+    return {
+        "type": "array",
+        "nullable": True,
+        "maxItems": RULES_MAX,
+        "items": {"$ref": _REF + RULE},
+        **extra,
+    }
 
 
 def qa_field_schema(**extra: Any) -> dict:
-    return {"type": "array", "nullable": True, "maxItems": QA_MAX,
-            "items": {"$ref": _REF + QA_OVERRIDE}, **extra}  # fmt: skip
+    return {
+        "type": "array",
+        "nullable": True,
+        "maxItems": QA_MAX,
+        "items": {"$ref": _REF + QA_OVERRIDE},
+        **extra,
+    }

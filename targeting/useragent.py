@@ -26,9 +26,18 @@ TRAIT_OS = "ua/os"
 # matched case-insensitively. "bot" is matched as the end of a word ("Googlebot",
 # "bingbot/2.0", "AhrefsBot") so that phone makers such as Cubot are not bots.
 BOT_KEYWORDS = (
-    "bot", "crawl", "spider", "slurp", "archiver", "mediapartners", "facebookexternalhit",
-    "embedly", "preview", "scraper", "lighthouse",
-)  # fmt: skip
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "archiver",
+    "mediapartners",
+    "facebookexternalhit",
+    "embedly",
+    "preview",
+    "scraper",
+    "lighthouse",
+)
 _BOT = re.compile(
     r"(?<!cu)bot(?:\b|[/_-])|" + "|".join(re.escape(k) for k in BOT_KEYWORDS if k != "bot"),
     re.IGNORECASE,

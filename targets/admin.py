@@ -97,7 +97,10 @@ class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
             except KeyRotatedMeanwhile as exc:
                 failures.append(str(exc))
         return keys_shown_once(
-            request=request, model_admin=self, title="New runtime API keys", keys=keys,
+            request=request,
+            model_admin=self,
+            title="New runtime API keys",
+            keys=keys,
             note=(
                 "The old key stopped working: put the new one in the pages and servers that "
                 "call the agent-api."
@@ -106,7 +109,7 @@ class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
                 "call the agent-api."
             ),
             failures=failures,
-        )  # fmt: skip
+        )
 
 
 def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:

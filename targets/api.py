@@ -41,9 +41,10 @@ class TargetOut(serializers.Serializer):
 class TargetIn(StrictSerializer):
     read_only_names = ("api_key",)
     code = code_field(
-        validate_target_code, required=False, help_text="“dt-” and 1 to 40 letters, digits or "
-        "dashes; omitted: made from the name.",
-    )  # fmt: skip
+        validate_target_code,
+        required=False,
+        help_text="“dt-” and 1 to 40 letters, digits or dashes; omitted: made from the name.",
+    )
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=TargetKind.choices, default=TargetKind.EXPRESS)
     enabled = serializers.BooleanField(default=True)

@@ -40,9 +40,18 @@ class AssignmentAdmin(RawDataAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["agent", "variation"]
     fields = [
-        "account", "agent", "variation", "identity", "session", "vid", "target", "target_kind",
-        "traits", "created_at", "confirmed_at",
-    ]  # fmt: skip
+        "account",
+        "agent",
+        "variation",
+        "identity",
+        "session",
+        "vid",
+        "target",
+        "target_kind",
+        "traits",
+        "created_at",
+        "confirmed_at",
+    ]
     readonly_fields = fields
 
 
@@ -86,9 +95,18 @@ class GoalEventAdmin(RawDataAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["goal"]
     readonly_fields = [
-        "account", "goal", "event_id", "session", "vid", "target", "channel", "value",
-        "received_at", "response", "verdict",
-    ]  # fmt: skip
+        "account",
+        "goal",
+        "event_id",
+        "session",
+        "vid",
+        "target",
+        "channel",
+        "value",
+        "received_at",
+        "response",
+        "verdict",
+    ]
     fields = readonly_fields
 
     @admin.display(description="verdict")

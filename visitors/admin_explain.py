@@ -25,9 +25,10 @@ class ExplainForm(forms.Form):
         label="External Visitor ID", required=False, max_length=MAX_ID_LENGTH, strip=False
     )
     inputs = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text='A JSON object of strings, such as {"plan": "gold"}.',
-    )  # fmt: skip
+    )
     traits = forms.CharField(required=False, help_text="group:value,group:value")
     ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
 
@@ -91,9 +92,13 @@ def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
         answer = selection_explain(
             account=conf,
             target=next(t for t in conf.targets if t.code == data["target"]),
-            agent_code=agent.code, session=data["session"], vid=data["vid"],
-            inputs=data["inputs"], traits=data["traits"], ua=data["ua"],
-        )  # fmt: skip
+            agent_code=agent.code,
+            session=data["session"],
+            vid=data["vid"],
+            inputs=data["inputs"],
+            traits=data["traits"],
+            ua=data["ua"],
+        )
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,

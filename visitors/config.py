@@ -286,9 +286,11 @@ def _targeting_conf(
     by_code = {v.code: v for v in variations}
     try:  # checked when saved; checked again, since evaluation must never fail
         agent_targeting_check(
-            eligibility=agent.eligibility, rules=agent.rules, qa=agent.qa,
+            eligibility=agent.eligibility,
+            rules=agent.rules,
+            qa=agent.qa,
             variation_codes=list(by_code),
-        )  # fmt: skip
+        )
     except ConditionError as exc:
         logger.warning("agent %s: targeting does not check, nobody is eligible: %s", agent, exc)
         return {"broken": str(exc)}

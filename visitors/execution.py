@@ -115,8 +115,11 @@ class _Relevant:
 def _relevant(account: AccountConf, commands: Sequence[Command]) -> _Relevant:
     found = _Relevant()
     agent_ids, goal_ids, every_goal_ids, event_keys = (
-        found.agent_ids, found.goal_ids, found.every_goal_ids, found.event_keys,
-    )  # fmt: skip
+        found.agent_ids,
+        found.goal_ids,
+        found.every_goal_ids,
+        found.event_keys,
+    )
     for command in commands:
         if isinstance(command, SelectionCommand):
             agent = account.agents.get(command.agent)
@@ -485,13 +488,21 @@ class Explanation:
         selection = None
         if result.selected:
             selection = {
-                "a": result.agent, "c": result.variation, "p": result.policy,
-                "s": result.status, "md": result.md,
-            }  # fmt: skip
+                "a": result.agent,
+                "c": result.variation,
+                "p": result.policy,
+                "s": result.status,
+                "md": result.md,
+            }
         return {
-            "agent": result.agent, "selection": selection, "reason": result.reason,
-            "detail": result.detail, "log": self.log, "traits": self.traits, "notes": self.notes,
-        }  # fmt: skip
+            "agent": result.agent,
+            "selection": selection,
+            "reason": result.reason,
+            "detail": result.detail,
+            "log": self.log,
+            "traits": self.traits,
+            "notes": self.notes,
+        }
 
 
 def selection_explain(

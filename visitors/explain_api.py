@@ -42,18 +42,29 @@ class ExplainIn(StrictSerializer):
     target = serializers.CharField(help_text="The deploy target's code the request comes to.")
     session = PrintableField(max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters.")
     vid = VisitorIdField(
-        required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=MAX_ID_LENGTH,
         help_text="External visitor id (used where the target allows passing it).",
-    )  # fmt: skip
+    )
     inputs = InputsField(required=False, allow_null=True, default=dict)
     traits = serializers.RegexField(
-        TRAITS_RE, required=False, allow_blank=True, default="", trim_whitespace=False,
-        error_messages={"invalid": TRAITS_RULE}, help_text="group:value,group:value",
-    )  # fmt: skip
+        TRAITS_RE,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        error_messages={"invalid": TRAITS_RULE},
+        help_text="group:value,group:value",
+    )
     ua = PrintableField(
-        required=False, allow_null=True, default=None, max_length=UA_LENGTH_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=UA_LENGTH_MAX,
         help_text=f"A User-Agent: 1 to {UA_LENGTH_MAX} printable characters.",
-    )  # fmt: skip
+    )
 
     def validate_session(self, value: str) -> str:
         if not printable_id(value):
@@ -116,9 +127,15 @@ class AgentExplainView(AccountAPIView):
         if target is None:
             raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
         explanation = selection_explain(
-            account=conf, target=target, agent_code=code, session=args["session"],
-            vid=args["vid"], inputs=args["inputs"], traits=args["traits"], ua=args["ua"],
-        )  # fmt: skip
+            account=conf,
+            target=target,
+            agent_code=code,
+            session=args["session"],
+            vid=args["vid"],
+            inputs=args["inputs"],
+            traits=args["traits"],
+            ua=args["ua"],
+        )
         return Response(explanation.as_json())
 
 

@@ -33,9 +33,12 @@ class Assignment(models.Model):
         Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     agent = models.ForeignKey(
-        Agent, on_delete=models.CASCADE, related_name="assignments", db_constraint=False,
+        Agent,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+        db_constraint=False,
         db_index=False,
-    )  # fmt: skip
+    )
     variation = models.ForeignKey(
         Variation, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
@@ -43,9 +46,12 @@ class Assignment(models.Model):
     session = models.CharField(max_length=128)
     vid = models.CharField(max_length=128, null=True, blank=True)
     target = models.ForeignKey(
-        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        "targets.DeployTarget",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
         db_constraint=False,
-    )  # fmt: skip
+    )
     target_kind = models.CharField(max_length=8)
     traits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
@@ -100,9 +106,12 @@ class GoalEvent(models.Model):
     session = models.CharField(max_length=128)
     vid = models.CharField(max_length=128, null=True, blank=True)
     target = models.ForeignKey(
-        "targets.DeployTarget", on_delete=models.SET_NULL, null=True, related_name="+",
+        "targets.DeployTarget",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
         db_constraint=False,
-    )  # fmt: skip
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     value = models.FloatField()
     received_at = models.DateTimeField()
@@ -151,9 +160,12 @@ class Credit(models.Model):
         Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     event = models.ForeignKey(
-        GoalEvent, on_delete=models.CASCADE, related_name="credits", db_constraint=False,
+        GoalEvent,
+        on_delete=models.CASCADE,
+        related_name="credits",
+        db_constraint=False,
         db_index=False,
-    )  # fmt: skip
+    )
     goal = models.ForeignKey(
         Goal, on_delete=models.CASCADE, related_name="credits", db_constraint=False
     )
@@ -164,9 +176,12 @@ class Credit(models.Model):
         Variation, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     assignment = models.ForeignKey(
-        Assignment, on_delete=models.CASCADE, related_name="credits",
-        db_constraint=False, db_index=False,
-    )  # fmt: skip
+        Assignment,
+        on_delete=models.CASCADE,
+        related_name="credits",
+        db_constraint=False,
+        db_index=False,
+    )
     value = models.FloatField()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     first = models.BooleanField()
@@ -203,9 +218,12 @@ class ConfigVersion(models.Model):
     # No constraint: an account's deletion raises the version of what it takes with it
     # until its very end; the row goes last (visitors.apps).
     account = models.OneToOneField(
-        Account, on_delete=models.DO_NOTHING, primary_key=True, related_name="+",
+        Account,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        related_name="+",
         db_constraint=False,
-    )  # fmt: skip
+    )
     version = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:

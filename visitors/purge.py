@@ -269,9 +269,12 @@ def raw_data_purge(
                 counts = purge_count(account=account, cutoff=cutoff)
             else:
                 counts = _account_purge(
-                    account=account, cutoff=cutoff, batch_size=batch_size, pause=pause,
+                    account=account,
+                    cutoff=cutoff,
+                    batch_size=batch_size,
+                    pause=pause,
                     on_batch=on_batch,
-                )  # fmt: skip
+                )
             done.append(AccountPurge(account, cutoff, counts))
     return done
 

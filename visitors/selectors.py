@@ -68,9 +68,13 @@ def visitor_state_read(
     reached: dict[int, datetime] = {}
     if agent_ids or reached_goal_ids:
         sql, params = _assignments_sql(
-            agent_ids=agent_ids, session=session, vid=vid, goal_ids=goal_ids,
-            every_goal_ids=every_goal_ids, reached_goal_ids=reached_goal_ids,
-        )  # fmt: skip
+            agent_ids=agent_ids,
+            session=session,
+            vid=vid,
+            goal_ids=goal_ids,
+            every_goal_ids=every_goal_ids,
+            reached_goal_ids=reached_goal_ids,
+        )
         found = statement_fetch(sql=sql, params=params)
         width = 10
         ends = width + len(goal_ids) + len(every_goal_ids)
@@ -147,9 +151,17 @@ def _assignments_sql(
     who_a = "(a.session = %s OR a.vid = %s)" if vid else "a.session = %s"
     who_params = [session, vid] if vid else [session]
     columns = [
-        "a.id", "a.agent_id", "a.variation_id", "a.identity", "a.session", "a.vid",
-        "a.target_kind", "a.created_at", "a.confirmed_at", "a.policy",
-    ]  # fmt: skip
+        "a.id",
+        "a.agent_id",
+        "a.variation_id",
+        "a.identity",
+        "a.session",
+        "a.vid",
+        "a.target_kind",
+        "a.created_at",
+        "a.confirmed_at",
+        "a.policy",
+    ]
     params: list = []
     # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""

@@ -73,18 +73,26 @@ class RequestWrites:
     def visitor_key(self, row: AssignmentRow) -> VisitorDayKey:
         """Where `row` counts as a visitor: on the day it is confirmed, in its channel."""
         return VisitorDayKey(
-            row.agent_id, row.variation_id, self.now.date(), channel_of(row.target_kind),
+            row.agent_id,
+            row.variation_id,
+            self.now.date(),
+            channel_of(row.target_kind),
             row.policy == POLICY_FORCED,
-        )  # fmt: skip
+        )
 
     def visitor_add(self, row: AssignmentRow) -> None:
         """Count `row` (an assignment this request makes) as a new visitor."""
         self.deltas.visitor_add(self.visitor_key(row))
 
     def credit_add(
-        self, *, event: EventWrite, assignment: AssignmentRow, agent_id: int, variation_id: int,
+        self,
+        *,
+        event: EventWrite,
+        assignment: AssignmentRow,
+        agent_id: int,
+        variation_id: int,
         first: bool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Credit `event` to `assignment`: the credit row, the aggregates, and the
         assignment's running total (what later credits of this request see)."""
         event.credits.append(CreditWrite(assignment, agent_id, variation_id, first))
@@ -92,9 +100,13 @@ class RequestWrites:
         assignment.goal_values[event.goal_id] = prior + event.value
         assignment.credited_goal_ids.add(event.goal_id)
         key = GoalDayKey(
-            agent_id, variation_id, event.goal_id, self.now.date(), self.channel,
+            agent_id,
+            variation_id,
+            event.goal_id,
+            self.now.date(),
+            self.channel,
             assignment.policy == POLICY_FORCED,
-        )  # fmt: skip
+        )
         self.deltas.credit_add(key, prior=prior, value=event.value, first=first)
 
 
@@ -120,13 +132,21 @@ def _save_orm(w: RequestWrites) -> None:
     if w.new_rows:
         objs = [
             Assignment(
-                account_id=w.account_id, agent_id=r.agent_id, variation_id=r.variation_id,
-                identity=r.identity, session=r.session, vid=r.vid, target_id=w.target_id,
-                target_kind=r.target_kind, traits=w.traits, created_at=r.created_at,
-                confirmed_at=r.confirmed_at, policy=r.policy,
+                account_id=w.account_id,
+                agent_id=r.agent_id,
+                variation_id=r.variation_id,
+                identity=r.identity,
+                session=r.session,
+                vid=r.vid,
+                target_id=w.target_id,
+                target_kind=r.target_kind,
+                traits=w.traits,
+                created_at=r.created_at,
+                confirmed_at=r.confirmed_at,
+                policy=r.policy,
             )
             for r in w.new_rows
-        ]  # fmt: skip
+        ]
         Assignment.objects.bulk_create(objs)
         for row, obj in zip(w.new_rows, objs, strict=True):
             row.id = obj.pk
@@ -144,22 +164,36 @@ def _save_orm(w: RequestWrites) -> None:
         return
     events = [
         GoalEvent(
-            account_id=w.account_id, goal_id=e.goal_id, event_id=e.event_id, session=w.session,
-            vid=w.vid, target_id=w.target_id, channel=w.channel, value=e.value,
-            received_at=w.now, response=e.response,
+            account_id=w.account_id,
+            goal_id=e.goal_id,
+            event_id=e.event_id,
+            session=w.session,
+            vid=w.vid,
+            target_id=w.target_id,
+            channel=w.channel,
+            value=e.value,
+            received_at=w.now,
+            response=e.response,
         )
         for e in w.events
-    ]  # fmt: skip
+    ]
     GoalEvent.objects.bulk_create(events)
     credits = [
         Credit(
-            account_id=w.account_id, event_id=event.pk, goal_id=e.goal_id, agent_id=c.agent_id,
-            variation_id=c.variation_id, assignment_id=c.assignment.id, value=e.value,
-            channel=w.channel, first=c.first, created_at=w.now,
+            account_id=w.account_id,
+            event_id=event.pk,
+            goal_id=e.goal_id,
+            agent_id=c.agent_id,
+            variation_id=c.variation_id,
+            assignment_id=c.assignment.id,
+            value=e.value,
+            channel=w.channel,
+            first=c.first,
+            created_at=w.now,
         )
         for event, e in zip(events, w.events, strict=True)
         for c in e.credits
-    ]  # fmt: skip
+    ]
     if credits:
         Credit.objects.bulk_create(credits)
 
@@ -194,11 +228,13 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
         width = len(keys) - 1
         params: list = []
         values = _values([(*row[:width], shard, *row[width:]) for row in rows], params)
-        statements.append((
-            f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "
-            + _upsert_tail(table, keys, counts),
-            params,
-        ))  # fmt: skip
+        statements.append(
+            (
+                f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "
+                + _upsert_tail(table, keys, counts),
+                params,
+            )
+        )
     return statements
 
 
@@ -228,10 +264,18 @@ def _save_postgresql(w: RequestWrites) -> None:
     events inserted by the same statement.
     """
     a_table, e_table, c_table = (
-        Assignment._meta.db_table, GoalEvent._meta.db_table, Credit._meta.db_table,
-    )  # fmt: skip
-    p: dict = {"account": w.account_id, "target": w.target_id, "now": w.now, "vid": w.vid,
-               "session": w.session, "channel": w.channel}  # fmt: skip
+        Assignment._meta.db_table,
+        GoalEvent._meta.db_table,
+        Credit._meta.db_table,
+    )
+    p: dict = {
+        "account": w.account_id,
+        "target": w.target_id,
+        "now": w.now,
+        "vid": w.vid,
+        "session": w.session,
+        "channel": w.channel,
+    }
     ctes: list[str] = []
     if w.new_rows:
         p.update(
@@ -369,9 +413,12 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
     if rows or w.confirmed_rows:
         agent, variation, _day, channel, forced, n = zip(*rows, strict=True) if rows else ((),) * 6
         p.update(
-            vd_agent=pg_ints(agent), vd_variation=pg_ints(variation), vd_channel=pg_texts(channel),
-            vd_forced=pg_bools(forced), vd_n=pg_ints(n),
-        )  # fmt: skip
+            vd_agent=pg_ints(agent),
+            vd_variation=pg_ints(variation),
+            vd_channel=pg_texts(channel),
+            vd_forced=pg_bools(forced),
+            vd_n=pg_ints(n),
+        )
         if w.confirmed_rows:
             keys = [w.visitor_key(r) for r in w.confirmed_rows]
             p.update(
@@ -388,10 +435,14 @@ def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
             *rows, strict=True
         )
         p.update(
-            gd_agent=pg_ints(agent), gd_variation=pg_ints(variation), gd_goal=pg_ints(goal),
+            gd_agent=pg_ints(agent),
+            gd_variation=pg_ints(variation),
+            gd_goal=pg_ints(goal),
             gd_forced=pg_bools(forced),
-            gd_conversions=pg_ints(conversions), gd_credits=pg_ints(credits),
-            gd_sum=pg_floats(sums), gd_sumsq=pg_floats(sumsqs),
-        )  # fmt: skip
+            gd_conversions=pg_ints(conversions),
+            gd_credits=pg_ints(credits),
+            gd_sum=pg_floats(sums),
+            gd_sumsq=pg_floats(sumsqs),
+        )
         ctes.append(_GOAL_DAY_CTE)
     return ctes

@@ -85,7 +85,8 @@ def test_unknown_codes__answered_per_command__nothing_written(conf):
     selection, goal = result.items
     assert (selection.variation, selection.reason) == (None, sel.UNKNOWN_AGENT)
     assert (goal.status, goal.err) == (reasons.STATUS_ERR, reasons.UNKNOWN_GOAL)
-    assert not (Assignment.objects.exists() or GoalEvent.objects.exists())
+    assert not Assignment.objects.exists()
+    assert not GoalEvent.objects.exists()
 
 
 def test_bot__shown_a_variation__nothing_recorded_or_credited(conf):
@@ -94,8 +95,10 @@ def test_bot__shown_a_variation__nothing_recorded_or_credited(conf):
                            GoalCommand(goal="g-purchase")).items  # fmt: skip
     assert selection.variation in ("A", "B")
     assert selection.policy == sel.POLICY_BOT
-    assert goal.bot and not goal.credited
-    assert not (Assignment.objects.exists() or Credit.objects.exists())
+    assert goal.bot
+    assert not goal.credited
+    assert not Assignment.objects.exists()
+    assert not Credit.objects.exists()
 
 
 def test_write_fails__raises__nothing_of_the_request_stored(conf, monkeypatch):
@@ -106,7 +109,8 @@ def test_write_fails__raises__nothing_of_the_request_stored(conf, monkeypatch):
     with pytest.raises(OperationalError):
         _run(conf, "dt-web", Visitor(session="s", vid="lana"), SelectionCommand(agent="a-hero"),
              GoalCommand(goal="g-purchase"))  # fmt: skip
-    assert not (Assignment.objects.exists() or GoalEvent.objects.exists())
+    assert not Assignment.objects.exists()
+    assert not GoalEvent.objects.exists()
 
 
 def test_vid_refused__the_account_goals_counted__made_up_codes_not(conf):

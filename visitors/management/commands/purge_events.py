@@ -28,19 +28,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--account", help="only this account (code); default: all")
         parser.add_argument(
-            "--older-than", type=int, metavar="DAYS",
+            "--older-than",
+            type=int,
+            metavar="DAYS",
             help="delete data older than DAYS instead of the account's retention",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--force", action="store_true",
+            "--force",
+            action="store_true",
             help="allow --older-than below an attribution window",
-        )  # fmt: skip
+        )
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
         parser.add_argument(
-            "--pause", type=float, default=DEFAULT_PAUSE, metavar="FACTOR",
+            "--pause",
+            type=float,
+            default=DEFAULT_PAUSE,
+            metavar="FACTOR",
             help="rest FACTOR times as long as each batch took, for live traffic "
             f"(default {DEFAULT_PAUSE}; 0 to go flat out)",
-        )  # fmt: skip
+        )
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *args: object, **options: object) -> None:
