@@ -1,5 +1,7 @@
 """Admin of accounts, their staff and their admin API keys."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -97,7 +99,7 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
         }
         return TemplateResponse(request, "admin/accounts/account/audit_log.html", context)
 
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser and super().has_add_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
@@ -129,7 +131,7 @@ class AdminApiKeyAdmin(AccountScopedAdmin):
     readonly_fields = ["account", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # keys are created by the account action, which shows the key once
 
     @admin.action(description="Revoke the selected admin API keys")

@@ -4,6 +4,8 @@ Membership of an account (accounts.Membership) is what grants a staff user acces
 that account's configuration; superusers see everything.
 """
 
+from typing import Any, TypeVar
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ERROR_FLAG
@@ -75,7 +77,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
             return super().has_view_permission(request, obj)
         return self._member_may(request, obj)
 
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         if request.user.is_superuser:
             return super().has_add_permission(request, *args)
         return self._member_may(request, None)
@@ -156,7 +158,7 @@ class CodeGeneratingForm(forms.ModelForm):
 
     generate_code = None
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "code" in self.fields:
             self.fields["code"].required = False
@@ -171,9 +173,12 @@ class CodeGeneratingForm(forms.ModelForm):
         return cleaned
 
 
+M = TypeVar("M", bound=Model)
+
+
 def admin_object_get(
-    *, request: HttpRequest, model: type[Model], object_id: str, change: bool = False
-) -> tuple[admin.ModelAdmin, Model]:
+    *, request: HttpRequest, model: type[M], object_id: str, change: bool = False
+) -> tuple["admin.ModelAdmin[M]", M]:
     """The registered ModelAdmin of `model` and its object `object_id`, as the admin's own
     pages would find it for this user (scoping included). Raises Http404 when there is no
     such object for the user, PermissionDenied when the user may not view it (or change

@@ -6,6 +6,7 @@ Runtime keys (`api-…`) are refused here: they open the agent-api only.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
@@ -96,7 +97,7 @@ class AccountAPIView(APIView):
     parser_classes = [JSONBodyParser]
     permission_classes = [AccountAccess]
 
-    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         account = Account.objects.filter(code=self.kwargs["account"]).first()
         if account is None:  # only reachable by a superuser: keys and members name real ones

@@ -9,19 +9,23 @@ import enum
 from typing import Any
 
 
+def _members(cls: enum.EnumType) -> list[Any]:
+    return list(cls.__members__.values())
+
+
 class _LabeledChoicesType(enum.EnumType):
     @property
     def choices(cls) -> list[tuple[str, str]]:
-        return [(member.value, member.label) for member in cls]
+        return [(member.value, member.label) for member in _members(cls)]
 
     @property
     def values(cls) -> list[str]:
-        return [member.value for member in cls]
+        return [member.value for member in _members(cls)]
 
     def __contains__(cls, value: Any) -> bool:
         if isinstance(value, enum.Enum):
             return isinstance(value, cls)
-        return any(member.value == value for member in cls)
+        return any(member.value == value for member in _members(cls))
 
 
 class LabeledChoices(enum.StrEnum, metaclass=_LabeledChoicesType):

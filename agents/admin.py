@@ -1,5 +1,7 @@
 """Admin of agents (tests), with inline variations and the server-side goal checklist."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -66,7 +68,7 @@ class VariationInline(admin.TabularInline):
     ordering = ["position", "id"]
     formfield_overrides = {JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
-    def get_extra(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object) -> int:
+    def get_extra(self, request: HttpRequest, obj: Agent | None = None, **kwargs: Any) -> int:
         return 0 if obj else 2
 
     # The inline belongs to its agent: the agent's scoping decides.
@@ -207,7 +209,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         first = (None, {"fields": ["account", "code", "name", "status"]})
         return [first, self.fieldsets[1]]
 
-    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: object):
+    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: Any):
         form = super().get_form(request, obj, **kwargs)
         if obj is not None:
             # Only this agent's own variations, goals and targets of its own account.
@@ -294,7 +296,7 @@ class GroupMemberInline(admin.TabularInline):
     verbose_name = "agent"
     verbose_name_plural = "agents (a visitor's slot is a weighted hash over all of them)"
 
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: object):
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "agent":
             group_id = request.resolver_match.kwargs.get("object_id")

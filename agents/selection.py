@@ -18,36 +18,58 @@ from targeting.conditions import Facts, Predicate, condition_explain
 
 
 class VariationLike(Protocol):
-    id: int
-    code: str
-    weight: float
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
 
 
 class RuleLike(Protocol):
-    name: str
-    when: Any
-    holds: Predicate | None
-    variation: VariationLike
+    @property
+    def name(self) -> str: ...
+    @property
+    def when(self) -> Any: ...
+    @property
+    def holds(self) -> Predicate | None: ...
+    @property
+    def variation(self) -> VariationLike: ...
 
 
 class AgentLike(Protocol):
-    id: int
-    code: str
-    status: str
-    variations: Sequence[VariationLike]
-    paused_variation: VariationLike
-    target_ids: frozenset[int]
-    eligibility: Any
-    eligible: Predicate | None
-    rules: Sequence[RuleLike]
-    qa: Mapping[tuple[str, str], VariationLike]
-    broken: str
-    group: Any  # with .code and .members (each .agent_id, .agent_code, .weight), or None
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def variations(self) -> Sequence[VariationLike]: ...
+    @property
+    def paused_variation(self) -> VariationLike: ...
+    @property
+    def target_ids(self) -> frozenset[int]: ...
+    @property
+    def eligibility(self) -> Any: ...
+    @property
+    def eligible(self) -> Predicate | None: ...
+    @property
+    def rules(self) -> Sequence[RuleLike]: ...
+    @property
+    def qa(self) -> Mapping[tuple[str, str], VariationLike]: ...
+    @property
+    def broken(self) -> str: ...
+    # with .code and .members (each .agent_id, .agent_code, .weight), or None
+    @property
+    def group(self) -> Any: ...
 
 
 class AssignmentLike(Protocol):
-    variation_id: int
-    confirmed_at: datetime | None
+    @property
+    def variation_id(self) -> int: ...
+    @property
+    def confirmed_at(self) -> datetime | None: ...
 
 
 class Action(enum.Enum):
@@ -182,17 +204,17 @@ def selection_decide(
 
 
 def _qa_decide(agent: AgentLike, who: Who, eligible: list[VariationLike]) -> Decision | None:
-    for key in (("vid", who.vid), ("session", who.session)):
-        variation = agent.qa.get(key) if key[1] else None
+    for kind, value in (("vid", who.vid), ("session", who.session)):
+        variation = agent.qa.get((kind, value)) if value else None
         if variation is None:
             continue
         if all(v.id != variation.id for v in eligible):
             return Decision(
                 Action.NONE,
                 reason=reasons.NO_ELIGIBLE_VARIATION,
-                detail=f"QA override for {key[0]} {key[1]}: {variation.code} is excluded by c/x",
+                detail=f"QA override for {kind} {value}: {variation.code} is excluded by c/x",
             )
-        return Decision(Action.QA, variation=variation, detail=f"QA override for {key[0]} {key[1]}")
+        return Decision(Action.QA, variation=variation, detail=f"QA override for {kind} {value}")
     return None
 
 

@@ -2,7 +2,7 @@
 (DRF plumbing, beside the apps: the pure rules never import it)."""
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -65,7 +65,7 @@ class PrintableField(FormattedCharField):
 
     schema_format = FORMAT_PRINTABLE
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
@@ -78,7 +78,7 @@ class OriginField(FormattedCharField):
     schema_format = FORMAT_ORIGIN
 
 
-def code_field(validator: RegexValidator, **kwargs: object) -> serializers.RegexField:
+def code_field(validator: RegexValidator, **kwargs: Any) -> serializers.RegexField:
     """A code as the schema states it: the code's pattern (SPEC §2), refused with the
     domain's own message."""
     return serializers.RegexField(

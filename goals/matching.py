@@ -16,7 +16,7 @@ Of several assignments in the agent, the earliest inside the window is the one c
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from goals import reasons
 from goals.choices import GoalCounting, GoalTrigger
@@ -24,26 +24,38 @@ from targets.choices import TargetKind
 
 
 class GoalLike(Protocol):
-    id: int
-    trigger: str
-    rest_send: bool
-    counting: str
-    window_hours: int
+    @property
+    def id(self) -> int: ...
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def rest_send(self) -> bool: ...
+    @property
+    def counting(self) -> str: ...
+    @property
+    def window_hours(self) -> int: ...
 
 
 class AssignmentLike(Protocol):
-    variation_id: int
-    target_kind: str
-    created_at: datetime
-    confirmed_at: datetime | None
+    @property
+    def variation_id(self) -> int: ...
+    @property
+    def target_kind(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def confirmed_at(self) -> datetime | None: ...
+
+
+A = TypeVar("A", bound=AssignmentLike)
 
 
 @dataclass(frozen=True)
-class Match:
+class Match(Generic[A]):
     """The outcome for one agent: `assignment` credited, or `reason` why not (with the
     assignment it is about)."""
 
-    assignment: AssignmentLike
+    assignment: A
     reason: str | None = None
 
     @property
@@ -60,25 +72,25 @@ def goal_match(
     goal: GoalLike,
     target_kind: str,
     agent_running: bool,
-    assignments: Sequence[AssignmentLike],
+    assignments: Sequence[A],
     already_credited: bool,
     now: datetime,
-) -> Match | None:
+) -> Match[A] | None:
     """Apply the five rules to the visitor's `assignments` in one agent (None when empty)."""
     if not assignments:
         return None
     ordered = sorted(assignments, key=_when)
     if not agent_running:
         return Match(ordered[0], reasons.AGENT_NOT_RUNNING)
-    confirmed = [row for row in ordered if row.confirmed_at is not None]
+    confirmed = [(row.confirmed_at, row) for row in ordered if row.confirmed_at is not None]
     if not confirmed:
         return Match(ordered[0], reasons.PROVISIONAL)
     window = timedelta(hours=goal.window_hours)
-    inside = [row for row in confirmed if row.confirmed_at <= now <= row.confirmed_at + window]
+    inside = [row for at, row in confirmed if at <= now <= at + window]
     if not inside:
-        if all(row.confirmed_at > now for row in confirmed):
-            return Match(confirmed[0], reasons.GOAL_BEFORE_SELECTION)
-        return Match(confirmed[0], reasons.OUTSIDE_WINDOW)
+        if all(at > now for at, _ in confirmed):
+            return Match(confirmed[0][1], reasons.GOAL_BEFORE_SELECTION)
+        return Match(confirmed[0][1], reasons.OUTSIDE_WINDOW)
     chosen = inside[0]
     if (
         target_kind == TargetKind.REST

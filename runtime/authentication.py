@@ -6,6 +6,7 @@ a key of another account or another target answers 403.
 
 import hmac
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
@@ -28,6 +29,11 @@ class RuntimeAuth:
 
     account: AccountConf
     target: TargetConf
+
+
+def runtime_auth_of(request: Request) -> RuntimeAuth:
+    """What the key of a request past `RuntimeKeyAuthentication` opened."""
+    return cast(RuntimeAuth, request.auth)
 
 
 def runtime_key_from(request: HttpRequest) -> str | None:

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from runtime import reasons
-from runtime.authentication import runtime_key_from, target_of_key
+from runtime.authentication import runtime_auth_of, runtime_key_from, target_of_key
 from runtime.errors import AgentApiError
 from visitors.config import TargetConf, account_conf
 
@@ -77,7 +77,7 @@ class OriginAllowed(BasePermission):
     """A browser's request to an Express target comes from one of its allowed origins."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        target = request.auth.target
+        target = runtime_auth_of(request).target
         origin = request_origin(request._request)
         if (
             origin

@@ -9,6 +9,7 @@ the metrics and the install page.
 
 import logging
 import math
+from typing import Any
 
 from django.db import DatabaseError, connections
 from rest_framework import exceptions, status
@@ -41,25 +42,30 @@ class AgentApiError(exceptions.APIException):
         self.headers = headers or {}
 
 
+# DRF's own refusals of an agent-api request, by their exception
+_DRF_REFUSALS: dict[type[exceptions.APIException], Refusal] = {
+    exceptions.Throttled: reasons.THROTTLED,
+    exceptions.MethodNotAllowed: reasons.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: reasons.NOT_ACCEPTABLE,
+}
+
+
 def refusal_of(exc: Exception) -> Refusal:
     """The reason of the error that refused a request (DRF's own refusals included)."""
     if isinstance(exc, AgentApiError):
         return exc.refusal
     if isinstance(exc, DatabaseError):
         return reasons.DATABASE_UNAVAILABLE
-    known = {
-        exceptions.Throttled: reasons.THROTTLED,
-        exceptions.MethodNotAllowed: reasons.METHOD_NOT_ALLOWED,
-        exceptions.NotAcceptable: reasons.NOT_ACCEPTABLE,
-    }
-    for kind, refusal in known.items():
+    for kind, refusal in _DRF_REFUSALS.items():
         if isinstance(exc, kind):
             return refusal
     status_code = getattr(exc, "status_code", 500)
     return reasons.BAD_REQUEST if status_code == 400 else Refusal(reasons.OTHER, status_code)
 
 
-def envelope_error(status_code: int, message: str, headers: dict[str, str] | None = None):
+def envelope_error(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     response = Response({"status": status_code, "err": message}, status=status_code)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -81,12 +87,12 @@ def _drop_broken_connections() -> None:
             connection.close()
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: envelope errors for the agent-api, 503 for database outages."""
     view = context.get("view")
     envelope = getattr(view, "conductrics_envelope", False)
     if envelope:
-        view.refusal = refusal_of(exc)
+        view.refusal = refusal_of(exc)  # type: ignore[union-attr]  # an agent-api view
     if isinstance(exc, AgentApiError):
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):
@@ -103,7 +109,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if envelope and isinstance(exc, exceptions.APIException):
         headers = {}
         if isinstance(exc, exceptions.Throttled):
-            headers = _retry_after(exc.wait)
+            headers = _retry_after(exc.wait)  # type: ignore[attr-defined]  # set by DRF
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return envelope_error(exc.status_code, str(detail), headers)
-    return drf_exception_handler(exc, context)
+    handled: Response | None = drf_exception_handler(exc, context)
+    return handled

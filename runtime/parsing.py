@@ -33,6 +33,7 @@ from visitors.request import (
 )
 
 MAX_BODY_BYTES = 64 * 1024
+Warnings = list[dict[str, str | None]]  # the request's warnings, as `data.warnings` lists them
 MAX_COMMANDS = 100
 SELECTION_STATUSES = ("p", "ok")
 
@@ -98,7 +99,7 @@ def _fail(index: int, message: str) -> AgentApiError:
     return AgentApiError(reasons.BAD_REQUEST, f"Command {index}: {message}")
 
 
-def _code(index: int, command: dict, key: str) -> str:
+def _code(index: int, command: dict[str, Any], key: str) -> str:
     value = command[key]
     if not isinstance(value, str) or not value:
         raise _fail(index, f'"{key}" must be a non-empty string.')
@@ -107,7 +108,7 @@ def _code(index: int, command: dict, key: str) -> str:
     return value
 
 
-def _codes(index: int, command: dict, key: str) -> tuple[str, ...] | None:
+def _codes(index: int, command: dict[str, Any], key: str) -> tuple[str, ...] | None:
     if key not in command or command[key] is None:
         return None
     value = command[key]
@@ -118,7 +119,7 @@ def _codes(index: int, command: dict, key: str) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _number(index: int, value: Any) -> float | None:
+def _number(index: int, value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -170,7 +171,7 @@ class ParsedRequest:
     visitor: Visitor  # its inputs and traits (the request's own, then those of its UA)
     commands: list[Command]
     derived_traits: tuple[str, ...]  # the `ua/` traits added, for data.log
-    warnings: list[dict[str, str]]
+    warnings: Warnings
     debug: bool
 
 
@@ -182,7 +183,7 @@ def request_parse(
     `user_agent` is the request's User-Agent header: the visitor's UA on an Express target
     when the query has no `ua` (on a REST target it is the customer's server: unused).
     """
-    warnings: list[dict[str, str]] = []
+    warnings: Warnings = []
     session = session_parse(params.get("session"))
     try:  # parsed once, its refusal raised in SPEC §4's order (a refused vid's goals first)
         parsed, body_refused = body_parse(body), None
@@ -193,6 +194,7 @@ def request_parse(
     ua = _ua(params, target, warnings, user_agent)
     debug = _debug(params.get("debug"))
     if parsed is None:
+        assert body_refused is not None  # noqa: S101 - set with it
         raise body_refused
     inputs = _inputs(parsed.inputs, target, warnings)
     derived, bot = ua_traits(ua)
@@ -205,7 +207,7 @@ def request_parse(
     )
 
 
-def _inputs(inputs: Any, target: TargetConf, warnings: list) -> MappingProxyType:
+def _inputs(inputs: Any, target: TargetConf, warnings: Warnings) -> MappingProxyType[str, Any]:
     if inputs is None or inputs == {}:
         return _NO_INPUTS
     if isinstance(inputs, dict) and not all(
@@ -221,11 +223,13 @@ def _inputs(inputs: Any, target: TargetConf, warnings: list) -> MappingProxyType
     return _NO_INPUTS
 
 
-_NO_INPUTS: MappingProxyType = MappingProxyType({})
+_NO_INPUTS: MappingProxyType[str, Any] = MappingProxyType({})
 UA_RULE = f"ua must be 1 to {UA_LENGTH_MAX} printable characters."
 
 
-def _ua(params: QueryDict, target: TargetConf, warnings: list, header: str | None) -> str | None:
+def _ua(
+    params: QueryDict, target: TargetConf, warnings: Warnings, header: str | None
+) -> str | None:
     raw = params.get("ua")
     if raw is None:
         if target.is_express and header and ua_problem(header) is None:
@@ -239,7 +243,9 @@ def _ua(params: QueryDict, target: TargetConf, warnings: list, header: str | Non
     return None
 
 
-def _vid(params: QueryDict, target: TargetConf, warnings: list, body: Body | None) -> str | None:
+def _vid(
+    params: QueryDict, target: TargetConf, warnings: Warnings, body: Body | None
+) -> str | None:
     if "vid" not in params:
         return None
     raw = params.get("vid", "")
@@ -268,7 +274,7 @@ def _vid(params: QueryDict, target: TargetConf, warnings: list, body: Body | Non
     return raw
 
 
-def _traits(params: QueryDict, target: TargetConf, warnings: list) -> tuple[str, ...]:
+def _traits(params: QueryDict, target: TargetConf, warnings: Warnings) -> tuple[str, ...]:
     raw = params.get("traits")
     if raw is None:
         return ()

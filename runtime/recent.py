@@ -12,6 +12,7 @@ that fails loses the notes, as it would diagnostics).
 import logging
 from collections import deque
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 PENDING_TARGETS_MAX = 1000  # a process never holds notes of more targets
 
 
-def _notes_write(pending: dict[int, deque]) -> None:
+def _notes_write(pending: dict[int, deque[Any]]) -> None:
     """Write notes, and trim the targets they touched. Never raises."""
     batch = [
         RecentRequest(target_id=target_id, at=at, status=status, reasons=codes, commands=n)
@@ -48,7 +49,7 @@ def _notes_write(pending: dict[int, deque]) -> None:
 
 # target id -> its notes not yet written, (at, status, reasons, commands): only the last
 # RECENT_REQUESTS_KEPT of a target can matter, so no more are held (or written)
-_pending: FlushBuffer[dict[int, deque]] = FlushBuffer(
+_pending: FlushBuffer[dict[int, deque[Any]]] = FlushBuffer(
     empty=dict, write=_notes_write, every=lambda: settings.RECENT_REQUESTS_FLUSH_SECONDS
 )
 
@@ -60,7 +61,7 @@ def recent_request_note(
     codes = ",".join(dict.fromkeys(r for r in reasons if r))[:300]
     note = (at, status, codes, min(commands, 32767))
 
-    def add(pending: dict[int, deque]) -> None:
+    def add(pending: dict[int, deque[Any]]) -> None:
         notes = pending.get(target_id)
         if notes is None and len(pending) < PENDING_TARGETS_MAX:
             notes = pending[target_id] = deque(maxlen=RECENT_REQUESTS_KEPT)

@@ -29,7 +29,7 @@ def envelope_render(
     *,
     result: ExecutionResult,
     traits: tuple[str, ...],
-    warnings: list[dict[str, str]],
+    warnings: list[dict[str, str | None]],
     debug_log: list[str] | None,
 ) -> dict[str, Any]:
     """Render the answer; `warnings` are the request's own, command warnings are added."""
@@ -38,7 +38,7 @@ def envelope_render(
     warnings = list(warnings)
     for item in result.items:
         if isinstance(item, SelectionResult):
-            if item.selected:
+            if item.variation is not None:  # selected
                 items.append(selection_item(item))
                 sels[item.agent] = item.variation
                 if item.warning:

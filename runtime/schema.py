@@ -1,6 +1,7 @@
 """OpenAPI description of the agent-api (documentation only: the view parses by hand)."""
 
 from collections.abc import Callable
+from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -77,19 +78,19 @@ BODY = {
 }
 
 
-class CreditSchema(serializers.Serializer):
+class CreditSchema(serializers.Serializer[Any]):
     a = serializers.CharField()
     c = serializers.CharField()
     v = serializers.FloatField()
 
 
-class SkipSchema(serializers.Serializer):
+class SkipSchema(serializers.Serializer[Any]):
     a = serializers.CharField()
     c = serializers.CharField()
     reason = serializers.CharField()
 
 
-class ItemSchema(serializers.Serializer):
+class ItemSchema(serializers.Serializer[Any]):
     a = serializers.CharField(required=False)
     c = serializers.CharField(required=False)
     p = serializers.ChoiceField(choices=POLICIES, required=False)
@@ -102,14 +103,14 @@ class ItemSchema(serializers.Serializer):
     replay = serializers.BooleanField(required=False)
 
 
-class WarningSchema(serializers.Serializer):
+class WarningSchema(serializers.Serializer[Any]):
     reason = serializers.CharField()
     a = serializers.CharField(required=False)
     g = serializers.CharField(required=False)
     detail = serializers.CharField()
 
 
-class DataSchema(serializers.Serializer):
+class DataSchema(serializers.Serializer[Any]):
     items = ItemSchema(many=True)
     sels = serializers.DictField(child=serializers.CharField())
     traits = serializers.ListField(child=serializers.CharField())
@@ -117,12 +118,12 @@ class DataSchema(serializers.Serializer):
     log = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class EnvelopeSchema(serializers.Serializer):
+class EnvelopeSchema(serializers.Serializer[Any]):
     status = serializers.IntegerField()
-    data = DataSchema()
+    data = DataSchema()  # type: ignore[assignment]  # the envelope's field, not Serializer.data
 
 
-class ErrorSchema(serializers.Serializer):
+class ErrorSchema(serializers.Serializer[Any]):
     status = serializers.IntegerField()
     err = serializers.CharField()
 
@@ -131,7 +132,7 @@ def _error(text: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSchema, description=text)
 
 
-def agent_api_schema(operation_id: str) -> Callable:
+def agent_api_schema(operation_id: str) -> Callable[[Any], Any]:
     """The agent-api's OpenAPI description, for one of its two paths."""
     return extend_schema(
         operation_id=operation_id,
@@ -202,19 +203,19 @@ def agent_api_schema(operation_id: str) -> Callable:
     )
 
 
-class BundleVariationSchema(serializers.Serializer):
+class BundleVariationSchema(serializers.Serializer[Any]):
     code = serializers.CharField()
     weight = serializers.FloatField(min_value=0)
     md = serializers.DictField(child=serializers.CharField())
 
 
-class BundleRuleSchema(serializers.Serializer):
+class BundleRuleSchema(serializers.Serializer[Any]):
     name = serializers.CharField()
     when = serializers.JSONField(allow_null=True, help_text="A condition (SPEC §4b), or null.")
     variation = serializers.CharField()
 
 
-class BundleAgentSchema(serializers.Serializer):
+class BundleAgentSchema(serializers.Serializer[Any]):
     status = serializers.RegexField(r"^(running|paused)$", help_text="running or paused.")
     server_only = serializers.CharField(
         required=False, help_text="Why the browser cannot decide it: ask the agent-api."
@@ -226,12 +227,12 @@ class BundleAgentSchema(serializers.Serializer):
     group = serializers.CharField(required=False, allow_null=True)
 
 
-class BundleMemberSchema(serializers.Serializer):
+class BundleMemberSchema(serializers.Serializer[Any]):
     agent = serializers.CharField()
     weight = serializers.FloatField(min_value=0)
 
 
-class BundleSchema(serializers.Serializer):
+class BundleSchema(serializers.Serializer[Any]):
     format = serializers.IntegerField()
     account = serializers.CharField()
     target = serializers.CharField()

@@ -11,12 +11,16 @@ it degrades throttling, not the API.
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
+
+if TYPE_CHECKING:  # not at run time: conductrics_admin.security imports this module early
+    from runtime.authentication import RuntimeAuth
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ class TargetThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        target = request.auth.target
+        target = cast("RuntimeAuth", request.auth).target
         scope = "express" if target.is_express else "rest"
         rate = (
             settings.AGENT_API_EXPRESS_RATE if target.is_express else settings.AGENT_API_REST_RATE

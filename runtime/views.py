@@ -13,17 +13,18 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime import reasons
-from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication
+from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_auth_of
 from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight, request_origin
 from runtime.errors import AgentApiError
@@ -46,14 +47,15 @@ class AgentApiBase(APIView):
     permission_classes = [OriginAllowed]
     throttle_classes = [TargetThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes: list = []
+    parser_classes: list[type[BaseParser]] = []
     runtime: RuntimeAuth | None = None  # set once the key is authenticated
     refusal: Refusal | None = None  # set by the exception handler when the request is refused
     commands = 0
     note_reasons: list[str] | None = None  # what the install page notes, when not the answer's
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         started = time.perf_counter()
+        response: HttpResponseBase
         if request.method == "OPTIONS":
             response = preflight(request, **kwargs)
             ok = response.status_code == 204
@@ -83,16 +85,16 @@ class AgentApiBase(APIView):
         method = (request.method or "").lower()
         if method not in self.http_method_names or not hasattr(self, method):
             # 405 before the key is read: a method no key could make work (SPEC §10)
-            raise exceptions.MethodNotAllowed(request.method)
+            raise exceptions.MethodNotAllowed(request.method or "")
         body_size_check(request.META.get("CONTENT_LENGTH"))
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
-        self.runtime = request.auth
+        self.runtime = runtime_auth_of(request)
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         target = self.runtime.target if self.runtime else None
         for name, value in cors_headers(target=target, origin=request_origin(request)).items():
@@ -100,7 +102,8 @@ class AgentApiBase(APIView):
         return response
 
     def _run(self, request: Request) -> Response:
-        account, target = self.runtime.account, self.runtime.target
+        runtime = runtime_auth_of(request)
+        account, target = runtime.account, runtime.target
         http = request._request
         try:
             parsed = request_parse(
@@ -130,7 +133,7 @@ class AgentApiBase(APIView):
         )
 
 
-def _warning_codes(response: HttpResponse) -> list[str]:
+def _warning_codes(response: HttpResponseBase) -> list[str]:
     """The reason codes of an answer's warnings and refused goals (codes of a fixed
     vocabulary: nothing a client sent)."""
     data = getattr(response, "data", None) or {}
@@ -160,7 +163,8 @@ class AgentApiBundleView(AgentApiBase):
 
     @bundle_schema
     def get(self, request: Request, account: str, target: str) -> HttpResponse:
-        account_conf_, target_conf = self.runtime.account, self.runtime.target
+        runtime = runtime_auth_of(request)
+        account_conf_, target_conf = runtime.account, runtime.target
         if not target_conf.is_express:
             raise AgentApiError(
                 reasons.BUNDLE_OF_REST_TARGET,

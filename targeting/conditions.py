@@ -150,7 +150,7 @@ def _check(node: Any, *, path: str, sources: tuple[str, ...], depth: int) -> int
     return 1
 
 
-def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
+def _leaf_check(leaf: dict[str, Any], *, path: str, sources: tuple[str, ...]) -> None:
     unknown = sorted(key_shown(k) for k in leaf if k not in _LEAF_KEYS)
     if unknown:
         raise ConditionError(f"{path}.{unknown[0]}", "unknown key")
@@ -200,7 +200,7 @@ def _leaf_check(leaf: dict, *, path: str, sources: tuple[str, ...]) -> None:
         )
 
 
-def _operand_check(leaf: dict, *, op: str, path: str) -> None:
+def _operand_check(leaf: dict[str, Any], *, op: str, path: str) -> None:
     has_value, has_values = "value" in leaf, "values" in leaf
     if op in LIST_OPS:
         if has_value:
@@ -298,7 +298,7 @@ def number_read(value: Any) -> float | None:
     return None
 
 
-def _read(leaf: dict, facts: Facts, agent_code: str) -> Any:
+def _read(leaf: dict[str, Any], facts: Facts, agent_code: str) -> Any:
     """The visitor's value that a leaf reads (None when absent)."""
     source = leaf["source"]
     if source == SOURCE_INPUT:
@@ -318,7 +318,7 @@ def _read(leaf: dict, facts: Facts, agent_code: str) -> Any:
     return reached
 
 
-def _leaf_compile(leaf: dict) -> Predicate:
+def _leaf_compile(leaf: dict[str, Any]) -> Predicate:
     op = leaf["op"]
     if op in ("set", "reached"):
         return lambda facts, agent: _read(leaf, facts, agent) is not None
@@ -326,7 +326,7 @@ def _leaf_compile(leaf: dict) -> Predicate:
         return lambda facts, agent: _read(leaf, facts, agent) is None
     if op in NUMBER_OPS:
         wanted = number_read(leaf["value"])
-        compare = {
+        compare: Callable[[float], bool] = {
             "lt": lambda a: a < wanted,
             "lte": lambda a: a <= wanted,
             "gt": lambda a: a > wanted,
@@ -350,7 +350,7 @@ def _leaf_compile(leaf: dict) -> Predicate:
 
         return list_holds
     wanted_text = fold(leaf["value"])
-    test = {
+    test: Callable[[str], bool] = {
         "eq": lambda a: a == wanted_text,
         "ne": lambda a: a != wanted_text,
         "contains": lambda a: wanted_text in a,
@@ -371,16 +371,18 @@ def _same(text: str) -> str:
 
 def condition_compile(condition: Any) -> Predicate | None:
     """A predicate for a checked condition (None for no condition: always holds)."""
-    if condition is None:
-        return None
+    return None if condition is None else _compile(condition)
+
+
+def _compile(condition: dict[str, Any]) -> Predicate:
     if "all" in condition:
-        parts = tuple(condition_compile(c) for c in condition["all"])
+        parts = tuple(_compile(c) for c in condition["all"])
         return lambda facts, agent: all(p(facts, agent) for p in parts)
     if "any" in condition:
-        parts = tuple(condition_compile(c) for c in condition["any"])
+        parts = tuple(_compile(c) for c in condition["any"])
         return lambda facts, agent: any(p(facts, agent) for p in parts)
     if "not" in condition:
-        inner = condition_compile(condition["not"])
+        inner = _compile(condition["not"])
         return lambda facts, agent: not inner(facts, agent)
     return _leaf_compile(condition)
 
@@ -411,7 +413,7 @@ def condition_explain(condition: Any, facts: Facts, agent_code: str) -> tuple[bo
     return holds, _leaf_seen(condition, facts, agent_code)
 
 
-def _leaf_seen(leaf: dict, facts: Facts, agent_code: str) -> str:
+def _leaf_seen(leaf: dict[str, Any], facts: Facts, agent_code: str) -> str:
     source, name = leaf["source"], leaf.get("name")
     label = f"{source} {name}" if name else source
     actual = _read(leaf, facts, agent_code)
@@ -461,7 +463,7 @@ def condition_describe(condition: Any) -> str:
     return _leaf_describe(condition)
 
 
-def _leaf_describe(leaf: dict) -> str:
+def _leaf_describe(leaf: dict[str, Any]) -> str:
     source, name, op = leaf["source"], leaf.get("name"), leaf["op"]
     if source == SOURCE_GOAL:
         within = leaf.get("within_hours")

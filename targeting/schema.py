@@ -37,7 +37,7 @@ from targeting.rules import QA_ID_MAX, QA_MAX, QA_WHO, RULE_NAME_MAX
 _REF = "#/components/schemas/"
 
 
-def _null(kind: str) -> dict:
+def _null(kind: str) -> dict[str, Any]:
     """OpenAPI 3.0's "null or absent" (the check takes null as not given)."""
     return {"type": kind, "nullable": True, "enum": [None]}
 
@@ -46,7 +46,7 @@ _TEXT = {"type": "string", "maxLength": VALUE_LENGTH_MAX, "pattern": TEXT_PATTER
 _SINGLE_STRING_OPS = tuple(op for op in STRING_OPS if op not in LIST_OPS)
 
 
-def _or_null(component: str) -> dict:
+def _or_null(component: str) -> dict[str, Any]:
     """The component or null (OpenAPI 3.0 has no null type: `nullable` beside a `$ref` or
     an `allOf` of one is ignored by validators that follow the letter of 3.0.3)."""
     return {"anyOf": [{"$ref": _REF + component}, _null("object")]}
@@ -57,7 +57,7 @@ def _regex(python_pattern: str) -> str:
     return python_pattern.removesuffix(r"\Z") + "$"
 
 
-def _by_source(sources: tuple[str, ...]) -> list[dict]:
+def _by_source(sources: tuple[str, ...]) -> list[dict[str, Any]]:
     """Per source: its name's pattern (required), or none for the sources without names."""
     named = [s for s in sources if s in NAME_RES]
     unnamed = [s for s in sources if s not in NAME_RES]
@@ -76,7 +76,7 @@ def _by_source(sources: tuple[str, ...]) -> list[dict]:
     return variants
 
 
-def _by_operator(source: str) -> list[dict]:
+def _by_operator(source: str) -> list[dict[str, Any]]:
     """Per kind of operator for `source`: the operand it takes, and ci and within_hours."""
     if source == SOURCE_GOAL:
         return [
@@ -127,12 +127,12 @@ def _by_operator(source: str) -> list[dict]:
     ]
 
 
-def _leaves(name: str, sources: tuple[str, ...]) -> dict[str, dict]:
+def _leaves(name: str, sources: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """`{name}Leaf` and every kind of leaf it may be, each a closed object of its own, named
     by its sources and its kind of operator (`ConditionLeafInputList`, …): generators and
     client generators take a list of closed objects far better than an intersection, and
     a client gets a class per kind with a name that says what it is."""
-    kinds: dict[str, dict] = {}
+    kinds: dict[str, dict[str, Any]] = {}
     for by_source in _by_source(sources):
         for by_operator in _by_operator(by_source["sources"][0]):
             label = "".join(source.capitalize() for source in by_source["sources"])
@@ -156,7 +156,7 @@ def _leaves(name: str, sources: tuple[str, ...]) -> dict[str, dict]:
     }
 
 
-def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, dict]:
+def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, dict[str, Any]]:
     """`name` (all, any, not, or a leaf) and the objects it is made of, recursive through
     `{name}All`, `{name}Any` and `{name}Not`. The depth limit is stated as `x-max-depth` and
     in words, not by unrolling the levels: unrolled, Schemathesis' coverage phase draws
@@ -166,12 +166,12 @@ def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, 
     # each item of all/any holds a leaf at least, so a list longer than the limit of
     # leaves is refused whatever it holds
     listed = {"type": "array", "minItems": 1, "maxItems": LEAVES_MAX, "items": itself}
-    combinators = {
+    combinators: dict[str, dict[str, Any]] = {
         f"{name}All": {"all": listed},
         f"{name}Any": {"any": listed},
         f"{name}Not": {"not": itself},
     }
-    components: dict[str, dict] = {
+    components: dict[str, dict[str, Any]] = {
         component: {
             "type": "object",
             "properties": properties,
@@ -197,7 +197,7 @@ RULE = "TargetedRule"
 QA_OVERRIDE = "QaOverride"
 
 
-def components() -> dict[str, dict]:
+def components() -> dict[str, dict[str, Any]]:
     """Every schema component of the condition language, by name."""
     overrides = {
         f"{QA_OVERRIDE}{who.capitalize()}": {
@@ -250,12 +250,12 @@ def components() -> dict[str, dict]:
     return found
 
 
-def condition_field_schema(*, goal: bool = False, **extra: Any) -> dict:
+def condition_field_schema(*, goal: bool = False, **extra: Any) -> dict[str, Any]:
     """The schema of a field that holds one condition or null (everyone)."""
     return {**_or_null(GOAL_CONDITION if goal else CONDITION), **extra}
 
 
-def rules_field_schema(**extra: Any) -> dict:
+def rules_field_schema(**extra: Any) -> dict[str, Any]:
     return {
         "type": "array",
         "nullable": True,
@@ -265,7 +265,7 @@ def rules_field_schema(**extra: Any) -> dict:
     }
 
 
-def qa_field_schema(**extra: Any) -> dict:
+def qa_field_schema(**extra: Any) -> dict[str, Any]:
     return {
         "type": "array",
         "nullable": True,

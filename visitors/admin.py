@@ -1,7 +1,9 @@
 """Admin of raw visitor-level data: assignments and goal events, read-only, with verdicts."""
 
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 from django.utils.html import format_html
@@ -20,7 +22,7 @@ class RawDataAdmin(AccountScopedAdmin):
     """Raw visitor-level data is recorded by the agent-api only: shown, never edited here
     (erasure goes through "Forget visitor" and the purges)."""
 
-    def has_add_permission(self, request: HttpRequest, *args: object) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
@@ -39,7 +41,7 @@ class AssignmentAdmin(RawDataAdmin):
     search_fields = ["session", "vid", "agent__code"]
     date_hierarchy = "created_at"
     list_select_related = ["agent", "variation"]
-    fields = [
+    fields = readonly_fields = (
         "account",
         "agent",
         "variation",
@@ -51,8 +53,7 @@ class AssignmentAdmin(RawDataAdmin):
         "traits",
         "created_at",
         "confirmed_at",
-    ]
-    readonly_fields = fields
+    )
 
 
 def verdict_of(event: GoalEvent) -> list[tuple[str, str]]:
@@ -74,10 +75,12 @@ class VerdictFilter(admin.SimpleListFilter):
     title = "verdict"
     parameter_name = "verdict"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+    def lookups(
+        self, request: HttpRequest, model_admin: "admin.ModelAdmin[GoalEvent]"
+    ) -> list[tuple[str, str]]:
         return [("credited", "credited"), ("none", "nothing credited")]
 
-    def queryset(self, request: HttpRequest, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[GoalEvent]) -> QuerySet[GoalEvent]:
         if self.value() == "credited":
             return queryset.filter(credits__isnull=False).distinct()
         if self.value() == "none":
@@ -94,7 +97,7 @@ class GoalEventAdmin(RawDataAdmin):
     search_fields = ["event_id", "session", "vid", "goal__code"]
     date_hierarchy = "received_at"
     list_select_related = ["goal"]
-    readonly_fields = [
+    fields = readonly_fields = (
         "account",
         "goal",
         "event_id",
@@ -106,8 +109,7 @@ class GoalEventAdmin(RawDataAdmin):
         "received_at",
         "response",
         "verdict",
-    ]
-    fields = readonly_fields
+    )
 
     @admin.display(description="verdict")
     def verdict(self, obj: GoalEvent) -> SafeString:

@@ -3,9 +3,10 @@ and why (each step and leaf that decided), recording nothing. Linked from the ag
 routed by `visitors.admin.admin_urls`. The management API's `explain` answers the same."""
 
 import json
+from typing import Any
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from accounts.admin_scoping import admin_object_get
@@ -32,12 +33,14 @@ class ExplainForm(forms.Form):
     traits = forms.CharField(required=False, help_text="group:value,group:value")
     ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
 
-    def __init__(self, *args: object, targets: list[str], **kwargs: object) -> None:
+    def __init__(self, *args: Any, targets: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [(code, code) for code in targets]
+        target = self.fields["target"]
+        if isinstance(target, forms.ChoiceField):
+            target.choices = [(code, code) for code in targets]
 
     def clean_session(self) -> str:
-        value = self.cleaned_data["session"]
+        value: str = self.cleaned_data["session"]
         if not printable_id(value):
             raise forms.ValidationError("1 to 128 printable characters.")
         return value
@@ -49,12 +52,12 @@ class ExplainForm(forms.Form):
             raise forms.ValidationError(f"Refused: {problem}.")
         return value
 
-    def clean_inputs(self) -> dict:
+    def clean_inputs(self) -> dict[str, Any]:
         raw = self.cleaned_data["inputs"].strip()
         if not raw:
             return {}
         try:
-            inputs = json.loads(raw)
+            inputs: dict[str, Any] = json.loads(raw)
         except ValueError:
             raise forms.ValidationError(
                 'Not JSON: write an object such as {"plan": "gold"}.'
@@ -84,6 +87,8 @@ def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
         request=request, model=Agent, object_id=object_id, change=False
     )
     conf = account_conf(code=agent.account.code)
+    if conf is None:  # the agent's own account: always there
+        raise Http404("No such account.")
     targets = [t.code for t in conf.targets]
     form = ExplainForm(request.POST if request.method == "POST" else None, targets=targets)
     answer = None

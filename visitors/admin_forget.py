@@ -1,6 +1,8 @@
 """The admin's "Forget visitor" form of an account: erase one visitor's raw data (as
 `purge_visitor`). Linked from the account's page; routed by `visitors.admin.admin_urls`."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,8 +18,8 @@ class ForgetVisitorForm(forms.Form):
     session = forms.CharField(label="or session", required=False, max_length=128)
     dry_run = forms.BooleanField(label="Only count what would be erased", required=False)
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         if bool(cleaned.get("vid")) == bool(cleaned.get("session")):
             raise forms.ValidationError("Give either an External Visitor ID or a session.")
         return cleaned

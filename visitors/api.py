@@ -1,5 +1,7 @@
 """Management API: a visitor's raw data under `/api/{account}/visitors/`."""
 
+from typing import Any
+
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -10,7 +12,7 @@ from accounts.api_auth import AccountAPIView
 from visitors.purge import visitor_erase
 
 
-class VisitorErased(serializers.Serializer):
+class VisitorErased(serializers.Serializer[Any]):
     assignments = serializers.IntegerField()
     goal_events = serializers.IntegerField()
     credits = serializers.IntegerField()

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model
@@ -21,7 +23,7 @@ def _account_id_of(instance: Model) -> int | None:
     return getattr(instance, "account_id", None)
 
 
-def _config_changed(*, instance: Model, **kwargs: object) -> None:
+def _config_changed(*, instance: Model, **kwargs: Any) -> None:
     from visitors.config import config_cache_clear, config_version_bump
 
     config_cache_clear()
@@ -30,7 +32,7 @@ def _config_changed(*, instance: Model, **kwargs: object) -> None:
         config_version_bump(account_id=account_id)
 
 
-def _account_deleted(*, instance: Model, **kwargs: object) -> None:
+def _account_deleted(*, instance: Model, **kwargs: Any) -> None:
     from visitors.config import config_cache_clear
     from visitors.models import ConfigVersion
 

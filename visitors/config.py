@@ -60,7 +60,7 @@ class VariationConf:
     id: int
     code: str
     weight: float
-    md: MappingProxyType
+    md: MappingProxyType[str, str]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ class AgentConf:
     eligibility: Any = None  # the condition as saved, None: everyone
     eligible: Predicate | None = None  # compiled from `eligibility`
     rules: tuple[RuleConf, ...] = ()
-    qa: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    qa: MappingProxyType[tuple[str, str], VariationConf] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     # what its conditions read of the visitor's state, fetched by the request's one read
     reads_agent_ids: frozenset[int] = frozenset()
     reads_goal_ids: frozenset[int] = frozenset()
@@ -135,10 +137,14 @@ class AccountConf:
     version: int
     window_hours: int
     targets: tuple[TargetConf, ...]
-    agents: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    goals: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    agents_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    goal_codes_by_id: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    agents: MappingProxyType[str, AgentConf] = field(default_factory=lambda: MappingProxyType({}))
+    goals: MappingProxyType[str, GoalConf] = field(default_factory=lambda: MappingProxyType({}))
+    agents_by_id: MappingProxyType[int, AgentConf] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    goal_codes_by_id: MappingProxyType[int, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 def config_version_bump(*, account_id: int) -> None:
@@ -256,12 +262,14 @@ def _groups_conf(account: Account, agent_codes: dict[int, str]) -> dict[int, Gro
                 if m.agent_id in agent_codes
             ),
         )
-        for member in conf.members:
-            found[member.agent_id] = conf
+        for member_conf in conf.members:
+            found[member_conf.agent_id] = conf
     return found
 
 
-def _goal_condition_conf(when: Any, *, agent_ids: dict, goal_ids: dict) -> dict:
+def _goal_condition_conf(
+    when: Any, *, agent_ids: dict[str, int], goal_ids: dict[str, int]
+) -> dict[str, Any]:
     try:
         condition_check(when, path="when", sources=GOAL_SOURCES)
     except ConditionError as exc:  # saved before a check existed: credited as without one
@@ -280,8 +288,12 @@ def _goal_condition_conf(when: Any, *, agent_ids: dict, goal_ids: dict) -> dict:
 
 
 def _targeting_conf(
-    agent: Agent, variations: tuple[VariationConf, ...], *, agent_ids: dict, goal_ids: dict
-) -> dict:
+    agent: Agent,
+    variations: tuple[VariationConf, ...],
+    *,
+    agent_ids: dict[str, int],
+    goal_ids: dict[str, int],
+) -> dict[str, Any]:
     """An agent's eligibility, rules and QA overrides, compiled once per snapshot."""
     by_code = {v.code: v for v in variations}
     try:  # checked when saved; checked again, since evaluation must never fail
@@ -373,7 +385,7 @@ def account_conf(*, code: str) -> AccountConf | None:
     return conf
 
 
-def _remember(store: dict, code: str, entry: object, limit: int) -> None:
+def _remember(store: dict[str, Any], code: str, entry: object, limit: int) -> None:
     store.pop(code, None)  # re-inserted last: the oldest entry is the first
     while len(store) >= limit:
         del store[next(iter(store))]

@@ -9,9 +9,10 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -26,7 +27,7 @@ from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
 from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
 from targets.choices import channel_of
-from visitors.config import AccountConf, GoalConf, TargetConf
+from visitors.config import AccountConf, GoalConf, TargetConf, VariationConf
 from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
     Command,
@@ -157,7 +158,7 @@ class _Plan:
     now: datetime
     rows: list[AssignmentRow]
     by_identity: dict[tuple[int, str], AssignmentRow]
-    seen_events: dict[tuple[int, str], dict]
+    seen_events: dict[tuple[int, str], dict[str, Any]]
     writes: RequestWrites
     reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
     conditions: bool = False
@@ -192,6 +193,13 @@ class _Plan:
             )
         return self._who
 
+    def facts(self) -> Facts:
+        """The facts conditions read (the request has conditions, so they were built)."""
+        facts = self.who().facts
+        if facts is None:
+            raise AssertionError("facts are built for every request with conditions")
+        return facts
+
     def mine(self, agent_id: int) -> list[AssignmentRow]:
         """The visitor's assignments in an agent (by session, or by vid), as known so far."""
         visitor = self.visitor
@@ -203,7 +211,7 @@ class _Plan:
         ]
 
 
-class _GoalsReached(Mapping):
+class _GoalsReached(Mapping[str, datetime]):
     """Goal code -> when this visitor last reached it (source `goal`), as the request's
     one read found it (goals sent by this request itself are not counted yet)."""
 
@@ -217,14 +225,14 @@ class _GoalsReached(Mapping):
     def __getitem__(self, code: str) -> datetime:
         return self._codes()[code]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._codes())
 
     def __len__(self) -> int:
         return len(self._plan.reached)
 
 
-class _VariationsHeld(Mapping):
+class _VariationsHeld(Mapping[str, str]):
     """Agent code -> the variation this visitor holds there (source `variation`): the
     earliest of its assignments, those made by this request's earlier commands included."""
 
@@ -235,11 +243,11 @@ class _VariationsHeld(Mapping):
         plan = self._plan
         agent = plan.account.agents.get(code)
         held = sorted(plan.mine(agent.id), key=lambda r: r.created_at) if agent else []
-        if not held:
+        if agent is None or not held:
             raise KeyError(code)
         return next(v.code for v in agent.variations if v.id == held[0].variation_id)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return (code for code in self._plan.account.agents if code in self)
 
     def __len__(self) -> int:
@@ -317,7 +325,9 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
         if decision.reason in (sel.NOT_ELIGIBLE, sel.OTHER_AGENT_IN_GROUP):
             result.log = f"{command.agent}: {decision.detail}"
         return result
-    variation = decision.variation
+    variation = cast(VariationConf | None, decision.variation)  # one of the snapshot's
+    if agent is None or variation is None:
+        raise AssertionError("every decision but NONE is of a known agent and names a variation")
     result = SelectionResult(
         agent=command.agent, variation=variation.code, md=dict(variation.md), detail=decision.detail
     )
@@ -353,6 +363,8 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
         if forced:
             result.log = f"{command.agent}: {decision.detail}: {variation.code} (p={row.policy})"
     else:
+        if existing is None:
+            raise AssertionError("a sticky or confirmed decision keeps an existing assignment")
         if decision.action is Action.CONFIRM:
             existing.confirmed_at = plan.now
             if existing.id is None:  # made by this request: it counts here
@@ -380,29 +392,28 @@ def _goal_value(goal: GoalConf, command: GoalCommand) -> float | None:
     return value
 
 
-def _goal_refusal(
-    plan: _Plan, command: GoalCommand, goal: GoalConf | None, value: float | None
-) -> GoalResult | None:
-    """The goal item when the goal is refused as a whole (`err`), else None."""
+def _goal_accepted(plan: _Plan, command: GoalCommand) -> tuple[GoalConf, float] | GoalResult:
+    """The goal and its value, or the goal item when the goal is refused whole (`err`)."""
+    goal = plan.account.goals.get(command.goal)
     if goal is None:
         err, detail = reasons.UNKNOWN_GOAL, f"no goal {command.goal} in this account"
     elif not plan.target.is_express and goal.trigger != GoalTrigger.API:
         err = reasons.NOT_AN_API_GOAL
         detail = f"{goal.code} is triggered by page events; a REST target sends API goals only"
-    elif value is None:
+    else:
+        value = _goal_value(goal, command)
+        if value is not None:
+            return goal, value
         err = reasons.INVALID_VALUE
         detail = f"v must be a finite number from 0 to {GOAL_VALUE_MAX:,.0f}"
-    else:
-        return None
     return GoalResult(goal=command.goal, status=reasons.STATUS_ERR, err=err, detail=detail)
 
 
 def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
-    goal = plan.account.goals.get(command.goal)
-    value = _goal_value(goal, command) if goal is not None else None
-    refused = _goal_refusal(plan, command, goal, value)
-    if refused is not None:
-        return refused
+    accepted = _goal_accepted(plan, command)
+    if isinstance(accepted, GoalResult):
+        return accepted
+    goal, value = accepted
     if command.event_id is not None:
         first = plan.seen_events.get((goal.id, command.event_id))
         if first is not None:
@@ -419,9 +430,9 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     event = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
     condition_false = ""  # why the goal's condition is false, when it is
     if goal.when_holds is not None:
-        who = plan.who()
-        if not goal.when_holds(who.facts, ""):
-            _, condition_false = condition_explain(goal.when, who.facts, "")
+        facts = plan.facts()
+        if not goal.when_holds(facts, ""):
+            _, condition_false = condition_explain(goal.when, facts, "")
     for agent_id in goal.agent_ids:
         agent = plan.account.agents_by_id[agent_id]
         mine = plan.mine(agent_id)
@@ -483,7 +494,7 @@ class Explanation:
     traits: list[str]
     notes: list[str]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         result = self.result
         selection = None
         if result.selected:

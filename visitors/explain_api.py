@@ -1,6 +1,9 @@
 """`POST /api/{account}/agents/{code}/explain`: a selection decided and explained, nothing
 recorded (SPEC §4b). Here, not in `agents`, because it reads the visitor's state."""
 
+from typing import Any
+
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -77,11 +80,11 @@ class ExplainIn(StrictSerializer):
             raise serializers.ValidationError(f"Refused: {problem}.")
         return value
 
-    def validate_inputs(self, value: object) -> dict:
+    def validate_inputs(self, value: object) -> dict[str, Any]:
         if value is None:
             return {}  # null: no inputs
         problem = inputs_problem(value)
-        if problem:
+        if problem or not isinstance(value, dict):  # inputs_problem refuses a non-object
             raise serializers.ValidationError(problem)
         return value
 
@@ -98,7 +101,7 @@ class ExplainIn(StrictSerializer):
         return value
 
 
-class ExplainOut(serializers.Serializer):
+class ExplainOut(serializers.Serializer[Any]):
     agent = serializers.CharField()
     selection = serializers.JSONField(
         allow_null=True, help_text="The item the agent-api would answer: a, c, p, s, md."
@@ -123,6 +126,8 @@ class AgentExplainView(AccountAPIView):
         data.is_valid(raise_exception=True)
         args = data.validated_data
         conf = account_conf(code=self.account.code)
+        if conf is None:  # the request's own account: always there
+            raise Http404("No such account.")
         target = next((t for t in conf.targets if t.code == args["target"]), None)
         if target is None:
             raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})

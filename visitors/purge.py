@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -73,14 +74,10 @@ def purge_lock() -> Iterator[None]:
 
 def account_min_days(*, account: Account) -> int:
     """The shortest retention that still covers every attribution window of the account."""
-    longest = max(
-        [account.attribution_window_hours]
-        + list(
-            account.goals.exclude(attribution_window_hours__isnull=True).values_list(
-                "attribution_window_hours", flat=True
-            )
-        )
+    goal_windows = account.goals.exclude(attribution_window_hours__isnull=True).values_list(
+        "attribution_window_hours", flat=True
     )
+    longest = max([account.attribution_window_hours, *(h for h in goal_windows if h is not None)])
     return -(-longest // 24)
 
 
@@ -130,7 +127,7 @@ class PurgeCounts:
 
 @dataclass
 class _Table:
-    model: type
+    model: type[Assignment] | type[GoalEvent] | type[Credit]
     time_field: str
     label: str
     counts_field: str
@@ -169,17 +166,18 @@ def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int
         .first()
     )
     if first_newer is None:
-        first_newer = rows.aggregate(top=Max("pk"))["top"] + 1
+        first_newer = int(rows.aggregate(top=Max("pk"))["top"]) + 1
     # Rows are dated when inserted, so ids grow with time; a row inserted out of order
     # beyond the bound waits for the next purge.
     return low, first_newer
 
 
-def _delete_range(db_table: str, where: str, params: list) -> int:
+def _delete_range(db_table: str, where: str, params: list[Any]) -> int:
     """Delete one id range of a table (one statement, atomic on its own); rows deleted."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {db_table} WHERE {where}", params)  # noqa: S608
-        return cursor.rowcount
+        deleted: int = cursor.rowcount
+        return deleted
 
 
 def _account_purge(

@@ -1,6 +1,6 @@
 """Reads of a visitor's raw data for the agent-api: assignments, once-credits, event ids."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,7 +97,7 @@ def visitor_state_read(
                     vid=values[5],
                     target_kind=values[6],
                     created_at=_aware(values[7]),
-                    confirmed_at=_aware(values[8]),
+                    confirmed_at=None if values[8] is None else _aware(values[8]),
                     policy=values[9],
                     credited_goal_ids={g for g, flag in zip(goal_ids, flags, strict=True) if flag},
                     goal_values={
@@ -112,10 +112,11 @@ def visitor_state_read(
         match = Q()
         for goal_id, event_id in event_keys:
             match |= Q(goal_id=goal_id, event_id=event_id)
-        for goal_id, event_id, response in GoalEvent.objects.filter(match).values_list(
+        for goal_id, stored_id, response in GoalEvent.objects.filter(match).values_list(
             "goal_id", "event_id", "response"
         ):
-            events[(goal_id, event_id)] = response
+            if stored_id is not None:  # always: events were filtered by their ids
+                events[(goal_id, stored_id)] = response
     return VisitorState(assignments=rows, events=events, reached=reached)
 
 
@@ -126,8 +127,8 @@ def _assignments_sql(
     vid: str | None,
     goal_ids: list[int],
     every_goal_ids: list[int],
-    reached_goal_ids: list[int] = (),
-) -> tuple[str, list]:
+    reached_goal_ids: Sequence[int] = (),
+) -> tuple[str, list[Any]]:
     """The hot path's read, written out (the ORM's query building cost more than the query).
 
     A goal is credited to this visitor in an agent when one of the assignments found holds
@@ -162,7 +163,7 @@ def _assignments_sql(
         "a.confirmed_at",
         "a.policy",
     ]
-    params: list = []
+    params: list[Any] = []
     # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     by_event = (
@@ -203,12 +204,13 @@ def _assignments_sql(
     return sql, params + agent_params + who_params
 
 
-def _aware(value: datetime | str | None) -> datetime | None:
+def _aware(value: datetime | str) -> datetime:
     """A timestamp as read by a raw cursor (SQLite gives text), as an aware UTC datetime."""
-    if value is None:
-        return None
     if isinstance(value, str):
-        value = parse_datetime(value)
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise ValueError(f"not a timestamp: {value!r}")
+        value = parsed
     if timezone.is_naive(value):
         value = timezone.make_aware(value, UTC)
     return value

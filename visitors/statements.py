@@ -18,13 +18,15 @@ statement cost is in docs/benchmarks.md).
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 # the PostgreSQL backend's cursor with server-side binding (psycopg is a dependency)
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  # not in the stubs
+    ServerBindingCursor,
+)
 from django.db.backends.utils import CursorWrapper
 
 
@@ -38,16 +40,18 @@ def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
         return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
-def _run(
-    db: BaseDatabaseWrapper, sql: str, params: Sequence[Any] | dict, *, fetch: bool
-) -> list[tuple] | None:
+Params = Sequence[Any] | dict[str, Any]  # positional (%s) or named (%(name)s)
+Rows = list[tuple[Any, ...]]
+
+
+def _run(db: BaseDatabaseWrapper, sql: str, params: Params, *, fetch: bool) -> Rows | None:
     """Execute on `db` (a Django database wrapper); the rows when `fetch`."""
     if db.vendor == "postgresql" and not db.queries_logged and not db.execute_wrappers:
         if db.connection is None:
             db.ensure_connection()
         cursor = getattr(db, "_agent_api_cursor", None)
         if cursor is None or cursor.connection is not db.connection or cursor.closed:
-            cursor = db._agent_api_cursor = ServerBindingCursor(db.connection)
+            cursor = db._agent_api_cursor = ServerBindingCursor(db.connection)  # type: ignore[attr-defined]
         db.validate_no_broken_transaction()
         with db.wrap_database_errors:
             cursor.execute(sql, params)
@@ -57,7 +61,7 @@ def _run(
         return cursor.fetchall() if fetch else None
 
 
-def statement_fetch(*, sql: str, params: Sequence[Any]) -> list[tuple]:
+def statement_fetch(*, sql: str, params: Params) -> Rows:
     """Run a read and return its rows; reconnect once if a reused connection was dead.
 
     Raises django.db.DatabaseError when the database fails (again).
@@ -68,15 +72,16 @@ def statement_fetch(*, sql: str, params: Sequence[Any]) -> list[tuple]:
     check = (
         db.vendor == "postgresql"
         and db.connection is not None
-        and db.health_check_enabled
-        and not db.health_check_done
+        and db.health_check_enabled  # type: ignore[attr-defined]  # Django 5.1's, not in the stubs
+        and not db.health_check_done  # type: ignore[attr-defined]
         and not db.in_atomic_block
     )
     if check:
-        db.health_check_done = True
+        db.health_check_done = True  # type: ignore[attr-defined]
     for attempt in range(2):
         try:
-            return _run(db, sql, params, fetch=True)
+            rows = _run(db, sql, params, fetch=True)
+            return rows if rows is not None else []
         except DatabaseError:
             if attempt or not check or db.is_usable():
                 raise  # the statement failed, not the connection
@@ -84,7 +89,7 @@ def statement_fetch(*, sql: str, params: Sequence[Any]) -> list[tuple]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def statement_execute(*, sql: str, params: Sequence[Any]) -> None:
+def statement_execute(*, sql: str, params: Params) -> None:
     """Run a write. Raises IntegrityError on a constraint, DatabaseError on a failure."""
     _run(connections[DEFAULT_DB_ALIAS], sql, params, fetch=False)
 
@@ -98,7 +103,7 @@ def pg_ints(values: Sequence[int | None]) -> str:
     """`{1,NULL,3}` for bigint[] (or int[])."""
     if None in values:
         return "{" + ",".join(["NULL" if v is None else str(int(v)) for v in values]) + "}"
-    return "{" + ",".join(map(str, map(int, values))) + "}"
+    return "{" + ",".join(map(str, map(int, cast(Sequence[int], values)))) + "}"
 
 
 def pg_floats(values: Sequence[float]) -> str:

@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -43,7 +44,7 @@ class EventWrite:
     goal_id: int
     event_id: str | None
     value: float
-    response: dict
+    response: dict[str, Any]
     credits: list[CreditWrite] = field(default_factory=list)
 
 
@@ -185,7 +186,7 @@ def _save_orm(w: RequestWrites) -> None:
             goal_id=e.goal_id,
             agent_id=c.agent_id,
             variation_id=c.variation_id,
-            assignment_id=c.assignment.id,
+            assignment_id=_stored_id(c.assignment),
             value=e.value,
             channel=w.channel,
             first=c.first,
@@ -209,7 +210,14 @@ _VISITOR_KEYS = (*VisitorDayKey._fields, "shard")
 _GOAL_KEYS = (*GoalDayKey._fields, "shard")
 
 
-def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
+def _stored_id(row: AssignmentRow) -> int:
+    """The id of an assignment written before its credits (by this request, or earlier)."""
+    if row.id is None:
+        raise AssertionError("an assignment is written before the credits that name it")
+    return row.id
+
+
+def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list[Any]]]:
     """Upserts that add this request's deltas to the aggregates (SQLite; PostgreSQL runs
     the same upserts as `_aggregate_ctes`).
 
@@ -226,7 +234,7 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list]]:
         if not rows:
             continue
         width = len(keys) - 1
-        params: list = []
+        params: list[Any] = []
         values = _values([(*row[:width], shard, *row[width:]) for row in rows], params)
         statements.append(
             (
@@ -244,7 +252,7 @@ def _shard() -> int:
     return random.randrange(AGGREGATE_SHARDS)  # noqa: S311 - spreading locks, not a secret
 
 
-def _values(rows: list[tuple], params: list) -> str:
+def _values(rows: list[tuple[Any, ...]], params: list[Any]) -> str:
     """Render rows as a VALUES list of placeholders, appending their values to `params`."""
     rendered = []
     for row in rows:
@@ -268,7 +276,7 @@ def _save_postgresql(w: RequestWrites) -> None:
         GoalEvent._meta.db_table,
         Credit._meta.db_table,
     )
-    p: dict = {
+    p: dict[str, Any] = {
         "account": w.account_id,
         "target": w.target_id,
         "now": w.now,
@@ -402,10 +410,10 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
 _VISITOR_DAY_CTE, _VISITOR_DAY_CONFIRMED_CTE, _GOAL_DAY_CTE = _aggregate_cte_texts()
 
 
-def _aggregate_ctes(w: RequestWrites, p: dict) -> list[str]:
+def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
     """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`
     (the day, and for goals the channel, are the request's own)."""
-    ctes = []
+    ctes: list[str] = []
     if w.deltas.empty and not w.confirmed_rows:
         return ctes
     p.update(shard=_shard(), day=w.now.date())

@@ -1,6 +1,7 @@
 """Create an account and print its first admin API key (shown once)."""
 
 import json
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         users = []
         for username in options["staff"]:
             user = get_user_model().objects.filter(username=username).first()

@@ -1,5 +1,7 @@
 """Create the demo account (idempotent) and print its keys."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.demo import demo_seed
@@ -20,7 +22,7 @@ class Command(BaseCommand):
             help="create a new admin API key even if the account has one",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["username"]) != bool(options["password"]):
             raise CommandError("--username and --password go together.")
         demo = demo_seed(

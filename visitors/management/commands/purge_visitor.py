@@ -1,5 +1,7 @@
 """Erase one visitor's raw data (assignments, goal events, credits); reports are unchanged."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -17,7 +19,7 @@ class Command(BaseCommand):
         who.add_argument("--session", help="session id")
         parser.add_argument("--dry-run", action="store_true", help="count, erase nothing")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         account = Account.objects.filter(code=options["account"]).first()
         if account is None:
             raise CommandError(f"No account “{options['account']}”.")
