@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make run    virtualenv, install, migrate SQLite, seed the demo, serve on 127.0.0.1:8000
-#   make test   virtualenv, install, lint, the tests on SQLite and on PostgreSQL
+#   make test   virtualenv, install, lint (ruff, import layers, mypy), the tests on SQLite and on PostgreSQL
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	SECRET_KEY=type-check-only $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -72,4 +73,4 @@ fuzz-long: install
 	DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache

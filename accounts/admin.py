@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -36,7 +36,7 @@ class MembershipInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return request.user.is_superuser
 
-    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
@@ -46,8 +46,7 @@ class MembershipInline(admin.TabularInline):
 class AdminApiKeyInline(admin.TabularInline):
     model = AdminApiKey
     extra = 0
-    fields = ["prefix", "name", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
     can_delete = False
     verbose_name_plural = "admin API keys (create one with the action on the account list)"
 
@@ -102,7 +101,7 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser and super().has_add_permission(request)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     @admin.action(description="Create an admin API key (shown once)")

@@ -4,6 +4,7 @@ Membership of an account (accounts.Membership) is what grants a staff user acces
 that account's configuration; superusers see everything.
 """
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
@@ -34,7 +35,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
                 cached = {current}
             else:
                 cached = set(accounts_for_user(user=request.user).values_list("pk", flat=True))
-            request._conductrics_account_ids = cached
+            request._conductrics_account_ids = cached  # type: ignore[attr-defined]  # once
         return cached
 
     def _scoped(self, request: HttpRequest) -> bool:
@@ -156,20 +157,22 @@ class CodeGeneratingForm(forms.ModelForm):
     Subclasses set `generate_code(account, name) -> str` (a domain service).
     """
 
-    generate_code = None
+    generate_code: Callable[..., str] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "code" in self.fields:
             self.fields["code"].required = False
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         if "code" in self.fields and not cleaned.get("code"):
             account = cleaned.get("account")
             name = cleaned.get("name")
             if account is not None and name:
-                cleaned["code"] = type(self).generate_code(account=account, name=name)
+                generate = type(self).generate_code
+                if generate is not None:
+                    cleaned["code"] = generate(account=account, name=name)
         return cleaned
 
 

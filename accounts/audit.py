@@ -9,6 +9,7 @@ account. Runtime keys are never stored: a rotation shows as a masked key changin
 Each configuration app registers its models here from its AppConfig.ready().
 """
 
+from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -107,8 +108,9 @@ def _short(value: object) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-class AuditedAdmin:
-    """A ModelAdmin mixin: the object's last changes, at the foot of its page."""
+class AuditedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose object's last changes show at the foot of its page (first among
+    the bases of an admin, before AccountScopedAdmin)."""
 
     change_form_template = "admin/audited_change_form.html"
     audit_includes_agent = False  # an agent's page shows its variations' and group's too

@@ -20,7 +20,8 @@ def current_account_id(request: HttpRequest) -> int | None:
     cached = getattr(request, "_conductrics_current", None)
     if cached is None:
         allowed = accounts_for_user(user=request.user).filter(pk=chosen).exists()
-        cached = request._conductrics_current = chosen if allowed else 0
+        cached = chosen if allowed else 0
+        request._conductrics_current = cached  # type: ignore[attr-defined]  # once per request
     return cached or None
 
 

@@ -1,5 +1,7 @@
 """Tenants: accounts, the staff who belong to them, and their admin API keys."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -58,7 +60,7 @@ class Account(models.Model):
         help_text="The smallest change of conversion rate worth finding, relative to the first "
         "variation (0.1: 10%). Sets “visitors needed” and what counts as no difference.",
     )
-    members = models.ManyToManyField(
+    members: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="Membership",
         related_name="conductrics_accounts",
@@ -96,7 +98,7 @@ class Account(models.Model):
                 .values_list("code", "attribution_window_hours")
                 .first()
             )
-            if longest and retention * 24 < longest[1]:
+            if longest and longest[1] is not None and retention * 24 < longest[1]:
                 raise ValidationError(
                     {
                         "retention_days": (
@@ -155,6 +157,11 @@ class CodedModel(models.Model):
     account given to the audit log (accounts.audit). A model has its own `account`,
     `code` and `name` fields (each its own related name, pattern and help), and its
     constraint from `code_unique_in_account`."""
+
+    # each model's own fields (declared there, each with its pattern and help)
+    account_id: int
+    code: str
+    name: str
 
     class Meta:
         abstract = True

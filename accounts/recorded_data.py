@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 
 from django.core.exceptions import ValidationError
-from django.db.models import Model
+from django.db.models import ForeignObjectRel, Model
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,12 @@ def recorded_data_count(*, obj: Model, kinds: Collection[str] | None = None) -> 
     given): one query per table."""
     counts = {f.name: 0 for f in fields(RecordedData)}
     for relation in obj._meta.get_fields(include_hidden=True):
-        if not (relation.one_to_many and relation.auto_created):
+        if not (
+            isinstance(relation, ForeignObjectRel)
+            and relation.one_to_many
+            and relation.auto_created
+            and isinstance(relation.related_model, type)
+        ):
             continue
         kind = getattr(relation.related_model, "recorded_as", None)
         if kind is None or (kinds is not None and kind not in kinds):

@@ -1,13 +1,13 @@
 """Reads on accounts and admin keys."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from accounts.keys import ADMIN_KEY_PREFIX, key_hash
 from accounts.models import Account, AdminApiKey
 
 
-def accounts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
+def accounts_for_user(*, user: User | AnonymousUser) -> QuerySet[Account]:
     """Return the accounts a user may see: all for a superuser, their memberships otherwise."""
     if not user.is_authenticated or not user.is_active:
         return Account.objects.none()
@@ -16,7 +16,7 @@ def accounts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Acc
     return Account.objects.filter(memberships__user=user)
 
 
-def user_is_account_staff(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_account_staff(*, user: User | AnonymousUser) -> bool:
     """Tell whether a user is active staff with at least one account (or a superuser)."""
     if not user.is_authenticated or not user.is_active or not user.is_staff:
         return False

@@ -209,11 +209,13 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         first = (None, {"fields": ["account", "code", "name", "status"]})
         return [first, self.fieldsets[1]]
 
-    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: Any):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
         if obj is not None:
             # Only this agent's own variations, goals and targets of its own account.
-            fields = form.base_fields
+            fields: dict[str, Any] = form.base_fields
             if "paused_variation" in fields:
                 fields["paused_variation"].queryset = obj.variations.all()
             if "goals" in fields:
@@ -297,9 +299,10 @@ class GroupMemberInline(admin.TabularInline):
     verbose_name_plural = "agents (a visitor's slot is a weighted hash over all of them)"
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "agent":
-            group_id = request.resolver_match.kwargs.get("object_id")
+        field: Any = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        match = request.resolver_match
+        if db_field.name == "agent" and field is not None and match is not None:
+            group_id = match.kwargs.get("object_id")
             group = AgentGroup.objects.filter(pk=group_id).first() if group_id else None
             scoped = field.queryset.select_related("account")
             if group is not None:

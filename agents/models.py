@@ -118,7 +118,8 @@ class Agent(CodedModel):
         return {"account_id": self.account_id, "agent_id": self.pk}
 
     def clean(self) -> None:
-        if self.paused_variation_id and self.pk and self.paused_variation.agent_id != self.pk:
+        paused = self.paused_variation if self.paused_variation_id else None
+        if paused is not None and self.pk and paused.agent_id != self.pk:
             raise ValidationError(
                 {
                     "paused_variation": (

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -219,7 +220,7 @@ AGENT_EDITABLE = (
 
 
 @transaction.atomic
-def agent_update(*, agent: Agent, **changes: object) -> Agent:
+def agent_update(*, agent: Agent, **changes: Any) -> Agent:
     """Change an agent: name, status, variations (the whole list), paused variation (a
     code), goals and targets (whole lists), eligibility, rules and QA overrides. Its code
     is fixed. Raises ValidationError on bad input; nothing is saved then."""

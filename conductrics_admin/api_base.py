@@ -11,8 +11,10 @@ from django.db import IntegrityError, transaction
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
 
 from accounts.codes import DUPLICATE_CODE, FORMAT_ORIGIN, FORMAT_PRINTABLE, FORMAT_VISITOR_ID
+from accounts.models import Account, CodedModel
 
 
 class JSONBodyParser(JSONParser):
@@ -43,7 +45,7 @@ class StrictSerializer(serializers.Serializer):
             elif name not in self.fields:
                 errors[name] = ["Unknown field."]
             elif _too_long(self.fields[name], data[name]):
-                limit = self.fields[name].max_length
+                limit = getattr(self.fields[name], "max_length", None)
                 errors[name] = [f"Ensure this field has no more than {limit} characters."]
             elif (wrong := json_type_problem(self.fields[name], data[name])) is not None:
                 errors[name] = [wrong]
@@ -148,10 +150,13 @@ def as_api_error(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(detail)
 
 
-def codes_resolve(*, model: type, account: object, codes: Iterable[str], field: str) -> list:
+def codes_resolve(
+    *, model: type[CodedModel], account: Account, codes: Iterable[str], field: str
+) -> list[Any]:
     """The objects of `account` with these codes, in order; 400 naming any unknown code."""
     codes = list(codes)
-    found = {obj.code: obj for obj in model.objects.filter(account=account, code__in=codes)}
+    objects: Any = model._default_manager  # each coded model's own fields: account, code
+    found = {obj.code: obj for obj in objects.filter(account=account, code__in=codes)}
     unknown = [code for code in codes if code not in found]
     if unknown:
         label = model._meta.verbose_name
@@ -159,7 +164,7 @@ def codes_resolve(*, model: type, account: object, codes: Iterable[str], field: 
     return [found[code] for code in codes]
 
 
-def force_param(request: object) -> bool:
+def force_param(request: Request) -> bool:
     """The `force` query parameter: absent, `true` or `false` (the schema's boolean); 400
     for anything else, so that a typo never deletes or keeps what the caller did not mean."""
     values = request.query_params.getlist("force")
@@ -199,5 +204,5 @@ class CodeTaken(APIException):
 
 
 def _only_duplicate_code(exc: DjangoValidationError) -> bool:
-    errors = getattr(exc, "error_dict", None)
+    errors = getattr(exc, "error_dict", None) or {}
     return bool(errors) and all(e.code == DUPLICATE_CODE for es in errors.values() for e in es)

@@ -43,7 +43,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if settings.REDIS_URL:
         checks["redis"] = _redis_ok()
     failed = [name for name, ok in checks.items() if not ok]
-    body = {
+    body: dict[str, object] = {
         "status": "unavailable" if failed else "ready",
         "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
     }

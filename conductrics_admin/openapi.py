@@ -61,7 +61,7 @@ def add_links(result: dict, generator: object, request: object, public: bool) ->
                 (r for r in _FOLLOW_UPS if operation.get("operationId") == f"api_{r}_create"), None
             )
             created = operation.get("responses", {}).get("201") if resource else None
-            if created is None:
+            if resource is None or created is None:
                 continue
             created["links"] = {
                 follow_up: {

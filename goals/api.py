@@ -73,7 +73,7 @@ class GoalIn(StrictSerializer):
 
 class GoalPatch(GoalIn):
     read_only_names = ("code",)
-    code = None
+    code = None  # type: ignore[assignment]  # DRF: None takes the field away
     name = serializers.CharField(max_length=200, required=False)
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, required=False)
     rest_send = serializers.BooleanField(required=False)

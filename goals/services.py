@@ -1,5 +1,7 @@
 """Writes on goals."""
 
+from typing import Any
+
 from django.db import transaction
 
 from accounts.codes import code_generate, code_validate_free
@@ -65,7 +67,7 @@ GOAL_EDITABLE = (
 
 
 @transaction.atomic
-def goal_update(*, goal: Goal, **changes: object) -> Goal:
+def goal_update(*, goal: Goal, **changes: Any) -> Goal:
     """Change the editable fields of `goal` (its code is fixed); return it.
 
     Raises ValidationError on bad values (such as rest_send on a page-event goal).

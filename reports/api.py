@@ -2,6 +2,7 @@
 
 import csv
 from datetime import date
+from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -15,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
+from accounts.models import Account
 from agents.models import Agent
 from reports.selectors import (
     REPORT_DATE_MAX,
@@ -143,7 +145,7 @@ REPORT_DATES = [
 ]
 
 
-def _report(request: Request, account: object, code: str) -> tuple[Agent, dict]:
+def _report(request: Request, account: Account, code: str) -> tuple[Agent, dict[str, Any]]:
     """The agent `code` of `account` and its report for the request's dates (400 on bad
     dates, 404 on an unknown agent)."""
     start, end = _date(request, "from"), _date(request, "to")

@@ -88,16 +88,16 @@ def line_chart_svg(
             )
         segment: list[str] = []
         segments = [segment]
-        for day, value in sorted(s.points):
-            if value is None:
+        for day, point in sorted(s.points):
+            if point is None:
                 segment = []
                 segments.append(segment)
                 continue
-            segment.append(f"{x_of(day):.1f},{y_of(value):.1f}")
+            segment.append(f"{x_of(day):.1f},{y_of(point):.1f}")
         for points in segments:
             if len(points) == 1:
-                x, y = points[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
+                cx, cy = points[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{color}"/>')
             elif points:
                 parts.append(
                     f'<polyline fill="none" stroke="{color}" stroke-width="2" '

@@ -39,6 +39,7 @@ class Warning_:
     text: str
     fix: str  # where it is fixed: "agent", "goal", "target" (the view makes the link)
     obj_id: int
+    url: str = ""  # set by the view
 
 
 @dataclass
@@ -51,6 +52,8 @@ class AgentLine:
     goal_code: str | None  # the goal of the figures and the verdict: the agent's first
     verdict: dict | None
     warnings: list[Warning_] = field(default_factory=list)
+    url: str = ""  # the agent's page and its results page, set by the view
+    results_url: str = ""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.models import Account
 from agents.models import Agent
 from reports.models import GoalDay, VisitorDay
 from reports.statistics import (
@@ -236,7 +237,7 @@ def _rate_comparison(
     counts: tuple[int, int],
     baseline: Moments,
     moments: Moments,
-    account: object,
+    account: Account,
 ) -> dict[str, Any]:
     """The conversion-rate figures of SPEC §7b for one variation against the first."""
     (c1, n1), (c2, n2) = base_counts, counts

@@ -28,24 +28,22 @@ def goal_verdict(
     *, arms: list[Arm], mde_rel: float, visitors_needed: int | None
 ) -> dict[str, object]:
     """{"state", "variation", "text"} for a goal whose first arm is the baseline."""
-    if len(arms) < 2 or not arms[0].visitors or not arms[0].rate:
+    base_rate = arms[0].rate if arms else None
+    if len(arms) < 2 or not arms[0].visitors or not base_rate:
         return _keep_running(arms, visitors_needed, "not enough data on the first variation")
     base, others = arms[0], arms[1:]
-    better = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[0] > 0]
+    # an arm with an interval has a rate
+    lifts = [(a, a.rate or 0.0, a.rate_lift_sequential) for a in others]
+    better = [(a, rate, i) for a, rate, i in lifts if i and i[0] > 0]
     if better:
-        best = max(better, key=lambda a: a.rate)
-        return _decided(WINNER, best, base, "better", f"{best.code} wins")
-    worse = [a for a in others if a.rate_lift_sequential and a.rate_lift_sequential[1] < 0]
+        best = max(better, key=lambda found: found[1])
+        return _decided(WINNER, best, base, base_rate, "better", f"{best[0].code} wins")
+    worse = [(a, rate, i) for a, rate, i in lifts if i and i[1] < 0]
     if worse and len(worse) == len(others):
-        worst = min(worse, key=lambda a: a.rate)
-        return _decided(LOSER, worst, base, "worse", f"keep {base.code}")
-    margin = mde_rel * base.rate
-    if all(
-        a.rate_lift_sequential
-        and -margin < a.rate_lift_sequential[0]
-        and a.rate_lift_sequential[1] < margin
-        for a in others
-    ):
+        worst = min(worse, key=lambda found: found[1])
+        return _decided(LOSER, worst, base, base_rate, "worse", f"keep {base.code}")
+    margin = mde_rel * base_rate
+    if all(i and -margin < i[0] and i[1] < margin for _, _, i in lifts):
         return {
             "state": NO_DIFFERENCE,
             "variation": None,
@@ -56,9 +54,17 @@ def goal_verdict(
     return _keep_running(arms, visitors_needed, "no always-valid interval excludes 0 yet")
 
 
-def _decided(state: str, arm: Arm, base: Arm, how: str, advice: str) -> dict[str, object]:
-    low, high = (bound / base.rate for bound in arm.rate_lift_sequential)
-    lift = (arm.rate - base.rate) / base.rate
+def _decided(
+    state: str,
+    found: tuple[Arm, float, tuple[float, float]],
+    base: Arm,
+    base_rate: float,
+    how: str,
+    advice: str,
+) -> dict[str, object]:
+    arm, rate, interval = found
+    low, high = (bound / base_rate for bound in interval)
+    lift = (rate - base_rate) / base_rate
     return {
         "state": state,
         "variation": arm.code,

@@ -32,7 +32,7 @@ class OriginsField(forms.CharField):
             return "\n".join(str(v) for v in value)
         return value
 
-    def to_python(self, value: object) -> list[str]:
+    def to_python(self, value: object) -> list[str]:  # type: ignore[override]  # a list field
         text = super().to_python(value) or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
 

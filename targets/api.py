@@ -39,7 +39,7 @@ class TargetOut(serializers.Serializer):
 
 
 class TargetIn(StrictSerializer):
-    read_only_names = ("api_key",)
+    read_only_names: tuple[str, ...] = ("api_key",)
     code = code_field(
         validate_target_code,
         required=False,
@@ -54,7 +54,7 @@ class TargetIn(StrictSerializer):
 
 class TargetPatch(TargetIn):
     read_only_names = ("api_key", "code")
-    code = None
+    code = None  # type: ignore[assignment]  # DRF: None takes the field away
     name = serializers.CharField(max_length=200, required=False)
     kind = serializers.ChoiceField(choices=TargetKind.choices, required=False)
     enabled = serializers.BooleanField(required=False)

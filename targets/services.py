@@ -1,5 +1,7 @@
 """Writes on deploy targets."""
 
+from typing import Any
+
 from django.db import transaction
 
 from accounts.codes import code_generate, code_validate_free
@@ -74,7 +76,7 @@ TARGET_EDITABLE = ("name", "kind", "enabled", "allow_external_vid", "allowed_ori
 
 
 @transaction.atomic
-def target_update(*, target: DeployTarget, **changes: object) -> DeployTarget:
+def target_update(*, target: DeployTarget, **changes: Any) -> DeployTarget:
     """Change the editable fields of `target` (its code and key are fixed); return it.
 
     Raises ValidationError on bad values; nothing is saved then.
