@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from django.db import DatabaseError, connections
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,6 +24,7 @@ from runtime.reasons import Refusal
 logger = logging.getLogger(__name__)
 
 DB_RETRY_AFTER_SECONDS = 2
+DB_UNAVAILABLE = "The database is unavailable; retry shortly."
 
 
 class AgentApiError(exceptions.APIException):
@@ -76,6 +78,23 @@ def _retry_after(wait: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait or 1)))}
 
 
+def database_unavailable_answer(exc: DatabaseError) -> JsonResponse:
+    """503 in the agent-api's envelope for a view outside DRF (the pre-flight)."""
+    _database_failed(exc)
+    refusal = reasons.DATABASE_UNAVAILABLE
+    response = JsonResponse(
+        {"status": refusal.status, "err": DB_UNAVAILABLE}, status=refusal.status
+    )
+    response["Retry-After"] = _retry_after(DB_RETRY_AFTER_SECONDS)["Retry-After"]
+    return response
+
+
+def _database_failed(exc: DatabaseError) -> None:
+    logger.warning("database unavailable: %s", exc.__class__.__name__)
+    DATABASE_ERRORS.inc()
+    _drop_broken_connections()
+
+
 def _drop_broken_connections() -> None:
     """Close connections the failure left unusable, so the next request reconnects."""
     for connection in connections.all(initialized_only=True):
@@ -96,14 +115,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, AgentApiError):
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        DATABASE_ERRORS.inc()
-        _drop_broken_connections()
-        message = "The database is unavailable; retry shortly."
+        _database_failed(exc)
         headers = _retry_after(DB_RETRY_AFTER_SECONDS)
         if envelope:
-            return envelope_error(status.HTTP_503_SERVICE_UNAVAILABLE, message, headers)
-        response = Response({"detail": message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return envelope_error(status.HTTP_503_SERVICE_UNAVAILABLE, DB_UNAVAILABLE, headers)
+        response = Response({"detail": DB_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         response["Retry-After"] = headers["Retry-After"]
         return response
     if envelope and isinstance(exc, exceptions.APIException):

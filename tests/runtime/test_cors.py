@@ -59,3 +59,20 @@ def test_cors__error_answers_of_express__are_readable_by_the_page(api, agent, ex
     response = api.call(express_target, [{"a": 5}], headers={"origin": SHOP})
     assert response.status_code == 400
     assert response["Access-Control-Allow-Origin"] == SHOP
+
+
+def test_preflight__database_down__503_with_retry_after_never_500(
+    client, express_target, monkeypatch
+):
+    from django.db import OperationalError
+
+    from runtime import cors
+
+    def down(**kwargs):
+        raise OperationalError("database down")
+
+    monkeypatch.setattr(cors, "account_conf", down)
+    response = _preflight(client, express_target, "https://shop.example")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json() == {"status": 503, "err": "The database is unavailable; retry shortly."}
