@@ -1,7 +1,8 @@
 """The demo set-up of SPEC §8 (`seed_demo`): the seed's whole scenario, ready to try.
 
 An Express target and a REST target that both pass the External Visitor ID, the goal
-g-purchase triggered via API with REST sending on, and a running agent a-hero.
+g-purchase triggered via API with REST sending on, accepted from servers only, and a
+running agent a-hero.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from accounts.models import Account, AdminApiKey
 from accounts.services import account_create, admin_key_create, membership_add
 from agents.models import Agent, AgentStatus
 from agents.services import VariationSpec, agent_create
-from goals.models import Goal, GoalCounting, GoalTrigger
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
+from goals.models import Goal
 from goals.services import goal_create
 from targets.models import DeployTarget, TargetKind
 from targets.services import target_create
@@ -68,6 +70,7 @@ def demo_seed(
         trigger=GoalTrigger.API,
         rest_send=True,
         counting=GoalCounting.ONCE,
+        accepted_from=GoalAcceptedFrom.SERVER,  # a purchase: never from a page's public key
     )
     click = Goal.objects.filter(account=account, code=DEMO_CLICK_GOAL).first() or goal_create(
         account=account, code=DEMO_CLICK_GOAL, name="Sign-up button click"

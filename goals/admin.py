@@ -44,6 +44,7 @@ def render_checklist(
                     "label": item.label,
                     "ok": item.ok,
                     "detail": item.detail,
+                    "recommended": item.recommended,
                     "url": _fix_url(item.fix),
                 }
                 for item in items
@@ -81,10 +82,14 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
     ]
     list_filter = ["trigger", "rest_send", "counting", "account"]
     search_fields = ["code", "name", "account__code"]
-    radio_fields = {"trigger": admin.VERTICAL, "counting": admin.HORIZONTAL}
+    radio_fields = {
+        "trigger": admin.VERTICAL,
+        "accepted_from": admin.VERTICAL,
+        "counting": admin.HORIZONTAL,
+    }
     fieldsets = [
         (None, {"fields": ["account", "code", "name"]}),
-        ("Trigger", {"fields": ["trigger", "rest_send"]}),
+        ("Trigger", {"fields": ["trigger", "rest_send", "accepted_from"]}),
         ("Counting", {"fields": ["counting", "max_value", "attribution_window_hours"]}),
         (
             "Condition",
@@ -136,8 +141,8 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
 
     @admin.display(description="server-side checklist")
     def checklist_score(self, obj: Goal) -> str:
-        items = server_side_checklist(goal=obj)
-        return f"{sum(i.ok for i in items)}/{len(items)}"
+        required = [i for i in server_side_checklist(goal=obj) if not i.recommended]
+        return f"{sum(i.ok for i in required)}/{len(required)}"
 
 
 def fix_link(account_id: int, goal: Goal | None, where: str | None) -> str | None:

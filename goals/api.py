@@ -17,7 +17,8 @@ from conductrics_admin.api_base import (
     domain_call,
     force_param,
 )
-from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal, GoalCounting, GoalTrigger
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
+from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, Goal
 from goals.services import goal_create, goal_delete, goal_update
 from targeting.schema import condition_field_schema
 
@@ -37,12 +38,21 @@ class GoalConditionField(serializers.JSONField):
     """A goal's condition (SPEC §4b), checked by the goal's model."""
 
 
+ACCEPTED_FROM_HELP = (
+    "`server`: the goal's events are refused from Express targets (`err: server_only_goal`), "
+    "whose keys are public; `any` (the default): from any target."
+)
+
+
 class GoalOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices)
     rest_send = serializers.BooleanField(help_text=f"“{REST_SEND_LABEL}”.")
     counting = serializers.ChoiceField(choices=GoalCounting.choices)
+    accepted_from = serializers.ChoiceField(
+        choices=GoalAcceptedFrom.choices, help_text=ACCEPTED_FROM_HELP
+    )
     max_value = serializers.FloatField(allow_null=True)
     attribution_window_hours = serializers.IntegerField(allow_null=True)
     when = GoalConditionField(allow_null=True, help_text=WHEN_HELP)
@@ -58,6 +68,9 @@ class GoalIn(StrictSerializer):
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, default=GoalTrigger.PAGE_EVENT)
     rest_send = serializers.BooleanField(default=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, default=GoalCounting.ONCE)
+    accepted_from = serializers.ChoiceField(
+        choices=GoalAcceptedFrom.choices, default=GoalAcceptedFrom.ANY, help_text=ACCEPTED_FROM_HELP
+    )
     max_value = PositiveNumberField(
         allow_null=True, required=False, default=None, min_value=0, max_value=GOAL_VALUE_MAX
     )
@@ -78,6 +91,9 @@ class GoalPatch(GoalIn):
     trigger = serializers.ChoiceField(choices=GoalTrigger.choices, required=False)
     rest_send = serializers.BooleanField(required=False)
     counting = serializers.ChoiceField(choices=GoalCounting.choices, required=False)
+    accepted_from = serializers.ChoiceField(
+        choices=GoalAcceptedFrom.choices, required=False, help_text=ACCEPTED_FROM_HELP
+    )
     max_value = PositiveNumberField(
         allow_null=True, required=False, min_value=0, max_value=GOAL_VALUE_MAX
     )
@@ -94,6 +110,7 @@ def goal_json(goal: Goal) -> dict:
         "trigger": goal.trigger,
         "rest_send": goal.rest_send,
         "counting": goal.counting,
+        "accepted_from": goal.accepted_from,
         "max_value": goal.max_value,
         "attribution_window_hours": goal.attribution_window_hours,
         "when": goal.when,

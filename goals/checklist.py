@@ -5,7 +5,9 @@ having them matched to the variation a visitor saw:
 1. every Express target of the agent passes the External Visitor ID (an item per target);
 2. a REST target of the account passes it;
 3. the goal is triggered "Programmatically, via API";
-4. the goal's "Goal events to be sent via REST API" is on.
+4. the goal's "Goal events to be sent via REST API" is on;
+and, recommended for goals that carry a value (sent programmatically, capped, or adding
+up), 5. the goal is accepted from servers only, so a page's public key cannot forge it.
 """
 
 from collections.abc import Iterable
@@ -13,13 +15,15 @@ from dataclasses import dataclass
 
 from django.db.models import Model
 
-from goals.models import REST_SEND_LABEL, TRIGGER_API_LABEL, Goal, GoalTrigger
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
+from goals.models import ACCEPTED_FROM_LABEL, REST_SEND_LABEL, TRIGGER_API_LABEL, Goal
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 
 EXPRESS_PASSES_VID = "express_passes_vid"
 REST_PASSES_VID = "rest_passes_vid"
 GOAL_TRIGGER_API = "goal_trigger_api"
 GOAL_REST_SEND = "goal_rest_send"
+GOAL_SERVER_ONLY = "goal_server_only"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class ChecklistItem:
     ok: bool
     detail: str
     fix: Model | type[Model] | None
+    recommended: bool = False  # advised, not needed for goals to be matched
 
 
 def _express_items(*, targets: Iterable[DeployTarget], where: str) -> list[ChecklistItem]:
@@ -94,7 +99,8 @@ def server_side_checklist(
     account_targets: Iterable[DeployTarget] | None = None,
 ) -> list[ChecklistItem]:
     """Return the items for `goal`: one per enabled Express target (or one saying there is
-    none), then the REST target, the trigger and REST-send.
+    none), then the REST target, the trigger and REST-send; for a goal that carries a value,
+    the recommended fifth (accepted from servers only).
 
     `express_targets` are the targets where the goal's selections are made (an agent's
     targets); by default, those of the agents that track the goal, else the account's.
@@ -111,7 +117,7 @@ def server_side_checklist(
     else:
         express_targets = list(express_targets)
         where = "The agent"
-    return [
+    items = [
         *_express_items(targets=express_targets, where=where),
         _rest_item(targets=account_targets),
         ChecklistItem(
@@ -129,3 +135,29 @@ def server_side_checklist(
             goal,
         ),
     ]
+    if goal_carries_value(goal):
+        server_only = goal.accepted_from == GoalAcceptedFrom.SERVER
+        items.append(
+            ChecklistItem(
+                GOAL_SERVER_ONLY,
+                f"Goal {goal.code} is accepted from servers only",
+                server_only,
+                "Servers only: a page's public key cannot forge it."
+                if server_only
+                else f"“{ACCEPTED_FROM_LABEL}” is “{goal.get_accepted_from_display()}”: a "
+                "page's public key can send it for any visitor.",
+                goal,
+                recommended=True,
+            )
+        )
+    return items
+
+
+def goal_carries_value(goal: Goal) -> bool:
+    """A goal whose events carry a value worth protecting: sent programmatically (a
+    purchase), capped, or adding up."""
+    return (
+        goal.trigger == GoalTrigger.API
+        or goal.max_value is not None
+        or goal.counting == GoalCounting.EVERY
+    )

@@ -8,6 +8,14 @@ class GoalTrigger(LabeledChoices):
     API = "api", "Programmatically, via API"
 
 
+class GoalAcceptedFrom(LabeledChoices):
+    """Where a goal's events may come from (SPEC §4): a `server` goal is refused on an
+    Express target, whose key is public (a page could forge or pre-empt a purchase)."""
+
+    ANY = "any", "Any target (pages and servers)"
+    SERVER = "server", "Servers only (REST targets)"
+
+
 class GoalCounting(LabeledChoices):
     ONCE = "once", "Once per visitor per agent"
     EVERY = "every", "Every event (values add up)"

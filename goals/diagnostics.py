@@ -47,6 +47,8 @@ OUTCOMES = (
     reasons.GOAL_CONDITION_FALSE,
     reasons.NOT_AN_API_GOAL,
     reasons.INVALID_VALUE,
+    reasons.SERVER_ONLY_GOAL,
+    reasons.EVENT_ID_TAKEN,
     VID_NOT_ALLOWED,
     reasons.BOT,
 )

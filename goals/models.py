@@ -13,10 +13,11 @@ from accounts.models import (
     CodedModel,
     code_unique_in_account,
 )
-from goals.choices import GoalCounting, GoalTrigger
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
 from targeting.conditions import GOAL_SOURCES, LEAVES_MAX, ConditionError, condition_check
 
 REST_SEND_LABEL = "Goal events to be sent via REST API"
+ACCEPTED_FROM_LABEL = "Goal events accepted from"
 
 # A goal command's value `v` is a finite number from 0 to this (SPEC §10): the aggregates'
 # sums of squares then stay far inside a double's range, whatever the traffic.
@@ -56,6 +57,17 @@ class Goal(CodedModel):
         help_text=(
             "Lets goal events of this goal, sent server-side through the REST API, be credited "
             f"to selections made client-side (Express). Needs Trigger “{TRIGGER_API_LABEL}”."
+        ),
+    )
+    accepted_from = models.CharField(
+        ACCEPTED_FROM_LABEL,
+        max_length=8,
+        choices=GoalAcceptedFrom.choices,
+        default=GoalAcceptedFrom.ANY,
+        help_text=(
+            "“Servers only”: goal events sent from a page (an Express target, whose key is "
+            "public) are refused, so that nobody can forge this goal for another visitor or "
+            "send it before your server does. Recommended for goals that carry a value."
         ),
     )
     counting = models.CharField(

@@ -8,6 +8,8 @@ STATUS_ERR = "err"  # refused as a whole
 UNKNOWN_GOAL = "unknown_goal"
 NOT_AN_API_GOAL = "not_an_api_goal"
 INVALID_VALUE = "invalid_value"
+SERVER_ONLY_GOAL = "server_only_goal"  # accepted from servers only, sent from a page
+EVENT_ID_TAKEN = "event_id_taken"  # the event id was sent by another visitor first
 
 # `reason` of a `skipped` entry
 OUTSIDE_WINDOW = "outside_window"
@@ -37,5 +39,7 @@ WORDS = {
     UNKNOWN_GOAL: "no such goal",
     NOT_AN_API_GOAL: "a page-event goal sent to a REST target",
     INVALID_VALUE: "the value is not a number from 0 to 10^12",
+    SERVER_ONLY_GOAL: "a goal accepted from servers only, sent from a page (an Express target)",
+    EVENT_ID_TAKEN: "its event id was already sent by another visitor",
     BOT: "sent with a crawler's User-Agent",
 }

@@ -7,7 +7,8 @@ from django.db import transaction
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
 from accounts.recorded_data import RecordedData, recorded_data_refuse
-from goals.models import Goal, GoalCounting, GoalTrigger
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
+from goals.models import Goal
 
 
 def goal_code_generate(*, account: Account, name: str) -> str:
@@ -28,6 +29,7 @@ def goal_create(
     trigger: str = GoalTrigger.PAGE_EVENT,
     rest_send: bool = False,
     counting: str = GoalCounting.ONCE,
+    accepted_from: str = GoalAcceptedFrom.ANY,
     max_value: float | None = None,
     attribution_window_hours: int | None = None,
     when: object = None,
@@ -46,6 +48,7 @@ def goal_create(
         trigger=trigger,
         rest_send=rest_send,
         counting=counting,
+        accepted_from=accepted_from,
         max_value=max_value,
         attribution_window_hours=attribution_window_hours,
         when=when,
@@ -60,6 +63,7 @@ GOAL_EDITABLE = (
     "trigger",
     "rest_send",
     "counting",
+    "accepted_from",
     "max_value",
     "attribution_window_hours",
     "when",

@@ -187,7 +187,7 @@ def _agent_warnings(agent, goals, report, line, account_targets, problems) -> li
             items = server_side_checklist(
                 goal=goal, express_targets=express, account_targets=account_targets
             )
-            missing = [i for i in items if not i.ok]
+            missing = [i for i in items if not i.ok and not i.recommended]
             if missing:
                 warn(
                     f"{code} / {goal.code}: server-side checklist incomplete ({missing[0].label})."

@@ -121,6 +121,7 @@ class GoalConf:
     trigger: str
     rest_send: bool
     counting: str
+    accepted_from: str
     max_value: float | None
     window_hours: int
     agent_ids: tuple[int, ...]
@@ -226,6 +227,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             trigger=g.trigger,
             rest_send=g.rest_send,
             counting=g.counting,
+            accepted_from=g.accepted_from,
             max_value=g.max_value,
             window_hours=g.attribution_window_hours or account.attribution_window_hours,
             agent_ids=tuple(sorted(a.id for a in agents.values() if g.pk in a.goal_ids)),

@@ -21,9 +21,10 @@ from agents import reasons as sel
 from agents.bucketing import random_number
 from agents.selection import Action, Who, selection_decide
 from goals import reasons
+from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from goals.matching import goal_match
-from goals.models import GOAL_VALUE_MAX, GoalCounting, GoalTrigger
+from goals.models import ACCEPTED_FROM_LABEL, GOAL_VALUE_MAX
 from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
 from targets.choices import channel_of
@@ -38,7 +39,7 @@ from visitors.request import (
     SelectionResult,
     Visitor,
 )
-from visitors.selectors import AssignmentRow, visitor_state_read
+from visitors.selectors import AssignmentRow, SeenEvent, visitor_state_read
 from visitors.writes import EventWrite, RequestWrites, request_writes_save
 
 RACE_RETRIES = 3
@@ -158,7 +159,7 @@ class _Plan:
     now: datetime
     rows: list[AssignmentRow]
     by_identity: dict[tuple[int, str], AssignmentRow]
-    seen_events: dict[tuple[int, str], dict[str, Any]]
+    seen_events: dict[tuple[int, str], SeenEvent]
     writes: RequestWrites
     reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
     conditions: bool = False
@@ -272,6 +273,7 @@ def _plan_read(
         goal_ids=relevant.goal_ids,
         every_goal_ids=relevant.every_goal_ids,
         event_keys=relevant.event_keys if read_events else (),
+        event_channel=channel_of(target.kind),
         reached_goal_ids=relevant.reached_goal_ids,
     )
     rows = state.assignments
@@ -400,6 +402,12 @@ def _goal_accepted(plan: _Plan, command: GoalCommand) -> tuple[GoalConf, float] 
     elif not plan.target.is_express and goal.trigger != GoalTrigger.API:
         err = reasons.NOT_AN_API_GOAL
         detail = f"{goal.code} is triggered by page events; a REST target sends API goals only"
+    elif plan.target.is_express and goal.accepted_from == GoalAcceptedFrom.SERVER:
+        err = reasons.SERVER_ONLY_GOAL
+        detail = (
+            f"{goal.code} is accepted from servers only (“{ACCEPTED_FROM_LABEL}”): send it "
+            "through a REST target"
+        )
     else:
         value = _goal_value(goal, command)
         if value is not None:
@@ -414,11 +422,18 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     if isinstance(accepted, GoalResult):
         return accepted
     goal, value = accepted
+    visitor = plan.visitor
     if command.event_id is not None:
         first = plan.seen_events.get((goal.id, command.event_id))
         if first is not None:
-            return GoalResult.from_record(command.goal, first)
-    visitor = plan.visitor
+            if first.same_visitor(session=visitor.session, vid=visitor.vid):
+                return GoalResult.from_record(command.goal, first.response)
+            return GoalResult(
+                goal=command.goal,
+                status=reasons.STATUS_ERR,
+                err=reasons.EVENT_ID_TAKEN,
+                detail=f"event id {command.event_id} was already sent by another visitor",
+            )
     if visitor.bot:  # credits nothing, records nothing (SPEC §4b "Bots")
         return GoalResult(
             goal=command.goal,
@@ -479,7 +494,9 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
             f"the agents that track {goal.code}: the page must pass the same vid"
         )
     if command.event_id is not None:
-        plan.seen_events[(goal.id, command.event_id)] = result.to_record()
+        plan.seen_events[(goal.id, command.event_id)] = SeenEvent(
+            result.to_record(), visitor.session, visitor.vid
+        )
     event.response = result.to_record()
     plan.writes.events.append(event)
     return result

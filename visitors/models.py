@@ -90,8 +90,9 @@ class Assignment(models.Model):
 class GoalEvent(models.Model):
     """A goal command received by the agent-api (raw visitor-level data).
 
-    `event_id` is the caller's id for idempotent retries, unique per goal; `response`
-    is the goal item first answered, replayed for a retry.
+    `event_id` is the caller's id for idempotent retries, unique per goal and channel (the
+    kind of target it came through: a page's id never takes a server's, SPEC §4);
+    `response` is the goal item first answered, replayed for a retry of the same visitor.
     """
 
     # No foreign-key constraints on raw rows (see Assignment), and no index
@@ -123,8 +124,8 @@ class GoalEvent(models.Model):
         db_table = "goals_goalevent"
         constraints = [
             models.UniqueConstraint(
-                fields=["goal", "event_id"],
-                name="goal_event_id_unique_per_goal",
+                fields=["goal", "channel", "event_id"],
+                name="goal_event_id_unique_per_goal_and_channel",
                 condition=models.Q(event_id__isnull=False),
             ),
         ]

@@ -33,10 +33,23 @@ class AssignmentRow:
     goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
 
 
+@dataclass(frozen=True)
+class SeenEvent:
+    """A goal event already received with an event id: its first answer, and who sent it."""
+
+    response: dict[str, Any]
+    session: str
+    vid: str | None
+
+    def same_visitor(self, *, session: str, vid: str | None) -> bool:
+        """Sent by this visitor: the same session, or the same vid (SPEC §4)."""
+        return self.session == session or (vid is not None and self.vid == vid)
+
+
 @dataclass
 class VisitorState:
     assignments: list[AssignmentRow]
-    events: dict[tuple[int, str], dict[str, Any]]  # (goal id, event id) -> first answer
+    events: dict[tuple[int, str], SeenEvent]  # (goal id, event id) -> the first event
     reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
 
 
@@ -48,6 +61,7 @@ def visitor_state_read(
     goal_ids: Iterable[int] = (),
     every_goal_ids: Iterable[int] = (),
     event_keys: Iterable[tuple[int, str]] = (),
+    event_channel: str = "",
     reached_goal_ids: Iterable[int] = (),
 ) -> VisitorState:
     """Return the visitor's assignments in `agent_ids` and the events already received.
@@ -57,7 +71,9 @@ def visitor_state_read(
     goals among `goal_ids` already credited to this visitor in its agent, and for
     `every_goal_ids` the value already credited to it; and for `reached_goal_ids` (goals
     that conditions read) when this visitor last reached each. One query for all of it
-    (on the session and vid indexes), one more only when `event_keys` is not empty.
+    (on the session and vid indexes), one more only when `event_keys` is not empty: the
+    events with those (goal id, event id) received through `event_channel` (event ids are
+    scoped to the kind of target, SPEC §4).
     """
     agent_ids = list(agent_ids)
     goal_ids = list(goal_ids)
@@ -107,16 +123,17 @@ def visitor_state_read(
                     },
                 )
             )
-    events: dict[tuple[int, str], dict[str, Any]] = {}
+    events: dict[tuple[int, str], SeenEvent] = {}
     if event_keys:
         match = Q()
         for goal_id, event_id in event_keys:
             match |= Q(goal_id=goal_id, event_id=event_id)
-        for goal_id, stored_id, response in GoalEvent.objects.filter(match).values_list(
-            "goal_id", "event_id", "response"
-        ):
+        stored = GoalEvent.objects.filter(match, channel=event_channel).values_list(
+            "goal_id", "event_id", "response", "session", "vid"
+        )
+        for goal_id, stored_id, response, stored_session, stored_vid in stored:
             if stored_id is not None:  # always: events were filtered by their ids
-                events[(goal_id, stored_id)] = response
+                events[(goal_id, stored_id)] = SeenEvent(response, stored_session, stored_vid)
     return VisitorState(assignments=rows, events=events, reached=reached)
 
 

@@ -81,6 +81,19 @@ def test_goal_change__shows_trigger_rest_send_and_checklist(admin_client, agent,
     assert "Goal events to be sent via REST API" in html
     assert "Server-side goal checklist" in html
     assert html.count('data-ok="true"') == 4
+    # the fifth, recommended: a purchase accepted from any target
+    assert html.count('data-ok="false" data-recommended="true"') == 1
+    assert "Goal events accepted from" in html
+
+
+def test_goal_change__servers_only__the_recommended_item_ticked(admin_client, agent, purchase_goal):
+    purchase_goal.accepted_from = "server"
+    purchase_goal.save()
+    html = admin_client.get(
+        reverse("admin:goals_goal_change", args=[purchase_goal.pk])
+    ).content.decode()
+    assert html.count('data-ok="true"') == 5
+    assert 'data-ok="false"' not in html
 
 
 def test_goal_change__checklist_links_to_the_target_to_fix(
@@ -91,7 +104,7 @@ def test_goal_change__checklist_links_to_the_target_to_fix(
     html = admin_client.get(
         reverse("admin:goals_goal_change", args=[purchase_goal.pk])
     ).content.decode()
-    assert html.count('data-ok="false"') == 1
+    assert html.count('data-ok="false" data-recommended="false"') == 1
     fix_url = reverse("admin:targets_deploytarget_change", args=[rest_target.pk]) + "#data-passing"
     assert fix_url in html
 

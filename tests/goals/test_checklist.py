@@ -3,6 +3,7 @@ import pytest
 from goals.checklist import (
     EXPRESS_PASSES_VID,
     GOAL_REST_SEND,
+    GOAL_SERVER_ONLY,
     GOAL_TRIGGER_API,
     REST_PASSES_VID,
     server_side_checklist,
@@ -18,15 +19,29 @@ def _ok(items):
     return {item.key: item.ok for item in items}
 
 
-def test_checklist__seed_setup__ticks_all_four(agent, purchase_goal):
+def test_checklist__seed_setup__ticks_all_four__the_fifth_recommended(agent, purchase_goal):
     items = server_side_checklist(goal=purchase_goal)
     assert [i.key for i in items] == [
         EXPRESS_PASSES_VID,
         REST_PASSES_VID,
         GOAL_TRIGGER_API,
         GOAL_REST_SEND,
+        GOAL_SERVER_ONLY,
     ]
-    assert all(i.ok for i in items)
+    assert [i.ok for i in items if not i.recommended] == [True] * 4
+    fifth = items[-1]
+    assert fifth.recommended
+    assert not fifth.ok  # accepted from any target: a page could forge it
+    purchase_goal.accepted_from = "server"
+    purchase_goal.save()
+    assert all(i.ok for i in server_side_checklist(goal=purchase_goal))
+
+
+def test_checklist__goal_without_a_value__no_fifth_item(account):
+    from goals.services import goal_create
+
+    click = goal_create(account=account, code="g-click", name="Click")  # page event, once
+    assert GOAL_SERVER_ONLY not in [i.key for i in server_side_checklist(goal=click)]
 
 
 def test_checklist__express_target_without_vid__is_unticked_and_points_at_it(
@@ -98,6 +113,5 @@ def test_checklist__disabled_express_target__is_not_judged(
     from targets.services import target_create
 
     agent.targets.add(target_create(account=account, name="Old", enabled=False))
-    assert all(
-        i.ok for i in server_side_checklist(goal=purchase_goal, express_targets=agent.targets.all())
-    )
+    items = server_side_checklist(goal=purchase_goal, express_targets=agent.targets.all())
+    assert all(i.ok for i in items if not i.recommended)
