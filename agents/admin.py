@@ -180,7 +180,9 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
                 "description": "Who the agent applies to, the variations forced for part of "
                 "them, and QA overrides (docs/targeting.md). Edit the conditions as rows "
                 "(one per leaf), or as JSON for what rows cannot say (nesting, not, ci); "
-                "both are checked alike, and shown in words once saved.",
+                "both are checked alike, and shown in words once saved. Conditions are not "
+                "access control: a page can read every rule's operands and every variation's "
+                "metadata, so put nothing secret there.",
                 "fields": ["targeting_in_words", "eligibility", "rules", "qa"],
             },
         ),

@@ -90,7 +90,8 @@ ELIGIBILITY_HELP = (
 )
 RULES_HELP = (
     "Targeted selections, in order: [{name, when, variation}]; the first whose condition "
-    "holds forces its variation (p: f). At most 20 rules and 50 leaves."
+    "holds forces its variation (p: f). At most 20 rules and 50 leaves. Not access control: "
+    "a page can read every operand and every variation's metadata (docs/targeting.md)."
 )
 QA_HELP = (
     "Up to 100 overrides [{session or vid, variation}]: that visitor always gets that "

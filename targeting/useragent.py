@@ -43,6 +43,30 @@ _BOT = re.compile(
     re.IGNORECASE,
 )
 
+# Generic HTTP libraries, by the product token their default User-Agent starts with
+# (Python, Java, Go, Node, curl...): not bots (SPEC §4b), though uap-core files some of
+# them (Python-urllib, Java) as "Spider". A library's UA that also names itself a crawler
+# ("...bot") is a bot all the same.
+HTTP_LIBRARIES = (
+    "python-urllib",
+    "python-requests",
+    "python-httpx",
+    "java",
+    "java-http-client",
+    "apache-httpclient",
+    "okhttp",
+    "go-http-client",
+    "node",
+    "node-fetch",
+    "undici",
+    "axios",
+    "curl",
+    "wget",
+)
+_HTTP_LIBRARY = re.compile(
+    r"(?:" + "|".join(re.escape(name) for name in HTTP_LIBRARIES) + r")(?:/|\s|$)", re.IGNORECASE
+)
+
 _MOBILE_OS = {"ios", "android", "windows-phone", "blackberry-os", "kaios", "firefox-os"}
 _BROWSERS = {  # uap-core family -> ours, where the plain lower-case form would not do
     "chrome-mobile": "chrome",
@@ -89,7 +113,8 @@ def user_agent_facts(ua: str) -> UserAgentFacts:
         traits.append((TRAIT_BROWSER, browser))
     if system:
         traits.append((TRAIT_OS, system))
-    bot = device == "Spider" or _BOT.search(ua) is not None
+    spider = device == "Spider" and _HTTP_LIBRARY.match(ua) is None
+    bot = spider or _BOT.search(ua) is not None
     return UserAgentFacts(traits=tuple(traits), bot=bot)
 
 

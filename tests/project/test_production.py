@@ -2,11 +2,13 @@
 production settings (DEBUG off) serves the JavaScript client and the admin's CSS itself."""
 
 import gzip
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -91,3 +93,37 @@ def test_production__serves_the_admin_css_its_pages_link(production_server):
     status, headers, _ = _get(production_server + "/static/admin/css/base.css")
     assert status == 200
     assert headers["Content-Type"].startswith("text/css")
+
+
+# Hardening 2, item 3 (SPEC §10), on the production recipe: Django decodes the query string
+# with a Content-Type's charset while it builds the request, before any middleware, so the
+# WSGI application gunicorn serves (conductrics_admin.wsgi) is what must hold.
+NOT_TEXT_CHARSETS = ["base64", "rot13", "hex", "zlib", "punycode", "undefined", "no-such"]
+
+
+def _send(url: str, charset: str, body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310 - our own server
+        url,
+        data=body,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": f"application/json; charset={charset}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.parametrize("charset", NOT_TEXT_CHARSETS)
+def test_production__charset_not_text__never_500(production_server, charset):
+    for path in ("/healthz?probe=1", "/ac-acme/v3/agent-api?session=s", "/api/schema/?x=1"):
+        status, _ = _send(production_server + path, charset)
+        assert status < 500, (path, status)
+    # the agent-api reads its body as JSON bytes: refused here for its key, not its charset
+    status, body = _send(production_server + "/ac-acme/v3/agent-api?session=s", charset, b"[]")
+    assert (status, json.loads(body)["status"]) == (401, 401)
+    # a body the management API would decode with the charset: 415
+    status, body = _send(production_server + "/api/ac-acme/goals/", charset, b'{"name": "B"}')
+    assert status == 415, body
+    assert "not a text encoding" in json.loads(body)["detail"]

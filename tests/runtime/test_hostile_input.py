@@ -114,3 +114,17 @@ def test_unknown_goal_codes__store_no_diagnostics(api, agent, rest_target, accou
     rest_target.save()
     api.call(rest_target, [{"g": "g-made-up-too"}], vid="x")  # refused for its vid: 403
     assert set(GoalOutcomeCount.objects.values_list("goal_code", flat=True)) == {"g-purchase"}
+
+
+# Hardening 2, item 3: the query string is UTF-8 whatever charset the Content-Type names
+# (SPEC §10); charsets that are not text encodings: tests/project/test_production.py
+
+
+def test_charset_latin1__query_string_still_utf8__vid_stored_as_sent(api, agent, express_target):
+    api.data(
+        express_target,
+        [{"a": "a-hero"}],
+        vid="josé-1",
+        content_type="text/plain; charset=ISO-8859-1",
+    )
+    assert Assignment.objects.get().vid == "josé-1"

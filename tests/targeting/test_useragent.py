@@ -66,10 +66,24 @@ def test_bots__declared_crawlers(ua):
 @pytest.mark.parametrize(
     "ua",
     [
-        "curl/8.4.0",
+        # the default User-Agents of the common HTTP libraries (uap-core files the first
+        # two as "Spider")
+        "Python-urllib/3.11",
+        "Java/17.0.15",
+        "Java-http-client/17.0.15",
+        "Apache-HttpClient/4.5.14 (Java/17.0.15)",
         "python-requests/2.31.0",
+        "python-httpx/0.27.0",
+        "Python/3.11 aiohttp/3.9.5",
+        "curl/8.4.0",
+        "Wget/1.21.3",
         "okhttp/4.9.0",
         "Go-http-client/1.1",
+        "Go-http-client/2.0",
+        "node",
+        "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+        "undici",
+        "axios/1.7.2",
         # a phone maker, not a bot
         "Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 Chrome/90 Mobile "
         "Safari/537.36",
