@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 from agents.demo import DEMO_REST_TARGET
 from targets.models import DeployTarget, RecentRequest
@@ -38,7 +39,12 @@ def _visit(context, page, url, vid):
 def _assignment(vid, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = Assignment.objects.filter(identity=f"v:{vid}").select_related("variation").first()
+        try:
+            found = (
+                Assignment.objects.filter(identity=f"v:{vid}").select_related("variation").first()
+            )
+        except OperationalError:  # SQLite: the live server is writing it ("table is locked")
+            found = None
         if found is not None:
             return found
         time.sleep(0.1)
