@@ -9,14 +9,14 @@ origin.
 
 from collections.abc import Iterable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from runtime import reasons
 from runtime.authentication import runtime_auth_of, runtime_key_from, target_of_key
-from runtime.errors import AgentApiError
+from runtime.errors import AgentApiError, refusal_answer
 from visitors.config import TargetConf, account_conf
 
 ALLOWED_HEADERS = "content-type, x-conductrics-apikey"
@@ -55,11 +55,7 @@ def preflight(request: HttpRequest, account: str, target: str | None = None) -> 
         and origin_allowed(origin=origin, allowed=t.allowed_origins)
         for t in candidates
     ):
-        refusal = reasons.ORIGIN_REFUSED
-        return JsonResponse(
-            {"status": refusal.status, "err": "This origin may not call this agent-api."},
-            status=refusal.status,
-        )
+        return refusal_answer(reasons.ORIGIN_REFUSED, "This origin may not call this agent-api.")
     response = HttpResponse(status=204)
     response["Access-Control-Allow-Origin"] = origin
     response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"

@@ -78,15 +78,22 @@ def _retry_after(wait: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait or 1)))}
 
 
+def refusal_answer(
+    refusal: Refusal, message: str, headers: dict[str, str] | None = None
+) -> JsonResponse:
+    """A refusal in the agent-api's envelope, for a view outside DRF (the pre-flight)."""
+    response = JsonResponse({"status": refusal.status, "err": message}, status=refusal.status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
 def database_unavailable_answer(exc: DatabaseError) -> JsonResponse:
     """503 in the agent-api's envelope for a view outside DRF (the pre-flight)."""
     _database_failed(exc)
-    refusal = reasons.DATABASE_UNAVAILABLE
-    response = JsonResponse(
-        {"status": refusal.status, "err": DB_UNAVAILABLE}, status=refusal.status
+    return refusal_answer(
+        reasons.DATABASE_UNAVAILABLE, DB_UNAVAILABLE, _retry_after(DB_RETRY_AFTER_SECONDS)
     )
-    response["Retry-After"] = _retry_after(DB_RETRY_AFTER_SECONDS)["Retry-After"]
-    return response
 
 
 def _database_failed(exc: DatabaseError) -> None:
