@@ -57,8 +57,10 @@ log_disconnections = 0
 
 HAPROXY_CFG = """global
     maxconn 2000
+    tune.bufsize 131072
 defaults
     mode http
+    timeout http-request 10s
     timeout connect 2s
     timeout client 30s
     timeout server 30s

@@ -1,12 +1,16 @@
 """The production recipe of the README, run for real: collectstatic, then gunicorn with
-production settings (DEBUG off) serves the JavaScript client and the admin's CSS itself."""
+production settings (DEBUG off) serves the JavaScript client and the admin's CSS itself,
+and behind the recipe's proxy slow clients stop no one."""
 
+import contextlib
 import gzip
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -127,3 +131,87 @@ def test_production__charset_not_text__never_500(production_server, charset):
     status, body = _send(production_server + "/api/ac-acme/goals/", charset, b'{"name": "B"}')
     assert status == 415, body
     assert "not a text encoding" in json.loads(body)["detail"]
+
+
+# Hardening 2, item 4 (SPEC §10): a gunicorn worker reads a body itself, so clients that
+# trickle bodies hold every worker. The recipe's proxy (conductrics_admin/haproxy.cfg, run
+# as it stands) reads whole bodies first: the same trickle through it stops nobody.
+HAPROXY_CFG = ROOT / "conductrics_admin" / "haproxy.cfg"
+TRICKLERS = 6  # three times the production server's workers
+
+
+@pytest.fixture(scope="module")
+def buffered(production_server, tmp_path_factory):
+    haproxy = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if haproxy is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("haproxy is required in CI: apt-get install haproxy")
+        pytest.skip("haproxy not found: apt-get install haproxy")
+    port = _free_port()
+    env = {**os.environ, "LISTEN": f"127.0.0.1:{port}",
+           "APP_SERVER": production_server.removeprefix("http://")}  # fmt: skip
+    log = tmp_path_factory.mktemp("haproxy") / "haproxy.log"
+    proxy = subprocess.Popen(  # noqa: S603 - the recipe's proxy, on loopback
+        [str(haproxy), "-f", str(HAPROXY_CFG), "-db"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"),  # noqa: SIM115
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proxy.poll() is not None:
+                pytest.fail(f"haproxy did not serve: {log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _trickling(base: str, count: int):
+    """`count` connections each sending an agent-api request whose body comes a byte every
+    0.2 s, until the block ends."""
+    host, port = base.removeprefix("http://").split(":")
+    stop = threading.Event()
+    head = (
+        f"POST /ac-acme/v3/agent-api?session=s HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n["
+    ).encode()
+
+    def trickle() -> None:
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(head)
+            while not stop.wait(0.2):
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    return
+
+    threads = [threading.Thread(target=trickle, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # every trickler connected and its head forwarded, if it is to be
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+def test_production__behind_its_proxy__slow_bodies_stop_no_one(buffered):
+    with _trickling(buffered, TRICKLERS):
+        for _ in range(5):
+            started = time.monotonic()
+            status, _, _ = _get(buffered + "/healthz")  # 5 s timeout: raises if held
+            assert status == 200
+            assert time.monotonic() - started < 2.0
+        # a whole agent-api request is served too (refused for its key: it reached the app)
+        status, body = _send(buffered + "/ac-acme/v3/agent-api?session=s", "utf-8", b"[]")
+        assert (status, json.loads(body)["status"]) == (401, 401)
