@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -10,7 +11,7 @@ from django.urls import path
 
 from accounts.admin_scoping import AccountScopedAdmin, admin_object_get, keys_shown_once
 from accounts.audit import (
-    AUDIT_SHOWN_PER_ACCOUNT,
+    AUDIT_PAGE_SIZE,
     AuditedAdmin,
     audit_entries_of_account,
     audit_html,
@@ -27,7 +28,6 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
-    verbose_name = "staff member"
     verbose_name_plural = "staff members (who may edit this account in the admin)"
 
     def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
@@ -84,17 +84,15 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
         """The account's audit log: its last configuration changes, who made them, when,
         and each value before and after."""
         _, account = admin_object_get(request=request, model=Account, object_id=object_id)
+        pages = Paginator(audit_entries_of_account(account.pk), AUDIT_PAGE_SIZE)
+        page = pages.get_page(request.GET.get("page"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": account,
             "title": f"Audit log of {account.code}",
-            "entries": audit_html(
-                audit_entries_of_account(account.pk),
-                limit=AUDIT_SHOWN_PER_ACCOUNT,
-                with_object=True,
-            ),
-            "shown": AUDIT_SHOWN_PER_ACCOUNT,
+            "entries": audit_html(list(page.object_list), limit=AUDIT_PAGE_SIZE, with_object=True),
+            "page": page,
         }
         return TemplateResponse(request, "admin/accounts/account/audit_log.html", context)
 

@@ -17,6 +17,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from accounts.audit import admin_key_actor, audit_actor_is
 from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
 from accounts.selectors import accounts_for_user, admin_key_lookup
@@ -68,6 +69,7 @@ class AdminKeyAuthentication(BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             AdminApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        audit_actor_is(admin_key_actor(key.name, key.prefix))
         return AdminKeyPrincipal(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -7,8 +7,13 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts.audit import audit_register
-        from accounts.models import Account
+        from accounts.audit import audit_actor_connect, audit_register
+        from accounts.models import Account, AdminApiKey, Membership
+
+        audit_actor_connect()
+        # an admin key's hash is never recorded: its name, prefix, creation and revocation
+        audit_register(AdminApiKey, fields=["name", "prefix", "revoked_at"])
+        audit_register(Membership, fields=["user"])
 
         audit_register(
             Account,

@@ -120,12 +120,16 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "staff member"
         constraints = [
             models.UniqueConstraint(fields=["account", "user"], name="membership_unique"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.account.code}"
+
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
 
 
 class AdminApiKey(models.Model):
@@ -149,6 +153,9 @@ class AdminApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
 
 
 class CodedModel(models.Model):

@@ -11,8 +11,10 @@ class AgentsConfig(AppConfig):
         from agents.models import Agent, AgentGroup, GroupMember, Variation
 
         audit_register(
-            Agent, fields=["name", "status", "paused_variation", "eligibility", "rules", "qa"]
+            Agent,
+            fields=["name", "status", "paused_variation", "eligibility", "rules", "qa"],
+            related=["targets", "goals"],
         )
-        audit_register(Variation, fields=["code", "name", "weight", "metadata"])
+        audit_register(Variation, fields=["code", "name", "weight", "metadata", "position"])
         audit_register(AgentGroup, fields=["code", "name"])
-        audit_register(GroupMember, fields=["group", "agent", "weight"])
+        audit_register(GroupMember, fields=["group", "agent", "weight", "position"])

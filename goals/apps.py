@@ -16,6 +16,7 @@ class GoalsConfig(AppConfig):
                 "name",
                 "trigger",
                 "rest_send",
+                "accepted_from",
                 "counting",
                 "max_value",
                 "attribution_window_hours",

@@ -5,14 +5,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
+from accounts.audit import AuditedCommand
 from accounts.models import ATTRIBUTION_WINDOW_DEFAULT_HOURS, RETENTION_DEFAULT_DAYS
 from accounts.services import account_create, admin_key_create, membership_add
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create an account (ac-…) and print its admin API key, which is shown only once."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from accounts.audit import AuditedCommand
 from agents.demo import demo_seed
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Create (or complete) the demo account ac-demo: an Express target and a REST target "
         "passing the External Visitor ID, g-purchase sent via REST, a running agent a-hero."
