@@ -10,12 +10,14 @@ from typing import cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.keys import runtime_key_well_formed
 from runtime import reasons
 from runtime.errors import AgentApiError
+from runtime.throttling import client_over
 from targets.selectors import runtime_key_exists
 from visitors.config import AccountConf, TargetConf, account_conf
 
@@ -93,9 +95,17 @@ class RuntimeKeyAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, RuntimeAuth]:
         kwargs = request.parser_context["kwargs"]
-        auth = target_authenticate(
-            account_code=kwargs["account"],
-            target_code=kwargs.get("target"),
-            key=runtime_key_from(request._request),
-        )
+        try:
+            auth = target_authenticate(
+                account_code=kwargs["account"],
+                target_code=kwargs.get("target"),
+                key=runtime_key_from(request._request),
+            )
+        except AgentApiError:
+            # no key vouches for the client: counted per IP, so made-up account codes and
+            # keys are throttled too
+            wait = client_over(request, scope="refused")
+            if wait is not None:
+                raise exceptions.Throttled(wait) from None
+            raise
         return AnonymousUser(), auth

@@ -2,9 +2,8 @@
 
 An Express target with no allowed origins accepts any origin; one with a list accepts
 those only (others get 403). REST targets are called server-side: no CORS headers.
-A pre-flight (OPTIONS) carries no key: it is allowed when an enabled Express target of
-the account (the one named in the URL, or the one whose key it does carry) accepts the
-origin.
+A pre-flight (OPTIONS) answers the same to every URL (it would otherwise tell which
+accounts and targets exist); the origin is checked on the request it announces.
 """
 
 from collections.abc import Iterable
@@ -15,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from runtime import reasons
-from runtime.authentication import runtime_auth_of, runtime_key_from, target_of_key
-from runtime.errors import AgentApiError, refusal_answer
-from visitors.config import TargetConf, account_conf
+from runtime.authentication import runtime_auth_of
+from runtime.errors import AgentApiError, refusal_answer, retry_after
+from runtime.throttling import client_over
+from visitors.config import TargetConf
 
 ALLOWED_HEADERS = "content-type, x-conductrics-apikey"
 MAX_AGE_SECONDS = "600"
@@ -38,29 +38,22 @@ def cors_headers(*, target: TargetConf | None, origin: str | None) -> dict[str, 
 
 
 def preflight(request: HttpRequest, account: str, target: str | None = None) -> HttpResponse:
-    """The pre-flight (OPTIONS) of an agent-api URL: 204 with the headers that let the
-    origin send its request, or 403 in the agent-api's envelope."""
-    origin = request_origin(request) or ""
-    key = runtime_key_from(request)
-    conf = account_conf(code=account)
-    if key is not None:  # the target it opens, found as the authentication finds it
-        opened = target_of_key(account=conf, key=key)
-        candidates: tuple[TargetConf, ...] = (opened,) if opened else ()
-    else:
-        candidates = conf.targets if conf else ()
-    if not origin or not any(
-        t.is_express
-        and t.enabled
-        and (target is None or t.code == target)
-        and origin_allowed(origin=origin, allowed=t.allowed_origins)
-        for t in candidates
-    ):
-        return refusal_answer(reasons.ORIGIN_REFUSED, "This origin may not call this agent-api.")
+    """The pre-flight (OPTIONS) of an agent-api URL: 204 letting the origin send its
+    request, the same whatever account, target or key the URL names, so that it tells
+    nothing about them (SPEC §10); the request itself is then refused (403) to an origin
+    its target does not allow. Throttled per client IP like an Express request."""
+    wait = client_over(request, scope="preflight")
+    if wait is not None:
+        return refusal_answer(
+            reasons.THROTTLED, "Too many requests from this address.", retry_after(wait)
+        )
     response = HttpResponse(status=204)
-    response["Access-Control-Allow-Origin"] = origin
-    response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-    response["Access-Control-Max-Age"] = MAX_AGE_SECONDS
+    origin = request_origin(request)
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response["Access-Control-Max-Age"] = MAX_AGE_SECONDS
     response["Vary"] = "Origin"
     return response
 

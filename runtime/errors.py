@@ -74,7 +74,8 @@ def envelope_error(
     return response
 
 
-def _retry_after(wait: float | None) -> dict[str, str]:
+def retry_after(wait: float | None) -> dict[str, str]:
+    """The Retry-After header of an answer that asks to wait `wait` seconds."""
     return {"Retry-After": str(max(1, math.ceil(wait or 1)))}
 
 
@@ -86,14 +87,6 @@ def refusal_answer(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
-
-
-def database_unavailable_answer(exc: DatabaseError) -> JsonResponse:
-    """503 in the agent-api's envelope for a view outside DRF (the pre-flight)."""
-    _database_failed(exc)
-    return refusal_answer(
-        reasons.DATABASE_UNAVAILABLE, DB_UNAVAILABLE, _retry_after(DB_RETRY_AFTER_SECONDS)
-    )
 
 
 def _database_failed(exc: DatabaseError) -> None:
@@ -123,7 +116,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return envelope_error(exc.status_code, exc.message, exc.headers)
     if isinstance(exc, DatabaseError):
         _database_failed(exc)
-        headers = _retry_after(DB_RETRY_AFTER_SECONDS)
+        headers = retry_after(DB_RETRY_AFTER_SECONDS)
         if envelope:
             return envelope_error(status.HTTP_503_SERVICE_UNAVAILABLE, DB_UNAVAILABLE, headers)
         response = Response({"detail": DB_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -132,7 +125,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if envelope and isinstance(exc, exceptions.APIException):
         headers = {}
         if isinstance(exc, exceptions.Throttled):
-            headers = _retry_after(exc.wait)  # type: ignore[attr-defined]  # set by DRF
+            headers = retry_after(exc.wait)  # type: ignore[attr-defined]  # set by DRF
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return envelope_error(exc.status_code, str(detail), headers)
     handled: Response | None = drf_exception_handler(exc, context)

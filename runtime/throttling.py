@@ -2,6 +2,8 @@
 
 Express targets: `AGENT_API_EXPRESS_RATE` per client IP and key (default 600/min).
 REST targets: `AGENT_API_REST_RATE` per key (default 60000/min). `off` disables one.
+What no key vouches for (a CORS pre-flight; a key that is missing, unknown, or of
+another account) is counted per client IP at the Express rate.
 Rates are in DRF's syntax and counted in fixed windows of their period (a minute for
 `/min`) by an atomic increment, so parallel requests, on any number of processes sharing
 Redis, never get past the limit. A cache that cannot be reached lets requests through:
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -36,6 +39,32 @@ def rate_parse(rate: str) -> tuple[int, int] | None:
     return int(count), PERIODS[period.strip()[0]]
 
 
+def count_over(*, scope: str, ident: str, rate: str) -> float | None:
+    """Count one request of `ident` in `scope` at `rate`: the seconds to wait when it is
+    over the rate, else None (also when the rate is off or the cache is down)."""
+    parsed = rate_parse(rate)
+    if parsed is None:
+        return None
+    limit, period = parsed
+    now = time.time()
+    window = int(now // period)
+    key = CACHE_FORMAT.format(scope=scope, ident=ident, window=window)
+    try:
+        count = cache_count(key=key, ttl=period + 1)
+    except Exception:  # any cache failure must not break the API
+        logger.warning("throttle cache unavailable; request let through")
+        return None
+    return None if count <= limit else (window + 1) * period - now
+
+
+def client_over(request: HttpRequest | Request, *, scope: str) -> float | None:
+    """Count one request that no key vouches for (a pre-flight, a made-up account code
+    or key) from the client's IP, at the Express rate (`AGENT_API_EXPRESS_RATE`): the
+    seconds to wait when over it, else None."""
+    ident = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
+    return count_over(scope=scope, ident=ident, rate=settings.AGENT_API_EXPRESS_RATE)
+
+
 class TargetThrottle(BaseThrottle):
     """DRF throttle of an authenticated agent-api request (`request.auth` a RuntimeAuth)."""
 
@@ -48,25 +77,11 @@ class TargetThrottle(BaseThrottle):
         rate = (
             settings.AGENT_API_EXPRESS_RATE if target.is_express else settings.AGENT_API_REST_RATE
         )
-        parsed = rate_parse(rate)
-        if parsed is None:
-            return True
-        limit, period = parsed
         ident = hashlib.sha256(target.api_key.encode()).hexdigest()[:24]  # never the raw key
         if target.is_express:
             ident = f"{self.get_ident(request)}:{ident}"
-        now = time.time()
-        window = int(now // period)
-        key = CACHE_FORMAT.format(scope=scope, ident=ident, window=window)
-        try:
-            count = cache_count(key=key, ttl=period + 1)
-        except Exception:  # any cache failure must not break the API
-            logger.warning("throttle cache unavailable; request let through")
-            return True
-        if count <= limit:
-            return True
-        self._wait = (window + 1) * period - now
-        return False
+        self._wait = count_over(scope=scope, ident=ident, rate=rate)
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -28,7 +27,7 @@ from runtime import reasons
 from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_auth_of
 from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight, request_origin
-from runtime.errors import AgentApiError, database_unavailable_answer
+from runtime.errors import AgentApiError
 from runtime.metrics import agent_api_observe
 from runtime.parsing import VidRefused, body_size_check, request_parse
 from runtime.reasons import Refusal
@@ -58,13 +57,9 @@ class AgentApiBase(APIView):
         started = time.perf_counter()
         response: HttpResponseBase
         if request.method == "OPTIONS":
-            try:
-                response = preflight(request, **kwargs)
-                ok = response.status_code == 204
-                reason = reasons.PREFLIGHT if ok else reasons.ORIGIN_REFUSED.code
-            except DatabaseError as exc:  # the snapshot could not be read: 503, never a 500
-                response = database_unavailable_answer(exc)
-                reason = reasons.DATABASE_UNAVAILABLE.code
+            response = preflight(request, **kwargs)
+            ok = response.status_code == 204
+            reason = reasons.PREFLIGHT if ok else reasons.THROTTLED.code
         else:
             response = super().dispatch(request, *args, **kwargs)
             reason = self.refusal.code if self.refusal else reasons.ANSWERED

@@ -36,5 +36,6 @@ class VisitorView(AccountAPIView):
 
 
 urlpatterns = [
-    re_path(r"^visitors/(?P<vid>[^/]+)/?$", VisitorView.as_view(), name="api-visitor"),
+    # a vid may hold "/" (WSGI decodes %2F too); one trailing "/" is the URL's own
+    re_path(r"^visitors/(?P<vid>.+?)/?$", VisitorView.as_view(), name="api-visitor"),
 ]

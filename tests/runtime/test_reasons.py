@@ -115,14 +115,13 @@ def test_every_refusal__tested_above__codes_and_statuses_distinct():
     assert len({r.code for r in reasons.REFUSALS}) == len(reasons.REFUSALS)
 
 
-def test_preflight__counted_as_preflight_or_origin_refused(client, express_target):
-    express_target.allowed_origins = [SHOP]
-    express_target.save()
+def test_preflight__counted_as_preflight_or_throttled(client, express_target, settings):
+    settings.AGENT_API_EXPRESS_RATE = "1/min"
     labels = {"kind": "unauthenticated", "status": "204", "reason": reasons.PREFLIGHT}
     before = REGISTRY.get_sample_value("conductrics_agent_api_requests_total", labels) or 0.0
-    refused_before = _counted("unauthenticated", reasons.ORIGIN_REFUSED)
+    throttled_before = _counted("unauthenticated", reasons.THROTTLED)
     for origin in (SHOP, "https://evil.example"):
         client.options("/ac-acme/v3/agent-api", headers={"origin": origin})
     after = REGISTRY.get_sample_value("conductrics_agent_api_requests_total", labels)
     assert after - before == 1
-    assert _counted("unauthenticated", reasons.ORIGIN_REFUSED) - refused_before == 1
+    assert _counted("unauthenticated", reasons.THROTTLED) - throttled_before == 1

@@ -260,3 +260,22 @@ def test_purge__each_table_by_its_own_age__a_younger_credit_stays(
     assert _raw() == (0, 1, 1)  # the assignment is 35 days old; its credit and event 33
     _run("purge_events")
     assert _raw() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("vid", "path"),
+    [("shop/42", "shop%2F42"), ("shop/42", "shop/42/"), ("a/b/c", "a/b/c"), ("ends/", "ends//")],
+)
+def test_visitor_api__delete_erases_a_vid_containing_a_slash(api, agent, rest_target, vid, path):
+    """Hardening 2, item 6: a `/` in a vid, sent as %2F or as it is (WSGI decodes both
+    alike); one trailing `/` is the URL's own, so a vid ending in `/` is sent with two."""
+    from django.test import Client
+
+    api.data(rest_target, [{"a": "a-hero"}], session="s-slash", vid=vid)
+    assert Assignment.objects.filter(vid=vid).count() == 1
+    _, key = admin_key_create(account=rest_target.account)
+    headers = {"x-conductrics-apikey": key}
+    response = Client().delete(f"/api/ac-acme/visitors/{path}", headers=headers)
+    assert response.status_code == 200, response.content
+    assert response.json()["assignments"] == 1
+    assert not Assignment.objects.filter(vid=vid).exists()
