@@ -1,5 +1,7 @@
 """Requests whose shape no view can serve, refused before any view or database sees them.
 
+- A query string of more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` (1,000) fields: 400 (Django
+  would answer its own HTML page).
 - A NUL character in the path or the query string: 400 (PostgreSQL cannot store or compare
   it, so it must never reach a query, where it would surface as "database unavailable").
 - A body sent with `Transfer-Encoding` and no `Content-Length`: 411. A WSGI application
@@ -18,9 +20,12 @@ elsewhere.
 """
 
 import codecs
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils.http import parse_header_parameters
 
@@ -30,9 +35,13 @@ REFUSED_CHARSET = "conductrics.refused_charset"  # environ key set by charset_gu
 
 def request_shape_problem(request: HttpRequest) -> tuple[int, str] | None:
     """(status, message) when `request` cannot be served whatever its view, else None."""
+    try:
+        fields = request.GET.lists()
+    except TooManyFieldsSent:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, f"The query string has more than {limit} fields."
     if "\x00" in request.path_info or any(
-        "\x00" in name or any("\x00" in value for value in values)
-        for name, values in request.GET.lists()
+        "\x00" in name or any("\x00" in value for value in values) for name, values in fields
     ):
         return 400, "The path or the query string contains a NUL character."
     if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
@@ -89,7 +98,8 @@ class RequestShapeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        _query_as_utf8(request)
+        with contextlib.suppress(TooManyFieldsSent):  # request.GET raises it again: below
+            _query_as_utf8(request)
         problem = request_shape_problem(request)
         if problem is None:
             return self.get_response(request)

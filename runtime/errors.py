@@ -48,7 +48,6 @@ class AgentApiError(exceptions.APIException):
 _DRF_REFUSALS: dict[type[exceptions.APIException], Refusal] = {
     exceptions.Throttled: reasons.THROTTLED,
     exceptions.MethodNotAllowed: reasons.METHOD_NOT_ALLOWED,
-    exceptions.NotAcceptable: reasons.NOT_ACCEPTABLE,
 }
 
 

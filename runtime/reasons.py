@@ -29,7 +29,6 @@ ORIGIN_REFUSED = Refusal("origin_refused", 403)  # not an allowed origin of the 
 # a vid sent to a REST target that may not pass one (its goals count in the diagnostics)
 VID_NOT_ALLOWED = Refusal(diagnostics.VID_NOT_ALLOWED, 403)
 METHOD_NOT_ALLOWED = Refusal("method_not_allowed", 405)
-NOT_ACCEPTABLE = Refusal("not_acceptable", 406)  # an Accept header JSON does not meet
 BODY_TOO_LARGE = Refusal("body_too_large", 413)
 THROTTLED = Refusal("throttled", 429)
 DATABASE_UNAVAILABLE = Refusal("database_unavailable", 503)
@@ -44,7 +43,6 @@ REFUSALS = (
     ORIGIN_REFUSED,
     VID_NOT_ALLOWED,
     METHOD_NOT_ALLOWED,
-    NOT_ACCEPTABLE,
     BODY_TOO_LARGE,
     THROTTLED,
     DATABASE_UNAVAILABLE,

@@ -17,8 +17,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,6 +40,19 @@ from targeting.useragent import trait_log
 from visitors.execution import vid_refused_count, visitor_commands_execute
 
 
+class AlwaysJson(BaseContentNegotiation):
+    """The agent-api answers JSON whatever `Accept` or `?format=` asks (SPEC §10): a goal
+    is never dropped for a header, and `format` is no parameter of the wire format."""
+
+    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class AgentApiBase(APIView):
     """Selections and goals of one visitor, in the Conductrics v3 wire format."""
 
@@ -47,6 +61,7 @@ class AgentApiBase(APIView):
     permission_classes = [OriginAllowed]
     throttle_classes = [TargetThrottle]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJson
     parser_classes: list[type[BaseParser]] = []
     runtime: RuntimeAuth | None = None  # set once the key is authenticated
     refusal: Refusal | None = None  # set by the exception handler when the request is refused

@@ -31,6 +31,8 @@ def agent_targeting_check(
     """Raise ConditionError unless the three hold together for an agent whose variations
     are `variation_codes`: at most `RULES_MAX` rules, `LEAVES_MAX` leaves in all."""
     leaves = condition_check(eligibility, path="eligibility")
+    if leaves > LEAVES_MAX:  # named where the leaves are
+        raise ConditionError("eligibility", f"at most {LEAVES_MAX} leaves, not {leaves}")
     if rules is None:
         rules = []
     if not isinstance(rules, list):
@@ -52,7 +54,9 @@ def agent_targeting_check(
         _variation_check(rule.get("variation"), path=f"{path}.variation", codes=variation_codes)
         leaves += condition_check(rule.get("when"), path=f"{path}.when")
     if leaves > LEAVES_MAX:
-        raise ConditionError("rules", f"at most {LEAVES_MAX} leaves in all, not {leaves}")
+        raise ConditionError(
+            "rules", f"at most {LEAVES_MAX} leaves in eligibility and rules together, not {leaves}"
+        )
     _qa_check(qa, variation_codes=variation_codes)
 
 

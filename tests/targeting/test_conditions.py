@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from targeting.conditions import (
     DEPTH_MAX,
+    LEAVES_MAX,
     OPERATORS,
     SOURCES,
     ConditionError,
@@ -390,3 +391,33 @@ def test_property__evaluation_never_raises_on_what_the_check_accepts(condition, 
     assert isinstance(text, str)
     assert text
     assert condition_describe(condition)
+
+
+def _nested(leaves: int) -> dict:
+    """`leaves` leaves, in groups of 10 (no list longer than the limit of one list)."""
+    groups = [
+        {"all": [leaf("input", "set", "a")] * min(10, leaves - i)} for i in range(0, leaves, 10)
+    ]
+    return {"any": groups}
+
+
+@pytest.mark.parametrize(
+    ("eligibility", "rule", "where"),
+    [
+        (LEAVES_MAX + 1, 0, "eligibility"),  # the eligibility alone is over: named there
+        (LEAVES_MAX, 1, "rules"),  # together over: named where the last leaves came
+        (0, LEAVES_MAX + 1, "rules"),
+    ],
+)
+def test_targeting__too_many_leaves__named_where_they_are(eligibility, rule, where):
+    """Hardening 2, item 6: 51 leaves under `eligibility` were reported under `rules`."""
+    from targeting.rules import agent_targeting_check
+
+    rules = [{"name": "r", "when": _nested(rule), "variation": "A"}] if rule else []
+    with pytest.raises(ConditionError) as caught:
+        agent_targeting_check(
+            eligibility=_nested(eligibility) if eligibility else None,
+            rules=rules, qa=[], variation_codes=["A"],
+        )  # fmt: skip
+    assert str(caught.value).startswith(f"{where}:"), str(caught.value)
+    assert f"at most {LEAVES_MAX} leaves" in str(caught.value)
