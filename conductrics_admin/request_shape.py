@@ -4,6 +4,7 @@
   would answer its own HTML page).
 - A NUL character in the path or the query string: 400 (PostgreSQL cannot store or compare
   it, so it must never reach a query, where it would surface as "database unavailable").
+- A management API body over 1 MiB: 413, before anything reads it.
 - A body sent with `Transfer-Encoding` and no `Content-Length`: 411. A WSGI application
   cannot read such a body under every server, and would otherwise see it as empty.
 - A body, outside the agent-api, whose `Content-Type` names a charset that is unknown or
@@ -31,6 +32,8 @@ from django.utils.http import parse_header_parameters
 
 AGENT_API_PATH_PART = "/v3/agent-api"
 REFUSED_CHARSET = "conductrics.refused_charset"  # environ key set by charset_guard
+MANAGEMENT_API_PATH = "/api/"
+MANAGEMENT_BODY_MAX_BYTES = 1024 * 1024
 
 
 def request_shape_problem(request: HttpRequest) -> tuple[int, str] | None:
@@ -46,6 +49,13 @@ def request_shape_problem(request: HttpRequest) -> tuple[int, str] | None:
         return 400, "The path or the query string contains a NUL character."
     if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
         return 411, "Send the body with a Content-Length (Transfer-Encoding is not read)."
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if (
+        request.path_info.startswith(MANAGEMENT_API_PATH)
+        and length.isdigit()
+        and int(length) > MANAGEMENT_BODY_MAX_BYTES
+    ):
+        return 413, f"The body is larger than {MANAGEMENT_BODY_MAX_BYTES} bytes (1 MiB)."
     charset = request.META.get(REFUSED_CHARSET)
     has_body = (request.META.get("CONTENT_LENGTH") or "0") not in ("0", "")
     if charset and has_body and AGENT_API_PATH_PART not in request.path_info:

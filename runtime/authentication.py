@@ -21,7 +21,8 @@ from runtime.throttling import client_over
 from targets.selectors import runtime_key_exists
 from visitors.config import AccountConf, TargetConf, account_conf
 
-KEY_HEADER = "HTTP_X_CONDUCTRICS_APIKEY"
+KEY_HEADER_NAME = "x-conductrics-apikey"
+KEY_HEADER = "HTTP_" + KEY_HEADER_NAME.upper().replace("-", "_")  # as WSGI names it
 UNKNOWN_KEY = "Unknown runtime API key or account."
 
 

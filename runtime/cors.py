@@ -14,12 +14,12 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from runtime import reasons
-from runtime.authentication import runtime_auth_of
+from runtime.authentication import KEY_HEADER_NAME, runtime_auth_of
 from runtime.errors import AgentApiError, refusal_answer, retry_after
 from runtime.throttling import client_over
 from visitors.config import TargetConf
 
-ALLOWED_HEADERS = "content-type, x-conductrics-apikey"
+ALLOWED_HEADERS = f"content-type, {KEY_HEADER_NAME}"
 MAX_AGE_SECONDS = "600"
 
 

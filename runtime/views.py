@@ -25,7 +25,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime import reasons
-from runtime.authentication import RuntimeAuth, RuntimeKeyAuthentication, runtime_auth_of
+from runtime.authentication import (
+    KEY_HEADER_NAME,
+    RuntimeAuth,
+    RuntimeKeyAuthentication,
+    runtime_auth_of,
+)
 from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight, request_origin
 from runtime.errors import AgentApiError
@@ -194,5 +199,7 @@ class AgentApiBundleView(AgentApiBase):
         self.note_reasons = [BUNDLE_NOTE]
         response["ETag"] = bundle.etag
         response["Cache-Control"] = f"public, max-age={settings.LOCAL_BUNDLE_MAX_AGE_SECONDS}"
-        patch_vary_headers(response, ["Origin"])  # a shared cache keeps one copy per origin
+        # a shared cache keeps one copy per origin, and per key when the key came in a
+        # header (in the URL, the URL itself tells keys apart)
+        patch_vary_headers(response, ["Origin", KEY_HEADER_NAME])
         return response

@@ -32,6 +32,27 @@ def _port_ok(parts: SplitResult) -> bool:
     return port is None or 1 <= port <= 65535
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_normalized(origin: str) -> str:
+    """An origin as a browser sends it in `Origin`: scheme and host in lower case, no
+    default port, no trailing `/` (`HTTPS://A.Example.COM:443/` → `https://a.example.com`).
+    Anything that is no origin is returned as it is, for the validator to refuse."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return origin
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in DEFAULT_PORTS or not host or parts.query or parts.fragment:
+        return origin
+    if ":" in host:  # IPv6, bracketed in an origin
+        host = f"[{host}]"
+    shown_port = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown_port}"
+
+
 def validate_allowed_origins(value: object) -> None:
     """Refuse anything but a list of `scheme://host[:port]` origins."""
     if not isinstance(value, list):
@@ -109,6 +130,10 @@ class DeployTarget(CodedModel):
         return self.kind == TargetKind.EXPRESS
 
     def clean(self) -> None:
+        origins = self.allowed_origins
+        if isinstance(origins, list) and all(isinstance(o, str) for o in origins):
+            # stored as browsers send them, once each
+            self.allowed_origins = list(dict.fromkeys(origin_normalized(o) for o in origins))
         if self.kind == TargetKind.REST and self.allowed_origins:
             raise ValidationError(
                 {

@@ -145,3 +145,25 @@ def test_unknown_account__with_a_key__is_403_not_404(client, agent):
         ).status_code
         == 403
     )
+
+
+# Hardening 2, item 6 (SPEC §10): the management API refuses a body over 1 MiB with 413
+# before reading it.
+def test_body_over_one_mib__413(admin_api):
+    big = '{"name": "' + "x" * (1024 * 1024) + '"}'
+    response = admin_api("post", "goals/", big)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The body is larger than 1048576 bytes (1 MiB)."}
+    assert not Goal.objects.filter(code__startswith="g-").exclude(code="g-purchase").exists()
+
+
+def test_body_announced_at_20_mb__413_without_reading_it(client, account):
+    """The test client's body holds 10 bytes and raises if more are read: the 413 comes
+    from the announced length alone."""
+    _, key = admin_key_create(account=account)
+    response = client.post(
+        "/api/ac-acme/goals/", data='{"name": ', content_type="application/json",
+        headers={"authorization": f"Bearer {key}"}, CONTENT_LENGTH=str(20 * 1024 * 1024),
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("The body is larger than")

@@ -80,7 +80,9 @@ def test_bundle__etag_and_304__and_a_change_makes_a_new_etag(client, agent, expr
     etag = first["ETag"]
     assert etag.startswith('"')
     assert first["Cache-Control"] == "public, max-age=60"
-    assert first["Vary"] == "Origin"  # also without an Origin: shared caches keep them apart
+    # also without an Origin: shared caches keep origins apart, and keys sent in a header
+    # (Hardening 2, item 6: a bundle asked with the key in a header was cached by URL alone)
+    assert first["Vary"] == "Origin, x-conductrics-apikey"
     again = _bundle(client, express_target, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""

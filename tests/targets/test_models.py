@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from targets.models import TargetKind
+from targets.models import DeployTarget, TargetKind
 from targets.services import target_create, target_rotate_key
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +141,55 @@ def test_admin_change__raced_by_a_rotation__keeps_the_rotated_key(
     assert response.status_code == 302
     live = DeployTarget.objects.get(pk=express_target.pk)
     assert (live.name, live.api_key) == ("Renamed", rotated[0])
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("HTTPS://A.EXAMPLE.COM", "https://a.example.com"),
+        ("https://Shop.Example.com/", "https://shop.example.com"),
+        ("https://shop.example.com:443", "https://shop.example.com"),
+        ("HTTP://LOCALHOST:80", "http://localhost"),
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+    ],
+)
+def test_target__origin__stored_as_a_browser_sends_it(account, typed, stored):
+    """Hardening 2, item 6: an origin typed in capitals was stored as typed, and never
+    matched the lower-case `Origin` a browser sends."""
+    target = target_create(account=account, name="Web", allowed_origins=[typed])
+    target.refresh_from_db()
+    assert target.allowed_origins == [stored]
+
+
+def test_target__origin__the_same_typed_twice__kept_once(account):
+    target = target_create(
+        account=account, name="Web",
+        allowed_origins=["https://a.example.com", "HTTPS://A.EXAMPLE.COM/"],
+    )  # fmt: skip
+    assert target.allowed_origins == ["https://a.example.com"]
+
+
+def test_target__origin_typed_in_capitals__a_browser_on_it_is_served(api, agent, express_target):
+    from targets.services import target_update
+
+    target_update(target=express_target, allowed_origins=["HTTPS://SHOP.EXAMPLE.COM"])
+    response = api.call(
+        express_target, [{"a": "a-hero"}], headers={"origin": "https://shop.example.com"}
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example.com"
+
+
+def test_migration__origins_stored_as_typed__normalized(account):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("targets.migrations.0003_allowed_origins_normalized")
+    typed = DeployTarget.objects.create(  # as saved before: no clean()
+        account=account, code="dt-old", name="Old", allowed_origins=["HTTPS://A.EXAMPLE.COM/"]
+    )
+    migration.normalize(apps, None)
+    typed.refresh_from_db()
+    assert typed.allowed_origins == ["https://a.example.com"]
