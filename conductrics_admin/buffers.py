@@ -6,17 +6,28 @@ and hands them to its writer at most every `every()` seconds (0: at each note), 
 the lock, so a slow write never holds up another request's note. The clock is injected
 (`time.monotonic` by default), and every buffer of the process can be emptied and made
 due at once (`buffers_reset`, for tests).
+
+Notes never wait for the next request: once a process holds some, a timer thread of its
+own (started with the first note held, in each process, so after a fork too) writes them
+when due, and the process writes what it holds when it exits (`buffers_flush`: at exit,
+and from gunicorn's `worker_exit`). A worker that gets no more requests still shows its
+counts within `every()` seconds.
 """
 
+import atexit
+import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from django.db import connections
+
 S = TypeVar("S")
 
 _ALL: "weakref.WeakSet[FlushBuffer]" = weakref.WeakSet()
+TIMER_MIN_SECONDS = 0.1  # the timer's shortest sleep
 
 
 class FlushBuffer(Generic[S]):
@@ -38,6 +49,7 @@ class FlushBuffer(Generic[S]):
         self._state = empty()
         self._due_at = 0.0
         self._lock = threading.Lock()
+        self._timer_pid = 0  # the process whose timer runs (none after a fork)
         _ALL.add(self)
 
     def add(self, note: Callable[[S], None]) -> None:
@@ -47,6 +59,25 @@ class FlushBuffer(Generic[S]):
             due = self.clock() >= self._due_at
         if due:
             self.flush()
+        elif self._timer_pid != os.getpid():
+            self._timer_start()
+
+    def _timer_start(self) -> None:
+        with self._lock:
+            if self._timer_pid == os.getpid():
+                return
+            self._timer_pid = os.getpid()
+        threading.Thread(target=self._timer, name="flush-buffer", daemon=True).start()
+
+    def _timer(self) -> None:
+        """Write what is held once it is due, though no note comes to write it."""
+        while True:
+            time.sleep(max(self._every(), TIMER_MIN_SECONDS))
+            if self._state and self.clock() >= self._due_at:
+                try:
+                    self.flush()
+                finally:
+                    connections.close_all()  # this thread's own: none kept open between
 
     def flush(self) -> None:
         """Write what is held now, and hold the next notes for `every()` seconds."""
@@ -70,6 +101,15 @@ class FlushBuffer(Generic[S]):
         with self._lock:
             self._state = self._empty()
             self._due_at = 0.0
+
+
+def buffers_flush() -> None:
+    """Every buffer of the process written now (a process that stops)."""
+    for buffer in list(_ALL):
+        buffer.flush()
+
+
+atexit.register(buffers_flush)
 
 
 def buffers_reset() -> None:

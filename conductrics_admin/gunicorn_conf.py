@@ -1,7 +1,8 @@
 """gunicorn's configuration for this app: `gunicorn -c python:conductrics_admin.gunicorn_conf`.
 
 With PROMETHEUS_MULTIPROC_DIR set, a worker that exits has its metric files marked dead,
-so that /metrics keeps its counts but drops its live gauges.
+so that /metrics keeps its counts but drops its live gauges. A worker that exits writes
+the notes it holds (goal diagnostics, recent requests: conductrics_admin.buffers).
 """
 
 import os
@@ -12,3 +13,9 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    from conductrics_admin.buffers import buffers_flush
+
+    buffers_flush()

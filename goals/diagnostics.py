@@ -14,7 +14,6 @@ and a process killed outright loses at most that much of its counts (they are
 diagnostics, not data).
 """
 
-import atexit
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -106,9 +105,6 @@ def goal_outcomes_count(
 def goal_outcomes_flush() -> None:
     """Add this process's pending counts to the database. Never raises."""
     _pending.flush()
-
-
-atexit.register(goal_outcomes_flush)  # a worker stopped gracefully sends what it holds
 
 
 def goal_outcomes_last_24h(*, account_id: int, goal_code: str, now: datetime) -> dict[str, int]:

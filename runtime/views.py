@@ -10,6 +10,7 @@ opened a target, noted for its install page (`runtime.recent`), with its reason.
 """
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -49,13 +50,14 @@ class AlwaysJson(BaseContentNegotiation):
     """The agent-api answers JSON whatever `Accept` or `?format=` asks (SPEC §10): a goal
     is never dropped for a header, and `format` is no parameter of the wire format."""
 
-    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class AgentApiBase(APIView):

@@ -2,9 +2,10 @@
 on an injected clock."""
 
 import threading
+import time
 from collections import Counter
 
-from conductrics_admin.buffers import FlushBuffer, buffers_reset
+from conductrics_admin.buffers import FlushBuffer, buffers_flush, buffers_reset
 
 
 class Clock:
@@ -89,3 +90,37 @@ def test_parallel_notes__none_lost():
         thread.join()
     buffer.flush()
     assert sum(batch["n"] for batch in written) == 8000
+
+
+def test_timer__writes_what_is_held_though_no_note_follows():
+    written: list = []
+    buffer = FlushBuffer(empty=Counter, write=written.append, every=lambda: 0.2)
+    buffer.add(lambda c: c.update(["first"]))  # due: written at once
+    buffer.add(lambda c: c.update(["held"]))  # held, and no note will come
+    assert written == [Counter(["first"])]
+    deadline = time.monotonic() + 5
+    while len(written) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert written == [Counter(["first"]), Counter(["held"])]
+
+
+def test_timer__one_per_process__another_after_a_fork():
+    buffer = FlushBuffer(empty=Counter, write=lambda state: None, every=lambda: 60)
+    before = threading.active_count()
+    for _ in range(5):
+        buffer.add(lambda c: c.update(["x"]))
+    assert threading.active_count() == before + 1  # one timer, however many notes
+    buffer._timer_pid = -1  # as a forked child sees its parent's
+    buffer.add(lambda c: c.update(["x"]))
+    assert threading.active_count() == before + 2
+
+
+def test_buffers_flush__writes_every_buffer_now():
+    written: list = []
+    buffers = [FlushBuffer(empty=Counter, write=written.append, every=lambda: 3600) for _ in "ab"]
+    for buffer in buffers:
+        buffer.flush()  # the next notes are held for an hour
+        buffer.add(lambda c: c.update(["held"]))
+    assert written == []
+    buffers_flush()  # as at exit, or from gunicorn's worker_exit
+    assert written == [Counter(["held"]), Counter(["held"])]

@@ -36,11 +36,10 @@ def _get(url: str, **headers: str) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture(scope="module")
-def production_server(tmp_path_factory):
-    if not GUNICORN.exists():
-        pytest.fail("gunicorn is a test dependency: pip install -e '.[dev]'")
+def production_env(tmp_path_factory) -> dict[str, str]:
+    """The production recipe's environment: DEBUG off, a SQLite file, collected statics."""
     tmp = tmp_path_factory.mktemp("production")
-    env = {
+    return {
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "production-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
@@ -50,7 +49,17 @@ def production_server(tmp_path_factory):
         "STATIC_ROOT": str(tmp / "static"),
         "WHITENOISE_USE_FINDERS": "false",  # collectstatic's output only, as in production
         "DJANGO_SETTINGS_MODULE": "conductrics_admin.settings",
+        # the default of production (the tests' own is 0: each request's sent at once)
+        "GOAL_DIAGNOSTICS_FLUSH_SECONDS": "1",
+        "RECENT_REQUESTS_FLUSH_SECONDS": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def production_server(production_env):
+    if not GUNICORN.exists():
+        pytest.fail("gunicorn is a test dependency: pip install -e '.[dev]'")
+    env = production_env
     manage = [sys.executable, "manage.py"]
     for command in (["collectstatic", "--noinput"], ["migrate"]):
         subprocess.run([*manage, *command, "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
@@ -215,3 +224,39 @@ def test_production__behind_its_proxy__slow_bodies_stop_no_one(buffered):
         # a whole agent-api request is served too (refused for its key: it reached the app)
         status, body = _send(buffered + "/ac-acme/v3/agent-api?session=s", "utf-8", b"[]")
         assert (status, json.loads(body)["status"]) == (401, 401)
+
+
+# Hardening 2, item 6: goal diagnostics counted by a worker that then gets no more
+# requests stayed unflushed (30 goals sent, the goal page showed 1 until traffic reached
+# every worker). Its timer writes them within a second or so (conductrics_admin.buffers).
+def test_production__goal_diagnostics_of_idle_workers__written_without_more_traffic(
+    production_server, production_env
+):
+    import sqlite3
+
+    from goals.models import GoalOutcomeCount
+    from targets.models import DeployTarget
+
+    subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "-v0"], cwd=ROOT, env=production_env,
+        check=True, capture_output=True,
+    )  # fmt: skip
+    database = production_env["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        [(key,)] = db.execute(
+            f"SELECT api_key FROM {DeployTarget._meta.db_table} WHERE code = 'dt-server'"  # noqa: S608
+        ).fetchall()
+    for i in range(30):
+        status, _ = _send(
+            f"{production_server}/ac-demo/v3/agent-api?session=s-idle-{i}&apikey={key}",
+            "utf-8", b'[{"g": "g-purchase", "v": 1}]',
+        )  # fmt: skip
+        assert status == 200
+    counted, deadline = 0, time.monotonic() + 10
+    while counted < 30 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            [(counted,)] = db.execute(
+                f"SELECT COALESCE(SUM(count), 0) FROM {GoalOutcomeCount._meta.db_table}"  # noqa: S608
+            ).fetchall()
+    assert counted == 30
