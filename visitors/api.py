@@ -37,5 +37,5 @@ class VisitorView(AccountAPIView):
 
 urlpatterns = [
     # a vid may hold "/" (WSGI decodes %2F too); one trailing "/" is the URL's own
-    re_path(r"^visitors/(?P<vid>.+?)/?$", VisitorView.as_view(), name="api-visitor"),
+    re_path(r"^visitors/(?P<vid>[\s\S]+?)/?$", VisitorView.as_view(), name="api-visitor"),
 ]

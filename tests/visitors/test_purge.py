@@ -279,3 +279,16 @@ def test_visitor_api__delete_erases_a_vid_containing_a_slash(api, agent, rest_ta
     assert response.status_code == 200, response.content
     assert response.json()["assignments"] == 1
     assert not Assignment.objects.filter(vid=vid).exists()
+
+
+def test_visitor_api__delete_of_a_vid_no_page_could_send__answered_json(account):
+    """A newline or a control character in the path (no vid could hold one) still reaches
+    the view: nothing to erase, answered in JSON, never the framework's HTML 404."""
+    from django.test import Client
+
+    _, key = admin_key_create(account=account)
+    response = Client().delete(
+        "/api/ac-acme/visitors/two%0Alines%0C/x/", headers={"x-conductrics-apikey": key}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"assignments": 0, "goal_events": 0, "credits": 0}
