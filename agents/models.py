@@ -130,6 +130,27 @@ class Agent(CodedModel):
             )
 
 
+class AgentRun(models.Model):
+    """A period in which an agent ran (SPEC §4c): a goal that happened inside one is
+    credited even if the agent was stopped or paused since. `ended_at` is empty while it
+    runs. Kept by `agents.runs` whenever an agent is saved."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agent", "started_at"]
+        constraints = [  # at most one open period per agent
+            models.UniqueConstraint(
+                fields=["agent"], condition=models.Q(ended_at__isnull=True), name="agent_run_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.started_at} – {self.ended_at or 'now'}"
+
+
 class Variation(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="variations")
     code = models.CharField(

@@ -48,6 +48,7 @@ OUTCOMES = (
     reasons.INVALID_VALUE,
     reasons.SERVER_ONLY_GOAL,
     reasons.EVENT_ID_TAKEN,
+    reasons.INVALID_TIME,
     VID_NOT_ALLOWED,
     reasons.BOT,
 )
@@ -147,7 +148,10 @@ FIXES: dict[str, tuple[str, str | None]] = {
         "The goal counts once per visitor: set counting to every event if repeats matter.",
         "goal",
     ),
-    reasons.AGENT_NOT_RUNNING: ("The agent is paused or stopped: run it.", "agent"),
+    reasons.AGENT_NOT_RUNNING: (
+        "The agent was paused or stopped when these goals happened: run it.",
+        "agent",
+    ),
     reasons.REST_SEND_NOT_ENABLED: (
         f"Turn on “{REST_SEND_LABEL}” on the goal.",
         "goal",
@@ -169,6 +173,11 @@ FIXES: dict[str, tuple[str, str | None]] = {
         "goal",
     ),
     reasons.INVALID_VALUE: (f"Send v as a finite number from 0 to {GOAL_VALUE_MAX:,.0f}.", None),
+    reasons.INVALID_TIME: (
+        "Send t as when the goal happened: not ahead of the server's clock by more than 5 "
+        "minutes, not before 2000, within the account's raw-data retention.",
+        None,
+    ),
     VID_NOT_ALLOWED: (
         f"Requests were refused (403): turn on “{ALLOW_EXTERNAL_VID_LABEL}” on the REST target.",
         "rest_target",

@@ -10,6 +10,7 @@ NOT_AN_API_GOAL = "not_an_api_goal"
 INVALID_VALUE = "invalid_value"
 SERVER_ONLY_GOAL = "server_only_goal"  # accepted from servers only, sent from a page
 EVENT_ID_TAKEN = "event_id_taken"  # the event id was sent by another visitor first
+INVALID_TIME = "invalid_time"  # `t` in the future, before 2000, past retention, or no time
 
 # `reason` of a `skipped` entry
 OUTSIDE_WINDOW = "outside_window"
@@ -30,7 +31,7 @@ BOT = "bot"
 WORDS = {
     OUTSIDE_WINDOW: "the selection is older than the attribution window",
     ALREADY_CREDITED: "this visitor was already credited with this goal in this agent",
-    AGENT_NOT_RUNNING: "the agent is paused or stopped",
+    AGENT_NOT_RUNNING: "the agent was paused or stopped when the goal happened",
     REST_SEND_NOT_ENABLED: "sent via REST for an Express selection, without REST sending on",
     PROVISIONAL: "the selection was never confirmed",
     GOAL_BEFORE_SELECTION: "the goal is dated before the selection",
@@ -41,5 +42,6 @@ WORDS = {
     INVALID_VALUE: "the value is not a number from 0 to 10^12",
     SERVER_ONLY_GOAL: "a goal accepted from servers only, sent from a page (an Express target)",
     EVENT_ID_TAKEN: "its event id was already sent by another visitor",
+    INVALID_TIME: "its time (t) is in the future, before 2000, older than retention, or no time",
     BOT: "sent with a crawler's User-Agent",
 }

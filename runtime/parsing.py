@@ -9,13 +9,15 @@ vid on a target that does not allow passing it is a 403 on REST, ignored on Expr
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from django.http import QueryDict
 
 from accounts.codes import BAD_TEXT_RULE, text_ok
+from goals.event_time import T_RULE, event_time_parse
 from runtime import reasons
 from runtime.errors import AgentApiError
 from targeting.inputs import inputs_problem
@@ -152,9 +154,44 @@ def _command(index: int, command: Any) -> Command:
     event_id = command.get("id")
     if event_id is not None and (not isinstance(event_id, str) or not printable_id(event_id)):
         raise _fail(index, '"id" must be a string of 1 to 128 printable characters.')
+    time, time_error = _time(index, command.get("t"))
     return GoalCommand(
-        goal=_code(index, command, "g"), value=_number(index, command.get("v")), event_id=event_id
+        goal=_code(index, command, "g"),
+        value=_number(index, command.get("v")),
+        event_id=event_id,
+        time=time,
+        time_error=time_error,
     )
+
+
+def _time(index: int, raw: object) -> tuple[datetime | None, str]:
+    """`t`: the time it names, or why it names none (the goal item's `invalid_time`); a
+    `t` of another JSON type than a string or a number is a 400, like any wrong type."""
+    if raw is None:
+        return None, ""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise _fail(index, f'"t" must be {T_RULE}.')
+    at = event_time_parse(raw)
+    return (at, "") if at is not None else (None, f"t must be {T_RULE}")
+
+
+def _goal_times_ignored(commands: list[Command], warnings: Warnings) -> list[Command]:
+    """An Express target's goals without their `t` (a browser's clock is not trusted),
+    each noted in the warnings: the arrival time is used."""
+    kept: list[Command] = []
+    for command in commands:
+        if isinstance(command, GoalCommand) and (command.time or command.time_error):
+            command = replace(command, time=None, time_error="")
+            warnings.append(
+                {
+                    "reason": reasons.T_IGNORED,
+                    "g": command.goal,
+                    "detail": "t is ignored on an Express target (a browser's clock is not "
+                    "trusted): the arrival time is used",
+                }
+            )
+        kept.append(command)
+    return kept
 
 
 class VidRefused(AgentApiError):
@@ -198,9 +235,10 @@ def request_parse(
         raise body_refused
     inputs = _inputs(parsed.inputs, target, warnings)
     derived, bot = ua_traits(ua)
+    commands = _goal_times_ignored(parsed.commands, warnings) if target.is_express else None
     return ParsedRequest(
         visitor=Visitor(session=session, vid=vid, traits=traits + derived, inputs=inputs, bot=bot),
-        commands=parsed.commands,
+        commands=parsed.commands if commands is None else commands,
         derived_traits=derived,
         warnings=warnings,
         debug=debug,

@@ -57,4 +57,5 @@ VID_IGNORED = "vid_ignored"  # express target without "Allow Passing of External
 VID_INVALID = "vid_invalid"  # empty, too long, control characters or a placeholder
 TRAITS_INVALID = "traits_invalid"
 INPUTS_INVALID = "inputs_invalid"  # express target: malformed inputs (SPEC §4b)
+T_IGNORED = "t_ignored"  # express target: a goal's `t` (a browser's clock is not trusted)
 UA_INVALID = "ua_invalid"  # express target: a ua longer than 1,024 or not printable

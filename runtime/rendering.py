@@ -20,6 +20,8 @@ def goal_item(item: GoalResult) -> dict[str, Any]:
         out["err"] = item.err
     else:
         out["skipped"] = item.skipped
+    if item.time is not None:
+        out["t"] = item.time
     if item.replay:
         out["replay"] = True
     return out

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.codes import FORMAT_PRINTABLE, TEXT_PATTERN
 from agents.reasons import POLICIES
+from goals.event_time import T_RULE
 from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
 from visitors.request import MAX_ID_LENGTH
 
@@ -34,7 +35,8 @@ COMPONENTS = {
     "AgentApiGoal": {
         "type": "object",
         "description": "A goal: its code; v its value (a finite number from 0, else the "
-        "item answers err); id the caller's event id (a replay is credited once).",
+        "item answers err); id the caller's event id (a replay is credited once); t when "
+        "it happened, on a REST target (an Express target ignores it).",
         "properties": {
             "g": {**_TEXT, "description": "The goal's code, e.g. g-purchase."},
             "v": {"type": "number", "nullable": True},
@@ -44,6 +46,13 @@ COMPONENTS = {
                 "format": FORMAT_PRINTABLE,
                 "minLength": 1,
                 "maxLength": MAX_ID_LENGTH,
+            },
+            "t": {
+                "oneOf": [{"type": "string"}, {"type": "number"}],
+                "nullable": True,
+                "description": f"When the goal happened: {T_RULE}. Absent: when it "
+                "arrives. Ahead of the server's clock by more than 5 minutes, before 2000 "
+                "or older than the account's retention: the item answers err invalid_time.",
             },
         },
         "required": ["g"],
@@ -101,6 +110,9 @@ class ItemSchema(serializers.Serializer[Any]):
     skipped = SkipSchema(many=True, required=False)
     err = serializers.CharField(required=False)
     replay = serializers.BooleanField(required=False)
+    t = serializers.CharField(
+        required=False, help_text="The time the goal was judged at (REST targets): RFC 3339, UTC."
+    )
 
 
 class WarningSchema(serializers.Serializer[Any]):

@@ -92,7 +92,9 @@ class VerdictFilter(admin.SimpleListFilter):
 class GoalEventAdmin(RawDataAdmin):
     """Recent goal events with their verdicts: read-only."""
 
-    list_display = ["received_at", "goal", "vid", "channel", "value", "event_id", "verdict"]
+    list_display = [
+        "received_at", "occurred_at", "goal", "vid", "channel", "value", "event_id", "verdict"
+    ]
     list_filter = [VerdictFilter, "channel", "goal", "account"]
     search_fields = ["event_id", "session", "vid", "goal__code"]
     date_hierarchy = "received_at"
@@ -107,6 +109,7 @@ class GoalEventAdmin(RawDataAdmin):
         "channel",
         "value",
         "received_at",
+        "occurred_at",
         "response",
         "verdict",
     )

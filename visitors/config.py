@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -20,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.codes import account_code_well_formed
-from accounts.models import Account
-from agents.models import Agent, AgentStatus, GroupMember
+from accounts.models import RETENTION_DEFAULT_DAYS, Account
+from agents.models import Agent, AgentRun, AgentStatus, GroupMember
+from agents.runs import Period, running_at
 from goals.models import Goal
 from targeting.conditions import (
     GOAL_SOURCES,
@@ -104,10 +106,15 @@ class AgentConf:
     reads_goal_ids: frozenset[int] = frozenset()
     broken: str = ""  # targeting saved that no longer checks: nobody is eligible
     group: GroupConf | None = None  # its mutually exclusive group
+    runs: tuple[Period, ...] = ()  # the periods in which it ran (agents.runs)
 
     @property
     def is_running(self) -> bool:
         return self.status == AgentStatus.RUNNING
+
+    def running_at(self, at: datetime | None) -> bool:
+        """Whether it ran when a goal happened at `at` (None: now, its status)."""
+        return self.is_running if at is None else running_at(self.runs, at)
 
     @property
     def has_conditions(self) -> bool:
@@ -138,6 +145,7 @@ class AccountConf:
     version: int
     window_hours: int
     targets: tuple[TargetConf, ...]
+    retention_days: int = RETENTION_DEFAULT_DAYS
     agents: MappingProxyType[str, AgentConf] = field(default_factory=lambda: MappingProxyType({}))
     goals: MappingProxyType[str, GoalConf] = field(default_factory=lambda: MappingProxyType({}))
     agents_by_id: MappingProxyType[int, AgentConf] = field(
@@ -194,6 +202,11 @@ def account_conf_load(*, code: str) -> AccountConf | None:
     agent_ids = {a.code: a.pk for a in agent_rows}
     goal_ids = {g.code: g.pk for g in goal_rows}
     groups = _groups_conf(account, {a.pk: a.code for a in agent_rows})
+    runs: dict[int, list[Period]] = {}
+    for agent_id, started, ended in AgentRun.objects.filter(agent__account=account).values_list(
+        "agent_id", "started_at", "ended_at"
+    ):
+        runs.setdefault(agent_id, []).append((started, ended))
     for agent in agent_rows:
         variations = list(agent.variations.all())  # ordered by position
         if not variations:
@@ -218,6 +231,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             target_ids=frozenset(t.pk for t in agent.targets.all()),
             goal_ids=frozenset(g.pk for g in agent.goals.all()),
             group=groups.get(agent.pk),
+            runs=tuple(runs.get(agent.pk, ())),
             **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {
@@ -241,6 +255,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
         version=version,
         window_hours=account.attribution_window_hours,
         targets=targets,
+        retention_days=account.retention_days,
         agents=MappingProxyType(agents),
         goals=MappingProxyType(goals),
         agents_by_id=MappingProxyType({a.id: a for a in agents.values()}),

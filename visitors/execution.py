@@ -10,7 +10,7 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ from agents.selection import Action, Who, selection_decide
 from goals import reasons
 from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
+from goals.event_time import event_time_problem, event_time_shown
 from goals.matching import goal_match
 from goals.models import ACCEPTED_FROM_LABEL, GOAL_VALUE_MAX
 from targeting.conditions import Facts, condition_explain
@@ -410,10 +411,20 @@ def _goal_accepted(plan: _Plan, command: GoalCommand) -> tuple[GoalConf, float] 
         )
     else:
         value = _goal_value(goal, command)
-        if value is not None:
+        time_problem = command.time_error or (
+            event_time_problem(
+                command.time, now=plan.now, retention_days=plan.account.retention_days
+            )
+            if command.time is not None
+            else None
+        )
+        if value is None:
+            err = reasons.INVALID_VALUE
+            detail = f"v must be a finite number from 0 to {GOAL_VALUE_MAX:,.0f}"
+        elif time_problem:
+            err, detail = reasons.INVALID_TIME, time_problem
+        else:
             return goal, value
-        err = reasons.INVALID_VALUE
-        detail = f"v must be a finite number from 0 to {GOAL_VALUE_MAX:,.0f}"
     return GoalResult(goal=command.goal, status=reasons.STATUS_ERR, err=err, detail=detail)
 
 
@@ -441,11 +452,16 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
             bot=True,
             detail="the User-Agent is a bot's: nothing credited or recorded",
         )
+    at = command.time or plan.now  # when it happened: every rule below reads this time
     result = GoalResult(goal=command.goal, status=reasons.STATUS_NONE)
-    event = EventWrite(goal_id=goal.id, event_id=command.event_id, value=value, response={})
+    if not plan.target.is_express:  # a server's goal: the item says which time was used
+        result.time = event_time_shown(at)
+    event = EventWrite(
+        goal_id=goal.id, event_id=command.event_id, value=value, response={}, occurred_at=at
+    )
     condition_false = ""  # why the goal's condition is false, when it is
     if goal.when_holds is not None:
-        facts = plan.facts()
+        facts = plan.facts() if command.time is None else replace(plan.facts(), now=at)
         if not goal.when_holds(facts, ""):
             _, condition_false = condition_explain(goal.when, facts, "")
     for agent_id in goal.agent_ids:
@@ -455,10 +471,10 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         match = goal_match(
             goal=goal,
             target_kind=plan.target.kind,
-            agent_running=agent.is_running,
+            agent_running=agent.running_at(command.time),
             assignments=mine,
             already_credited=already_credited,
-            now=plan.now,
+            now=at,
         )
         if match is None:
             continue

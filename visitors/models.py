@@ -116,6 +116,8 @@ class GoalEvent(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     value = models.FloatField()
     received_at = models.DateTimeField()
+    # when it happened: the `t` a REST target sent (SPEC §4c), else when it was received
+    occurred_at = models.DateTimeField("happened at")
     response = models.JSONField(default=dict)
 
     recorded_as = "goal_events"  # accounts.recorded_data

@@ -5,6 +5,7 @@ Plain dataclasses: the runtime parses a request into these, and renders the resu
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -75,6 +76,8 @@ class GoalCommand:
     goal: str
     value: float | None = None  # None: the default value 1
     event_id: str | None = None
+    time: datetime | None = None  # `t`, when the goal happened (None: when it arrives)
+    time_error: str = ""  # `t` was sent, but names no time: why (the item's invalid_time)
 
 
 Command = SelectionCommand | GoalCommand
@@ -107,6 +110,7 @@ class GoalResult:
     replay: bool = False
     bot: bool = False  # sent with a bot's User-Agent: nothing credited
     detail: str = ""
+    time: str | None = None  # the event time used, as the item echoes it (`t`)
 
     @property
     def no_selection(self) -> bool:
@@ -130,7 +134,10 @@ class GoalResult:
 
     def to_record(self) -> dict[str, Any]:
         """The answer as stored for replays of the same event id."""
-        return {"s": self.status, "rs": self.credited, "skipped": self.skipped}
+        record = {"s": self.status, "rs": self.credited, "skipped": self.skipped}
+        if self.time is not None:
+            record["t"] = self.time
+        return record
 
     @classmethod
     def from_record(cls, goal: str, record: dict[str, Any]) -> "GoalResult":
@@ -139,6 +146,7 @@ class GoalResult:
             status=record.get("s", "none"),
             credited=list(record.get("rs", [])),
             skipped=list(record.get("skipped", [])),
+            time=record.get("t"),
             replay=True,
             detail="replay of an event id already received: nothing recorded again",
         )

@@ -204,7 +204,7 @@ def _assignments_sql(
         params.append(goal_id)
     who_e = "(e.session = %s OR e.vid = %s)" if vid else "e.session = %s"
     for goal_id in reached_goal_ids:
-        columns.append(f"(SELECT MAX(e.received_at) FROM {e} e WHERE e.goal_id = %s AND {who_e})")
+        columns.append(f"(SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id = %s AND {who_e})")
         params += [goal_id, *who_params]
     if connection.vendor == "postgresql":
         # one statement shape whatever the agents, so that it is prepared once

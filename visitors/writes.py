@@ -45,6 +45,7 @@ class EventWrite:
     event_id: str | None
     value: float
     response: dict[str, Any]
+    occurred_at: datetime  # when it happened (`t`), the request's time when not sent
     credits: list[CreditWrite] = field(default_factory=list)
 
 
@@ -100,11 +101,11 @@ class RequestWrites:
         prior = assignment.goal_values.get(event.goal_id, 0.0)
         assignment.goal_values[event.goal_id] = prior + event.value
         assignment.credited_goal_ids.add(event.goal_id)
-        key = GoalDayKey(
+        key = GoalDayKey(  # counted on the day the goal happened, not the day it arrived
             agent_id,
             variation_id,
             event.goal_id,
-            self.now.date(),
+            event.occurred_at.date(),
             self.channel,
             assignment.policy == POLICY_FORCED,
         )
@@ -174,6 +175,7 @@ def _save_orm(w: RequestWrites) -> None:
             channel=w.channel,
             value=e.value,
             received_at=w.now,
+            occurred_at=e.occurred_at,
             response=e.response,
         )
         for e in w.events
@@ -320,18 +322,20 @@ def _save_postgresql(w: RequestWrites) -> None:
             e_event=pg_texts([e.event_id for e in w.events]),
             e_value=pg_floats([e.value for e in w.events]),
             e_response=pg_texts([json.dumps(e.response) for e in w.events]),
+            e_at=pg_texts([e.occurred_at.isoformat() for e in w.events]),
         )
         ctes.append(
             f"e_in AS (SELECT nextval(pg_get_serial_sequence('{e_table}', 'id')) AS id, v.* "
             "FROM unnest(%(e_goal)s::bigint[], %(e_event)s::varchar[], %(e_value)s::float8[], "
-            "%(e_response)s::jsonb[]) WITH ORDINALITY AS v(goal_id, event_id, value, response, "
-            "ord))"
+            "%(e_response)s::jsonb[], %(e_at)s::timestamptz[]) WITH ORDINALITY AS "
+            "v(goal_id, event_id, value, response, occurred_at, ord))"
         )
         ctes.append(
             f"new_e AS (INSERT INTO {e_table} (id, goal_id, event_id, value, response, "
-            "account_id, session, vid, target_id, channel, received_at) "
+            "account_id, session, vid, target_id, channel, received_at, occurred_at) "
             "SELECT id, goal_id, event_id, value, response, %(account)s, %(session)s, "
-            "%(vid)s::varchar, %(target)s, %(channel)s, %(now)s FROM e_in ORDER BY ord)"
+            "%(vid)s::varchar, %(target)s, %(channel)s, %(now)s, occurred_at "
+            "FROM e_in ORDER BY ord)"
         )
     ctes += _aggregate_ctes(w, p)
     credits = [
@@ -397,11 +401,12 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
     )
     goals = (
         f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
-        f"SELECT agent_id, variation_id, goal_id, %(day)s, %(channel)s, forced, %(shard)s, "
+        f"SELECT agent_id, variation_id, goal_id, day, %(channel)s, forced, %(shard)s, "
         f"{counts} FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
-        "%(gd_goal)s::bigint[], %(gd_forced)s::boolean[], %(gd_conversions)s::bigint[], "
-        "%(gd_credits)s::bigint[], %(gd_sum)s::float8[], %(gd_sumsq)s::float8[]) "
-        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, forced, {counts}, ord) "
+        "%(gd_goal)s::bigint[], %(gd_day)s::date[], %(gd_forced)s::boolean[], "
+        "%(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], %(gd_sum)s::float8[], "
+        "%(gd_sumsq)s::float8[]) "
+        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, day, forced, {counts}, ord) "
         f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
     )
     return visitors, with_confirmations, goals
@@ -412,7 +417,8 @@ _VISITOR_DAY_CTE, _VISITOR_DAY_CONFIRMED_CTE, _GOAL_DAY_CTE = _aggregate_cte_tex
 
 def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
     """`_aggregate_statements` for PostgreSQL: the same upserts, rows as arrays in `p`
-    (the day, and for goals the channel, are the request's own)."""
+    (visitors' day, and goals' channel, are the request's own; goals' day is each
+    goal's)."""
     ctes: list[str] = []
     if w.deltas.empty and not w.confirmed_rows:
         return ctes
@@ -439,13 +445,14 @@ def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
         ctes.append(_VISITOR_DAY_CONFIRMED_CTE if w.confirmed_rows else _VISITOR_DAY_CTE)
     rows = w.deltas.goal_rows()
     if rows:
-        agent, variation, goal, _day, _channel, forced, conversions, credits, sums, sumsqs = zip(
+        agent, variation, goal, days, _channel, forced, conversions, credits, sums, sumsqs = zip(
             *rows, strict=True
         )
         p.update(
             gd_agent=pg_ints(agent),
             gd_variation=pg_ints(variation),
             gd_goal=pg_ints(goal),
+            gd_day=pg_texts([day.isoformat() for day in days]),  # the days the goals happened
             gd_forced=pg_bools(forced),
             gd_conversions=pg_ints(conversions),
             gd_credits=pg_ints(credits),

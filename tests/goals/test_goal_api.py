@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from agents.models import AgentStatus
 from goals import reasons
+from goals.event_time import event_time_shown
 from goals.models import GoalCounting, GoalTrigger
 from goals.services import goal_create
 from visitors.models import Assignment, Credit, GoalEvent
@@ -37,6 +38,7 @@ def test_seed_scenario__rest_goal_by_vid__credits_the_variation_seen_in_the_brow
             "s": "ok",
             "rs": [{"a": "a-hero", "c": seen, "v": 19.99}],
             "skipped": [],
+            "t": event_time_shown(timezone.now()),  # no t sent: the arrival time, echoed
         }
         credit = Credit.objects.get()
         assert credit.variation.code == seen
@@ -200,6 +202,7 @@ def test_goal__rest_send_off__still_credits_an_assignment_made_on_rest(
 
 def test_goal__no_selection_for_visitor__is_none_with_empty_skipped(api, agent, rest_target):
     [item] = _goal(api, rest_target, vid="somebody-else", session="somebody-else")
+    assert item.pop("t")  # the arrival time (echoed on a REST target)
     assert item == {"g": "g-purchase", "s": "none", "rs": [], "skipped": []}
 
 

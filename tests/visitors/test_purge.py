@@ -216,6 +216,7 @@ def test_purged_visitor__later_goal__finds_no_assignment_and_says_so(
     before = _report(client, history)
     _run("purge_visitor", "--account", "ac-acme", "--vid", "new-1")
     [item] = api.data(rest_target, [{"g": "g-purchase"}], session="later", vid="new-1")["items"]
+    assert item.pop("t")
     assert item == {"g": "g-purchase", "s": "none", "rs": [], "skipped": []}
     assert _report(client, history) == before
 
