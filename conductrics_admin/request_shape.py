@@ -30,7 +30,7 @@ from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils.http import parse_header_parameters
 
-AGENT_API_PATH_PART = "/v3/agent-api"
+RUNTIME_PATH_PART = "/v3/"  # the runtime APIs: /{account}/v3/agent-api, /{account}/v3/goal-events
 REFUSED_CHARSET = "conductrics.refused_charset"  # environ key set by charset_guard
 MANAGEMENT_API_PATH = "/api/"
 MANAGEMENT_BODY_MAX_BYTES = 1024 * 1024
@@ -58,7 +58,7 @@ def request_shape_problem(request: HttpRequest) -> tuple[int, str] | None:
         return 413, f"The body is larger than {MANAGEMENT_BODY_MAX_BYTES} bytes (1 MiB)."
     charset = request.META.get(REFUSED_CHARSET)
     has_body = (request.META.get("CONTENT_LENGTH") or "0") not in ("0", "")
-    if charset and has_body and AGENT_API_PATH_PART not in request.path_info:
+    if charset and has_body and RUNTIME_PATH_PART not in request.path_info:
         return 415, f"The charset {charset[:40]!r} is not a text encoding: send UTF-8."
     return None
 
@@ -114,6 +114,6 @@ class RequestShapeMiddleware:
         if problem is None:
             return self.get_response(request)
         status, message = problem
-        if AGENT_API_PATH_PART in request.path_info:
+        if RUNTIME_PATH_PART in request.path_info:
             return JsonResponse({"status": status, "err": message}, status=status)
         return JsonResponse({"detail": message}, status=status)

@@ -49,6 +49,7 @@ OUTCOMES = (
     reasons.SERVER_ONLY_GOAL,
     reasons.EVENT_ID_TAKEN,
     reasons.INVALID_TIME,
+    reasons.INVALID_EVENT,
     VID_NOT_ALLOWED,
     reasons.BOT,
 )
@@ -176,6 +177,10 @@ FIXES: dict[str, tuple[str, str | None]] = {
     reasons.INVALID_TIME: (
         "Send t as when the goal happened: not ahead of the server's clock by more than 5 "
         "minutes, not before 2000, within the account's raw-data retention.",
+        None,
+    ),
+    reasons.INVALID_EVENT: (
+        "Events of a batch or an import had the wrong shape: each answer's detail names the field.",
         None,
     ),
     VID_NOT_ALLOWED: (

@@ -10,6 +10,7 @@ NOT_AN_API_GOAL = "not_an_api_goal"
 INVALID_VALUE = "invalid_value"
 SERVER_ONLY_GOAL = "server_only_goal"  # accepted from servers only, sent from a page
 EVENT_ID_TAKEN = "event_id_taken"  # the event id was sent by another visitor first
+INVALID_EVENT = "invalid_event"  # a batch's event of the wrong shape (SPEC §4c)
 INVALID_TIME = "invalid_time"  # `t` in the future, before 2000, past retention, or no time
 
 # `reason` of a `skipped` entry
@@ -42,6 +43,7 @@ WORDS = {
     INVALID_VALUE: "the value is not a number from 0 to 10^12",
     SERVER_ONLY_GOAL: "a goal accepted from servers only, sent from a page (an Express target)",
     EVENT_ID_TAKEN: "its event id was already sent by another visitor",
+    INVALID_EVENT: "an event of a batch of the wrong shape (the answer names the field)",
     INVALID_TIME: "its time (t) is in the future, before 2000, older than retention, or no time",
     BOT: "sent with a crawler's User-Agent",
 }

@@ -20,6 +20,7 @@ class Refusal(NamedTuple):
 # 400: a query parameter or the body breaks a rule of SPEC §4 (the message names which)
 BAD_REQUEST = Refusal("bad_request", 400)
 BUNDLE_OF_REST_TARGET = Refusal("bundle_of_rest_target", 400)  # bundles are Express targets'
+BATCH_OF_EXPRESS_TARGET = Refusal("batch_of_express_target", 403)  # goal-events: REST keys
 KEY_MISSING = Refusal("key_missing", 401)
 KEY_UNKNOWN = Refusal("key_unknown", 401)  # no such key, or no such account
 WRONG_ACCOUNT = Refusal("wrong_account", 403)  # a key of another account
@@ -35,6 +36,7 @@ DATABASE_UNAVAILABLE = Refusal("database_unavailable", 503)
 REFUSALS = (
     BAD_REQUEST,
     BUNDLE_OF_REST_TARGET,
+    BATCH_OF_EXPRESS_TARGET,
     KEY_MISSING,
     KEY_UNKNOWN,
     WRONG_ACCOUNT,

@@ -6,7 +6,8 @@ md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additio
 
 from typing import Any
 
-from goals.reasons import BOT, NO_SELECTION
+from goals.reasons import BOT, INVALID_EVENT, NO_SELECTION, STATUS_ERR, STATUS_NONE, STATUS_OK
+from runtime.parsing import BadEvent
 from visitors.request import ExecutionResult, GoalResult, SelectionResult
 
 
@@ -63,3 +64,28 @@ def envelope_render(
     if debug_log is not None:
         data["log"] = debug_log
     return {"status": 200, "data": data}
+
+
+def batch_item(result: GoalResult, index: int) -> dict[str, Any]:
+    """An event's item in a batch's answer: its goal item, its index, and why it was
+    refused when it was."""
+    item = goal_item(result)
+    item["i"] = index
+    if result.err:
+        item["detail"] = result.detail
+    return item
+
+
+def bad_event_item(event: BadEvent, index: int) -> dict[str, Any]:
+    return {
+        "g": event.goal, "s": STATUS_ERR, "rs": [], "err": INVALID_EVENT,
+        "detail": event.detail, "i": index,
+    }  # fmt: skip
+
+
+def batch_render(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The batch's answer: its items and how many ended each way (a replay counted apart)."""
+    counts = {STATUS_OK: 0, STATUS_NONE: 0, STATUS_ERR: 0, "replay": 0}
+    for item in items:
+        counts["replay" if item.get("replay") else item["s"]] += 1
+    return {"status": 200, "data": {"items": items, "counts": counts}}

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from accounts.codes import FORMAT_PRINTABLE, TEXT_PATTERN
 from agents.reasons import POLICIES
 from goals.event_time import T_RULE
-from runtime.parsing import MAX_COMMANDS, SELECTION_STATUSES
+from runtime.parsing import MAX_COMMANDS, MAX_EVENTS, SELECTION_STATUSES
 from visitors.request import MAX_ID_LENGTH
 
 _REF = "#/components/schemas/"
@@ -282,3 +282,100 @@ bundle_schema = extend_schema(
         503: _error("Database unavailable (see Retry-After)."),
     },
 )
+
+
+# --- the batch endpoint (SPEC §4c) -----------------------------------------------------
+
+BATCH_EVENT = {
+    "type": "object",
+    "description": "A goal event of one visitor: session or vid (at least one; with vid alone "
+    "the match uses the vid alone), g, and optionally v, id, t, traits, inputs, each as in a "
+    "goal command. An event of the wrong shape is its item's err invalid_event.",
+    "properties": {
+        "session": {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
+                    "maxLength": MAX_ID_LENGTH},
+        "vid": {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
+                "maxLength": MAX_ID_LENGTH},
+        "g": {**_TEXT, "description": "The goal's code."},
+        "v": {"type": "number"},
+        "id": {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
+               "maxLength": MAX_ID_LENGTH},
+        "t": {"oneOf": [{"type": "string"}, {"type": "number"}],
+              "description": f"When the goal happened: {T_RULE}."},
+        "traits": {"type": "string"},
+        "inputs": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "required": ["g"],
+    "additionalProperties": False,
+}  # fmt: skip
+BATCH_BODY = {
+    "type": "object",
+    "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": BATCH_EVENT}},
+    "required": ["events"],
+    "additionalProperties": False,
+}
+
+
+class BatchItemSchema(ItemSchema):
+    i = serializers.IntegerField(help_text="The event's index in the batch.")
+    detail = serializers.CharField(required=False, help_text="Why an event was refused.")
+
+
+class BatchCountsSchema(serializers.Serializer[Any]):
+    ok = serializers.IntegerField()
+    none = serializers.IntegerField()
+    err = serializers.IntegerField()
+    replay = serializers.IntegerField()
+
+
+class BatchDataSchema(serializers.Serializer[Any]):
+    items = BatchItemSchema(many=True)
+    counts = BatchCountsSchema()
+
+
+class BatchEnvelopeSchema(serializers.Serializer[Any]):
+    status = serializers.IntegerField()
+    data = BatchDataSchema()  # type: ignore[assignment]  # a field named as the envelope's
+
+
+def goal_events_schema(operation_id: str) -> Callable[[Any], Any]:
+    """The batch endpoint's OpenAPI description, for one of its two paths."""
+    return extend_schema(
+        operation_id=operation_id,
+        tags=["agent-api"],
+        summary="Goal events of many visitors from a back office, in one request",
+        description=(
+            f"Up to {MAX_EVENTS} events and 1 MiB, with a REST target's key. Each event is "
+            "judged as the same goal command sent alone would be, and answered by an item "
+            "with its index i; an event of the wrong shape is its item's err "
+            "invalid_event, the others are recorded. The batch is one transaction: on a "
+            "database failure, 503 and nothing recorded, so it can be sent again (event "
+            "ids make that safe)."
+        ),
+        auth=[],
+        parameters=[
+            OpenApiParameter(
+                "apikey", str, description="Runtime key of a REST target (or the header)."
+            ),
+            OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
+        ],
+        request={"application/json": BATCH_BODY, "text/plain": BATCH_BODY},
+        responses={
+            200: BatchEnvelopeSchema,
+            400: _error("Not an object with an events list, or over the limits; nothing recorded."),
+            401: _error("Missing or unknown key, or unknown account."),
+            403: _error("Key of another account or target, an Express key, disabled target."),
+            405: _error("Method not allowed."),
+            413: _error("Body larger than 1 MiB."),
+            429: _error("Throttled: each event counts one (see Retry-After)."),
+            503: _error("Database unavailable: nothing recorded (see Retry-After)."),
+        },
+        examples=[
+            OpenApiExample(
+                "A day's orders from a back office",
+                value={"events": [{"vid": "lana-123", "g": "g-purchase", "v": 19.99,
+                                   "id": "order-1001", "t": "2026-12-01T10:00:00Z"}]},
+                request_only=True,
+            )
+        ],
+    )  # fmt: skip

@@ -1,7 +1,8 @@
 """Throttling of the agent-api, counted in Django's cache (Redis when REDIS_URL is set).
 
 Express targets: `AGENT_API_EXPRESS_RATE` per client IP and key (default 600/min).
-REST targets: `AGENT_API_REST_RATE` per key (default 60000/min). `off` disables one.
+REST targets: `AGENT_API_REST_RATE` per key (default 60000/min; a batch of goal events
+counts one per event). `off` disables one.
 What no key vouches for (a CORS pre-flight; a key that is missing, unknown, or of
 another account) is counted per client IP at the Express rate.
 Rates are in DRF's syntax and counted in fixed windows of their period (a minute for
@@ -39,9 +40,9 @@ def rate_parse(rate: str) -> tuple[int, int] | None:
     return int(count), PERIODS[period.strip()[0]]
 
 
-def count_over(*, scope: str, ident: str, rate: str) -> float | None:
-    """Count one request of `ident` in `scope` at `rate`: the seconds to wait when it is
-    over the rate, else None (also when the rate is off or the cache is down)."""
+def count_over(*, scope: str, ident: str, rate: str, weight: int = 1) -> float | None:
+    """Count `weight` requests of `ident` in `scope` at `rate`: the seconds to wait when
+    that is over the rate, else None (also when the rate is off or the cache is down)."""
     parsed = rate_parse(rate)
     if parsed is None:
         return None
@@ -50,7 +51,7 @@ def count_over(*, scope: str, ident: str, rate: str) -> float | None:
     window = int(now // period)
     key = CACHE_FORMAT.format(scope=scope, ident=ident, window=window)
     try:
-        count = cache_count(key=key, ttl=period + 1)
+        count = cache_count(key=key, ttl=period + 1, by=weight)
     except Exception:  # any cache failure must not break the API
         logger.warning("throttle cache unavailable; request let through")
         return None
@@ -80,20 +81,23 @@ class TargetThrottle(BaseThrottle):
         ident = hashlib.sha256(target.api_key.encode()).hexdigest()[:24]  # never the raw key
         if target.is_express:
             ident = f"{self.get_ident(request)}:{ident}"
-        self._wait = count_over(scope=scope, ident=ident, rate=rate)
+        weight = getattr(view, "throttle_weight", None)  # a batch: one per event
+        self._wait = count_over(
+            scope=scope, ident=ident, rate=rate, weight=weight(request) if weight else 1
+        )
         return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
 
 
-def cache_count(*, key: str, ttl: int) -> int:
+def cache_count(*, key: str, ttl: int, by: int = 1) -> int:
     """Add one to the counter `key` in Django's cache (made with a lifetime of `ttl`
     seconds); the count so far. Atomic in Redis and in the in-process cache, so parallel
     callers never miss one another. Raises whatever the cache raises when it is down."""
     cache.add(key, 0, ttl)
     try:
-        return cache.incr(key)
+        return cache.incr(key, by)
     except ValueError:  # expired between the two calls
         cache.add(key, 0, ttl)
-        return cache.incr(key)
+        return cache.incr(key, by)

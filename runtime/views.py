@@ -36,14 +36,23 @@ from runtime.bundle import BUNDLE_NOTE, bundle_rendered, etag_matches
 from runtime.cors import OriginAllowed, cors_headers, preflight, request_origin
 from runtime.errors import AgentApiError
 from runtime.metrics import agent_api_observe
-from runtime.parsing import VidRefused, body_size_check, request_parse
+from runtime.parsing import (
+    MAX_BATCH_BYTES,
+    MAX_BODY_BYTES,
+    BadEvent,
+    VidRefused,
+    body_size_check,
+    events_parse,
+    request_parse,
+)
 from runtime.reasons import Refusal
 from runtime.recent import recent_request_note
-from runtime.rendering import envelope_render
-from runtime.schema import agent_api_schema, bundle_schema
+from runtime.rendering import bad_event_item, batch_item, batch_render, envelope_render
+from runtime.schema import agent_api_schema, bundle_schema, goal_events_schema
 from runtime.throttling import TargetThrottle
 from targeting.useragent import trait_log
-from visitors.execution import vid_refused_count, visitor_commands_execute
+from visitors.batch import BatchEvent, goal_events_record
+from visitors.execution import invalid_events_count, vid_refused_count, visitor_commands_execute
 
 
 class AlwaysJson(BaseContentNegotiation):
@@ -74,6 +83,7 @@ class AgentApiBase(APIView):
     refusal: Refusal | None = None  # set by the exception handler when the request is refused
     commands = 0
     note_reasons: list[str] | None = None  # what the install page notes, when not the answer's
+    max_body_bytes = MAX_BODY_BYTES
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         started = time.perf_counter()
@@ -108,7 +118,7 @@ class AgentApiBase(APIView):
         if method not in self.http_method_names or not hasattr(self, method):
             # 405 before the key is read: a method no key could make work (SPEC §10)
             raise exceptions.MethodNotAllowed(request.method or "")
-        body_size_check(request.META.get("CONTENT_LENGTH"))
+        body_size_check(request.META.get("CONTENT_LENGTH"), self.max_body_bytes)
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
@@ -205,3 +215,60 @@ class AgentApiBundleView(AgentApiBase):
         # header (in the URL, the URL itself tells keys apart)
         patch_vary_headers(response, ["Origin", KEY_HEADER_NAME])
         return response
+
+
+class GoalEventsView(AgentApiBase):
+    """`POST /{account}/v3/goal-events[/{target-code}]`: up to 1,000 goal events of many
+    visitors from a REST target's back office (SPEC §4c), each judged as the same goal
+    sent alone would be, recorded together or not at all, with a verdict per event."""
+
+    max_body_bytes = MAX_BATCH_BYTES
+    _events: list[BatchEvent | BadEvent] | None = None
+
+    def _parsed(self, request: Request) -> list[BatchEvent | BadEvent]:
+        if self._events is None:
+            self._events = events_parse(request._request.body)
+        return self._events
+
+    def throttle_weight(self, request: Request) -> int:
+        """Each event counts one against the REST rate (an Express key: refused after)."""
+        if runtime_auth_of(request).target.is_express:
+            return 1
+        return max(1, len(self._parsed(request)))
+
+    def _record(self, request: Request) -> Response:
+        runtime = runtime_auth_of(request)
+        if runtime.target.is_express:
+            raise AgentApiError(
+                reasons.BATCH_OF_EXPRESS_TARGET,
+                f"Deploy target {runtime.target.code} is an Express target, whose key is "
+                "public: goal events are sent in batches with a REST target's key.",
+            )
+        parsed = self._parsed(request)
+        self.commands = len(parsed)
+        good = [event for event in parsed if isinstance(event, BatchEvent)]
+        results = iter(
+            goal_events_record(account=runtime.account, target=runtime.target, events=good)
+        )
+        items = []
+        bad_goals = []
+        for i, event in enumerate(parsed):
+            if isinstance(event, BadEvent):
+                items.append(bad_event_item(event, i))
+                bad_goals.append(event.goal)
+            else:
+                items.append(batch_item(next(results), i))
+        invalid_events_count(account=runtime.account, goal_codes=bad_goals)
+        return Response(batch_render(items))
+
+    @goal_events_schema("goal_events")
+    def post(self, request: Request, account: str) -> Response:
+        return self._record(request)
+
+
+class GoalEventsTargetView(GoalEventsView):
+    """`POST /{account}/v3/goal-events/{target-code}`: the key must be that target's."""
+
+    @goal_events_schema("goal_events_target")
+    def post(self, request: Request, account: str, target: str) -> Response:
+        return self._record(request)

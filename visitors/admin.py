@@ -93,7 +93,14 @@ class GoalEventAdmin(RawDataAdmin):
     """Recent goal events with their verdicts: read-only."""
 
     list_display = [
-        "received_at", "occurred_at", "goal", "vid", "channel", "value", "event_id", "verdict"
+        "received_at",
+        "occurred_at",
+        "goal",
+        "vid",
+        "channel",
+        "value",
+        "event_id",
+        "verdict",
     ]
     list_filter = [VerdictFilter, "channel", "goal", "account"]
     search_fields = ["event_id", "session", "vid", "goal__code"]

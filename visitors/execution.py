@@ -95,6 +95,13 @@ def vid_refused_count(*, account: AccountConf, goal_codes: Sequence[str]) -> Non
     _outcomes_note(account=account, outcomes=outcomes, now=timezone.now())
 
 
+def invalid_events_count(*, account: AccountConf, goal_codes: Sequence[str]) -> None:
+    """A batch's events of the wrong shape, counted in the goal diagnostics (those that
+    name one of the account's goals)."""
+    outcomes = [(code, reasons.INVALID_EVENT) for code in goal_codes if code in account.goals]
+    _outcomes_note(account=account, outcomes=outcomes, now=timezone.now())
+
+
 def _outcomes_note(
     *, account: AccountConf, outcomes: Sequence[tuple[str, str]], now: datetime
 ) -> None:
@@ -165,7 +172,23 @@ class _Plan:
     reached: dict[int, datetime] = field(default_factory=dict)  # goal id -> last event
     conditions: bool = False
     explain: bool = False
+    # a batch's (visitors.batch): goals credited to visitors by agent, as (agent id, goal
+    # id, "s:session" or "v:vid"), read and added to across its events; None for a request
+    # of one visitor, whose read folds this into each assignment's credited goals
+    credited_by: set[tuple[int, int, str]] | None = None
     _who: Who | None = None
+
+    def visitor_keys(self) -> list[str]:
+        visitor = self.visitor
+        keys = [f"s:{visitor.session}"] if visitor.session else []
+        return keys + ([f"v:{visitor.vid}"] if visitor.vid else [])
+
+    def credited_to_visitor(self, agent_id: int, goal_id: int) -> bool:
+        """Credited to this visitor in the agent by one of its own events (a batch's)."""
+        ledger = self.credited_by
+        return ledger is not None and any(
+            (agent_id, goal_id, key) in ledger for key in self.visitor_keys()
+        )
 
     def who(self) -> Who:
         """The visitor as selections see it, with the facts conditions read (built once,
@@ -459,6 +482,8 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     event = EventWrite(
         goal_id=goal.id, event_id=command.event_id, value=value, response={}, occurred_at=at
     )
+    if plan.writes.batch:
+        event.session, event.vid = visitor.session, visitor.vid
     condition_false = ""  # why the goal's condition is false, when it is
     if goal.when_holds is not None:
         facts = plan.facts() if command.time is None else replace(plan.facts(), now=at)
@@ -467,7 +492,9 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
     for agent_id in goal.agent_ids:
         agent = plan.account.agents_by_id[agent_id]
         mine = plan.mine(agent_id)
-        already_credited = any(goal.id in r.credited_goal_ids for r in mine)
+        already_credited = any(
+            goal.id in r.credited_goal_ids for r in mine
+        ) or plan.credited_to_visitor(agent_id, goal.id)
         match = goal_match(
             goal=goal,
             target_kind=plan.target.kind,
@@ -494,6 +521,8 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
                 variation_id=variation.id,
                 first=not already_credited,
             )
+            if plan.credited_by is not None:
+                plan.credited_by.update((agent.id, goal.id, k) for k in plan.visitor_keys())
         else:
             result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
     if result.credited:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -43,7 +43,8 @@ class SeenEvent:
 
     def same_visitor(self, *, session: str, vid: str | None) -> bool:
         """Sent by this visitor: the same session, or the same vid (SPEC §4)."""
-        return self.session == session or (vid is not None and self.vid == vid)
+        # a batch's event may name a vid alone (no session: "")
+        return bool(session) and self.session == session or (vid is not None and self.vid == vid)
 
 
 @dataclass
@@ -231,3 +232,94 @@ def _aware(value: datetime | str) -> datetime:
     if timezone.is_naive(value):
         value = timezone.make_aware(value, UTC)
     return value
+
+
+@dataclass
+class VisitorsState:
+    """What a batch of goal events of many visitors needs to know, read at once
+    (`visitors_state_read`)."""
+
+    assignments: list[AssignmentRow]  # credited goals and values: their own credits only
+    # (agent id, goal id, "s:session" or "v:vid"): goals credited in an agent through
+    # events of that session or vid (the once-rule's "this visitor", SPEC §4)
+    credited_by: set[tuple[int, int, str]]
+    events: dict[tuple[int, str], SeenEvent]
+    reached: dict[str, dict[int, datetime]]  # "s:…" or "v:…" -> goal id -> last event
+
+
+def visitors_state_read(
+    *,
+    agent_ids: Iterable[int],
+    sessions: Iterable[str],
+    vids: Iterable[str],
+    goal_ids: Iterable[int] = (),
+    event_keys: Iterable[tuple[int, str]] = (),
+    event_channel: str = "",
+    reached_goal_ids: Iterable[int] = (),
+) -> VisitorsState:
+    """`visitor_state_read` for many visitors at once (a batch of goal events): a fixed
+    number of queries whatever their number (at most four: assignments; their credits and
+    the visitors' credited events; the event ids already received; the goals conditions
+    read), each on the session and vid indexes."""
+    agent_ids, goal_ids = list(agent_ids), list(goal_ids)
+    sessions, vids = sorted(set(sessions) - {""}), sorted(set(vids))
+    who_a = Q(session__in=sessions) | Q(vid__in=vids)
+    rows: list[AssignmentRow] = []
+    if agent_ids and (sessions or vids):
+        found = Assignment.objects.filter(who_a, agent_id__in=agent_ids).values_list(
+            "id", "agent_id", "variation_id", "identity", "session", "vid", "target_kind",
+            "created_at", "confirmed_at", "policy",
+        )  # fmt: skip
+        rows = [
+            AssignmentRow(
+                id=v[0], agent_id=v[1], variation_id=v[2], identity=v[3], session=v[4],
+                vid=v[5], target_kind=v[6], created_at=_aware(v[7]),
+                confirmed_at=None if v[8] is None else _aware(v[8]), policy=v[9],
+            )
+            for v in found
+        ]  # fmt: skip
+    credited_by: set[tuple[int, int, str]] = set()
+    if rows and goal_ids:
+        by_id = {r.id: r for r in rows}
+        credits = Credit.objects.filter(
+            Q(assignment_id__in=list(by_id))
+            | Q(event__session__in=sessions, agent_id__in=agent_ids)
+            | Q(event__vid__in=vids, agent_id__in=agent_ids),
+            goal_id__in=goal_ids,
+        ).values_list(
+            "assignment_id", "agent_id", "goal_id", "value", "event__session", "event__vid"
+        )
+        for assignment_id, agent_id, goal_id, value, session, vid in credits:
+            row = by_id.get(assignment_id)
+            if row is not None:
+                row.credited_goal_ids.add(goal_id)
+                row.goal_values[goal_id] = row.goal_values.get(goal_id, 0.0) + float(value)
+            if session:
+                credited_by.add((agent_id, goal_id, f"s:{session}"))
+            if vid:
+                credited_by.add((agent_id, goal_id, f"v:{vid}"))
+    events: dict[tuple[int, str], SeenEvent] = {}
+    event_keys = set(event_keys)
+    if event_keys:
+        stored = GoalEvent.objects.filter(
+            channel=event_channel,
+            goal_id__in={g for g, _ in event_keys},
+            event_id__in={e for _, e in event_keys},
+        ).values_list("goal_id", "event_id", "response", "session", "vid")
+        for goal_id, stored_id, response, stored_session, stored_vid in stored:
+            if stored_id is not None and (goal_id, stored_id) in event_keys:
+                events[(goal_id, stored_id)] = SeenEvent(response, stored_session, stored_vid)
+    reached: dict[str, dict[int, datetime]] = {}
+    reached_goal_ids = list(reached_goal_ids)
+    if reached_goal_ids and (sessions or vids):
+        last = (
+            GoalEvent.objects.filter(who_a, goal_id__in=reached_goal_ids)
+            .values_list("goal_id", "session", "vid")
+            .annotate(at=Max("occurred_at"))
+        )
+        for goal_id, session, vid, at in last:
+            for key in ([f"s:{session}"] if session else []) + ([f"v:{vid}"] if vid else []):
+                mine = reached.setdefault(key, {})
+                if goal_id not in mine or at > mine[goal_id]:
+                    mine[goal_id] = _aware(at)
+    return VisitorsState(assignments=rows, credited_by=credited_by, events=events, reached=reached)

@@ -47,6 +47,9 @@ class EventWrite:
     response: dict[str, Any]
     occurred_at: datetime  # when it happened (`t`), the request's time when not sent
     credits: list[CreditWrite] = field(default_factory=list)
+    # a batch's event names its own visitor (goal-events); None: the request's
+    session: str | None = None
+    vid: str | None = None
 
 
 @dataclass
@@ -67,6 +70,7 @@ class RequestWrites:
     confirmed_rows: list[AssignmentRow] = field(default_factory=list)
     events: list[EventWrite] = field(default_factory=list)
     deltas: ReportDeltas = field(default_factory=ReportDeltas)
+    batch: bool = False  # events of several visitors, each naming its own (goal-events)
 
     @property
     def empty(self) -> bool:
@@ -169,8 +173,8 @@ def _save_orm(w: RequestWrites) -> None:
             account_id=w.account_id,
             goal_id=e.goal_id,
             event_id=e.event_id,
-            session=w.session,
-            vid=w.vid,
+            session=(e.session or "") if w.batch else w.session,
+            vid=e.vid if w.batch else w.vid,
             target_id=w.target_id,
             channel=w.channel,
             value=e.value,
@@ -324,17 +328,30 @@ def _save_postgresql(w: RequestWrites) -> None:
             e_response=pg_texts([json.dumps(e.response) for e in w.events]),
             e_at=pg_texts([e.occurred_at.isoformat() for e in w.events]),
         )
+        # a batch's events name their own visitors: two more columns (another statement
+        # text, prepared apart from the single request's)
+        own, own_columns, who = "", "", "%(session)s, %(vid)s::varchar"
+        if w.batch:
+            p.update(
+                e_session=pg_texts([e.session for e in w.events]),
+                e_vid=pg_texts([e.vid for e in w.events]),
+            )
+            own, own_columns, who = (
+                ", %(e_session)s::varchar[], %(e_vid)s::varchar[]",
+                "session, vid, ",
+                "session, vid",
+            )
         ctes.append(
             f"e_in AS (SELECT nextval(pg_get_serial_sequence('{e_table}', 'id')) AS id, v.* "
             "FROM unnest(%(e_goal)s::bigint[], %(e_event)s::varchar[], %(e_value)s::float8[], "
-            "%(e_response)s::jsonb[], %(e_at)s::timestamptz[]) WITH ORDINALITY AS "
-            "v(goal_id, event_id, value, response, occurred_at, ord))"
+            f"%(e_response)s::jsonb[], %(e_at)s::timestamptz[]{own}) WITH ORDINALITY AS "
+            f"v(goal_id, event_id, value, response, occurred_at, {own_columns}ord))"
         )
         ctes.append(
             f"new_e AS (INSERT INTO {e_table} (id, goal_id, event_id, value, response, "
             "account_id, session, vid, target_id, channel, received_at, occurred_at) "
-            "SELECT id, goal_id, event_id, value, response, %(account)s, %(session)s, "
-            "%(vid)s::varchar, %(target)s, %(channel)s, %(now)s, occurred_at "
+            f"SELECT id, goal_id, event_id, value, response, %(account)s, {who}, "
+            "%(target)s, %(channel)s, %(now)s, occurred_at "
             "FROM e_in ORDER BY ord)"
         )
     ctes += _aggregate_ctes(w, p)

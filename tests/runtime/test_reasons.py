@@ -73,6 +73,13 @@ def _bundle_of_rest_target(api, express_target, rest_target, client):
     return client.get(f"/ac-acme/v3/agent-api/js/dt-server?apikey={rest_target.api_key}")
 
 
+def _batch_of_express_target(api, express_target, rest_target, client):
+    return client.post(
+        f"/ac-acme/v3/goal-events?apikey={express_target.api_key}",
+        b'{"events": []}', content_type="application/json",
+    )  # fmt: skip
+
+
 # (the refusal, the call that earns it, the target kind it is counted under, whether the
 # key opened a target so that the install page notes it)
 CASES = [
@@ -88,6 +95,7 @@ CASES = [
     (reasons.THROTTLED, _throttled, "rest", True),
     (reasons.METHOD_NOT_ALLOWED, _method_not_allowed, "unauthenticated", False),
     (reasons.BUNDLE_OF_REST_TARGET, _bundle_of_rest_target, "rest", True),
+    (reasons.BATCH_OF_EXPRESS_TARGET, _batch_of_express_target, "express", True),
 ]
 
 

@@ -1,0 +1,129 @@
+"""Goal events of many visitors at once (SPEC §4c "Batch endpoint"): a back office's
+batch, or an import's slice of one.
+
+`goal_events_record` judges each event exactly as the same goal command sent alone with
+its session, vid and time would be (the same `_goal` of `visitors.execution`: the same
+credits, skips, replays, diagnostics and report counts), in order, so that a later event
+sees what an earlier one of the same visitor credited. What it costs does not grow in
+round trips with the number of events: one read of every visitor's state
+(`visitors_state_read`, at most four queries), one write of everything
+(`request_writes_save`: one statement on PostgreSQL), all of it or nothing.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError
+from django.utils import timezone
+
+from goals import reasons
+from goals.diagnostics import VID_NOT_ALLOWED
+from targets.choices import channel_of
+from targets.models import ALLOW_EXTERNAL_VID_LABEL
+from visitors.config import AccountConf, TargetConf
+from visitors.execution import RACE_RETRIES, _goal, _outcomes_note, _Plan, _relevant
+from visitors.request import GoalCommand, GoalResult, Visitor
+from visitors.selectors import AssignmentRow, visitors_state_read
+from visitors.writes import RequestWrites, request_writes_save
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One event of a batch: its visitor (session "" when it names a vid alone) and its
+    goal command."""
+
+    visitor: Visitor
+    command: GoalCommand
+
+
+def goal_events_record(
+    *,
+    account: AccountConf,
+    target: TargetConf,
+    events: Sequence[BatchEvent],
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[GoalResult]:
+    """Judge and record `events` arriving on `target` (a REST target); one result each,
+    in order. All recorded, or nothing (`dry_run`: judged, nothing recorded).
+    Raises django.db.DatabaseError when the database fails (the caller answers 503)."""
+    now = now or timezone.now()
+    commands = [event.command for event in events]
+    relevant = _relevant(account, commands)
+    for attempt in range(RACE_RETRIES):
+        state = visitors_state_read(
+            agent_ids=relevant.agent_ids,
+            sessions=(e.visitor.session for e in events),
+            vids=(e.visitor.vid for e in events if e.visitor.vid),
+            goal_ids=relevant.goal_ids,
+            event_keys=relevant.event_keys,  # read first: a batch sent again is the usual retry
+            event_channel=channel_of(target.kind),
+            reached_goal_ids=relevant.reached_goal_ids,
+        )
+        by_key: dict[str, list[AssignmentRow]] = {}
+        for row in state.assignments:
+            by_key.setdefault(f"s:{row.session}", []).append(row)
+            if row.vid:
+                by_key.setdefault(f"v:{row.vid}", []).append(row)
+        writes = RequestWrites(
+            account_id=account.id,
+            target_id=target.id,
+            target_kind=target.kind,
+            channel=channel_of(target.kind),
+            session="",
+            vid=None,
+            traits=[],
+            now=now,
+            batch=True,
+        )
+        seen = dict(state.events)
+        results = []
+        for event in events:
+            visitor = event.visitor
+            if visitor.vid and not target.allow_external_vid:
+                results.append(_vid_refused(event, target))
+                continue
+            keys = [f"s:{visitor.session}"] if visitor.session else []
+            keys += [f"v:{visitor.vid}"] if visitor.vid else []
+            rows = list({id(r): r for key in keys for r in by_key.get(key, ())}.values())
+            reached: dict[int, datetime] = {}
+            for key in keys:
+                for goal_id, at in state.reached.get(key, {}).items():
+                    reached[goal_id] = max(at, reached.get(goal_id, at))
+            plan = _Plan(
+                account=account,
+                target=target,
+                visitor=visitor,
+                now=now,
+                rows=rows,
+                by_identity={},  # goals make no assignments
+                seen_events=seen,
+                writes=writes,
+                reached=reached,
+                conditions=relevant.conditions,
+                credited_by=state.credited_by,
+            )
+            results.append(_goal(plan, event.command))
+        if dry_run:
+            return results
+        try:
+            request_writes_save(writes=writes)
+        except IntegrityError:  # a concurrent request won a race: judge again from the data
+            if attempt == RACE_RETRIES - 1:
+                raise
+            continue
+        outcomes = [(r.goal, outcome) for r in results for outcome in r.outcomes()]
+        _outcomes_note(account=account, outcomes=outcomes, now=now)
+        return results
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _vid_refused(event: BatchEvent, target: TargetConf) -> GoalResult:
+    return GoalResult(
+        goal=event.command.goal,
+        status=reasons.STATUS_ERR,
+        err=VID_NOT_ALLOWED,
+        detail=f"deploy target {target.code} does not allow passing a vid: turn on "
+        f"“{ALLOW_EXTERNAL_VID_LABEL}” on it",
+    )
