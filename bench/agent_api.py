@@ -4,12 +4,14 @@ In one run: a fresh database; the product under gunicorn with production setting
 (DEBUG off, persistent connections, throttling off); beside it the same stack serving a
 trivial DRF POST view (bench/floor_urls.py); wrk at 16 connections loading both in turn.
 For each scenario it prints requests/s, p50 and p99 latency, errors and the ratio to the
-floor. Then it grows the assignments table to --large rows and runs the scenarios again,
-printing the p50 and p99 ratios (flatness). Finally the RSS of each product worker.
+floor. Then the batch endpoint: goal events per second through goal-events, 1,000 per
+request, against the same goals one request each (scenario c). Then it grows the
+assignments table to --large rows and runs the scenarios again, printing the p50 and p99
+ratios (flatness). Finally the RSS of each product worker.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python bench/agent_api.py [--seconds 10] [--rounds 3] [--workers 6]
-            [--threads 1] [--large 10000000]
+            [--threads 1] [--large 10000000] [--batch-events 40000]
 
 Needs wrk (Debian package) and gunicorn (pip install -e '.[bench]').
 """
@@ -366,6 +368,46 @@ def _round(keys: dict, args, label: str) -> dict:
     return results
 
 
+def _batch_events_per_second(keys: dict, *, events: int, size: int, connections: int) -> float:
+    """Events per second through `POST /goal-events`: `events` goals of as many visitors
+    (each assigned on the Express target first), `size` per request, sent over
+    `connections` connections at once; the same goals as scenario c, batched."""
+    import http.client
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = f"{random.getrandbits(32):x}"
+    prefix = f"b{run}-"
+    _assignments_load(count=events, prefix=prefix, vid=True)
+    bodies = [
+        json.dumps({"events": [
+            {"vid": f"{prefix}{n}", "g": "g-purchase", "v": 9.5, "id": f"{run}-{n}"}
+            for n in range(start, min(start + size, events))
+        ]}).encode()
+        for start in range(0, events, size)
+    ]  # fmt: skip
+    path = f"/ac-bench/v3/goal-events?apikey={keys['rest']}"
+
+    def send(chunk: list[bytes]) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", PRODUCT_PORT, timeout=120)
+        credited = 0
+        for body in chunk:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            answer = json.loads(conn.getresponse().read())
+            credited += answer["data"]["counts"]["ok"]
+        conn.close()
+        return credited
+
+    chunks = [bodies[i::connections] for i in range(connections)]
+    began = time.monotonic()
+    with ThreadPoolExecutor(connections) as pool:
+        credited = sum(pool.map(send, chunks))
+    seconds = time.monotonic() - began
+    if credited != events:
+        print(f"  (batch: {credited:,} of {events:,} events credited)")
+    return events / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -380,6 +422,10 @@ def main() -> None:
         help="visitors loaded for each run of the REST goal scenario (one per request)",
     )  # fmt: skip
     parser.add_argument("--large", type=int, default=10_000_000, help="0: skip flatness")
+    parser.add_argument(
+        "--batch-events", type=int, default=40_000,
+        help="goal events sent through goal-events, 1,000 per request (0: skip)",
+    )  # fmt: skip
     args = parser.parse_args()
     env = _env(_database(postgres_url_or_exit()))
     keys = _setup(env, args.vids)
@@ -398,6 +444,15 @@ def main() -> None:
                 _wrk(port, warm, 3, args.connections)
             os.unlink(warm)
         small = _round(keys, args, "small tables")
+        if args.batch_events:
+            single = small[GOAL]["rps"]  # one event per request
+            _batch_events_per_second(keys, events=4000, size=1000, connections=4)  # warm
+            batched = _batch_events_per_second(
+                keys, events=args.batch_events, size=1000, connections=4
+            )
+            print(f"\nREST goals: {single:,.0f} events/s one request each (scenario c), "
+                  f"{batched:,.0f} events/s through goal-events, 1,000 per request: "
+                  f"{batched / single:.1f}x (target >= 15x)")  # fmt: skip
         one, ten = small["a first selection"], small["d mixed, 10 commands"]
         print(f"\n10-command request costs {one['rps'] / ten['rps']:.2f}x a 1-command one "
               f"in throughput, {ten['cpu_ms'] / one['cpu_ms']:.2f}x in CPU per request "

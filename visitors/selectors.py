@@ -1,5 +1,6 @@
 """Reads of a visitor's raw data for the agent-api: assignments, once-credits, event ids."""
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from agents.reasons import POLICY_RANDOM
 from visitors.models import Assignment, Credit, GoalEvent
-from visitors.statements import pg_ints, statement_fetch
+from visitors.statements import Rows, pg_ints, pg_texts, statement_fetch
 
 
 @dataclass
@@ -260,37 +261,28 @@ def visitors_state_read(
     """`visitor_state_read` for many visitors at once (a batch of goal events): a fixed
     number of queries whatever their number (at most four: assignments; their credits and
     the visitors' credited events; the event ids already received; the goals conditions
-    read), each on the session and vid indexes."""
+    read), each on the session and vid indexes. On PostgreSQL each list goes as one array
+    parameter (a statement of fixed text, whatever the batch: no thousand placeholders to
+    build and parse)."""
     agent_ids, goal_ids = list(agent_ids), list(goal_ids)
     sessions, vids = sorted(set(sessions) - {""}), sorted(set(vids))
     who_a = Q(session__in=sessions) | Q(vid__in=vids)
     rows: list[AssignmentRow] = []
     if agent_ids and (sessions or vids):
-        found = Assignment.objects.filter(who_a, agent_id__in=agent_ids).values_list(
-            "id", "agent_id", "variation_id", "identity", "session", "vid", "target_kind",
-            "created_at", "confirmed_at", "policy",
-        )  # fmt: skip
         rows = [
             AssignmentRow(
                 id=v[0], agent_id=v[1], variation_id=v[2], identity=v[3], session=v[4],
                 vid=v[5], target_kind=v[6], created_at=_aware(v[7]),
                 confirmed_at=None if v[8] is None else _aware(v[8]), policy=v[9],
             )
-            for v in found
+            for v in _assignments_of(agent_ids, sessions, vids)
         ]  # fmt: skip
     credited_by: set[tuple[int, int, str]] = set()
     if rows and goal_ids:
         by_id = {r.id: r for r in rows}
-        credits = Credit.objects.filter(
-            Q(assignment_id__in=list(by_id))
-            | Q(event__session__in=sessions, agent_id__in=agent_ids)
-            | Q(event__vid__in=vids, agent_id__in=agent_ids),
-            goal_id__in=goal_ids,
-        ).values_list(
-            "assignment_id", "agent_id", "goal_id", "value", "event__session", "event__vid"
-        )
-        for assignment_id, agent_id, goal_id, value, session, vid in credits:
-            row = by_id.get(assignment_id)
+        credits = _credits_of([r.id for r in rows if r.id], agent_ids, goal_ids, sessions, vids)
+        for assignment_id, agent_id, goal_id, value, session, vid, own in credits:
+            row = by_id.get(assignment_id) if own else None
             if row is not None:
                 row.credited_goal_ids.add(goal_id)
                 row.goal_values[goal_id] = row.goal_values.get(goal_id, 0.0) + float(value)
@@ -301,12 +293,9 @@ def visitors_state_read(
     events: dict[tuple[int, str], SeenEvent] = {}
     event_keys = set(event_keys)
     if event_keys:
-        stored = GoalEvent.objects.filter(
-            channel=event_channel,
-            goal_id__in={g for g, _ in event_keys},
-            event_id__in={e for _, e in event_keys},
-        ).values_list("goal_id", "event_id", "response", "session", "vid")
-        for goal_id, stored_id, response, stored_session, stored_vid in stored:
+        for goal_id, stored_id, response, stored_session, stored_vid in _events_of(
+            event_keys, event_channel
+        ):
             if stored_id is not None and (goal_id, stored_id) in event_keys:
                 events[(goal_id, stored_id)] = SeenEvent(response, stored_session, stored_vid)
     reached: dict[str, dict[int, datetime]] = {}
@@ -323,3 +312,82 @@ def visitors_state_read(
                 if goal_id not in mine or at > mine[goal_id]:
                     mine[goal_id] = _aware(at)
     return VisitorsState(assignments=rows, credited_by=credited_by, events=events, reached=reached)
+
+
+_A_COLUMNS = "id, agent_id, variation_id, identity, session, vid, target_kind, created_at, confirmed_at, policy"  # noqa: E501
+
+
+def _assignments_of(agent_ids: list[int], sessions: list[str], vids: list[str]) -> Rows:
+    if connection.vendor != "postgresql":
+        return list(
+            Assignment.objects.filter(
+                Q(session__in=sessions) | Q(vid__in=vids), agent_id__in=agent_ids
+            ).values_list(*_A_COLUMNS.split(", "))
+        )
+    a = Assignment._meta.db_table
+    # a branch per index (session, agent) and (vid, agent): a plan made once for every
+    # batch (prepared) uses them whatever the arrays hold
+    return statement_fetch(
+        sql=f"SELECT {_A_COLUMNS} FROM {a} WHERE session = ANY(%s::varchar[]) "
+        f"AND agent_id = ANY(%s::bigint[]) UNION SELECT {_A_COLUMNS} FROM {a} "
+        "WHERE vid = ANY(%s::varchar[]) AND agent_id = ANY(%s::bigint[])",
+        params=[pg_texts(sessions), pg_ints(agent_ids), pg_texts(vids), pg_ints(agent_ids)],
+    )
+
+
+def _credits_of(
+    assignment_ids: list[int],
+    agent_ids: list[int],
+    goal_ids: list[int],
+    sessions: list[str],
+    vids: list[str],
+) -> Rows:
+    """(assignment, agent, goal, value, session, vid, own): credits of `goal_ids` to those
+    assignments (own 1), and those in those agents through events of those sessions or
+    vids (own 0, with the event's session or vid)."""
+    if connection.vendor != "postgresql":
+        own = Credit.objects.filter(assignment_id__in=assignment_ids, goal_id__in=goal_ids)
+        rows = [(*r, None, None, 1) for r in own.values_list(
+            "assignment_id", "agent_id", "goal_id", "value")]  # fmt: skip
+        through = Credit.objects.filter(
+            Q(event__session__in=sessions) | Q(event__vid__in=vids),
+            goal_id__in=goal_ids, agent_id__in=agent_ids,
+        ).values_list("assignment_id", "agent_id", "goal_id", "value", "event__session",
+                      "event__vid")  # fmt: skip
+        return rows + [(*r, 0) for r in through]
+    c, e = Credit._meta.db_table, GoalEvent._meta.db_table
+    by_event = (
+        "SELECT c.assignment_id, c.agent_id, c.goal_id, c.value, {session}, {vid}, 0 "
+        f"FROM {e} e JOIN {c} c ON c.event_id = e.id WHERE e.{{who}} = ANY(%s::varchar[]) "
+        "AND e.goal_id = ANY(%s::bigint[]) AND c.agent_id = ANY(%s::bigint[])"
+    )
+    return statement_fetch(
+        sql=f"SELECT assignment_id, agent_id, goal_id, value, NULL, NULL, 1 FROM {c} "
+        "WHERE assignment_id = ANY(%s::bigint[]) AND goal_id = ANY(%s::bigint[]) UNION ALL "
+        + by_event.format(session="e.session", vid="NULL", who="session")
+        + " UNION ALL "
+        + by_event.format(session="NULL", vid="e.vid", who="vid"),
+        params=[pg_ints(assignment_ids), pg_ints(goal_ids),
+                pg_texts(sessions), pg_ints(goal_ids), pg_ints(agent_ids),
+                pg_texts(vids), pg_ints(goal_ids), pg_ints(agent_ids)],
+    )  # fmt: skip
+
+
+def _events_of(event_keys: set[tuple[int, str]], channel: str) -> Rows:
+    """The events already received with those (goal id, event id) through `channel`."""
+    if connection.vendor != "postgresql":
+        stored = GoalEvent.objects.filter(
+            channel=channel,
+            goal_id__in={g for g, _ in event_keys},
+            event_id__in={i for _, i in event_keys},
+        ).values_list("goal_id", "event_id", "response", "session", "vid")
+        return [row for row in stored if (row[0], row[1]) in event_keys]
+    e = GoalEvent._meta.db_table
+    keys = sorted(event_keys)
+    found = statement_fetch(
+        sql=f"SELECT e.goal_id, e.event_id, e.response, e.session, e.vid FROM {e} e "
+        "JOIN unnest(%s::bigint[], %s::varchar[]) AS k(goal_id, event_id) "
+        "ON e.goal_id = k.goal_id AND e.event_id = k.event_id WHERE e.channel = %s",
+        params=[pg_ints([g for g, _ in keys]), pg_texts([i for _, i in keys]), channel],
+    )
+    return [(g, i, json.loads(r) if isinstance(r, str) else r, s, v) for g, i, r, s, v in found]
