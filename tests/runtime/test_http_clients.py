@@ -98,3 +98,31 @@ def test_script_selection__default_user_agent__recorded_not_a_bot(
     item = answer["data"]["items"][0]
     assert item["p"] == "r", answer  # a new assignment, not "b" (a bot: nothing recorded)
     assert Assignment.objects.filter(identity=f"v:{vid}").count() == 1
+
+
+@pytest.mark.parametrize("client_name", list(CLIENTS))
+def test_back_office_batch__each_client__a_verdict_per_event(
+    client_name, live_server, agent, express_target, rest_target, tmp_path
+):
+    """The batch endpoint (SPEC §4c) from a back office's script: whatever Content-Type the
+    client sends by default (form-encoded for curl and urllib, none for node), the body is
+    read as JSON and each event is answered."""
+    from visitors.models import GoalEvent
+
+    vid = f"office-{client_name}"
+    page = (
+        f"{live_server.url}/ac-acme/v3/agent-api?apikey={express_target.api_key}"
+        f"&session=p-{vid}&vid={vid}"
+    )
+    CLIENTS[client_name](page, '[{"a": "a-hero"}]', tmp_path)
+    url = f"{live_server.url}/ac-acme/v3/goal-events?apikey={rest_target.api_key}"
+    body = json.dumps({"events": [
+        {"vid": vid, "g": "g-purchase", "v": 12.5, "id": f"order-{client_name}"},
+        {"vid": vid, "g": "g-purchase", "v": "twelve"},
+    ]})  # fmt: skip
+    answer = json.loads(CLIENTS[client_name](url, body, tmp_path))
+    items = answer["data"]["items"]
+    assert [(i["i"], i["s"]) for i in items] == [(0, "ok"), (1, "err")]
+    assert items[1]["err"] == "invalid_event"
+    assert answer["data"]["counts"] == {"ok": 1, "none": 0, "err": 1, "replay": 0}
+    assert GoalEvent.objects.get(event_id=f"order-{client_name}").value == 12.5
