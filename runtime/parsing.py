@@ -24,7 +24,7 @@ from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem, ua_traits
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
-from visitors.batch import BatchEvent
+from visitors.batch import BadEvent, BatchEvent, event_of
 from visitors.config import TargetConf
 from visitors.request import (
     Command,
@@ -338,15 +338,6 @@ def _debug(raw: str | None) -> bool:
 
 MAX_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
-EVENT_KEYS = frozenset({"session", "vid", "g", "v", "id", "t", "traits", "inputs"})
-
-
-@dataclass(frozen=True)
-class BadEvent:
-    """An event of the wrong shape: its item's `invalid_event`, `detail` naming the field."""
-
-    goal: str
-    detail: str
 
 
 def events_parse(raw: bytes) -> list[BatchEvent | BadEvent]:
@@ -369,68 +360,4 @@ def events_parse(raw: bytes) -> list[BatchEvent | BadEvent]:
         raise AgentApiError(
             reasons.BAD_REQUEST, f"Too many events: {len(events)}; at most {MAX_EVENTS}."
         )
-    return [_event(raw_event) for raw_event in events]
-
-
-def _event(raw: Any) -> BatchEvent | BadEvent:
-    if not isinstance(raw, dict):
-        return BadEvent("", 'an event is an object {"g": ..., "session" or "vid": ...}')
-    goal = raw.get("g")
-    shown_goal = goal if isinstance(goal, str) and text_ok(goal) else ""
-    unknown = sorted(str(k) for k in raw if k not in EVENT_KEYS)
-    if unknown:
-        return BadEvent(shown_goal, f"{unknown[0][:40]!r}: unknown field")
-    if not isinstance(goal, str) or not goal or not text_ok(goal):
-        return BadEvent(shown_goal, f'"g": a non-empty string of {BAD_TEXT_RULE}')
-    session, vid = raw.get("session"), raw.get("vid")
-    if session is None and vid is None:
-        return BadEvent(goal, '"session" or "vid": at least one is required')
-    if session is not None and (not isinstance(session, str) or not printable_id(session)):
-        return BadEvent(goal, '"session": 1 to 128 printable characters')
-    if vid is not None and (not isinstance(vid, str) or vid_problem(vid)):
-        why = vid_problem(vid) if isinstance(vid, str) else "it is not a string"
-        return BadEvent(goal, f'"vid": refused: {why}')
-    value = raw.get("v")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        return BadEvent(goal, '"v": a number')
-    event_id = raw.get("id")
-    if event_id is not None and (not isinstance(event_id, str) or not printable_id(event_id)):
-        return BadEvent(goal, '"id": 1 to 128 printable characters')
-    t = raw.get("t")
-    if t is not None and (isinstance(t, bool) or not isinstance(t, str | int | float)):
-        return BadEvent(goal, f'"t": {T_RULE}')
-    traits: tuple[str, ...] = ()
-    if raw.get("traits") is not None:
-        parsed = traits_parse(raw["traits"]) if isinstance(raw["traits"], str) else None
-        if parsed is None:
-            return BadEvent(goal, f'"traits": {TRAITS_RULE}')
-        traits = parsed
-    inputs = raw.get("inputs")
-    if inputs is not None and inputs != {}:
-        problem = inputs_problem(inputs)
-        if problem is None and not all(
-            text_ok(k) and (not isinstance(v, str) or text_ok(v)) for k, v in inputs.items()
-        ):
-            problem = f'"inputs" must hold {BAD_TEXT_RULE}.'
-        if problem is not None:
-            return BadEvent(goal, problem)
-    at = event_time_parse(t) if t is not None else None
-    try:
-        v = None if value is None else float(value)
-    except OverflowError:
-        v = math.inf  # the item's invalid_value
-    return BatchEvent(
-        visitor=Visitor(
-            session=session or "",
-            vid=vid,
-            traits=traits,
-            inputs=MappingProxyType(dict(inputs or {})),
-        ),
-        command=GoalCommand(
-            goal=goal,
-            value=v,
-            event_id=event_id,
-            time=at,
-            time_error="" if t is None or at is not None else f"t must be {T_RULE}",
-        ),
-    )
+    return [event_of(raw_event) for raw_event in events]

@@ -7,7 +7,7 @@ md; every goal item g, s, rs. `skipped`, `replay` and `warnings` are our additio
 from typing import Any
 
 from goals.reasons import BOT, INVALID_EVENT, NO_SELECTION, STATUS_ERR, STATUS_NONE, STATUS_OK
-from runtime.parsing import BadEvent
+from visitors.batch import BadEvent
 from visitors.request import ExecutionResult, GoalResult, SelectionResult
 
 

@@ -39,7 +39,6 @@ from runtime.metrics import agent_api_observe
 from runtime.parsing import (
     MAX_BATCH_BYTES,
     MAX_BODY_BYTES,
-    BadEvent,
     VidRefused,
     body_size_check,
     events_parse,
@@ -51,7 +50,7 @@ from runtime.rendering import bad_event_item, batch_item, batch_render, envelope
 from runtime.schema import agent_api_schema, bundle_schema, goal_events_schema
 from runtime.throttling import TargetThrottle
 from targeting.useragent import trait_log
-from visitors.batch import BatchEvent, goal_events_record
+from visitors.batch import BadEvent, BatchEvent, goal_events_record
 from visitors.execution import invalid_events_count, vid_refused_count, visitor_commands_execute
 
 

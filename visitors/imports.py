@@ -1,0 +1,122 @@
+"""Goal events from a file (SPEC §4c "Offline import"): a back office's export, read a
+row at a time, so memory stays flat whatever the file's size.
+
+`import_rows` reads CSV (a header of `vid`, `session`, `g`, `v`, `id`, `t`, `traits`) or
+NDJSON (an object per line with those keys) from bytes, and yields each row as an event
+(what `visitors.batch.event_of` checks) or as the reason it is no event, with its line
+number. A row without `id` gets one derived from its content, so importing the same file
+twice records nothing the second time. A file that cannot be read as such at all (a
+wrong header, not UTF-8) raises `ImportFileError` naming the line.
+"""
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+IMPORT_COLUMNS = ("vid", "session", "g", "v", "id", "t", "traits")
+FORMATS = ("csv", "ndjson")
+
+
+class ImportFileError(Exception):
+    """The file cannot be read as goal events (the message names the line)."""
+
+
+Row = tuple[int, dict[str, Any] | str]  # (line, event) or (line, why it is no event)
+
+
+def import_format_of(name: str) -> str:
+    """The format a file's name says (NDJSON for .ndjson / .jsonl), else CSV."""
+    return "ndjson" if name.lower().endswith((".ndjson", ".jsonl")) else "csv"
+
+
+def import_rows(stream: BinaryIO, fmt: str) -> Iterator[Row]:
+    """The rows of `stream` in format `fmt`, each an event with an id, or why not."""
+    lines = _utf8_lines(stream)
+    rows = _csv_rows(lines) if fmt == "csv" else _ndjson_rows(lines)
+    for line, row in rows:
+        if isinstance(row, dict) and row.get("id") in (None, ""):
+            row["id"] = content_id(row)
+        yield line, row
+
+
+def content_id(row: dict[str, Any]) -> str:
+    """An event id made of what the row says (the same row: the same id)."""
+    facts = {k: row.get(k) for k in IMPORT_COLUMNS if k != "id"}
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+    return f"imp-{digest[:32]}"
+
+
+def _utf8_lines(stream: BinaryIO) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield decoder.decode(raw)
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"line {number}: not UTF-8 text: save the file as UTF-8"
+            ) from None
+
+
+def _csv_rows(lines: Iterable[str]) -> Iterator[Row]:
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ImportFileError(f"line 1: {exc}") from None
+    columns = [c.strip() for c in header]
+    unknown = [c for c in columns if c not in IMPORT_COLUMNS]
+    if unknown or "g" not in columns or not {"vid", "session"} & set(columns):
+        raise ImportFileError(
+            f"line 1: the header must name g, vid or session, and optionally v, id, t, "
+            f"traits (found {', '.join(columns)[:200]})"
+        )
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # an open quote at the end: a truncated line
+            yield reader.line_num, f"not a CSV row ({exc}): a truncated line?"
+            return
+        line = reader.line_num
+        if not cells or cells == [""]:
+            continue
+        if len(cells) != len(columns):
+            yield (
+                line,
+                f"{len(cells)} fields where the header has {len(columns)}: a truncated line?",
+            )
+            continue
+        yield line, {k: _cell(k, v) for k, v in zip(columns, cells, strict=True) if v != ""}
+
+
+def _cell(column: str, value: str) -> Any:
+    """A CSV cell as the event's field: v a number, t milliseconds when all digits."""
+    if column == "v":
+        try:
+            return float(value)
+        except ValueError:
+            return value  # refused as the event's "v"
+    if column == "t" and value.isdigit():
+        return int(value)
+    return value
+
+
+def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
+    for line, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except (ValueError, RecursionError):
+            yield line, "not a JSON object: a truncated line?"
+            continue
+        if not isinstance(row, dict):
+            yield line, "not a JSON object"
+            continue
+        yield line, row
