@@ -61,3 +61,11 @@ class VisitorsConfig(AppConfig):
             post_delete.connect(_config_changed, sender=model, dispatch_uid=f"cfg-del-{model}")
         for through in (Agent.goals.through, Agent.targets.through):
             m2m_changed.connect(_config_changed, sender=through, dispatch_uid=f"cfg-m2m-{through}")
+        from accounts.audit import audit_register
+        from visitors.models import GoalReplay
+
+        # a replay of skipped goal events, with who ran it (SPEC §4c)
+        audit_register(
+            GoalReplay,
+            fields=["goal_code", "reasons", "since", "until", "events", "credited", "credits"],
+        )

@@ -451,7 +451,11 @@ def _goal_accepted(plan: _Plan, command: GoalCommand) -> tuple[GoalConf, float] 
     return GoalResult(goal=command.goal, status=reasons.STATUS_ERR, err=err, detail=detail)
 
 
-def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
+def _goal(
+    plan: _Plan, command: GoalCommand, *, agents_done: frozenset[int] = frozenset()
+) -> GoalResult:
+    """Decide a goal command; `agents_done` (a replay of a stored event) are the agents it
+    was already credited in, left as they are."""
     accepted = _goal_accepted(plan, command)
     if isinstance(accepted, GoalResult):
         return accepted
@@ -490,6 +494,8 @@ def _goal(plan: _Plan, command: GoalCommand) -> GoalResult:
         if not goal.when_holds(facts, ""):
             _, condition_false = condition_explain(goal.when, facts, "")
     for agent_id in goal.agent_ids:
+        if agent_id in agents_done:
+            continue
         agent = plan.account.agents_by_id[agent_id]
         mine = plan.mine(agent_id)
         already_credited = any(

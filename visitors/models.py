@@ -231,3 +231,28 @@ class ConfigVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.version}"
+
+
+class GoalReplay(models.Model):
+    """A replay of skipped goal events (SPEC §4c): what was judged again, by whom (the
+    audit log records its creation with its actor), and how many it credited."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    goal_code = models.CharField(max_length=64, blank=True)  # blank: every goal
+    reasons = models.CharField(max_length=300)
+    since = models.DateTimeField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    events = models.PositiveIntegerField("events judged again", default=0)
+    credited = models.PositiveIntegerField("events credited", default=0)
+    credits = models.PositiveIntegerField("credits made", default=0)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "goal replay"
+
+    def __str__(self) -> str:
+        return f"{self.goal_code or 'every goal'}: {self.credited} of {self.events} credited"
+
+    def get_additional_data(self) -> dict[str, int]:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)

@@ -478,3 +478,25 @@ def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
         )
         ctes.append(_GOAL_DAY_CTE)
     return ctes
+
+
+def replay_writes_save(*, writes: RequestWrites, event_pk: int, response: dict[str, Any]) -> None:
+    """Record what judging a stored goal event again credited (`visitors.replay`): its new
+    credits, tied to the event already stored, the aggregates they add to, and its new
+    answer; all or nothing. Raises IntegrityError when a concurrent request credited the
+    same once-goal first."""
+    [event] = writes.events
+    with transaction.atomic():
+        Credit.objects.bulk_create(
+            Credit(
+                account_id=writes.account_id, event_id=event_pk, goal_id=event.goal_id,
+                agent_id=c.agent_id, variation_id=c.variation_id,
+                assignment_id=_stored_id(c.assignment), value=event.value,
+                channel=writes.channel, first=c.first, created_at=writes.now,
+            )
+            for c in event.credits
+        )  # fmt: skip
+        GoalEvent.objects.filter(pk=event_pk).update(response=response)
+        with connection.cursor() as cursor:
+            for sql, params in _aggregate_statements(writes):
+                cursor.execute(sql, params)

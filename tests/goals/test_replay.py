@@ -1,0 +1,97 @@
+"""Replaying skipped goals (SPEC §4c): goal events skipped for a setting since fixed are
+judged again at their own time and credited, never twice; the event's stored answer
+becomes its verdict; each replay is kept in the audit log with who ran it."""
+
+import io
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import CommandError, call_command
+
+from goals import reasons
+from reports.models import GoalDay
+from visitors.models import Credit, GoalEvent, GoalReplay
+
+pytestmark = pytest.mark.django_db
+
+
+def _replay(*extra):
+    out = io.StringIO()
+    call_command("replay_goals", "--account", "ac-acme", *extra, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def skipped(api, agent, express_target, rest_target, purchase_goal):
+    """Two visitors' purchases, sent while "Goal events to be sent via REST API" was off."""
+    purchase_goal.rest_send = False
+    purchase_goal.save()
+    for vid in ("lana", "omar"):
+        api.data(express_target, [{"a": "a-hero"}], session=f"p-{vid}", vid=vid)
+        [item] = api.data(
+            rest_target,
+            [{"g": "g-purchase", "v": 10, "id": f"o-{vid}"}],
+            session=f"srv-{vid}",
+            vid=vid,
+        )["items"]
+        assert [s["reason"] for s in item["skipped"]] == [reasons.REST_SEND_NOT_ENABLED]
+    purchase_goal.rest_send = True  # the setting fixed
+    purchase_goal.save()
+    return purchase_goal
+
+
+def test_replay__after_turning_the_rest_option_on__credited(skipped, api, rest_target):
+    out = _replay()
+    assert "Judged 2 stored goal events again. Credited 2 of them (2 credits)." in out
+    assert "rest_send_not_enabled" in out
+    assert Credit.objects.count() == 2
+    assert sum(GoalDay.objects.values_list("conversions", flat=True)) == 2
+    event = GoalEvent.objects.get(event_id="o-lana")
+    assert event.response["s"] == "ok"  # the stored answer is the new verdict
+    # a retry of its id now answers the new verdict
+    [again] = api.data(rest_target, [{"g": "g-purchase", "v": 10, "id": "o-lana"}],
+                       session="srv-lana", vid="lana")["items"]  # fmt: skip
+    assert (again["s"], again["replay"]) == ("ok", True)
+
+
+def test_replay__twice__never_credits_twice(skipped):
+    _replay()
+    out = _replay()
+    assert "Judged 0 stored goal events again" in out
+    assert Credit.objects.count() == 2
+
+
+def test_replay__dry_run__counts_and_credits_nothing(skipped):
+    out = _replay("--dry-run")
+    assert "Would credit 2 of them" in out
+    assert not Credit.objects.exists()
+    assert not GoalReplay.objects.exists()
+
+
+def test_replay__only_the_reasons_asked(skipped):
+    assert "Judged 0" in _replay("--reason", "outside_window")
+    assert not Credit.objects.exists()
+
+
+def test_replay__once_rule_holds_across_events(skipped, api, rest_target):
+    """A visitor credited since by a new purchase: the old skipped one stays uncredited."""
+    api.data(rest_target, [{"g": "g-purchase", "v": 3, "id": "o-new"}], session="s2", vid="lana")
+    _replay()
+    lana = GoalEvent.objects.get(event_id="o-lana")
+    assert [s["reason"] for s in lana.response["skipped"]] == [reasons.ALREADY_CREDITED]
+    assert Credit.objects.filter(event__vid="lana").count() == 1
+
+
+def test_replay__kept_in_the_audit_log_with_its_actor(skipped):
+    _replay()
+    run = GoalReplay.objects.get()
+    assert (run.events, run.credited, run.credits) == (2, 2, 2)
+    entry = LogEntry.objects.get_for_object(run).get()
+    assert entry.additional_data["actor"] == "command replay_goals"
+
+
+def test_replay__errors(skipped):
+    with pytest.raises(CommandError, match="No goal"):
+        _replay("--goal", "g-none")
+    with pytest.raises(CommandError, match="not a date"):
+        _replay("--since", "yesterday")
