@@ -8,24 +8,11 @@ from typing import Any
 
 from goals.reasons import BOT, INVALID_EVENT, NO_SELECTION, STATUS_ERR, STATUS_NONE, STATUS_OK
 from visitors.batch import BadEvent
-from visitors.request import ExecutionResult, GoalResult, SelectionResult
+from visitors.request import ExecutionResult, GoalResult, SelectionResult, goal_item
 
 
 def selection_item(item: SelectionResult) -> dict[str, Any]:
     return {"a": item.agent, "c": item.variation, "p": item.policy, "s": item.status, "md": item.md}
-
-
-def goal_item(item: GoalResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"g": item.goal, "s": item.status, "rs": item.credited}
-    if item.err:
-        out["err"] = item.err
-    else:
-        out["skipped"] = item.skipped
-    if item.time is not None:
-        out["t"] = item.time
-    if item.replay:
-        out["replay"] = True
-    return out
 
 
 def envelope_render(

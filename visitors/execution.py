@@ -618,3 +618,62 @@ def selection_explain(
         traits=list(visitor.traits),
         notes=notes,
     )
+
+
+def goal_explain(
+    *,
+    account: AccountConf,
+    target: TargetConf,
+    goal_code: str,
+    session: str,
+    vid: str | None = None,
+    value: float | None = None,
+    time: datetime | None = None,
+    inputs: Mapping[str, str] | None = None,
+    traits: tuple[str, ...] = (),
+    now: datetime | None = None,
+    time_error: str = "",
+) -> tuple[GoalResult, list[str], list[str]]:
+    """The goal item that sending this goal now would answer (SPEC §4c "Explaining a
+    goal"), decided exactly as `visitor_commands_execute` decides it, with a log that
+    names, per agent tracking the goal, the assignment found (or not) and the rule that
+    decided; nothing is recorded. Returns (the item, the log, notes)."""
+    notes = []
+    if vid is not None and not target.allow_external_vid:
+        notes.append(f"vid ignored: {target.code} does not allow passing it")
+        if not target.is_express:
+            notes.append("sent to this REST target with a vid, the request would be refused (403)")
+        vid = None
+    if (time is not None or time_error) and target.is_express:
+        notes.append("t ignored on an Express target: the arrival time is used")
+        time, time_error = None, ""
+    visitor = Visitor(session=session, vid=vid, traits=traits, inputs=dict(inputs or {}))
+    command = GoalCommand(goal=goal_code, value=value, time=time, time_error=time_error)
+    plan = _plan_read(account, target, visitor, [command], now or timezone.now(), read_events=False)
+    result = _goal(plan, command)  # its writes are dropped, never saved
+    goal = account.goals.get(goal_code)
+    log = []
+    if goal is not None and not result.err:
+        outcome = {c["a"]: "credited" for c in result.credited}
+        outcome.update({s["a"]: s["reason"] for s in result.skipped})
+        for agent_id in goal.agent_ids:
+            agent = account.agents_by_id[agent_id]
+            mine = sorted(plan.mine(agent_id), key=lambda r: r.confirmed_at or r.created_at)
+            if not mine:
+                log.append(f"{agent.code}: no assignment of this session or vid")
+                continue
+            found = "; ".join(
+                f"{_variation_code(agent, r.variation_id)} made {r.created_at:%Y-%m-%d %H:%M:%S}"
+                f" UTC by {'vid' if vid and r.vid == vid else 'session'} on a "
+                f"{r.target_kind} target" + ("" if r.confirmed_at else " (provisional)")
+                for r in mine
+            )
+            decided = outcome.get(agent.code, "")
+            words = "credited" if decided == "credited" else reasons.WORDS.get(decided, decided)
+            log.append(f"{agent.code}: {found}: {words}")
+    log.append(ExecutionResult(items=[result]).log[0])
+    return result, log, notes
+
+
+def _variation_code(agent: Any, variation_id: int) -> str:
+    return next((v.code for v in agent.variations if v.id == variation_id), "?")

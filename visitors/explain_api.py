@@ -1,5 +1,6 @@
-"""`POST /api/{account}/agents/{code}/explain`: a selection decided and explained, nothing
-recorded (SPEC §4b). Here, not in `agents`, because it reads the visitor's state."""
+"""`POST /api/{account}/agents/{code}/explain`: a selection decided and explained, and
+`POST /api/{account}/goals/{code}/explain`: a goal judged and explained, nothing recorded
+(SPEC §4b, §4c). Here, not in `agents` or `goals`, because they read the visitor's state."""
 
 from typing import Any
 
@@ -15,12 +16,14 @@ from accounts.api_auth import AccountAPIView
 from accounts.codes import TEXT_PATTERN
 from agents.models import Agent
 from conductrics_admin.api_base import PrintableField, StrictSerializer, VisitorIdField
+from goals.event_time import T_RULE, event_time_parse
+from goals.models import Goal
 from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
 from targeting.traits import TRAITS_RE, TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem
 from visitors.config import account_conf
-from visitors.execution import selection_explain
-from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
+from visitors.execution import goal_explain, selection_explain
+from visitors.request import MAX_ID_LENGTH, goal_item, printable_id, vid_problem
 
 
 @extend_schema_field(
@@ -149,3 +152,85 @@ urlpatterns = [
         r"^agents/(?P<code>[^/]+)/explain/?$", AgentExplainView.as_view(), name="api-agent-explain"
     ),
 ]
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True})
+class TimeField(serializers.JSONField):
+    """A goal's `t`: a string or a number (SPEC §4c)."""
+
+
+class GoalExplainIn(StrictSerializer):
+    target = serializers.CharField(help_text="The deploy target's code the goal comes to.")
+    session = PrintableField(max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters.")
+    vid = VisitorIdField(
+        required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
+        help_text="External visitor id (used where the target allows passing it).",
+    )  # fmt: skip
+    t = TimeField(
+        required=False, allow_null=True, default=None,
+        help_text=f"When the goal happened (REST targets): {T_RULE}; one that names no "
+        "acceptable time is answered as the item's invalid_time.",
+    )  # fmt: skip
+    v = serializers.FloatField(required=False, allow_null=True, default=None)
+    inputs = InputsField(required=False, allow_null=True, default=dict)
+    traits = serializers.RegexField(
+        TRAITS_RE, required=False, allow_blank=True, default="", trim_whitespace=False,
+        error_messages={"invalid": TRAITS_RULE}, help_text="group:value,group:value",
+    )  # fmt: skip
+
+    validate_session = ExplainIn.validate_session
+    validate_vid = ExplainIn.validate_vid
+    validate_inputs = ExplainIn.validate_inputs
+    validate_traits = ExplainIn.validate_traits
+
+    def validate_t(self, value: object) -> object:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, str | int | float)
+        ):
+            raise serializers.ValidationError(T_RULE)
+        return value  # a string or number that names no time: the item's invalid_time
+
+
+class GoalExplainOut(serializers.Serializer[Any]):
+    item = serializers.JSONField(help_text="The goal item the agent-api would answer.")
+    log = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class GoalExplainView(AccountAPIView):
+    @extend_schema(
+        tags=["goals"],
+        summary="Judge a goal for a visitor as if sent now and say why; nothing is recorded.",
+        request=GoalExplainIn,
+        responses={200: GoalExplainOut},
+    )
+    def post(self, request: Request, account: str, code: str) -> Response:
+        get_object_or_404(Goal, account=self.account, code=code)
+        data = GoalExplainIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        conf = account_conf(code=self.account.code)
+        if conf is None:  # the request's own account: always there
+            raise Http404("No such account.")
+        target = next((t for t in conf.targets if t.code == args["target"]), None)
+        if target is None:
+            raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
+        raw_t = args["t"]
+        at = event_time_parse(raw_t) if raw_t is not None else None
+        result, log, notes = goal_explain(
+            account=conf, target=target, goal_code=code, session=args["session"],
+            vid=args["vid"], value=args["v"], time=at, inputs=args["inputs"],
+            traits=args["traits"],
+            time_error=f"t must be {T_RULE}" if raw_t is not None and at is None else "",
+        )  # fmt: skip
+        item = goal_item(result)
+        if result.err:
+            item["detail"] = result.detail
+        return Response({"item": item, "log": log, "notes": notes})
+
+
+urlpatterns.append(
+    re_path(
+        r"^goals/(?P<code>[^/]+)/explain/?$", GoalExplainView.as_view(), name="api-goal-explain"
+    )
+)

@@ -175,3 +175,17 @@ def _log_line(item: SelectionResult | GoalResult) -> str:
         return f"{item.goal}: refused ({item.err}): {item.detail}"
     skipped = "; ".join(f"{s['a']}/{s['c']} skipped: {s['reason']}" for s in item.skipped)
     return f"{item.goal}: {item.status}: {item.detail}" + (f"; {skipped}" if skipped else "")
+
+
+def goal_item(item: GoalResult) -> dict[str, Any]:
+    """A goal's item as the agent-api answers it (SPEC §4)."""
+    out: dict[str, Any] = {"g": item.goal, "s": item.status, "rs": item.credited}
+    if item.err:
+        out["err"] = item.err
+    else:
+        out["skipped"] = item.skipped
+    if item.time is not None:
+        out["t"] = item.time
+    if item.replay:
+        out["replay"] = True
+    return out
