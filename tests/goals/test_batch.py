@@ -248,3 +248,24 @@ def test_batch__once_counting_through_another_assignment(
     # and sent alone after it, the same
     [alone] = api.data(rest_target, [{"g": "g-purchase"}], session="x", vid="lana")["items"]
     assert [s["reason"] for s in alone["skipped"]] == [reasons.ALREADY_CREDITED]
+
+
+def test_batch__counted_in_the_goal_diagnostics_like_any_goal(
+    client, api, agent, express_target, rest_target, account
+):
+    """The goal page's diagnostics (and the overview and checklist that read them) count a
+    batch's events like goals sent alone, its refused events included."""
+    from django.utils import timezone
+
+    from goals.diagnostics import CREDITED, NO_SELECTION, goal_outcomes_last_24h
+
+    _seen(api, express_target, "lana")
+    _batch(client, rest_target, [
+        {"vid": "lana", "g": "g-purchase"},
+        {"vid": "nobody", "g": "g-purchase"},
+        {"vid": "lana", "g": "g-purchase", "v": "ten"},
+    ])  # fmt: skip
+    counts = goal_outcomes_last_24h(
+        account_id=account.pk, goal_code="g-purchase", now=timezone.now()
+    )
+    assert (counts[CREDITED], counts[NO_SELECTION], counts[reasons.INVALID_EVENT]) == (1, 1, 1)
