@@ -137,24 +137,25 @@ def audit_who(entry: Model) -> str:
     return str(data.get("actor") or NO_ACTOR)
 
 
+def _field_of(model: type[Model] | None, name: str) -> Any:
+    """The model's field of that name, or None (a model or a field since removed)."""
+    try:
+        return model._meta.get_field(name) if model else None
+    except FieldDoesNotExist:
+        return None
+
+
 def field_label(model: type[Model] | None, name: str) -> str:
     """A field as the admin labels it ("Allow Passing of External Visitor ID")."""
-    try:
-        field = model._meta.get_field(name) if model else None
-    except FieldDoesNotExist:
-        field = None
-    return capfirst(str(getattr(field, "verbose_name", name)))
+    return capfirst(str(getattr(_field_of(model, name), "verbose_name", name)))
 
 
 def _shown(model: type[Model] | None, name: str, value: object) -> str:
     """A recorded value as the admin shows it: a choice by its label, a related object
     (recorded by its id) by its name."""
-    try:
-        field = model._meta.get_field(name) if model else None
-    except FieldDoesNotExist:
-        field = None
+    field = _field_of(model, name)
     if field is not None and field.many_to_one and value not in (None, "None"):
-        related = field.related_model._default_manager.filter(pk=str(value)).first()  # type: ignore[union-attr]
+        related = field.related_model._default_manager.filter(pk=str(value)).first()
         return _short(related if related is not None else f"deleted ({value})")
     choices = dict(getattr(field, "flatchoices", None) or ())
     return _short(choices.get(value, value))

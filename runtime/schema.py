@@ -9,6 +9,7 @@ from rest_framework import serializers
 from accounts.codes import FORMAT_PRINTABLE, TEXT_PATTERN
 from agents.reasons import POLICIES
 from goals.event_time import T_RULE
+from runtime.authentication import KEY_HEADER_NAME
 from runtime.parsing import MAX_COMMANDS, MAX_EVENTS, SELECTION_STATUSES
 from visitors.request import MAX_ID_LENGTH
 
@@ -144,6 +145,14 @@ def _error(text: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSchema, description=text)
 
 
+def _key_parameters(whose: str) -> list[OpenApiParameter]:
+    """The runtime key, in the query or in its header."""
+    return [
+        OpenApiParameter("apikey", str, description=f"{whose} (or the {KEY_HEADER_NAME} header)."),
+        OpenApiParameter(KEY_HEADER_NAME, str, OpenApiParameter.HEADER),
+    ]
+
+
 def agent_api_schema(operation_id: str) -> Callable[[Any], Any]:
     """The agent-api's OpenAPI description, for one of its two paths."""
     return extend_schema(
@@ -176,9 +185,6 @@ def agent_api_schema(operation_id: str) -> Callable[[Any], Any]:
                 "An Express target ignores another with a warning; a REST target refuses it.",
             ),
             OpenApiParameter(
-                "apikey", str, description="Runtime key (or the x-conductrics-apikey header)."
-            ),
-            OpenApiParameter(
                 "traits",
                 str,
                 description="group:value,group:value (each part 1 to 64 of "
@@ -190,7 +196,7 @@ def agent_api_schema(operation_id: str) -> Callable[[Any], Any]:
                 {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"},
                 description="true adds data.log (true or false, in any case).",
             ),
-            OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
+            *_key_parameters("Runtime key"),
         ],
         request={"application/json": BODY, "text/plain": BODY},
         responses={
@@ -265,12 +271,7 @@ bundle_schema = extend_schema(
         "If-None-Match."
     ),
     auth=[],
-    parameters=[
-        OpenApiParameter(
-            "apikey", str, description="Runtime key (or the x-conductrics-apikey header)."
-        ),
-        OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
-    ],
+    parameters=_key_parameters("Runtime key"),
     responses={
         200: BundleSchema,
         304: OpenApiResponse(description="Not modified (If-None-Match names its ETag)."),
@@ -353,12 +354,7 @@ def goal_events_schema(operation_id: str) -> Callable[[Any], Any]:
             "ids make that safe)."
         ),
         auth=[],
-        parameters=[
-            OpenApiParameter(
-                "apikey", str, description="Runtime key of a REST target (or the header)."
-            ),
-            OpenApiParameter("x-conductrics-apikey", str, OpenApiParameter.HEADER),
-        ],
+        parameters=_key_parameters("Runtime key of a REST target"),
         request={"application/json": BATCH_BODY, "text/plain": BATCH_BODY},
         responses={
             200: BatchEnvelopeSchema,

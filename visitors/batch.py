@@ -30,7 +30,14 @@ from targets.choices import channel_of
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import AccountConf, TargetConf
 from visitors.execution import RACE_RETRIES, _goal, _outcomes_note, _Plan, _relevant
-from visitors.request import GoalCommand, GoalResult, Visitor, printable_id, vid_problem
+from visitors.request import (
+    GoalCommand,
+    GoalResult,
+    Visitor,
+    printable_id,
+    vid_problem,
+    who_keys,
+)
 from visitors.selectors import AssignmentRow, visitors_state_read
 from visitors.writes import RequestWrites, request_writes_save
 
@@ -147,9 +154,8 @@ def goal_events_record(
         )
         by_key: dict[str, list[AssignmentRow]] = {}
         for row in state.assignments:
-            by_key.setdefault(f"s:{row.session}", []).append(row)
-            if row.vid:
-                by_key.setdefault(f"v:{row.vid}", []).append(row)
+            for key in who_keys(row.session, row.vid):
+                by_key.setdefault(key, []).append(row)
         writes = RequestWrites(
             account_id=account.id,
             target_id=target.id,
@@ -168,8 +174,7 @@ def goal_events_record(
             if visitor.vid and not target.allow_external_vid:
                 results.append(_vid_refused(event, target))
                 continue
-            keys = [f"s:{visitor.session}"] if visitor.session else []
-            keys += [f"v:{visitor.vid}"] if visitor.vid else []
+            keys = who_keys(visitor.session, visitor.vid)
             rows = list({id(r): r for key in keys for r in by_key.get(key, ())}.values())
             reached: dict[int, datetime] = {}
             for key in keys:

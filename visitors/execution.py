@@ -39,6 +39,7 @@ from visitors.request import (
     SelectionCommand,
     SelectionResult,
     Visitor,
+    who_keys,
 )
 from visitors.selectors import AssignmentRow, SeenEvent, visitor_state_read
 from visitors.writes import EventWrite, RequestWrites, request_writes_save
@@ -178,16 +179,12 @@ class _Plan:
     credited_by: set[tuple[int, int, str]] | None = None
     _who: Who | None = None
 
-    def visitor_keys(self) -> list[str]:
-        visitor = self.visitor
-        keys = [f"s:{visitor.session}"] if visitor.session else []
-        return keys + ([f"v:{visitor.vid}"] if visitor.vid else [])
-
     def credited_to_visitor(self, agent_id: int, goal_id: int) -> bool:
         """Credited to this visitor in the agent by one of its own events (a batch's)."""
         ledger = self.credited_by
         return ledger is not None and any(
-            (agent_id, goal_id, key) in ledger for key in self.visitor_keys()
+            (agent_id, goal_id, key) in ledger
+            for key in who_keys(self.visitor.session, self.visitor.vid)
         )
 
     def who(self) -> Who:
@@ -528,7 +525,9 @@ def _goal(
                 first=not already_credited,
             )
             if plan.credited_by is not None:
-                plan.credited_by.update((agent.id, goal.id, k) for k in plan.visitor_keys())
+                plan.credited_by.update(
+                    (agent.id, goal.id, k) for k in who_keys(visitor.session, visitor.vid)
+                )
         else:
             result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
     if result.credited:

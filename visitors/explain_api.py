@@ -21,7 +21,7 @@ from goals.models import Goal
 from targeting.inputs import INPUT_VALUE_MAX, INPUTS_MAX_KEYS, inputs_problem
 from targeting.traits import TRAITS_RE, TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem
-from visitors.config import account_conf
+from visitors.config import AccountConf, TargetConf, account_conf
 from visitors.execution import goal_explain, selection_explain
 from visitors.request import MAX_ID_LENGTH, goal_item, printable_id, vid_problem
 
@@ -44,7 +44,9 @@ class InputsField(serializers.JSONField):
     """The request's inputs (SPEC §4b)."""
 
 
-class ExplainIn(StrictSerializer):
+class VisitorIn(StrictSerializer):
+    """Who an explanation is for, and where: what every explain endpoint takes."""
+
     target = serializers.CharField(help_text="The deploy target's code the request comes to.")
     session = PrintableField(max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters.")
     vid = VisitorIdField(
@@ -63,13 +65,6 @@ class ExplainIn(StrictSerializer):
         trim_whitespace=False,
         error_messages={"invalid": TRAITS_RULE},
         help_text="group:value,group:value",
-    )
-    ua = PrintableField(
-        required=False,
-        allow_null=True,
-        default=None,
-        max_length=UA_LENGTH_MAX,
-        help_text=f"A User-Agent: 1 to {UA_LENGTH_MAX} printable characters.",
     )
 
     def validate_session(self, value: str) -> str:
@@ -97,6 +92,16 @@ class ExplainIn(StrictSerializer):
             raise serializers.ValidationError(TRAITS_RULE)
         return traits
 
+
+class ExplainIn(VisitorIn):
+    ua = PrintableField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=UA_LENGTH_MAX,
+        help_text=f"A User-Agent: 1 to {UA_LENGTH_MAX} printable characters.",
+    )
+
     def validate_ua(self, value: str | None) -> str | None:
         problem = ua_problem(value) if value is not None else None
         if problem:
@@ -116,6 +121,22 @@ class ExplainOut(serializers.Serializer[Any]):
     notes = serializers.ListField(child=serializers.CharField())
 
 
+def _explain_input(
+    view: AccountAPIView, data: VisitorIn
+) -> tuple[dict[str, Any], AccountConf, TargetConf]:
+    """The checked input of an explain request, its account's configuration and the
+    target it names (a 400 naming `target` when the account has no such target)."""
+    data.is_valid(raise_exception=True)
+    args = data.validated_data
+    conf = account_conf(code=view.account.code)
+    if conf is None:  # the request's own account: always there
+        raise Http404("No such account.")
+    target = next((t for t in conf.targets if t.code == args["target"]), None)
+    if target is None:
+        raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
+    return args, conf, target
+
+
 class AgentExplainView(AccountAPIView):
     @extend_schema(
         tags=["agents"],
@@ -125,15 +146,7 @@ class AgentExplainView(AccountAPIView):
     )
     def post(self, request: Request, account: str, code: str) -> Response:
         get_object_or_404(Agent, account=self.account, code=code)
-        data = ExplainIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        args = data.validated_data
-        conf = account_conf(code=self.account.code)
-        if conf is None:  # the request's own account: always there
-            raise Http404("No such account.")
-        target = next((t for t in conf.targets if t.code == args["target"]), None)
-        if target is None:
-            raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
+        args, conf, target = _explain_input(self, ExplainIn(data=request.data))
         explanation = selection_explain(
             account=conf,
             target=target,
@@ -159,29 +172,13 @@ class TimeField(serializers.JSONField):
     """A goal's `t`: a string or a number (SPEC §4c)."""
 
 
-class GoalExplainIn(StrictSerializer):
-    target = serializers.CharField(help_text="The deploy target's code the goal comes to.")
-    session = PrintableField(max_length=MAX_ID_LENGTH, help_text="1 to 128 printable characters.")
-    vid = VisitorIdField(
-        required=False, allow_null=True, default=None, max_length=MAX_ID_LENGTH,
-        help_text="External visitor id (used where the target allows passing it).",
-    )  # fmt: skip
+class GoalExplainIn(VisitorIn):
     t = TimeField(
         required=False, allow_null=True, default=None,
         help_text=f"When the goal happened (REST targets): {T_RULE}; one that names no "
         "acceptable time is answered as the item's invalid_time.",
     )  # fmt: skip
     v = serializers.FloatField(required=False, allow_null=True, default=None)
-    inputs = InputsField(required=False, allow_null=True, default=dict)
-    traits = serializers.RegexField(
-        TRAITS_RE, required=False, allow_blank=True, default="", trim_whitespace=False,
-        error_messages={"invalid": TRAITS_RULE}, help_text="group:value,group:value",
-    )  # fmt: skip
-
-    validate_session = ExplainIn.validate_session
-    validate_vid = ExplainIn.validate_vid
-    validate_inputs = ExplainIn.validate_inputs
-    validate_traits = ExplainIn.validate_traits
 
     def validate_t(self, value: object) -> object:
         if value is not None and (
@@ -206,15 +203,7 @@ class GoalExplainView(AccountAPIView):
     )
     def post(self, request: Request, account: str, code: str) -> Response:
         get_object_or_404(Goal, account=self.account, code=code)
-        data = GoalExplainIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        args = data.validated_data
-        conf = account_conf(code=self.account.code)
-        if conf is None:  # the request's own account: always there
-            raise Http404("No such account.")
-        target = next((t for t in conf.targets if t.code == args["target"]), None)
-        if target is None:
-            raise serializers.ValidationError({"target": f"No deploy target {args['target']}."})
+        args, conf, target = _explain_input(self, GoalExplainIn(data=request.data))
         raw_t = args["t"]
         at = event_time_parse(raw_t) if raw_t is not None else None
         result, log, notes = goal_explain(

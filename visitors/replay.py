@@ -21,13 +21,11 @@ from django.utils import timezone
 
 from goals import reasons
 from goals.diagnostics import NO_SELECTION
-from targets.choices import channel_of
 from visitors.config import AccountConf, TargetConf
-from visitors.execution import _goal, _Plan, _relevant
+from visitors.execution import _goal, _plan_read
 from visitors.models import Credit, GoalEvent, GoalReplay
 from visitors.request import GoalCommand, GoalResult, Visitor
-from visitors.selectors import visitor_state_read
-from visitors.writes import RequestWrites, replay_writes_save
+from visitors.writes import replay_writes_save
 
 # what a fixed setting can change; `goal_condition_false` is judged again only by the
 # condition's own data, which a goal event does not keep
@@ -66,8 +64,11 @@ def goal_events_replay(
     dry_run: bool = False,
 ) -> ReplayCounts:
     """Judge again the account's stored goal events that were not credited for one of
-    `replay_reasons` (in [since, until) of their own time); credit what matches now."""
-    wanted = set(replay_reasons)
+    `replay_reasons` (in [since, until) of their own time); credit what matches now. The
+    run is kept as a `GoalReplay` (in the audit log, with who ran it) unless it is a dry
+    run."""
+    chosen = list(replay_reasons)
+    wanted = set(chosen)
     events = GoalEvent.objects.filter(account_id=account.id).order_by("occurred_at", "id")
     if goal_code is not None:
         goal = account.goals.get(goal_code)
@@ -80,17 +81,23 @@ def goal_events_replay(
     targets = {t.id: t for t in account.targets}
     codes = account.goal_codes_by_id
     for event in events.iterator(chunk_size=500):
-        found = [r for r in _reasons_of(event.response or {}) if r in wanted]
+        before = _reasons_of(event.response or {})
         target = targets.get(event.target_id or -1)
-        if not found or target is None or event.goal_id not in codes:
+        if wanted.isdisjoint(before) or target is None or event.goal_id not in codes:
             continue
         counts.events += 1
-        counts.before.update(_reasons_of(event.response or {}))
+        counts.before.update(before)
         result = _judge(account, target, event, codes[event.goal_id], dry_run=dry_run)
         new = [c for c in result.credited if c not in (event.response or {}).get("rs", [])]
         counts.credits += len(new)
         counts.credited += int(bool(new))
         counts.after.update(_reasons_of(result.to_record()))
+    if not dry_run:
+        GoalReplay.objects.create(
+            account_id=account.id, goal_code=goal_code or "", reasons=",".join(chosen)[:300],
+            since=since, until=until, events=counts.events, credited=counts.credited,
+            credits=counts.credits,
+        )  # fmt: skip
     return counts
 
 
@@ -102,22 +109,9 @@ def _judge(
     command = GoalCommand(goal=goal_code, value=event.value, time=event.occurred_at)
     now = timezone.now()
     for attempt in range(3):
-        relevant = _relevant(account, [command])
-        state = visitor_state_read(
-            agent_ids=relevant.agent_ids, session=visitor.session, vid=visitor.vid,
-            goal_ids=relevant.goal_ids, every_goal_ids=relevant.every_goal_ids,
-            reached_goal_ids=relevant.reached_goal_ids,
-        )  # fmt: skip
-        writes = RequestWrites(
-            account_id=account.id, target_id=target.id, target_kind=target.kind,
-            channel=channel_of(target.kind), session=visitor.session, vid=visitor.vid,
-            traits=[], now=now,
-        )  # fmt: skip
-        plan = _Plan(
-            account=account, target=target, visitor=visitor, now=now,
-            rows=state.assignments, by_identity={}, seen_events={}, writes=writes,
-            reached=dict(state.reached), conditions=relevant.conditions,
-        )  # fmt: skip
+        # the visitor's state read as a request's (its own event id is not looked up)
+        plan = _plan_read(account, target, visitor, [command], now, read_events=False)
+        writes = plan.writes
         result = _goal(plan, command, agents_done=done)
         kept = [c for c in (event.response or {}).get("rs", []) if c not in result.credited]
         result.credited = kept + result.credited
@@ -135,28 +129,3 @@ def _judge(
             continue
         return result
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def replay_run(
-    *,
-    account: AccountConf,
-    goal_code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    replay_reasons: Iterable[str] = REPLAYABLE,
-    dry_run: bool = False,
-) -> ReplayCounts:
-    """`goal_events_replay`, kept as a `GoalReplay` (in the audit log, with who ran it)
-    unless it is a dry run."""
-    chosen = list(replay_reasons)
-    counts = goal_events_replay(
-        account=account, goal_code=goal_code, since=since, until=until,
-        replay_reasons=chosen, dry_run=dry_run,
-    )  # fmt: skip
-    if not dry_run:
-        GoalReplay.objects.create(
-            account_id=account.id, goal_code=goal_code or "", reasons=",".join(chosen)[:300],
-            since=since, until=until, events=counts.events, credited=counts.credited,
-            credits=counts.credits,
-        )  # fmt: skip
-    return counts

@@ -35,6 +35,12 @@ def vid_problem(raw: str) -> str | None:
     return None
 
 
+def who_keys(session: str | None, vid: str | None) -> list[str]:
+    """The keys a visitor is known by, in a batch's lookups of assignments and events:
+    `s:<session>` and `v:<vid>`, each when there is one (`Visitor.identity` is one of them)."""
+    return ([f"s:{session}"] if session else []) + ([f"v:{vid}"] if vid else [])
+
+
 @dataclass(frozen=True)
 class Visitor:
     """Who the commands are for. `vid` is set only when passed, valid and allowed.
@@ -60,7 +66,7 @@ class Visitor:
     @property
     def identity(self) -> str:
         """What the visitor is bucketed by: the external visitor id if any, else the session."""
-        return f"v:{self.vid}" if self.vid else f"s:{self.session}"
+        return f"v:{self.vid}" if self.vid else f"s:{self.session}"  # one of its who_keys
 
 
 @dataclass(frozen=True)

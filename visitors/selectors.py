@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from agents.reasons import POLICY_RANDOM
 from visitors.models import Assignment, Credit, GoalEvent
+from visitors.request import who_keys
 from visitors.statements import Rows, pg_ints, pg_texts, statement_fetch
 
 
@@ -286,10 +287,7 @@ def visitors_state_read(
             if row is not None:
                 row.credited_goal_ids.add(goal_id)
                 row.goal_values[goal_id] = row.goal_values.get(goal_id, 0.0) + float(value)
-            if session:
-                credited_by.add((agent_id, goal_id, f"s:{session}"))
-            if vid:
-                credited_by.add((agent_id, goal_id, f"v:{vid}"))
+            credited_by.update((agent_id, goal_id, key) for key in who_keys(session, vid))
     events: dict[tuple[int, str], SeenEvent] = {}
     event_keys = set(event_keys)
     if event_keys:
@@ -307,7 +305,7 @@ def visitors_state_read(
             .annotate(at=Max("occurred_at"))
         )
         for goal_id, session, vid, at in last:
-            for key in ([f"s:{session}"] if session else []) + ([f"v:{vid}"] if vid else []):
+            for key in who_keys(session, vid):
                 mine = reached.setdefault(key, {})
                 if goal_id not in mine or at > mine[goal_id]:
                     mine[goal_id] = _aware(at)

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from accounts.audit import AuditedCommand
 from visitors.config import account_conf
-from visitors.replay import REPLAYABLE, replay_run
+from visitors.replay import REPLAYABLE, goal_events_replay
 
 
 def _date(value: str) -> datetime:
@@ -41,7 +41,7 @@ class Command(AuditedCommand):
             raise CommandError(f"No account “{options['account']}”.")
         if options["goal"] and options["goal"] not in account.goals:
             raise CommandError(f"No goal “{options['goal']}” in {account.code}.")
-        counts = replay_run(
+        counts = goal_events_replay(
             account=account,
             goal_code=options["goal"],
             since=options["since"],
