@@ -71,6 +71,7 @@ class GoalForm(CodeGeneratingForm):
 @admin.register(Goal)
 class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
     form = GoalForm
+    change_form_template = "admin/goals/goal/change_form.html"  # explain, re-check
     list_display = [
         "code",
         "name",

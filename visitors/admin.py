@@ -13,8 +13,9 @@ from accounts.admin_scoping import AccountScopedAdmin
 from goals.admin import fix_link
 from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
 from goals.reasons import WORDS
-from visitors.admin_explain import agent_explain_view
+from visitors.admin_explain import agent_explain_view, goal_explain_view
 from visitors.admin_forget import forget_visitor_view
+from visitors.admin_replay import goal_recheck_view
 from visitors.models import Assignment, GoalEvent
 
 
@@ -139,6 +140,16 @@ admin_urls = [
         "agents/agent/<path:object_id>/explain/",
         admin.site.admin_view(agent_explain_view),
         name="agents_agent_explain",
+    ),
+    path(
+        "goals/goal/<path:object_id>/explain/",
+        admin.site.admin_view(goal_explain_view),
+        name="goals_goal_explain",
+    ),
+    path(
+        "goals/goal/<path:object_id>/recheck/",
+        admin.site.admin_view(goal_recheck_view),
+        name="goals_goal_recheck",
     ),
     path(
         "accounts/account/<path:object_id>/forget-visitor/",

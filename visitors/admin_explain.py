@@ -1,8 +1,10 @@
-"""The admin's "Explain a decision" form of an agent: which variation a visitor would get
-and why (each step and leaf that decided), recording nothing. Linked from the agent's page;
-routed by `visitors.admin.admin_urls`. The management API's `explain` answers the same."""
+"""The admin's explain forms, recording nothing (routed by `visitors.admin.admin_urls`):
+"Explain a decision" of an agent, which variation a visitor would get and why (each step
+and leaf that decided), and "Explain a goal" of a goal, what sending it now would answer and
+why, agent by agent. The management API's `explain` endpoints answer the same."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -11,15 +13,19 @@ from django.template.response import TemplateResponse
 
 from accounts.admin_scoping import admin_object_get
 from agents.models import Agent
+from goals.event_time import T_RULE, event_time_parse
+from goals.models import Goal
 from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem
 from visitors.config import account_conf
-from visitors.execution import selection_explain
-from visitors.request import MAX_ID_LENGTH, printable_id, vid_problem
+from visitors.execution import goal_explain, selection_explain
+from visitors.request import MAX_ID_LENGTH, goal_item, printable_id, vid_problem
 
 
-class ExplainForm(forms.Form):
+class VisitorForm(forms.Form):
+    """Who an explanation is for, and where: what both explain forms take."""
+
     target = forms.ChoiceField(label="Deploy target")
     session = forms.CharField(max_length=MAX_ID_LENGTH, strip=False)
     vid = forms.CharField(
@@ -31,7 +37,6 @@ class ExplainForm(forms.Form):
         help_text='A JSON object of strings, such as {"plan": "gold"}.',
     )
     traits = forms.CharField(required=False, help_text="group:value,group:value")
-    ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
 
     def __init__(self, *args: Any, targets: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,12 +78,73 @@ class ExplainForm(forms.Form):
             raise forms.ValidationError(TRAITS_RULE)
         return traits
 
+
+
+class ExplainForm(VisitorForm):
+    ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
+
     def clean_ua(self) -> str | None:
         value = self.cleaned_data["ua"] or None
         problem = ua_problem(value) if value else None
         if problem:
             raise forms.ValidationError(f"Refused: {problem}.")
         return value
+
+
+class GoalExplainForm(VisitorForm):
+    v = forms.FloatField(label="Value", required=False)
+    t = forms.CharField(
+        label="Event time",
+        required=False,
+        help_text=f"When the goal happened (REST targets): {T_RULE}. Blank: now.",
+    )
+
+    def clean_t(self) -> datetime | None:
+        raw = self.cleaned_data["t"].strip()
+        if not raw:
+            return None
+        at = event_time_parse(int(raw) if raw.isdigit() else raw)
+        if at is None:
+            raise forms.ValidationError(f"Write {T_RULE}.")
+        return at
+
+
+def goal_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
+    """Judge a goal of a goal its staff may see, as if sent now; say why."""
+    model_admin, goal = admin_object_get(
+        request=request, model=Goal, object_id=object_id, change=False
+    )
+    conf = account_conf(code=goal.account.code)
+    if conf is None:  # the goal's own account: always there
+        raise Http404("No such account.")
+    targets = [t.code for t in conf.targets]
+    form = GoalExplainForm(request.POST if request.method == "POST" else None, targets=targets)
+    answer = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        result, log, notes = goal_explain(
+            account=conf, target=next(t for t in conf.targets if t.code == data["target"]),
+            goal_code=goal.code, session=data["session"], vid=data["vid"], value=data["v"],
+            time=data["t"], inputs=data["inputs"], traits=data["traits"],
+        )  # fmt: skip
+        item = goal_item(result)
+        if result.err:
+            item["detail"] = result.detail
+        answer = {
+            "result": result,
+            "item": json.dumps(item, indent=2, ensure_ascii=False),
+            "log": log,
+            "notes": notes,
+        }
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": goal,
+        "title": f"Explain the goal {goal.code}",
+        "form": form,
+        "answer": answer,
+    }
+    return TemplateResponse(request, "admin/goals/goal/explain.html", context)
 
 
 def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:

@@ -17,7 +17,8 @@ from goals.models import Goal, GoalTrigger
 from targeting.conditions import DEPTH_MAX, INPUT_NAME_RE, LEAVES_MAX
 from targets.models import DeployTarget, TargetKind
 from tests.helpers import condition_leaves, condition_levels
-from visitors.request import vid_problem
+from targeting.useragent import ua_problem
+from visitors.request import printable_id, vid_problem
 
 ACCOUNT = "ac-acme"
 INPUT_KEY = re.compile(INPUT_NAME_RE)
@@ -191,8 +192,13 @@ def _group(body: dict, stored) -> bool:
 def _explain(body: dict) -> bool:
     if isinstance(body.get("target"), str):  # a target of the account
         body["target"] = (_named(DeployTarget, [body["target"]]) or [body["target"]])[0]
+    # printable ids and User-Agents (generators that skip formats: the coverage phase's)
     if isinstance(body.get("vid"), str) and vid_problem(body["vid"]):  # no placeholder vid
-        body["vid"] = "visitor-1"  # (generators that skip formats: the coverage phase's)
+        body["vid"] = "visitor-1"
+    if isinstance(body.get("session"), str) and not printable_id(body["session"]):
+        body["session"] = "session-1"
+    if isinstance(body.get("ua"), str) and ua_problem(body["ua"]):
+        body["ua"] = None
     if isinstance(body.get("inputs"), dict):  # input keys of 1 to 64 of A-Z a-z 0-9 _ . -
         body["inputs"] = {k: v for k, v in body["inputs"].items() if INPUT_KEY.match(k)}
     return True

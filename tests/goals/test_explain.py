@@ -66,3 +66,34 @@ def test_explain__time_and_refusals(admin_api, agent, rest_target):
     rest_target.save()
     notes = _explain(admin_api, session="s", vid="lana").json()["notes"]
     assert any("refused (403)" in note for note in notes)
+
+
+# The same form on the goal's admin page
+
+
+def test_explain_page__the_same_answer_for_a_person(api, agent, express_target, purchase_goal,
+                                                    staff_client):  # fmt: skip
+    seen = api.data(express_target, [{"a": "a-hero"}], session="p", vid="lana")["items"][0]["c"]
+    url = f"/admin/goals/goal/{purchase_goal.pk}/explain/"
+    assert staff_client.get(url).status_code == 200
+    page = staff_client.post(url, {"target": "dt-server", "session": "srv", "vid": "lana",
+                                   "v": "20", "t": ""})  # fmt: skip
+    html = page.content.decode()
+    assert f"<strong>Credited</strong> to a-hero/{seen}" in html
+    assert f"a-hero: {seen} made " in html
+    assert "&quot;s&quot;: &quot;ok&quot;" in html  # the item, as the agent-api would answer
+    assert not GoalEvent.objects.exists()
+
+
+def test_explain_page__bad_input_named(agent, purchase_goal, staff_client):
+    url = f"/admin/goals/goal/{purchase_goal.pk}/explain/"
+    page = staff_client.post(url, {"target": "dt-none", "session": "", "t": "yesterday",
+                                   "v": "lots", "inputs": "{", "traits": "x"})  # fmt: skip
+    html = page.content.decode()
+    assert page.status_code == 200
+    for words in ("Select a valid choice", "This field is required", "RFC 3339",
+                  "Enter a number", "Not JSON", "group:value"):  # fmt: skip
+        assert words in html, words
+    future = staff_client.post(url, {"target": "dt-server", "session": "s",
+                                     "t": "2999-01-01T00:00:00Z"})  # fmt: skip
+    assert "<strong>Refused</strong> (invalid_time)" in future.content.decode()

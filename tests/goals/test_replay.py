@@ -95,3 +95,51 @@ def test_replay__errors(skipped):
         _replay("--goal", "g-none")
     with pytest.raises(CommandError, match="not a date"):
         _replay("--since", "yesterday")
+
+
+# The goal page's "Re-check skipped events": the same replay, counted first, by a person
+
+
+def _recheck_url(goal):
+    return f"/admin/goals/goal/{goal.pk}/recheck/"
+
+
+def test_recheck_page__counts_first_then_credits_and_shows_who(skipped, staff_client, staff_user):
+    every = {"reasons": ["rest_send_not_enabled", "outside_window"]}
+    page = staff_client.post(_recheck_url(skipped), {**every, "action": "count"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<strong>2</strong> skipped events would be judged again" in html
+    assert 'value="run"' in html  # the run is offered after the count
+    assert not Credit.objects.exists() and not GoalReplay.objects.exists()
+    done = staff_client.post(_recheck_url(skipped), {**every, "action": "run"}, follow=True)
+    assert "credited 2 of them (2 credits)" in done.content.decode()
+    assert Credit.objects.count() == 2
+    entry = LogEntry.objects.get_for_object(GoalReplay.objects.get()).get()
+    assert entry.actor == staff_user
+    assert staff_user.get_username() in done.content.decode()  # the earlier runs, with who
+    again = staff_client.post(_recheck_url(skipped), {**every, "action": "count"})
+    assert "<strong>0</strong> skipped events" in again.content.decode()
+    assert 'value="run"' not in again.content.decode()
+
+
+def test_recheck_page__bad_input_and_other_accounts(skipped, staff_client, other_setup):
+    page = staff_client.post(
+        _recheck_url(skipped), {"reasons": ["goal_condition_false"], "since": "2026-13-01"}
+    )
+    assert page.status_code == 200
+    assert "Select a valid choice" in page.content.decode()
+    assert "Enter a valid date" in page.content.decode()
+    dates = {"reasons": ["outside_window"], "since": "2026-02-02", "until": "2026-02-01"}
+    assert "must be after" in staff_client.post(_recheck_url(skipped), dates).content.decode()
+    assert not GoalReplay.objects.exists()
+    from goals.models import Goal
+
+    theirs = Goal.objects.exclude(account=skipped.account).first()
+    assert staff_client.get(_recheck_url(theirs)).status_code == 404
+
+
+def test_goal_page__links_to_its_explain_and_recheck_pages(skipped, staff_client):
+    html = staff_client.get(f"/admin/goals/goal/{skipped.pk}/change/").content.decode()
+    assert _recheck_url(skipped) in html
+    assert f"/admin/goals/goal/{skipped.pk}/explain/" in html
