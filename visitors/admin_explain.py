@@ -79,7 +79,6 @@ class VisitorForm(forms.Form):
         return traits
 
 
-
 class ExplainForm(VisitorForm):
     ua = forms.CharField(label="User-Agent", required=False, max_length=UA_LENGTH_MAX)
 

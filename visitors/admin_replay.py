@@ -49,8 +49,8 @@ def _midnight(day: date | None) -> datetime | None:
 
 def _rows(counts: ReplayCounts) -> list[dict[str, Any]]:
     return [
-        {"reason": r, "words": WORDS.get(r, r), "before": counts.before[r], "after": counts.after[r]}
-        for r in sorted(set(counts.before) | set(counts.after))
+        {"reason": r, "words": WORDS.get(r, r), "before": n, "after": counts.after[r]}
+        for r, n in sorted((r, counts.before[r]) for r in set(counts.before) | set(counts.after))
     ]
 
 

@@ -15,9 +15,9 @@ from accounts.models import Account
 from agents.models import METADATA_KEY_MAX, Agent, AgentGroup
 from goals.models import Goal, GoalTrigger
 from targeting.conditions import DEPTH_MAX, INPUT_NAME_RE, LEAVES_MAX
+from targeting.useragent import ua_problem
 from targets.models import DeployTarget, TargetKind
 from tests.helpers import condition_leaves, condition_levels
-from targeting.useragent import ua_problem
 from visitors.request import printable_id, vid_problem
 
 ACCOUNT = "ac-acme"

@@ -111,7 +111,8 @@ def test_recheck_page__counts_first_then_credits_and_shows_who(skipped, staff_cl
     html = page.content.decode()
     assert "<strong>2</strong> skipped events would be judged again" in html
     assert 'value="run"' in html  # the run is offered after the count
-    assert not Credit.objects.exists() and not GoalReplay.objects.exists()
+    assert not Credit.objects.exists()
+    assert not GoalReplay.objects.exists()
     done = staff_client.post(_recheck_url(skipped), {**every, "action": "run"}, follow=True)
     assert "credited 2 of them (2 credits)" in done.content.decode()
     assert Credit.objects.count() == 2
