@@ -7,17 +7,29 @@ NDJSON (an object per line with those keys) from bytes, and yields each row as a
 number. A row without `id` gets one derived from its content, so importing the same file
 twice records nothing the second time. A file that cannot be read as such at all (a
 wrong header, not UTF-8) raises `ImportFileError` naming the line.
+
+`rows_judge` judges (and records) a slice of rows through the batch endpoint's service and
+answers a `RowVerdict` per row; `ImportCounts` adds them up. The `import_goals` command and
+the admin's "Import offline conversions" (`visitors.admin_import`) both go through them.
 """
 
 import codecs
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+from visitors.batch import BadEvent, BatchEvent, event_of, goal_events_record
+from visitors.config import AccountConf, TargetConf
 
 IMPORT_COLUMNS = ("vid", "session", "g", "v", "id", "t", "traits")
 FORMATS = ("csv", "ndjson")
+SLICE = 1000  # rows judged together: the batch endpoint's own limit
+VERDICTS = ("ok", "none", "replay", "err")  # a row's verdict: its item's s, or replay
+REPORT_HEADER = ("line", "s", "credited", "reason", "detail")  # the verdict report's columns
 
 
 class ImportFileError(Exception):
@@ -40,6 +52,18 @@ def import_rows(stream: BinaryIO, fmt: str) -> Iterator[Row]:
         if isinstance(row, dict) and row.get("id") in (None, ""):
             row["id"] = content_id(row)
         yield line, row
+
+
+def row_slices(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """`rows` in lists of up to `SLICE`."""
+    pending: list[Row] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) == SLICE:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
 
 
 def content_id(row: dict[str, Any]) -> str:
@@ -120,3 +144,68 @@ def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
             yield line, "not a JSON object"
             continue
         yield line, row
+
+
+@dataclass(frozen=True)
+class RowVerdict:
+    """What became of one row: a line of the verdict report."""
+
+    line: int
+    verdict: str  # one of VERDICTS
+    credited: str  # "agent/variation" pairs, space-separated
+    reason: str  # the err, or the skip reasons, space-separated
+    detail: str
+
+    def as_report_row(self) -> list[Any]:
+        return [self.line, self.verdict, self.credited, self.reason, self.detail]
+
+
+def rows_judge(
+    *, account: AccountConf, target: TargetConf, rows: Sequence[Row], dry_run: bool = False
+) -> list[RowVerdict]:
+    """Judge the rows (at most `SLICE`) as one batch on `target` and record them (all or
+    nothing, unless `dry_run`); a verdict per row, in order. Raises DatabaseError as
+    `goal_events_record` does."""
+    events = [(line, event_of(row) if isinstance(row, dict) else BadEvent("", row))
+              for line, row in rows]  # fmt: skip
+    good = [event for _, event in events if isinstance(event, BatchEvent)]
+    results = iter(goal_events_record(account=account, target=target, events=good, dry_run=dry_run))
+    verdicts = []
+    for line, event in events:
+        if isinstance(event, BadEvent):
+            verdicts.append(RowVerdict(line, "err", "", "invalid_event", event.detail))
+            continue
+        result = next(results)
+        verdicts.append(
+            RowVerdict(
+                line,
+                "replay" if result.replay else result.status,
+                " ".join(f"{c['a']}/{c['c']}" for c in result.credited),
+                result.err or " ".join(s["reason"] for s in result.skipped),
+                result.detail if result.err else "",
+            )
+        )
+    return verdicts
+
+
+@dataclass
+class ImportCounts:
+    """Rows by verdict, and skip and error reasons by how often (a row's skips each)."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, verdicts: Iterable[RowVerdict]) -> None:
+        for row in verdicts:
+            self.verdicts[row.verdict] += 1
+            self.reasons.update(row.reason.split())
+
+    def as_json(self) -> dict[str, dict[str, int]]:
+        return {"verdicts": dict(self.verdicts), "reasons": dict(self.reasons)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, dict[str, int]]) -> "ImportCounts":
+        return cls(Counter(data.get("verdicts", {})), Counter(data.get("reasons", {})))
+
+    def reasons_by_count(self) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))

@@ -4,19 +4,27 @@ import csv
 import os
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterable
 from typing import IO, Any, BinaryIO
 
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
 from accounts.audit import AuditedCommand
-from visitors.batch import BadEvent, BatchEvent, event_of, goal_events_record
 from visitors.config import AccountConf, TargetConf, account_conf
-from visitors.imports import FORMATS, ImportFileError, import_format_of, import_rows
-from visitors.request import GoalResult
+from visitors.imports import (
+    FORMATS,
+    REPORT_HEADER,
+    VERDICTS,
+    ImportCounts,
+    ImportFileError,
+    Row,
+    import_format_of,
+    import_rows,
+    row_slices,
+    rows_judge,
+)  # fmt: skip
 
-SLICE = 1000  # events per batch: the batch endpoint's own limit
 PROGRESS_EVERY_SECONDS = 0.5
 
 
@@ -85,54 +93,25 @@ class _Run:
         self.command, self.account, self.target, self.dry_run = command, account, target, dry_run
         self.report = csv.writer(report) if report else None
         if self.report:
-            self.report.writerow(["line", "s", "credited", "reason", "detail"])
+            self.report.writerow(REPORT_HEADER)
         self.stream, self.total = stream, total
-        self.counts: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
+        self.counts = ImportCounts()
         self.seen = self.recorded = 0
         self.started = self.shown = time.monotonic()
         self.tty = command.stderr.isatty()
 
-    def rows(self, rows: Any) -> None:
-        pending: list[tuple[int, BatchEvent | BadEvent]] = []
-        for line, row in rows:
-            event = event_of(row) if isinstance(row, dict) else BadEvent("", row)
-            pending.append((line, event))
-            if len(pending) == SLICE:
-                self._slice(pending)
-                pending = []
-        if pending:
-            self._slice(pending)
-
-    def _slice(self, pending: list[tuple[int, BatchEvent | BadEvent]]) -> None:
-        good = [event for _, event in pending if isinstance(event, BatchEvent)]
-        results = iter(
-            goal_events_record(
-                account=self.account, target=self.target, events=good, dry_run=self.dry_run
+    def rows(self, rows: Iterable[Row]) -> None:
+        for pending in row_slices(rows):
+            verdicts = rows_judge(
+                account=self.account, target=self.target, rows=pending, dry_run=self.dry_run
             )
-        )
-        for line, event in pending:
-            if isinstance(event, BadEvent):
-                self._note(line, "err", "", "invalid_event", event.detail)
-                continue
-            result: GoalResult = next(results)
-            verdict = "replay" if result.replay else result.status
-            credited = " ".join(f"{c['a']}/{c['c']}" for c in result.credited)
-            why = result.err or " ".join(s["reason"] for s in result.skipped)
-            self._note(line, verdict, credited, why, result.detail if result.err else "")
-            for skip in result.skipped:
-                self.reasons[skip["reason"]] += 1
-        if not self.dry_run:
-            self.recorded += len(pending)
-        self.seen += len(pending)
-        self._progress()
-
-    def _note(self, line: int, verdict: str, credited: str, why: str, detail: str) -> None:
-        self.counts[verdict] += 1
-        if verdict == "err":
-            self.reasons[why] += 1
-        if self.report:
-            self.report.writerow([line, verdict, credited, why, detail])
+            self.counts.add(verdicts)
+            if self.report:
+                self.report.writerows(v.as_report_row() for v in verdicts)
+            if not self.dry_run:
+                self.recorded += len(pending)
+            self.seen += len(pending)
+            self._progress()
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -159,7 +138,7 @@ class _Run:
         verb = "Judged (dry run, nothing recorded)" if self.dry_run else "Imported"
         out.write(f"{verb} {self.seen:,} rows in {seconds:.1f} s "
                   f"({self.seen / max(seconds, 1e-9):,.0f} rows/s).")  # fmt: skip
-        for verdict in ("ok", "none", "replay", "err"):
-            out.write(f"  {verdict:7s} {self.counts[verdict]:>9,}")
-        for reason, n in sorted(self.reasons.items(), key=lambda item: (-item[1], item[0])):
+        for verdict in VERDICTS:
+            out.write(f"  {verdict:7s} {self.counts.verdicts[verdict]:>9,}")
+        for reason, n in self.counts.reasons_by_count():
             out.write(f"    {reason}: {n:,}")
