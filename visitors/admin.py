@@ -15,6 +15,11 @@ from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
 from goals.reasons import WORDS
 from visitors.admin_explain import agent_explain_view, goal_explain_view
 from visitors.admin_forget import forget_visitor_view
+from visitors.admin_import import (
+    target_import_detail_view,
+    target_import_report_view,
+    target_import_view,
+)
 from visitors.admin_replay import goal_recheck_view
 from visitors.models import Assignment, GoalEvent
 
@@ -150,6 +155,21 @@ admin_urls = [
         "goals/goal/<path:object_id>/recheck/",
         admin.site.admin_view(goal_recheck_view),
         name="goals_goal_recheck",
+    ),
+    path(
+        "targets/deploytarget/<path:object_id>/import/",
+        admin.site.admin_view(target_import_view),
+        name="targets_deploytarget_import",
+    ),
+    path(
+        "targets/deploytarget/<path:object_id>/import/<int:import_id>/",
+        admin.site.admin_view(target_import_detail_view),
+        name="targets_deploytarget_import_detail",
+    ),
+    path(
+        "targets/deploytarget/<path:object_id>/import/<int:import_id>/verdicts.csv",
+        admin.site.admin_view(target_import_report_view),
+        name="targets_deploytarget_import_report",
     ),
     path(
         "accounts/account/<path:object_id>/forget-visitor/",

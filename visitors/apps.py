@@ -62,10 +62,12 @@ class VisitorsConfig(AppConfig):
         for through in (Agent.goals.through, Agent.targets.through):
             m2m_changed.connect(_config_changed, sender=through, dispatch_uid=f"cfg-m2m-{through}")
         from accounts.audit import audit_register
-        from visitors.models import GoalReplay
+        from visitors.models import GoalImport, GoalReplay
 
         # a replay of skipped goal events, with who ran it (SPEC §4c)
         audit_register(
             GoalReplay,
             fields=["goal_code", "reasons", "since", "until", "events", "credited", "credits"],
         )
+        # an import of offline conversions: uploaded, started, finished, discarded, by whom
+        audit_register(GoalImport, fields=["name", "target", "status"])

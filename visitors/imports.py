@@ -11,25 +11,38 @@ wrong header, not UTF-8) raises `ImportFileError` naming the line.
 `rows_judge` judges (and records) a slice of rows through the batch endpoint's service and
 answers a `RowVerdict` per row; `ImportCounts` adds them up. The `import_goals` command and
 the admin's "Import offline conversions" (`visitors.admin_import`) both go through them.
+
+The admin's import is kept (`GoalImport`): `goal_import_create` reads the uploaded file and
+splits it into parts of up to `SLICE` rows, `goal_import_preview` judges its first rows
+(recording nothing), `goal_import_step` judges and records the next part (one transaction,
+the import locked, so two pages stepping the same import never judge a part twice), and
+`goal_import_report` is the verdict report of the parts judged.
 """
 
 import codecs
 import csv
 import hashlib
+import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from django.db import transaction
+from django.utils import timezone
+
 from visitors.batch import BadEvent, BatchEvent, event_of, goal_events_record
-from visitors.config import AccountConf, TargetConf
+from visitors.config import AccountConf, TargetConf, account_conf
+from visitors.models import GoalImport, GoalImportPart
 
 IMPORT_COLUMNS = ("vid", "session", "g", "v", "id", "t", "traits")
 FORMATS = ("csv", "ndjson")
 SLICE = 1000  # rows judged together: the batch endpoint's own limit
 VERDICTS = ("ok", "none", "replay", "err")  # a row's verdict: its item's s, or replay
 REPORT_HEADER = ("line", "s", "credited", "reason", "detail")  # the verdict report's columns
+IMPORT_FILE_MAX_BYTES = 20 * 1024 * 1024  # an admin upload (the command takes any size)
+PREVIEW_ROWS = 20  # rows judged (dry run) before an admin import starts
 
 
 class ImportFileError(Exception):
@@ -85,7 +98,7 @@ def _utf8_lines(stream: BinaryIO) -> Iterator[str]:
 
 
 def _csv_rows(lines: Iterable[str]) -> Iterator[Row]:
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -104,9 +117,10 @@ def _csv_rows(lines: Iterable[str]) -> Iterator[Row]:
             cells = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # an open quote at the end: a truncated line
-            yield reader.line_num, f"not a CSV row ({exc}): a truncated line?"
-            return
+        except csv.Error as exc:  # a quote left open at the end: a truncated line
+            truncated = ": a truncated line?" if "end of data" in str(exc) else ""
+            yield reader.line_num, f"not a CSV row ({exc}){truncated}"
+            continue
         line = reader.line_num
         if not cells or cells == [""]:
             continue
@@ -209,3 +223,88 @@ class ImportCounts:
 
     def reasons_by_count(self) -> list[tuple[str, int]]:
         return sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))
+
+
+def goal_import_create(
+    *, account_id: int, target_id: int, name: str, stream: BinaryIO, size: int
+) -> GoalImport:
+    """Read `stream` (format by `name`) into a new import, previewed, not started. Raises
+    ImportFileError (nothing kept) when the file cannot be read as goal events."""
+    with transaction.atomic():
+        goal_import = GoalImport.objects.create(
+            account_id=account_id, target_id=target_id, name=name[:255], size=size
+        )
+        parts, rows = [], 0
+        for index, pending in enumerate(row_slices(import_rows(stream, import_format_of(name)))):
+            parts.append(GoalImportPart(goal_import=goal_import, index=index, rows=pending))
+            rows += len(pending)
+            if len(parts) == 20:
+                GoalImportPart.objects.bulk_create(parts)
+                parts = []
+        GoalImportPart.objects.bulk_create(parts)
+        if rows == 0:
+            raise ImportFileError("the file has no rows")
+        goal_import.rows, goal_import.parts = rows, index + 1
+        goal_import.save(update_fields=["rows", "parts"])
+    return goal_import
+
+
+def _confs(goal_import: GoalImport) -> tuple[AccountConf, TargetConf]:
+    account = account_conf(code=goal_import.account.code)
+    targets = account.targets if account else ()
+    target = next((t for t in targets if t.id == goal_import.target_id), None)
+    if account is None or target is None:  # deleting either deletes the import
+        raise GoalImport.DoesNotExist
+    return account, target
+
+
+def goal_import_preview(goal_import: GoalImport) -> list[RowVerdict]:
+    """The first `PREVIEW_ROWS` rows judged as they would be now; nothing recorded."""
+    part = GoalImportPart.objects.filter(goal_import=goal_import, index=0).first()
+    if part is None or part.done:
+        return []
+    account, target = _confs(goal_import)
+    rows = [(line, row) for line, row in part.rows[:PREVIEW_ROWS]]
+    return rows_judge(account=account, target=target, rows=rows, dry_run=True)
+
+
+def goal_import_step(goal_import_id: int) -> GoalImport:
+    """Judge and record the next part of a running import; the import as it now stands.
+    Raises DatabaseError as `goal_events_record` does (the part stays to do)."""
+    with transaction.atomic():
+        goal_import = GoalImport.objects.select_for_update().get(pk=goal_import_id)
+        if goal_import.status != GoalImport.Status.RUNNING:
+            return goal_import
+        part = (
+            GoalImportPart.objects.filter(goal_import=goal_import, done=False)
+            .order_by("index")
+            .first()
+        )
+        if part is not None:
+            account, target = _confs(goal_import)
+            verdicts = rows_judge(
+                account=account, target=target, rows=[(line, row) for line, row in part.rows]
+            )
+            counts = ImportCounts.from_json(goal_import.counts)
+            counts.add(verdicts)
+            report = io.StringIO()
+            csv.writer(report).writerows(v.as_report_row() for v in verdicts)
+            part.report, part.rows, part.done = report.getvalue(), [], True
+            part.save(update_fields=["report", "rows", "done"])
+            goal_import.counts = counts.as_json()
+            goal_import.parts_done += 1
+            goal_import.rows_done += len(verdicts)
+        if part is None or goal_import.parts_done >= goal_import.parts:
+            goal_import.status = GoalImport.Status.DONE
+            goal_import.finished_at = timezone.now()
+        goal_import.save()
+    return goal_import
+
+
+def goal_import_report(goal_import: GoalImport) -> Iterator[str]:
+    """The verdict report (CSV) of the parts judged so far, in the file's order."""
+    header = io.StringIO()
+    csv.writer(header).writerow(REPORT_HEADER)
+    yield header.getvalue()
+    parts = GoalImportPart.objects.filter(goal_import=goal_import, done=True).order_by("index")
+    yield from parts.values_list("report", flat=True).iterator(chunk_size=20)

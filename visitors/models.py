@@ -256,3 +256,59 @@ class GoalReplay(models.Model):
 
     def get_additional_data(self) -> dict[str, int]:
         return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
+
+
+class GoalImport(models.Model):
+    """An import of offline conversions from the admin (SPEC §4c "Offline import"): the
+    file read and split into parts of up to 1,000 rows on upload, previewed (a dry run of
+    its first rows), then judged a part at a time (so it resumes where it stopped after the
+    page is closed), kept with its counts and its verdict report. Audited: who uploaded,
+    started and discarded it."""
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "previewed, not started"
+        RUNNING = "running", "importing"
+        DONE = "done", "imported"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey("targets.DeployTarget", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField("file", max_length=255)
+    size = models.PositiveBigIntegerField("bytes", default=0)
+    rows = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0)
+    parts_done = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEW)
+    counts = models.JSONField(default=dict, blank=True)  # visitors.imports.ImportCounts
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "goal import"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.rows} rows, {self.get_status_display()})"
+
+    def get_additional_data(self) -> dict[str, int]:
+        return {"account_id": self.account_id}  # the audit log's account (accounts.audit)
+
+
+class GoalImportPart(models.Model):
+    """Up to 1,000 rows of an import, as read from the file (`[line, row or why not]`),
+    and, once judged, their verdict report (CSV lines). The rows are cleared once judged:
+    the report names lines and verdicts, no visitor."""
+
+    goal_import = models.ForeignKey(GoalImport, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+    report = models.TextField(blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["goal_import", "index"], name="goal_import_part_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.index + 1} of {self.goal_import_id}"

@@ -97,6 +97,18 @@ def test_import__csv_truncated_inside_a_quote(seen, rest_target, tmp_path):
     assert "truncated" in rows[2][4]
 
 
+def test_import__csv_a_bad_quote_mid_file_names_its_line_and_the_rest_is_read(
+    seen, rest_target, tmp_path
+):
+    report = tmp_path / "r.csv"
+    text = 'vid,g\nlana,g-purchase\nomar,"g-pu"rch\nomar,g-purchase\n'
+    _import(_csv(tmp_path, text), "--report", str(report))
+    rows = list(csv.reader(report.open()))
+    assert [row[:2] for row in rows[1:]] == [["2", "ok"], ["3", "err"], ["4", "ok"]]
+    assert "not a CSV row" in rows[2][4]
+    assert "truncated" not in rows[2][4]
+
+
 @pytest.mark.parametrize(
     ("content", "said"),
     [
