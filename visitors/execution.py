@@ -487,6 +487,7 @@ def _goal(
         event.session, event.vid = visitor.session, visitor.vid
     condition_false = ""  # why the goal's condition is false, when it is
     if goal.when_holds is not None:
+        result.context = {"inputs": dict(visitor.inputs), "traits": list(visitor.traits)}
         facts = plan.facts() if command.time is None else replace(plan.facts(), now=at)
         if not goal.when_holds(facts, ""):
             _, condition_false = condition_explain(goal.when, facts, "")

@@ -24,16 +24,17 @@ from goals.diagnostics import NO_SELECTION
 from visitors.config import AccountConf, TargetConf
 from visitors.execution import _goal, _plan_read
 from visitors.models import Credit, GoalEvent, GoalReplay
-from visitors.request import GoalCommand, GoalResult, Visitor
+from visitors.request import CONTEXT_KEY, GoalCommand, GoalResult, Visitor
 from visitors.writes import replay_writes_save
 
-# what a fixed setting can change; `goal_condition_false` is judged again only by the
-# condition's own data, which a goal event does not keep
+# what a fixed setting can change; `goal_condition_false` (a condition since corrected) is
+# judged again from the inputs and traits the event kept (`CONTEXT_KEY` of its answer)
 REPLAYABLE = (
     reasons.REST_SEND_NOT_ENABLED,
     reasons.OUTSIDE_WINDOW,
     reasons.AGENT_NOT_RUNNING,
     reasons.PROVISIONAL,
+    reasons.GOAL_CONDITION_FALSE,
     NO_SELECTION,
 )
 
@@ -45,6 +46,9 @@ class ReplayCounts:
     credits: int = 0  # credits made
     before: Counter[str] = field(default_factory=Counter)  # reasons, as first answered
     after: Counter[str] = field(default_factory=Counter)  # reasons, as judged now
+    # left as they were: the goal has a condition now, and the event kept no context for it
+    # (it arrived before the goal had one), so it cannot be judged honestly
+    no_context: int = 0
 
 
 def _reasons_of(response: dict[str, Any]) -> list[str]:
@@ -85,6 +89,10 @@ def goal_events_replay(
         target = targets.get(event.target_id or -1)
         if wanted.isdisjoint(before) or target is None or event.goal_id not in codes:
             continue
+        goal = account.goals[codes[event.goal_id]]
+        if goal.when_holds is not None and CONTEXT_KEY not in (event.response or {}):
+            counts.no_context += 1
+            continue
         counts.events += 1
         counts.before.update(before)
         result = _judge(account, target, event, codes[event.goal_id], dry_run=dry_run)
@@ -105,7 +113,13 @@ def _judge(
     account: AccountConf, target: TargetConf, event: GoalEvent, goal_code: str, *, dry_run: bool
 ) -> GoalResult:
     done = frozenset(Credit.objects.filter(event_id=event.pk).values_list("agent_id", flat=True))
-    visitor = Visitor(session=event.session, vid=event.vid)
+    context = (event.response or {}).get(CONTEXT_KEY) or {}
+    visitor = Visitor(
+        session=event.session,
+        vid=event.vid,
+        traits=tuple(context.get("traits", ())),
+        inputs=dict(context.get("inputs", {})),
+    )
     command = GoalCommand(goal=goal_code, value=event.value, time=event.occurred_at)
     now = timezone.now()
     for attempt in range(3):

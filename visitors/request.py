@@ -106,6 +106,9 @@ class SelectionResult:
         return self.variation is not None
 
 
+CONTEXT_KEY = "ctx"  # a stored answer's condition context (never part of an item)
+
+
 @dataclass
 class GoalResult:
     goal: str
@@ -117,6 +120,9 @@ class GoalResult:
     bot: bool = False  # sent with a bot's User-Agent: nothing credited
     detail: str = ""
     time: str | None = None  # the event time used, as the item echoes it (`t`)
+    # what the goal's condition read (inputs, traits), kept with the event so a replay
+    # judges `goal_condition_false` again from the same facts; None: the goal has none
+    context: dict[str, Any] | None = None
 
     @property
     def no_selection(self) -> bool:
@@ -143,6 +149,8 @@ class GoalResult:
         record = {"s": self.status, "rs": self.credited, "skipped": self.skipped}
         if self.time is not None:
             record["t"] = self.time
+        if self.context is not None:
+            record[CONTEXT_KEY] = self.context
         return record
 
     @classmethod

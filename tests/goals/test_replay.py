@@ -126,7 +126,7 @@ def test_recheck_page__counts_first_then_credits_and_shows_who(skipped, staff_cl
 
 def test_recheck_page__bad_input_and_other_accounts(skipped, staff_client, other_setup):
     page = staff_client.post(
-        _recheck_url(skipped), {"reasons": ["goal_condition_false"], "since": "2026-13-01"}
+        _recheck_url(skipped), {"reasons": ["goal_reached"], "since": "2026-13-01"}
     )
     assert page.status_code == 200
     assert "Select a valid choice" in page.content.decode()
@@ -144,3 +144,51 @@ def test_goal_page__links_to_its_explain_and_recheck_pages(skipped, staff_client
     html = staff_client.get(f"/admin/goals/goal/{skipped.pk}/change/").content.decode()
     assert _recheck_url(skipped) in html
     assert f"/admin/goals/goal/{skipped.pk}/explain/" in html
+
+
+# goal_condition_false: judged again from the inputs and traits the event kept
+
+
+def test_replay__a_corrected_condition__judged_from_the_events_own_inputs_and_traits(
+    api, agent, express_target, rest_target, purchase_goal
+):
+    from goals.services import goal_update
+
+    wrong = {"source": "input", "name": "currency", "op": "eq", "value": "eur"}  # case wrong
+    goal_update(goal=purchase_goal, when=wrong)
+    for vid, currency in (("lana", "EUR"), ("omar", "USD")):
+        api.data(express_target, [{"a": "a-hero"}], session=f"p-{vid}", vid=vid)
+        body = {
+            "commands": [{"g": "g-purchase", "id": f"o-{vid}"}],
+            "inputs": {"currency": currency},
+        }
+        [item] = api.data(rest_target, body, session=f"s-{vid}", vid=vid, traits="tier:gold")[
+            "items"
+        ]
+        assert item["skipped"][0]["reason"] == reasons.GOAL_CONDITION_FALSE
+        assert "ctx" not in item  # the kept context is never part of an answer
+    stored = GoalEvent.objects.get(event_id="o-lana").response["ctx"]
+    assert stored["inputs"] == {"currency": "EUR"}
+    assert "cust/tier:gold" in stored["traits"]
+    goal_update(goal=purchase_goal, when={"all": [
+        {"source": "input", "name": "currency", "op": "eq", "value": "EUR"},
+        {"source": "trait", "name": "cust/tier", "op": "eq", "value": "gold"},
+    ]})  # fmt: skip
+    out = _replay("--reason", "goal_condition_false")
+    assert "Judged 2 stored goal events again. Credited 1 of them (1 credits)." in out
+    assert list(Credit.objects.values_list("event__event_id", flat=True)) == ["o-lana"]
+    omar = GoalEvent.objects.get(event_id="o-omar").response
+    assert omar["skipped"][0]["reason"] == reasons.GOAL_CONDITION_FALSE
+    assert omar["ctx"]["inputs"] == {"currency": "USD"}  # still kept for a later fix
+
+
+def test_replay__an_event_without_kept_context_is_left_as_it_was(skipped, purchase_goal):
+    """Stored before the goal had a condition: judging it with no inputs would be a guess."""
+    from goals.services import goal_update
+
+    goal_update(goal=purchase_goal,
+                when={"source": "input", "name": "currency", "op": "ne", "value": "USD"})  # fmt: skip
+    out = _replay()
+    assert "Judged 0 stored goal events again" in out
+    assert "2 left as they were" in out
+    assert not Credit.objects.exists()

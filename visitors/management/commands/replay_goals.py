@@ -54,6 +54,11 @@ class Command(AuditedCommand):
             f"Judged {counts.events:,} stored goal events again. {verb} {counts.credited:,} of "
             f"them ({counts.credits:,} credits)."
         )
+        if counts.no_context:
+            self.stdout.write(
+                f"{counts.no_context:,} left as they were: the goal has a condition now and "
+                "they kept no inputs or traits for it (they arrived before it had one)."
+            )
         self.stdout.write(f"{'reason':28s} {'before':>9s} {'after':>9s}")
         for reason in sorted(set(counts.before) | set(counts.after)):
             self.stdout.write(
