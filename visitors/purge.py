@@ -29,7 +29,7 @@ from django.db.models import Max, Q
 
 from accounts.models import Account
 from visitors.metrics import rows_purged_observe
-from visitors.models import Assignment, Credit, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent, GoalImport, GoalImportPart
 
 DEFAULT_BATCH_SIZE = 5000
 OLDER_THAN_MAX_DAYS = 36500  # a hundred years: anything older is everything
@@ -214,7 +214,18 @@ def _account_purge(
                 on_batch(Batch(table.label, rows, took))
             if pause > 0 and rows:
                 time.sleep(took * pause)
+    _stale_imports_purge(account=account, cutoff=cutoff)
     return counts
+
+
+def _stale_imports_purge(*, account: Account, cutoff: datetime) -> None:
+    """Uploaded files' rows (visitors' ids) past retention: an import never started is
+    deleted; one left half-way stops where it was (its counts and report are kept)."""
+    stale = GoalImport.objects.filter(account=account, created_at__lt=cutoff)
+    stale.filter(status=GoalImport.Status.PREVIEW).delete()
+    running = stale.filter(status=GoalImport.Status.RUNNING)
+    GoalImportPart.objects.filter(goal_import__in=running, done=False).delete()
+    running.update(status=GoalImport.Status.DONE, finished_at=cutoff)
 
 
 @dataclass(frozen=True)

@@ -186,8 +186,8 @@ def test_replay__an_event_without_kept_context_is_left_as_it_was(skipped, purcha
     """Stored before the goal had a condition: judging it with no inputs would be a guess."""
     from goals.services import goal_update
 
-    goal_update(goal=purchase_goal,
-                when={"source": "input", "name": "currency", "op": "ne", "value": "USD"})  # fmt: skip
+    not_usd = {"source": "input", "name": "currency", "op": "ne", "value": "USD"}
+    goal_update(goal=purchase_goal, when=not_usd)
     out = _replay()
     assert "Judged 0 stored goal events again" in out
     assert "2 left as they were" in out

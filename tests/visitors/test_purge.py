@@ -293,3 +293,28 @@ def test_visitor_api__delete_of_a_vid_no_page_could_send__answered_json(account)
     )
     assert response.status_code == 200
     assert response.json() == {"assignments": 0, "goal_events": 0, "credits": 0}
+
+
+def test_purge__an_uploaded_files_rows_past_retention_are_deleted(account, rest_target):
+    """An admin import holds the file's rows until judged: kept no longer than raw data."""
+    import io as _io
+
+    from visitors.imports import goal_import_create
+    from visitors.models import GoalImport, GoalImportPart
+
+    def upload(days_ago, status):
+        with time_machine.travel(timezone.now() - timedelta(days=days_ago), tick=False):
+            made = goal_import_create(account_id=account.pk, target_id=rest_target.pk,
+                                      name="o.csv", stream=_io.BytesIO(b"vid,g\nv1,g-purchase\n"),
+                                      size=20)  # fmt: skip
+        GoalImport.objects.filter(pk=made.pk).update(status=status)
+        return made.pk
+
+    old_preview, old_running = upload(40, "preview"), upload(40, "running")
+    new_preview = upload(2, "preview")
+    _run("purge_events")
+    assert set(GoalImport.objects.values_list("pk", flat=True)) == {old_running, new_preview}
+    assert GoalImport.objects.get(pk=old_running).status == "done"  # stopped where it was
+    assert not GoalImportPart.objects.filter(goal_import_id=old_running).exists()
+    assert GoalImportPart.objects.filter(goal_import_id=new_preview).exists()
+    assert old_preview not in GoalImport.objects.values_list("pk", flat=True)
