@@ -146,7 +146,7 @@ class GoalResult:
 
     def to_record(self) -> dict[str, Any]:
         """The answer as stored for replays of the same event id."""
-        record = {"s": self.status, "rs": self.credited, "skipped": self.skipped}
+        record: dict[str, Any] = {"s": self.status, "rs": self.credited, "skipped": self.skipped}
         if self.time is not None:
             record["t"] = self.time
         if self.context is not None:
