@@ -86,6 +86,11 @@ def _setup(env: dict, vids: int) -> dict:
     import django
 
     django.setup()
+    return _bench_account(vids)
+
+
+def _bench_account(vids: int) -> dict:
+    """The bench's account on the database Django is set up on; its runtime keys."""
     from accounts.services import account_create
     from agents.models import AgentStatus
     from agents.services import VariationSpec, agent_create
