@@ -10,7 +10,7 @@ away or spoil it to see that it is required. FUZZ_EXAMPLES sets the number of ex
 operation and of stateful scenarios (default 25; `.ci/run` runs 200 as well).
 FUZZ_COVERAGE=off leaves out the coverage phase, Schemathesis' walk over every boundary of
 the schema, the same whatever the examples (it is most of the run's time): `make test`
-runs it once, on PostgreSQL, the production database (`.ci/run` on both).
+leaves it out, `make fuzz-long` (which `.ci/run` runs after it) runs it on both databases.
 
 What the schema states only in words (docs/management-api.md lists them: codes that must
 name objects of the account, rules across fields and items) is given to
