@@ -14,7 +14,9 @@ function calls: read the shares, and the totals of the last column (measured wit
 With `--served`, the independent instrument: the product and the floor under gunicorn as
 bench/agent_api.py serves them, wrk at 16 connections on each scenario, and py-spy sampling
 every worker (no instrumentation: a sample's innermost Python frame names its part, so a C
-call counts for the code that made it; idle workers are not sampled).
+call counts for the code that made it). Only samples of a thread holding the GIL count: a
+worker waiting on a socket (for PostgreSQL's answer, for the next request) releases it, so
+the shares are of the workers' Python CPU.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/profile_agent_api.py [--requests 2000] [--top 25]
@@ -47,6 +49,8 @@ from bench.agent_api import (
 
 # each function's own time goes to the first part whose marks its file's path contains
 PARTS = [
+    ("the server: gunicorn, its sockets and threads", ("/gunicorn/", "/selectors.py",
+                                                        "/socket.py", "/threading.py")),
     ("DRF (APIView, Request, Response, renderers)", ("/rest_framework/",)),
     ("SQL client (psycopg, Django's db layer)", ("/psycopg/", "/psycopg_c/", "/django/db/")),
     ("Django request cycle (handler, middleware, HttpRequest/Response, urls)", ("/django/",)),
@@ -64,6 +68,7 @@ PARTS = [
     ("logging, standard library, other", ("",)),
 ]  # fmt: skip
 FLOOR = "floor: a trivial DRF POST"
+SPY_RATE = 100  # py-spy's samples per second
 
 
 def _part(filename: str) -> str:
@@ -198,21 +203,26 @@ def _served(args: argparse.Namespace) -> None:
                 raw = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name  # noqa: SIM115
                 sampler = subprocess.Popen(
                     [spy, "record", "--pid", str(agent_api.SERVERS[port].pid), "--subprocesses",
-                     "--format", "raw", "--rate", "250", "--duration", str(args.seconds),
-                     "--nonblocking", "--output", raw],
+                     "--format", "raw", "--rate", str(SPY_RATE), "--gil", "--nonblocking",
+                     "--duration", str(args.seconds), "--output", raw],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 time.sleep(0.5)
                 result = agent_api._wrk(port, script, args.seconds - 1, 16)
                 sampler.wait()
-                parts, samples = _collapsed(raw)
+                parts, samples, others = _collapsed(raw)
                 os.unlink(raw)
-                print(f"## {name}, {server}: {result['rps']:.0f} req/s, "
+                per_request = 1000 / SPY_RATE / max(result["requests"], 1)  # ms a sample
+                print(f"## {name}, {server}: {result['rps']:.0f} req/s under py-spy, "
                       f"{result['cpu_ms']:.2f} ms CPU/req (workers + PostgreSQL), "
-                      f"{samples:,} samples of busy workers")  # fmt: skip
+                      f"{samples * per_request:.2f} ms/req of Python holding the GIL")  # fmt: skip
                 for part, _marks in PARTS:
-                    share = parts.get(part, 0) / max(samples, 1)
-                    print(f"  {100 * share:5.1f}%  {part}")
+                    count = parts.get(part, 0)
+                    print(f"  {count * per_request:6.3f} ms {100 * count / max(samples, 1):5.1f}%"
+                          f"  {part}")  # fmt: skip
+                print("         other, by file: " + ", ".join(
+                    f"{file} {100 * n / max(samples, 1):.1f}%" for file, n in others[:8]
+                ))  # fmt: skip
             os.unlink(script)
             print()
     finally:
@@ -221,9 +231,10 @@ def _served(args: argparse.Namespace) -> None:
             process.wait()
 
 
-def _collapsed(path: str) -> tuple[dict[str, int], int]:
+def _collapsed(path: str) -> tuple[dict[str, int], int, list[tuple[str, int]]]:
     """Samples per part, from py-spy's raw (collapsed) stacks, by each innermost frame."""
     parts: dict[str, int] = defaultdict(int)
+    others: dict[str, int] = defaultdict(int)
     total = 0
     for line in Path(path).read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -231,9 +242,13 @@ def _collapsed(path: str) -> tuple[dict[str, int], int]:
             continue
         leaf = stack.rsplit(";", 1)[-1]
         found = re.search(r"\((.*):\d+\)$", leaf)
-        parts[_part(found.group(1) if found else "")] += int(count)
+        file = "/" + found.group(1) if found else leaf  # paths as imported
+        part = _part(file)
+        parts[part] += int(count)
+        if part == PARTS[-1][0] or os.environ.get("PROFILE_FILES") == part.split()[0]:
+            others[file] += int(count)
         total += int(count)
-    return parts, total
+    return parts, total, sorted(others.items(), key=lambda item: -item[1])
 
 
 def main() -> None:
@@ -296,6 +311,9 @@ def main() -> None:
             if args.top:
                 stats.sort_stats("tottime").print_stats(args.top)
             print()
+        from conductrics_admin.buffers import buffers_reset
+
+        buffers_reset()  # nothing left to write at exit to the database about to go
 
 
 def _print_statements(n: int) -> None:
