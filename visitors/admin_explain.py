@@ -5,9 +5,10 @@ why, agent by agent. The management API's `explain` endpoints answer the same.""
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -18,9 +19,25 @@ from goals.models import Goal
 from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem
-from visitors.config import account_conf
+from visitors.config import AccountConf, account_conf
 from visitors.execution import goal_explain, selection_explain
 from visitors.request import MAX_ID_LENGTH, goal_item, printable_id, vid_problem
+
+M = TypeVar("M", bound=Model)
+
+
+def object_and_conf(
+    request: HttpRequest, model: type[M], object_id: str, *, change: bool
+) -> tuple[Any, M, AccountConf]:
+    """The admin of `model`, its object `object_id` as this user may see (or change) it,
+    and its account's configuration snapshot."""
+    model_admin, obj = admin_object_get(
+        request=request, model=model, object_id=object_id, change=change
+    )
+    conf = account_conf(code=obj.account.code)  # type: ignore[attr-defined]
+    if conf is None:  # the object's own account: always there
+        raise Http404("No such account.")
+    return model_admin, obj, conf
 
 
 class VisitorForm(forms.Form):
@@ -110,12 +127,7 @@ class GoalExplainForm(VisitorForm):
 
 def goal_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
     """Judge a goal of a goal its staff may see, as if sent now; say why."""
-    model_admin, goal = admin_object_get(
-        request=request, model=Goal, object_id=object_id, change=False
-    )
-    conf = account_conf(code=goal.account.code)
-    if conf is None:  # the goal's own account: always there
-        raise Http404("No such account.")
+    model_admin, goal, conf = object_and_conf(request, Goal, object_id, change=False)
     targets = [t.code for t in conf.targets]
     form = GoalExplainForm(request.POST if request.method == "POST" else None, targets=targets)
     answer = None
@@ -148,12 +160,7 @@ def goal_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
 
 def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
     """Explain a selection of an agent its staff may see."""
-    model_admin, agent = admin_object_get(
-        request=request, model=Agent, object_id=object_id, change=False
-    )
-    conf = account_conf(code=agent.account.code)
-    if conf is None:  # the agent's own account: always there
-        raise Http404("No such account.")
+    model_admin, agent, conf = object_and_conf(request, Agent, object_id, change=False)
     targets = [t.code for t in conf.targets]
     form = ExplainForm(request.POST if request.method == "POST" else None, targets=targets)
     answer = None

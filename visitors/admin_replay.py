@@ -9,14 +9,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from accounts.admin_scoping import admin_object_get
 from accounts.audit import audit_entries_of, audit_who
 from goals.models import Goal
 from goals.reasons import WORDS
-from visitors.config import account_conf
+from visitors.admin_explain import object_and_conf
 from visitors.models import GoalReplay
 from visitors.replay import REPLAYABLE, ReplayCounts, goal_events_replay
 
@@ -67,12 +66,7 @@ def _who(run: GoalReplay) -> str:
 
 def goal_recheck_view(request: HttpRequest, object_id: str) -> HttpResponse:
     """Count (dry run), then judge again, the skipped events of a goal its staff may change."""
-    model_admin, goal = admin_object_get(
-        request=request, model=Goal, object_id=object_id, change=True
-    )
-    conf = account_conf(code=goal.account.code)
-    if conf is None:  # the goal's own account: always there
-        raise Http404("No such account.")
+    model_admin, goal, conf = object_and_conf(request, Goal, object_id, change=True)
     form = RecheckForm(request.POST if request.method == "POST" else None)
     counted = None
     if request.method == "POST" and form.is_valid():
