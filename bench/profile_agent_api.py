@@ -323,7 +323,7 @@ def _print_statements(n: int) -> None:
         cursor.execute(
             "SELECT calls, total_exec_time, total_plan_time, left(regexp_replace(query, "
             "'\\s+', ' ', 'g'), 90) FROM pg_stat_statements WHERE calls >= %s "
-            "ORDER BY total_exec_time DESC LIMIT 6",
+            "AND query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_exec_time DESC LIMIT 8",
             [n // 2],
         )
         for calls, exec_ms, plan_ms, query in cursor.fetchall():
