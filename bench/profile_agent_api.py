@@ -26,6 +26,7 @@ the shares are of the workers' Python CPU.
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import re
@@ -68,6 +69,9 @@ PARTS = [
     ("logging, standard library, other", ("",)),
 ]  # fmt: skip
 FLOOR = "floor: a trivial DRF POST"
+BATCH = "e goal-events, 1,000 events a request"
+BATCH_SIZE = 1000
+LOADED = {"c REST goal by vid": 1, BATCH: BATCH_SIZE}  # visitors assigned first, per request
 SPY_RATE = 100  # py-spy's samples per second
 
 
@@ -126,6 +130,14 @@ def _requests(name: str, keys: dict, n: int, run: str) -> list[tuple[str, str, b
         + ',{"g":"g-purchase","v":1}]',
         FLOOR: '[{"a":"a-hero"}]',
     }[name].encode()
+    if name == BATCH:
+        return [
+            ("/ac-bench/v3/goal-events", f"apikey={keys['rest']}", json.dumps({"events": [
+                {"vid": f"p{run}-{i * BATCH_SIZE + k}", "g": "g-purchase", "v": 9.5,
+                 "id": f"o{run}-{i * BATCH_SIZE + k}"} for k in range(BATCH_SIZE)
+            ]}).encode())
+            for i in range(n)
+        ]  # fmt: skip
     path = "/ac-bench/v3/agent-api"
     out = []
     for i in range(n):
@@ -278,36 +290,37 @@ def main() -> None:
             statements = _statements(cursor)
         print(f"{args.requests:,} requests per scenario, in-process, one thread; "
               f"pg_stat_statements: {'on' if statements else 'not loaded'}\n")  # fmt: skip
-        for name in [FLOOR, *SCENARIOS]:
+        for name in [FLOOR, *SCENARIOS, BATCH]:
             run = f"{time.monotonic_ns():x}"
-            if name == "c REST goal by vid":
-                _assignments_load(count=args.requests * 2, prefix=f"p{run}-", vid=True)
+            count = args.requests if name != BATCH else max(2, args.requests // 100)
+            warmup = 200 if name != BATCH else 1
+            for part, n in (("w", warmup), ("p", count), ("q", count)):
+                if name in LOADED:  # the visitors each run's goals are for, assigned first
+                    _assignments_load(count=LOADED[name] * n, prefix=f"p{run}{part}-", vid=True)
             settings = {"ROOT_URLCONF": "bench.floor_urls"} if name == FLOOR else {}
             with override_settings(**settings):
-                warm = _requests(name, keys, 200, run + "w")
+                warm = _requests(name, keys, warmup, run + "w")
                 _run(application, warm, profile=False)
-                plain, _ = _run(application, _requests(name, keys, args.requests, run + "p"),
+                plain, _ = _run(application, _requests(name, keys, count, run + "p"),
                                 profile=False)  # fmt: skip
-                if name == "c REST goal by vid":
-                    _assignments_load(count=args.requests, prefix=f"p{run}q-", vid=True)
                 pids = _postgres_pids()
                 pg_before = _cpu_seconds(pids)
                 if statements:
                     with connection.cursor() as cursor:
                         cursor.execute("SELECT pg_stat_statements_reset()")
-                _, stats = _run(application, _requests(name, keys, args.requests, run + "q"),
+                _, stats = _run(application, _requests(name, keys, count, run + "q"),
                                 profile=True)  # fmt: skip
                 pg = _cpu_seconds(pids) - pg_before
-            app_ms, pg_ms = 1000 * plain / args.requests, 1000 * pg / args.requests
+            app_ms, pg_ms = 1000 * plain / count, 1000 * pg / count
             print(f"## {name}: {app_ms:.3f} ms of the app's CPU per request (unprofiled); "
                   f"PostgreSQL {pg_ms:.3f} ms")  # fmt: skip
             shares = _shares(stats)
             total = sum(shares.values())
             for part, _marks in PARTS:
-                ms = 1000 * shares.get(part, 0) / args.requests
+                ms = 1000 * shares.get(part, 0) / count
                 print(f"  {ms:7.3f} ms {100 * shares.get(part, 0) / total:5.1f}%  {part}")
             if statements:
-                _print_statements(args.requests)
+                _print_statements(count)
             if args.top:
                 stats.sort_stats("tottime").print_stats(args.top)
             print()

@@ -182,7 +182,8 @@ def _act(
     else:
         messages.error(
             request,
-            f"This import is {goal_import.get_status_display()}: cannot {action or 'do that'}.",
+            f"This import is {goal_import.get_status_display()}: cannot "
+            f"{action[:40] or 'do that'}.",
         )
     return HttpResponseRedirect(_detail_url(target, goal_import))
 
