@@ -121,6 +121,14 @@ def _environ(path: str, query: str, body: bytes) -> dict:
 
 def _requests(name: str, keys: dict, n: int, run: str) -> list[tuple[str, str, bytes]]:
     """`n` requests of scenario `name`, as bench/agent_api.py's wrk script sends them."""
+    if name == BATCH:
+        return [
+            ("/ac-bench/v3/goal-events", f"apikey={keys['rest']}", json.dumps({"events": [
+                {"vid": f"p{run}-{i * BATCH_SIZE + k}", "g": "g-purchase", "v": 9.5,
+                 "id": f"o{run}-{i * BATCH_SIZE + k}"} for k in range(BATCH_SIZE)
+            ]}).encode())
+            for i in range(n)
+        ]  # fmt: skip
     commands = {
         "a first selection": '[{"a":"a-hero"}]',
         "b sticky repeat": '[{"a":"a-hero"}]',
@@ -130,14 +138,6 @@ def _requests(name: str, keys: dict, n: int, run: str) -> list[tuple[str, str, b
         + ',{"g":"g-purchase","v":1}]',
         FLOOR: '[{"a":"a-hero"}]',
     }[name].encode()
-    if name == BATCH:
-        return [
-            ("/ac-bench/v3/goal-events", f"apikey={keys['rest']}", json.dumps({"events": [
-                {"vid": f"p{run}-{i * BATCH_SIZE + k}", "g": "g-purchase", "v": 9.5,
-                 "id": f"o{run}-{i * BATCH_SIZE + k}"} for k in range(BATCH_SIZE)
-            ]}).encode())
-            for i in range(n)
-        ]  # fmt: skip
     path = "/ac-bench/v3/agent-api"
     out = []
     for i in range(n):

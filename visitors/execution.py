@@ -494,8 +494,10 @@ def _goal(
     for agent_id in goal.agent_ids:
         if agent_id in agents_done:
             continue
-        agent = plan.account.agents_by_id[agent_id]
         mine = plan.mine(agent_id)
+        if not mine:  # no assignment of this visitor in the agent: nothing to judge
+            continue
+        agent = plan.account.agents_by_id[agent_id]
         already_credited = any(
             goal.id in r.credited_goal_ids for r in mine
         ) or plan.credited_to_visitor(agent_id, goal.id)
