@@ -269,6 +269,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions")
     parser.add_argument("--served", action="store_true", help="py-spy on gunicorn under wrk")
     parser.add_argument("--seconds", type=int, default=8, help="--served: per run")
+    parser.add_argument(
+        "--only", action="append", metavar="LETTER",
+        help="in-process: only these scenarios (a, b, c, d, e; the floor always runs)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.served:
         _served(args)
@@ -290,7 +294,8 @@ def main() -> None:
             statements = _statements(cursor)
         print(f"{args.requests:,} requests per scenario, in-process, one thread; "
               f"pg_stat_statements: {'on' if statements else 'not loaded'}\n")  # fmt: skip
-        for name in [FLOOR, *SCENARIOS, BATCH]:
+        names = [n for n in [*SCENARIOS, BATCH] if not args.only or n[0] in args.only]
+        for name in [FLOOR, *names]:
             run = f"{time.monotonic_ns():x}"
             count = args.requests if name != BATCH else max(2, args.requests // 100)
             warmup = 200 if name != BATCH else 1

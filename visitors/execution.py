@@ -222,15 +222,18 @@ class _Plan:
             raise AssertionError("facts are built for every request with conditions")
         return facts
 
+    def mine_by_agent(self) -> dict[int, list[AssignmentRow]]:
+        """The visitor's assignments (by session, or by vid), as known so far, by agent."""
+        visitor = self.visitor
+        held: dict[int, list[AssignmentRow]] = {}
+        for r in self.rows:
+            if r.session == visitor.session or (visitor.vid and r.vid == visitor.vid):
+                held.setdefault(r.agent_id, []).append(r)
+        return held
+
     def mine(self, agent_id: int) -> list[AssignmentRow]:
         """The visitor's assignments in an agent (by session, or by vid), as known so far."""
-        visitor = self.visitor
-        return [
-            r
-            for r in self.rows
-            if r.agent_id == agent_id
-            and (r.session == visitor.session or (visitor.vid and r.vid == visitor.vid))
-        ]
+        return self.mine_by_agent().get(agent_id, [])
 
 
 class _GoalsReached(Mapping[str, datetime]):
@@ -491,11 +494,10 @@ def _goal(
         facts = plan.facts() if command.time is None else replace(plan.facts(), now=at)
         if not goal.when_holds(facts, ""):
             _, condition_false = condition_explain(goal.when, facts, "")
+    held = plan.mine_by_agent()
     for agent_id in goal.agent_ids:
-        if agent_id in agents_done:
-            continue
-        mine = plan.mine(agent_id)
-        if not mine:  # no assignment of this visitor in the agent: nothing to judge
+        mine = held.get(agent_id)
+        if not mine or agent_id in agents_done:  # no assignment of the visitor: nothing
             continue
         agent = plan.account.agents_by_id[agent_id]
         already_credited = any(

@@ -28,6 +28,7 @@ from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  
     ServerBindingCursor,
 )
 from django.db.backends.utils import CursorWrapper
+from psycopg.types.datetime import TimestamptzLoader
 
 
 def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
@@ -52,6 +53,10 @@ def _run(db: BaseDatabaseWrapper, sql: str, params: Params, *, fetch: bool) -> R
         cursor = getattr(db, "_agent_api_cursor", None)
         if cursor is None or cursor.connection is not db.connection or cursor.closed:
             cursor = db._agent_api_cursor = ServerBindingCursor(db.connection)  # type: ignore[attr-defined]
+            # psycopg's own timestamptz loader, in C, in the session's time zone (UTC, as
+            # Django sets it): the same instants as Django's loader, which is Python code
+            # run for every value read
+            cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         db.validate_no_broken_transaction()
         with db.wrap_database_errors:
             cursor.execute(sql, params)
