@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.codes import BAD_TEXT_RULE, text_ok
 from visitors.batch import BadEvent, BatchEvent, event_of, goal_events_record
 from visitors.config import AccountConf, TargetConf, account_conf
 from visitors.models import GoalImport, GoalImportPart
@@ -156,6 +157,10 @@ def _ndjson_rows(lines: Iterable[str]) -> Iterator[Row]:
             continue
         if not isinstance(row, dict):
             yield line, "not a JSON object"
+            continue
+        kept = json.dumps(row, ensure_ascii=False)  # as the admin's import keeps it
+        if "\\u0000" in kept or not text_ok(kept):  # a NUL (JSON escapes it), a surrogate
+            yield line, f"not {BAD_TEXT_RULE}"
             continue
         yield line, row
 

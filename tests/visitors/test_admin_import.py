@@ -201,3 +201,26 @@ def test_import__a_database_failure_mid_part_records_nothing_and_resumes(
     monkeypatch.setattr(imports, "goal_events_record", record)
     assert _step_all(staff_client, rest_target, goal_import)["verdicts"]["ok"] == 1
     assert GoalEvent.objects.count() == 2
+
+
+def test_import__ndjson_values_no_database_can_store_are_that_lines_verdict(
+    seen, rest_target, staff_client
+):
+    """A NUL or a lone surrogate (JSON escapes) cannot be stored as text (PostgreSQL's
+    jsonb refuses the one, UTF-8 the other): that line's verdict, the file imported."""
+    text = (
+        '{"vid": "lana", "g": "g-purchase"}\n'
+        '{"vid": "om\\u0000ar", "g": "g-purchase"}\n'
+        '{"vid": "x", "g": "g-purchase", "inputs": {"k": "\\ud800"}}\n'
+    )
+    response = _upload(staff_client, rest_target, text, name="orders.ndjson")
+    assert response.status_code == 302
+    goal_import = GoalImport.objects.get()
+    staff_client.post(_url(rest_target, goal_import.pk), {"action": "start"})
+    assert _step_all(staff_client, rest_target, goal_import)["verdicts"]["err"] == 2
+    report = b"".join(staff_client.get(_url(rest_target, goal_import.pk) + "verdicts.csv")
+                      .streaming_content).decode()  # fmt: skip
+    rows = list(csv.reader(io.StringIO(report)))
+    assert [row[:2] for row in rows[1:]] == [["1", "ok"], ["2", "err"], ["3", "err"]]
+    assert "no NUL, no lone surrogate" in rows[2][4]
+    assert "no NUL, no lone surrogate" in rows[3][4]
