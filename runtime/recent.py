@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from conductrics_admin.buffers import FlushBuffer
 from targets.models import RECENT_REQUESTS_KEPT, RecentRequest
@@ -25,16 +25,37 @@ logger = logging.getLogger(__name__)
 PENDING_TARGETS_MAX = 1000  # a process never holds notes of more targets
 
 
+def _rows_insert(rows: list[tuple[int, datetime, int, str, int]]) -> None:
+    """Insert (target id, at, status, reasons, commands) rows: on PostgreSQL one statement
+    of arrays (the ORM's bulk insert cost about 28 µs of Python a row, a row a request)."""
+    if connection.vendor != "postgresql":
+        RecentRequest.objects.bulk_create(
+            [RecentRequest(target_id=t, at=at, status=s, reasons=r, commands=n)
+             for t, at, s, r, n in rows]
+        )  # fmt: skip
+        return
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {RecentRequest._meta.db_table} (target_id, at, status, reasons, "  # noqa: S608 - a table name
+            "commands) SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], "
+            "%s::varchar[], %s::int[])",
+            [list(column) for column in columns],
+        )
+
+
 def _notes_write(pending: dict[int, deque[Any]]) -> None:
     """Write notes, and trim the targets they touched. Never raises."""
-    batch = [
-        RecentRequest(target_id=target_id, at=at, status=status, reasons=codes, commands=n)
+    rows = [
+        (target_id, at, status, codes, n)
         for target_id, notes in pending.items()
         for at, status, codes, n in notes
     ]
+    if not rows:
+        return
     try:
         with transaction.atomic():
-            RecentRequest.objects.bulk_create(batch)
+            _rows_insert(rows)
             for target_id in pending:
                 keep = list(
                     RecentRequest.objects.filter(target_id=target_id)
