@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -123,7 +124,9 @@ class Response:
 
 
 def http(method: str, url: str, body: object = None, headers: dict | None = None) -> Response:
-    """One HTTP call; any status is an answer (a refused connection is status 0)."""
+    """One HTTP call; any status is an answer (a refused connection, or an answer cut off
+    by a server killed while sending it, is status 0: the caller retries, and the goal's
+    event id makes the retry a replay)."""
     data = (
         None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     )
@@ -133,7 +136,7 @@ def http(method: str, url: str, body: object = None, headers: dict | None = None
             return Response(answer.status, _json(answer.read()))
     except urllib.error.HTTPError as error:
         return Response(error.code, _json(error.read()))
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except (urllib.error.URLError, ConnectionError, TimeoutError, HTTPException):
         return Response(0, {})
 
 
