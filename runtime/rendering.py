@@ -56,10 +56,8 @@ def envelope_render(
 def batch_item(result: GoalResult, index: int) -> dict[str, Any]:
     """An event's item in a batch's answer: its goal item, its index, and why it was
     refused when it was."""
-    item = goal_item(result)
+    item = goal_item(result, why_refused=True)
     item["i"] = index
-    if result.err:
-        item["detail"] = result.detail
     return item
 
 

@@ -4,6 +4,7 @@ and leaf that decided), and "Explain a goal" of a goal, what sending it now woul
 why, agent by agent. The management API's `explain` endpoints answer the same."""
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,8 +20,8 @@ from goals.models import Goal
 from targeting.inputs import inputs_problem
 from targeting.traits import TRAITS_RULE, traits_parse
 from targeting.useragent import UA_LENGTH_MAX, ua_problem
-from visitors.config import AccountConf, account_conf
-from visitors.execution import goal_explain, selection_explain
+from visitors.config import AccountConf, TargetConf, account_conf
+from visitors.execution import Explanation, goal_explain, selection_explain
 from visitors.request import MAX_ID_LENGTH, goal_item, printable_id, vid_problem
 
 M = TypeVar("M", bound=Model)
@@ -125,63 +126,66 @@ class GoalExplainForm(VisitorForm):
         return at
 
 
-def goal_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
-    """Judge a goal of a goal its staff may see, as if sent now; say why."""
-    model_admin, goal, conf = object_and_conf(request, Goal, object_id, change=False)
+def _explain_page(
+    request: HttpRequest, model: type[M], object_id: str, form_class: type[VisitorForm],
+    title: str, judge: Callable[[AccountConf, TargetConf, M, dict[str, Any]], Any],
+) -> HttpResponse:  # fmt: skip
+    """An explain page of an object its staff may see: the form, and once it is valid the
+    answer `judge` gives for the target chosen (`title` names the object's code)."""
+    model_admin, obj, conf = object_and_conf(request, model, object_id, change=False)
     targets = [t.code for t in conf.targets]
-    form = GoalExplainForm(request.POST if request.method == "POST" else None, targets=targets)
+    form = form_class(request.POST if request.method == "POST" else None, targets=targets)
     answer = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        result, log, notes = goal_explain(
-            account=conf, target=next(t for t in conf.targets if t.code == data["target"]),
-            goal_code=goal.code, session=data["session"], vid=data["vid"], value=data["v"],
-            time=data["t"], inputs=data["inputs"], traits=data["traits"],
-        )  # fmt: skip
-        item = goal_item(result)
-        if result.err:
-            item["detail"] = result.detail
-        answer = {
-            "result": result,
-            "item": json.dumps(item, indent=2, ensure_ascii=False),
-            "log": log,
-            "notes": notes,
-        }
+        target = next(t for t in conf.targets if t.code == data["target"])
+        answer = judge(conf, target, obj, data)
+    meta = model._meta
     context = {
         **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": goal,
-        "title": f"Explain the goal {goal.code}",
+        "opts": meta,
+        "original": obj,
+        "title": title.format(code=obj.code),  # type: ignore[attr-defined]
         "form": form,
         "answer": answer,
     }
-    return TemplateResponse(request, "admin/goals/goal/explain.html", context)
+    template = f"admin/{meta.app_label}/{meta.model_name}/explain.html"
+    return TemplateResponse(request, template, context)
+
+
+def _goal_answer(
+    conf: AccountConf, target: TargetConf, goal: Goal, data: dict[str, Any]
+) -> dict[str, Any]:
+    result, log, notes = goal_explain(
+        account=conf, target=target, goal_code=goal.code, session=data["session"],
+        vid=data["vid"], value=data["v"], time=data["t"], inputs=data["inputs"],
+        traits=data["traits"],
+    )  # fmt: skip
+    item = goal_item(result, why_refused=True)
+    return {
+        "result": result,
+        "item": json.dumps(item, indent=2, ensure_ascii=False),
+        "log": log,
+        "notes": notes,
+    }
+
+
+def _selection_answer(
+    conf: AccountConf, target: TargetConf, agent: Agent, data: dict[str, Any]
+) -> Explanation:
+    return selection_explain(
+        account=conf, target=target, agent_code=agent.code, session=data["session"],
+        vid=data["vid"], inputs=data["inputs"], traits=data["traits"], ua=data["ua"],
+    )  # fmt: skip
+
+
+def goal_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
+    """Judge a goal of a goal its staff may see, as if sent now; say why."""
+    return _explain_page(request, Goal, object_id, GoalExplainForm,
+                         "Explain the goal {code}", _goal_answer)  # fmt: skip
 
 
 def agent_explain_view(request: HttpRequest, object_id: str) -> HttpResponse:
     """Explain a selection of an agent its staff may see."""
-    model_admin, agent, conf = object_and_conf(request, Agent, object_id, change=False)
-    targets = [t.code for t in conf.targets]
-    form = ExplainForm(request.POST if request.method == "POST" else None, targets=targets)
-    answer = None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        answer = selection_explain(
-            account=conf,
-            target=next(t for t in conf.targets if t.code == data["target"]),
-            agent_code=agent.code,
-            session=data["session"],
-            vid=data["vid"],
-            inputs=data["inputs"],
-            traits=data["traits"],
-            ua=data["ua"],
-        )
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": agent,
-        "title": f"Explain a decision of {agent.code}",
-        "form": form,
-        "answer": answer,
-    }
-    return TemplateResponse(request, "admin/agents/agent/explain.html", context)
+    return _explain_page(request, Agent, object_id, ExplainForm,
+                         "Explain a decision of {code}", _selection_answer)  # fmt: skip

@@ -212,9 +212,7 @@ class GoalExplainView(AccountAPIView):
             traits=args["traits"],
             time_error=f"t must be {T_RULE}" if raw_t is not None and at is None else "",
         )  # fmt: skip
-        item = goal_item(result)
-        if result.err:
-            item["detail"] = result.detail
+        item = goal_item(result, why_refused=True)
         return Response({"item": item, "log": log, "notes": notes})
 
 

@@ -191,8 +191,9 @@ def _log_line(item: SelectionResult | GoalResult) -> str:
     return f"{item.goal}: {item.status}: {item.detail}" + (f"; {skipped}" if skipped else "")
 
 
-def goal_item(item: GoalResult) -> dict[str, Any]:
-    """A goal's item as the agent-api answers it (SPEC §4)."""
+def goal_item(item: GoalResult, *, why_refused: bool = False) -> dict[str, Any]:
+    """A goal's item as the agent-api answers it (SPEC §4); with `why_refused`, a refused
+    goal's `detail` too (the batch's and the explanations' items)."""
     out: dict[str, Any] = {"g": item.goal, "s": item.status, "rs": item.credited}
     if item.err:
         out["err"] = item.err
@@ -202,4 +203,6 @@ def goal_item(item: GoalResult) -> dict[str, Any]:
         out["t"] = item.time
     if item.replay:
         out["replay"] = True
+    if why_refused and item.err:
+        out["detail"] = item.detail
     return out
