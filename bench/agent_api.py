@@ -4,14 +4,16 @@ In one run: a fresh database; the product under gunicorn with production setting
 (DEBUG off, persistent connections, throttling off); beside it the same stack serving a
 trivial DRF POST view (bench/floor_urls.py); wrk at 16 connections loading both in turn.
 For each scenario it prints requests/s, p50 and p99 latency, errors and the ratio to the
-floor. Then the batch endpoint: goal events per second through goal-events, 1,000 per
-request, against the same goals one request each (scenario c). Then it grows the
+floor; for the REST goal, a third server too, the durable goal's floor (the floor view
+plus one indexed read and one committed insert: the most any goal endpoint can reach).
+Then the batch endpoint: goal events per second through goal-events, 1,000 per request,
+against the same goals one request each (scenario c). Then it grows the
 assignments table to --large rows and runs the scenarios again, printing the p50 and p99
 ratios (flatness). Finally the RSS of each product worker.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python bench/agent_api.py [--seconds 10] [--rounds 3] [--workers 6]
-            [--threads 1] [--large 10000000] [--batch-events 40000]
+            [--threads 1] [--large 10000000] [--batch-events 40000] [--only c ...]
 
 Needs wrk (Debian package) and gunicorn (pip install -e '.[bench]').
 """
@@ -33,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BENCH_DB = "conductrics_bench"
-PRODUCT_PORT, FLOOR_PORT = 8101, 8102
+PRODUCT_PORT, FLOOR_PORT, DURABLE_PORT = 8101, 8102, 8103
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 PS = shutil.which("ps") or "/bin/ps"
 SERVED = [0]  # requests answered by the product in the measured runs
@@ -113,6 +115,16 @@ def _bench_account(vids: int) -> dict:
             goals=[goal], targets=[web, rest],
         )  # fmt: skip
     _assignments_load(count=vids, prefix="v", vid=True)
+    from django.db import connection
+
+    sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, not the root
+    from bench.floor_urls import DURABLE_TABLE
+
+    with connection.cursor() as cursor:  # what the durable goal's floor records
+        cursor.execute(
+            f"CREATE TABLE {DURABLE_TABLE} (id bigserial PRIMARY KEY, vid text NOT NULL, "
+            "at timestamptz NOT NULL DEFAULT now())"
+        )
     return {"web": web.api_key, "rest": rest.api_key}
 
 
@@ -332,22 +344,28 @@ def _stored() -> int:
         return cursor.fetchone()[0]
 
 
+def _chosen(args) -> list[str]:
+    return [name for name in SCENARIOS if not args.only or name[0] in args.only]
+
+
 def _round(keys: dict, args, label: str) -> dict:
     results = {}
     print(f"\n{label}: {_stored():,} stored assignments at the start")
     print(f"{'scenario':24s} {'server':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'errors (non-2xx)':>17s} {'ratio to floor':>15s} {'CPU ms/req':>11s} "
           f"{'CPU ratio':>10s}")  # fmt: skip
-    for name in SCENARIOS:
+    for name in _chosen(args):
         _analyze()
         # alternate the two servers --rounds times and keep each one's median run: the
         # floor alone varies by 2x from one run to the next on a shared 2-core machine
-        floors, products = [], []
+        floors, products, durables = [], [], []
         for _ in range(args.rounds):
             # a script per round: the REST goal's visitors are new in each product run
             script = _lua(name, keys, args.goal_visitors)
             floors.append(_wrk(FLOOR_PORT, script, args.seconds, args.connections))
             products.append(_wrk(PRODUCT_PORT, script, args.seconds, args.connections))
+            if name == GOAL:
+                durables.append(_wrk(DURABLE_PORT, script, args.seconds, args.connections))
             os.unlink(script)
             if name == GOAL and products[-1]["requests"] > args.goal_visitors:
                 print(f"  ({products[-1]['requests']:,} REST goals for "
@@ -363,10 +381,16 @@ def _round(keys: dict, args, label: str) -> dict:
             "product": sorted(r["cpu_ms"] for r in products)[len(products) // 2],
         }
         product["cpu_ratio"] = cpu["floor"] / cpu["product"] if cpu["product"] else 0.0
-        for server, r in (("floor", floor), ("product", product)):
-            mine = server == "product"
+        shown = [("floor", floor), ("product", product)]
+        if durables:
+            durable = _median(durables)
+            cpu["durable"] = sorted(r["cpu_ms"] for r in durables)[len(durables) // 2]
+            durable["cpu_ratio"] = cpu["floor"] / cpu["durable"] if cpu["durable"] else 0.0
+            shown.append(("durable", durable))
+        for server, r in shown:
+            mine = server != "floor"
             ratio = f"{r['rps'] / floor['rps']:.2f}x" if mine else ""
-            cpu_ratio = f"{product['cpu_ratio']:.2f}x" if mine else ""
+            cpu_ratio = f"{r['cpu_ratio']:.2f}x" if mine else ""
             print(f"{name:24s} {server:8s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} "
                   f"{r['errors']:>8d} ({r['non2xx']:>5d}) {ratio:>15s} {cpu[server]:>11.2f} "
                   f"{cpu_ratio:>10s}")  # fmt: skip
@@ -421,6 +445,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--only", action="append", metavar="LETTER",
+        help="only the scenarios whose name begins with LETTER (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--vids", type=int, default=10_000, help="assignments to start with")
     parser.add_argument(
         "--goal-visitors", type=int, default=20_000,
@@ -436,6 +464,7 @@ def main() -> None:
     keys = _setup(env, args.vids)
     SERVERS[PRODUCT_PORT] = _serve(PRODUCT_PORT, env, args, "conductrics_admin.settings")
     SERVERS[FLOOR_PORT] = _serve(FLOOR_PORT, env, args, "bench.floor_settings")
+    SERVERS[DURABLE_PORT] = _serve(DURABLE_PORT, env, args, "bench.floor_durable_settings")
     servers = list(SERVERS.values())
     try:
         print(f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, "
@@ -443,13 +472,13 @@ def main() -> None:
               f"-d{args.seconds}s; {os.cpu_count()} cores")  # fmt: skip
         # every scenario on every worker first: connections opened, statements prepared
         # (the first seconds after a start showed p99 over 1 s and wrk time-outs)
-        for name in SCENARIOS:
+        for name in _chosen(args):
             warm = _lua(name, keys, 2000)
-            for port in (FLOOR_PORT, PRODUCT_PORT):
+            for port in (FLOOR_PORT, PRODUCT_PORT, DURABLE_PORT):
                 _wrk(port, warm, 3, args.connections)
             os.unlink(warm)
         small = _round(keys, args, "small tables")
-        if args.batch_events:
+        if args.batch_events and GOAL in small:
             single = small[GOAL]["rps"]  # one event per request
             _batch_events_per_second(keys, events=4000, size=1000, connections=4)  # warm
             batched = _batch_events_per_second(
@@ -458,10 +487,11 @@ def main() -> None:
             print(f"\nREST goals: {single:,.0f} events/s one request each (scenario c), "
                   f"{batched:,.0f} events/s through goal-events, 1,000 per request: "
                   f"{batched / single:.1f}x (target >= 15x)")  # fmt: skip
-        one, ten = small["a first selection"], small["d mixed, 10 commands"]
-        print(f"\n10-command request costs {one['rps'] / ten['rps']:.2f}x a 1-command one "
-              f"in throughput, {ten['cpu_ms'] / one['cpu_ms']:.2f}x in CPU per request "
-              "(target < 2x)")  # fmt: skip
+        one, ten = small.get("a first selection"), small.get("d mixed, 10 commands")
+        if one and ten:
+            print(f"\n10-command request costs {one['rps'] / ten['rps']:.2f}x a 1-command "
+                  f"one in throughput, {ten['cpu_ms'] / one['cpu_ms']:.2f}x in CPU per request "
+                  "(target < 2x)")  # fmt: skip
         if args.large:
             began = time.monotonic()
             _assignments_load(count=args.large - args.vids, prefix="big", vid=False)
@@ -469,7 +499,7 @@ def main() -> None:
                   f"{time.monotonic() - began:.0f} s")  # fmt: skip
             large = _round(keys, args, f"grown to {args.large:,} assignments")
             print("\nflatness (large / small, target <= 1.15):")
-            for name in SCENARIOS:
+            for name in _chosen(args):
                 s, g = small[name], large[name]
                 print(
                     f"  {name:24s} p50 x{g['p50'] / s['p50']:.2f}  p99 x{g['p99'] / s['p99']:.2f}"
