@@ -15,11 +15,11 @@ PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 .PHONY: run test test-sqlite test-postgres test-js fuzz-long lint format install clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=python3"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e ./clients/python
 	@touch $@
 
 install: $(BIN)/.installed
@@ -38,6 +38,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	SECRET_KEY=type-check-only $(BIN)/mypy
+	cd clients/python && $(abspath $(BIN))/mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -58,10 +59,11 @@ test-postgres: install
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: skipping the PostgreSQL run (CI requires it)."; \
 	fi
 
-# The JavaScript client's unit tests, with Node's built-in test runner.
+# The JavaScript clients' unit tests (the browser's and the Node.js server-side client's),
+# with Node's built-in test runner. Both clients' conformance runs are in tests/clients/.
 test-js:
-	@command -v node >/dev/null 2>&1 || { echo "node not found: the JavaScript client's tests need Node.js 18 or later"; exit 1; }
-	node --test tests/js/
+	@command -v node >/dev/null 2>&1 || { echo "node not found: the JavaScript clients' tests need Node.js 18 or later"; exit 1; }
+	node --test tests/js/ clients/node/test/
 
 test: lint test-js test-sqlite test-postgres
 
