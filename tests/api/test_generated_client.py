@@ -24,6 +24,10 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 ACCEPTED_WARNING = "Unsupported content type text/plain"
 
 
+# not `conductrics_client`: the server-side client of clients/python is installed by that name
+GENERATED = "generated_management_client"
+
+
 @pytest.fixture
 def generated(live_server, tmp_path):
     if not GENERATOR.exists() and shutil.which("openapi-python-client") is None:
@@ -33,7 +37,7 @@ def generated(live_server, tmp_path):
     (tmp_path / "config.yml").write_text("post_hooks: []\n")
     result = subprocess.run(  # noqa: S603 - the test environment's own generator
         [str(GENERATOR), "generate", "--path", str(tmp_path / "schema.json"),
-         "--output-path", str(tmp_path / "conductrics_client"), "--meta", "none",
+         "--output-path", str(tmp_path / GENERATED), "--meta", "none",
          "--config", str(tmp_path / "config.yml")],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
@@ -49,10 +53,10 @@ def generated(live_server, tmp_path):
     assert not problems, output
     sys.path.insert(0, str(tmp_path))
     try:
-        yield importlib.import_module("conductrics_client")
+        yield importlib.import_module(GENERATED)
     finally:
         sys.path.remove(str(tmp_path))
-        for name in [n for n in sys.modules if n.split(".")[0] == "conductrics_client"]:
+        for name in [n for n in sys.modules if n.split(".")[0] == GENERATED]:
             del sys.modules[name]
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -101,3 +102,50 @@ def test_scenario(scenario, language, live_server, agent, express_target, rest_t
         assert proxy.used == scenario["faults"], (proxy.used, seen)
     if "requests" in expect:
         assert proxy.requests == expect["requests"], seen
+
+
+def _readme_block(language: str) -> str:
+    """The README's example of a client in `language` (its "Send goals from your server")."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Send goals from your server", 1)[1].split("\n## ", 1)[0]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def _readme_runnable(code: str, live_server, rest_target) -> str:
+    return (
+        code.replace("https://experiments.example.com", live_server.url)
+        .replace("api-...a REST target's key...", rest_target.api_key)
+        .replace("ac-demo", "ac-acme")
+    )
+
+
+def test_readme_examples__run_as_written__goal_credited_once_each(
+    live_server, agent, express_target, rest_target, tmp_path
+):
+    """The README's Python and Node.js examples, run against the live server with its URL
+    and key put in: each credits its purchase (the same order id: once in all) and
+    selects a variation."""
+    _show(live_server, express_target, "lana-123")
+    python = _readme_runnable(_readme_block("python"), live_server, rest_target)
+    python += "\nprint('variation', variation)\n"
+    done = subprocess.run(  # noqa: S603 - this interpreter and the README's code
+        [sys.executable, "-c", python], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert " ok " in done.stdout, done.stdout
+    assert "variation " in done.stdout, done.stdout
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI") == "true":
+            raise AssertionError("node not found: CI requires it")
+        pytest.skip("node not found (CI requires it)")
+    script = tmp_path / "example.mjs"
+    js = _readme_runnable(_readme_block("js"), live_server, rest_target)
+    module = (ROOT / "clients/node/index.js").as_uri()
+    script.write_text(js.replace('"conductrics-client"', json.dumps(module)))
+    done = subprocess.run(  # noqa: S603 - node and the README's code
+        [node, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1:] == ["ok"], done.stdout  # the order id: a replay, still ok
+    assert Credit.objects.count() == 1
