@@ -5,7 +5,8 @@ In one run: a fresh database and the product under gunicorn as bench/agent_api.p
 it; --goals visitors shown a variation first. Then, for the Python client (in this
 process) and the Node.js client (a `node` process), --goals goals of those visitors, each
 `goal()` call timed in the caller, then `close()`: goals per second from the first call to
-the last verdict, and the median and p99 of one `goal()` call. Every verdict is checked:
+the last verdict (the queue holds all of them: the callers here make goals far faster than
+any server takes them), and the median and p99 of one `goal()` call. Every verdict is checked:
 all credited, none twice.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
@@ -43,7 +44,7 @@ import { Client } from %s;
 const [url, key, prefix, n] = process.argv.slice(1);
 const counts = {};
 let replays = 0;
-const client = new Client({ baseUrl: url, account: "ac-bench", apiKey: key,
+const client = new Client({ baseUrl: url, account: "ac-bench", apiKey: key, maxQueue: Number(n),
   onVerdict: (v) => { counts[v.status] = (counts[v.status] ?? 0) + 1; replays += v.replay; },
   onError: (e) => { counts["error:" + e.reason] = (counts["error:" + e.reason] ?? 0) + 1; } });
 const calls = new Float64Array(Number(n));
@@ -75,7 +76,7 @@ def _python(url: str, key: str, prefix: str, n: int) -> dict:
     def on_error(e) -> None:
         counts[f"error:{e.reason}"] = counts.get(f"error:{e.reason}", 0) + 1
 
-    client = Client(url, "ac-bench", key, on_verdict=on_verdict, on_error=on_error)
+    client = Client(url, "ac-bench", key, on_verdict=on_verdict, on_error=on_error, max_queue=n)
     calls = []
     began = time.perf_counter()
     for i in range(n):

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from conductrics_client import (
@@ -232,10 +233,10 @@ elif mode == "fork":
 """
 
 
-def _child(recorder, mode):
-    return subprocess.run(  # noqa: S603 - this interpreter and a script of this test
-        [sys.executable, "-c", CHILD, recorder.url, mode],
-        capture_output=True, text=True, timeout=60, check=False,
+def _child(recorder, mode, python=sys.executable, env=None):
+    return subprocess.run(  # noqa: S603 - an interpreter and a script of this test
+        [python, "-c", CHILD, recorder.url, mode],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
     )  # fmt: skip
 
 
@@ -257,3 +258,21 @@ def test_fork__child_sends_its_own__parent_its_own__none_twice(recorder):
     assert done.returncode == 0, done.stderr
     vids = sorted(e["vid"] for e in recorder.events())
     assert vids == ["child-0"] + [f"early-{i}" for i in range(5)]
+
+
+CLIENT_SOURCE = Path(__file__).resolve().parents[2] / "clients" / "python"
+# the oldest Python the client supports and the newest on this kind of machine (pyenv's)
+PYENV = Path("/root/.pyenv/versions")
+OTHER_PYTHONS = sorted(str(p) for v in ("3.9", "3.13") for p in PYENV.glob(f"{v}.*/bin/python3"))
+
+
+@pytest.mark.skipif(not OTHER_PYTHONS, reason="no Python 3.9 or 3.13 here (pyenv's)")
+@pytest.mark.parametrize("python", OTHER_PYTHONS)
+@pytest.mark.parametrize("mode", ["exit", "fork"])
+def test_other_pythons__the_client_from_source__nothing_lost(recorder, python, mode):
+    """The client as it stands in clients/python (standard library only), under the oldest
+    Python it supports and the newest here."""
+    env = {**os.environ, "PYTHONPATH": str(CLIENT_SOURCE)}
+    done = _child(recorder, mode, python=python, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(recorder.events()) == (12 if mode == "exit" else 6)

@@ -1,6 +1,7 @@
 // Unit tests of the Node.js server-side client, against a small local HTTP server (the
 // conformance scenarios against the product run from tests/clients/).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import { test } from "node:test";
 
@@ -127,5 +128,39 @@ test("select answers the server's variation, or the fallback on a refusal or a t
   assert.equal(await down.select("a-hero", { session: "s1", fallback: "A", timeoutMs: 500 }), "A");
   await client.close();
   await down.close();
+  srv.close();
+});
+
+/** Run `body` in a child node process with a Client on `url`; resolves its exit. */
+function child(url, body) {
+  const script = `
+    import { Client } from ${JSON.stringify(new URL("../index.js", import.meta.url).href)};
+    const client = new Client({ baseUrl: ${JSON.stringify(url)}, account: "ac", apiKey: "k", sendEveryMs: 60000, sendAt: 1000 });
+    ${body}`;
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" });
+    proc.on("exit", (code, signal) => resolve({ code, signal }));
+  });
+}
+
+const vids = (srv) => srv.seen.flatMap((r) => JSON.parse(r.body).events.map((e) => e.vid)).sort();
+
+test("a program that ends with goals queued sends them (nothing lost)", async () => {
+  const srv = await server(credited);
+  const done = await child(srv.url, `for (let i = 0; i < 12; i++) client.goal("g-buy", { vid: "v" + i });`);
+  assert.equal(done.code, 0);
+  assert.equal(vids(srv).length, 12);
+  srv.close();
+});
+
+test("a killed process loses at most what was queued", async () => {
+  const srv = await server(credited);
+  const done = await child(srv.url, `
+    for (let i = 0; i < 5; i++) client.goal("g-buy", { vid: "early-" + i });
+    await client.flush(10000);
+    for (let i = 0; i < 7; i++) client.goal("g-buy", { vid: "late-" + i });
+    process.kill(process.pid, "SIGKILL");`);
+  assert.equal(done.signal, "SIGKILL");
+  assert.deepEqual(vids(srv), ["early-0", "early-1", "early-2", "early-3", "early-4"]);
   srv.close();
 });
