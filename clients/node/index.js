@@ -17,6 +17,7 @@ export const EXIT_FLUSH_MS = 5000; // what the program's end waits for queued go
 const BATCH_MAX_EVENTS = 1000; // the batch endpoint's limits (SPEC 4c)
 const BATCH_MAX_BYTES = 1024 * 1024;
 const KEY_HEADER = "x-conductrics-apikey";
+const MAX_TEXT = 128; // characters of a goal code, a vid, a session, an event id
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 60000;
 const USER_AGENT = `conductrics-client-node/${VERSION}`;
@@ -54,12 +55,12 @@ class Refused extends Error {
 
 function checkText(name, value, required = false) {
   if (value === undefined || value === null) {
-    if (required) throw new TypeError(`${name}: 1 to 128 printable characters, got ${value}`);
+    if (required) throw new TypeError(`${name}: 1 to ${MAX_TEXT} printable characters, got ${value}`);
     return;
   }
   // printable: no control characters (as Python's str.isprintable for this purpose)
-  if (typeof value !== "string" || value.length < 1 || value.length > 128 || /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) {
-    throw new TypeError(`${name}: 1 to 128 printable characters, got ${JSON.stringify(value)?.slice(0, 60)}`);
+  if (typeof value !== "string" || value.length < 1 || value.length > MAX_TEXT || /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) {
+    throw new TypeError(`${name}: 1 to ${MAX_TEXT} printable characters, got ${JSON.stringify(value)?.slice(0, 60)}`);
   }
 }
 

@@ -276,3 +276,21 @@ def test_other_pythons__the_client_from_source__nothing_lost(recorder, python, m
     done = _child(recorder, mode, python=python, env=env)
     assert done.returncode == 0, done.stderr
     assert len(recorder.events()) == (12 if mode == "exit" else 6)
+
+
+def test_limits__the_same_as_the_servers():
+    """The clients cannot import the server's values (each is its own package): they are
+    checked here against them, the Node.js client's read from its source."""
+    from conductrics_client import _client
+    from runtime.authentication import KEY_HEADER_NAME
+    from runtime.parsing import MAX_BATCH_BYTES, MAX_EVENTS
+    from visitors.request import MAX_ID_LENGTH
+
+    assert (_client.BATCH_MAX_EVENTS, _client.BATCH_MAX_BYTES) == (MAX_EVENTS, MAX_BATCH_BYTES)
+    assert _client.KEY_HEADER == KEY_HEADER_NAME
+    assert _client.MAX_TEXT == MAX_ID_LENGTH
+    node = (CLIENT_SOURCE.parent / "node" / "index.js").read_text()
+    assert f"const BATCH_MAX_EVENTS = {MAX_EVENTS};" in node
+    assert f"const BATCH_MAX_BYTES = {MAX_BATCH_BYTES // 1024} * 1024;" in node
+    assert f'const KEY_HEADER = "{KEY_HEADER_NAME}";' in node
+    assert f"const MAX_TEXT = {MAX_ID_LENGTH};" in node

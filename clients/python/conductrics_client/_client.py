@@ -33,6 +33,7 @@ EXIT_FLUSH_SECONDS = 5.0  # what the process's exit waits for queued goals
 BATCH_MAX_EVENTS = 1000  # the batch endpoint's limits (SPEC 4c)
 BATCH_MAX_BYTES = 1024 * 1024
 KEY_HEADER = "x-conductrics-apikey"
+MAX_TEXT = 128  # characters of a goal code, a vid, a session, an event id
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
 VERSION = "0.1.0"
@@ -129,8 +130,8 @@ def _rfc3339(at: Timestamp | None) -> str:
 def _text(name: str, value: Any, *, required: bool = False) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isprintable():
-        raise ValueError(f"{name}: 1 to 128 printable characters, got {value!r:.60}")
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TEXT or not value.isprintable():
+        raise ValueError(f"{name}: 1 to {MAX_TEXT} printable characters, got {value!r:.60}")
     return value
 
 
