@@ -282,6 +282,7 @@ def test_limits__the_same_as_the_servers():
     """The clients cannot import the server's values (each is its own package): they are
     checked here against them, the Node.js client's read from its source."""
     from conductrics_client import _client
+
     from runtime.authentication import KEY_HEADER_NAME
     from runtime.parsing import MAX_BATCH_BYTES, MAX_EVENTS
     from visitors.request import MAX_ID_LENGTH
