@@ -85,7 +85,7 @@ class VariationIO(StrictSerializer):
 
 
 ELIGIBILITY_HELP = (
-    "“Agent Applies To”: a condition (SPEC §4b) a visitor must meet to get a selection; "
+    "“Agent Applies To”: a condition (docs/targeting.md) a visitor must meet to get a selection; "
     "null: everyone."
 )
 RULES_HELP = (

@@ -85,7 +85,7 @@ class Agent(CodedModel):
         blank=True,
         default=None,
         verbose_name="agent applies to",
-        help_text="A condition (SPEC §4b); blank: every visitor.",
+        help_text="A condition (docs/targeting.md); blank: every visitor.",
     )
     rules = models.JSONField(
         default=list,

@@ -136,6 +136,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 WHITENOISE_MAX_AGE = env.int("STATIC_MAX_AGE_SECONDS", default=3600)
+# files a browser asks for at the site's root (the favicon), served as they are
+WHITENOISE_ROOT = BASE_DIR / "conductrics_admin" / "site_root"
 
 # Django's cache holds the agent-api's throttle counters: Redis when REDIS_URL is set (shared
 # by every server process), else this process's memory.

@@ -28,7 +28,7 @@ FORCE = OpenApiParameter(
 
 
 WHEN_HELP = (
-    "A condition (SPEC §4b) that a goal command must meet to be credited; null: always. "
+    "A condition (docs/targeting.md) that a goal command must meet to be credited; null: always. "
     "Sources: input, trait, target, goal, variation (what the visitor saw client-side)."
 )
 

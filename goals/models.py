@@ -91,7 +91,7 @@ class Goal(CodedModel):
         blank=True,
         default=None,
         verbose_name="condition",
-        help_text="A condition (SPEC §4b) a goal command must meet to be credited; blank: "
+        help_text="A condition (docs/targeting.md) a goal command must meet to be credited; blank: "
         "always. Sources: input, trait, target, goal, variation.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -229,7 +229,7 @@ class BundleVariationSchema(serializers.Serializer[Any]):
 
 class BundleRuleSchema(serializers.Serializer[Any]):
     name = serializers.CharField()
-    when = serializers.JSONField(allow_null=True, help_text="A condition (SPEC §4b), or null.")
+    when = serializers.JSONField(allow_null=True, help_text="A condition (docs/targeting.md), or null.")
     variation = serializers.CharField()
 
 
@@ -264,7 +264,7 @@ class BundleSchema(serializers.Serializer[Any]):
 bundle_schema = extend_schema(
     operation_id="agent_api_bundle",
     tags=["agent-api"],
-    summary="The Express target's bundle, for decisions in the browser (SPEC §5)",
+    summary="The Express target's bundle, for decisions in the browser (docs/local-decisions.md)",
     description=(
         "Configuration only, never visitor data: the running and paused agents on the "
         "target, their groups, whether it takes a vid. Answers 304 to a matching "

@@ -190,7 +190,7 @@ def _family(name: str, sources: tuple[str, ...], description: str) -> dict[str, 
     return components
 
 
-_LIMITS = f"At most {DEPTH_MAX} levels deep and {LEAVES_MAX} leaves in all (SPEC §4b)."
+_LIMITS = f"At most {DEPTH_MAX} levels deep and {LEAVES_MAX} leaves in all (docs/targeting.md)."
 CONDITION = "Condition"
 GOAL_CONDITION = "GoalCondition"
 RULE = "TargetedRule"

@@ -1,5 +1,6 @@
 """Admin of deploy targets, with their Data Passing section and key rotation."""
 
+import re
 from collections import Counter
 
 from django import forms
@@ -131,13 +132,30 @@ def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:
         "agent_api": f"{endpoint}/{target.account.code}/v3/agent-api/{target.code}",
         "is_express": target.kind == TargetKind.EXPRESS,
         "script_url": request.build_absolute_uri(static("conductrics/conductrics.js")),
-        "agents": list(target.agents.order_by("code").values_list("code", flat=True)),
+        "agents": _agents_with_fallback(target),
         "goals": list(target.account.goals.order_by("code").values_list("code", flat=True)),
         "recent": recent,
         "kept": RECENT_REQUESTS_KEPT,
         "reason_counts": _reason_counts(recent),
     }
     return TemplateResponse(request, "admin/targets/deploytarget/install.html", context)
+
+
+def _agents_with_fallback(target: DeployTarget) -> list[dict[str, str]]:
+    """The target's agents, each with the variation its snippet falls back to (its first:
+    the control, by convention) and a JavaScript variable name for it."""
+    agents = target.agents.order_by("code").prefetch_related("variations")
+    found = []
+    for agent in agents:
+        first = next(iter(agent.variations.all()), None)  # ordered by position
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", agent.code.removeprefix("a-")) if w]
+        name = words[0].lower() + "".join(w.capitalize() for w in words[1:]) if words else "agent"
+        found.append({
+            "code": agent.code,
+            "fallback": first.code if first else "A",
+            "variable": (name if name[0].isalpha() else "a" + name) + "Variation",
+        })  # fmt: skip
+    return found
 
 
 def _reason_counts(recent: list[RecentRequest]) -> list[tuple[str, int]]:

@@ -95,6 +95,29 @@ def test_express_install_page__local_mode_snippet(admin_client, agent, express_t
     assert 'conductrics.variation("a-hero", "A")' in snippet
 
 
+def test_express_install_page__every_agent__each_with_its_own_first_variation(
+    admin_client, agent, express_target
+):
+    """The admin tour found `select("a-cta", "A")` for an agent with `control` / `green`,
+    and only the first agent of the target: each agent now has its line, falling back to
+    its own first variation."""
+    from agents.models import AgentStatus
+    from agents.services import VariationSpec, agent_create
+
+    agent_create(
+        account=agent.account, code="a-cta-button", name="CTA", status=AgentStatus.RUNNING,
+        variations=[VariationSpec(code="control"), VariationSpec(code="green")],
+        targets=[express_target],
+    )  # fmt: skip
+    snippet = _snippet(admin_client, express_target)
+    assert 'conductrics.select("a-cta-button", "control")' in snippet
+    assert 'conductrics.select("a-hero", "A")' in snippet
+    assert '"a-cta-button", "A"' not in snippet
+    local = _snippet(admin_client, express_target, "snippet-local")
+    assert 'var ctaButtonVariation = conductrics.variation("a-cta-button", "control");' in local
+    assert 'var heroVariation = conductrics.variation("a-hero", "A");' in local
+
+
 def test_recent_requests__reason_counts_show_bundles_and_overruled_local_decisions(
     admin_client, api, client, agent, express_target
 ):

@@ -49,7 +49,10 @@ def test_admin__change_page__answers(admin_client, populated, model):
     obj = model.objects.first()
     assert obj is not None
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
-    assert admin_client.get(url).status_code == 200
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    # the product's contract is for its developers: pages point to the docs instead
+    assert "SPEC" not in response.content.decode()
 
 
 def test_admin__index__lists_our_sections(admin_client, populated):
@@ -73,3 +76,12 @@ def test_admin__index__lists_our_sections(admin_client, populated):
 def test_date_drill_down__unreachable_year__is_a_bad_lookup_not_500(admin_client, page, query):
     response = admin_client.get(reverse(f"admin:{page}_changelist") + query)
     assert response.status_code in (200, 302)
+
+
+def test_api_schema__names_no_spec_section(client):
+    """The OpenAPI schema's summaries and descriptions point to the docs, not to the
+    developers' contract."""
+    text = client.get("/api/schema/", {"format": "json"}).content.decode()
+    assert "SPEC" not in text
+    assert "§" not in text
+    assert "docs/targeting.md" in text

@@ -108,6 +108,15 @@ def test_production__serves_the_admin_css_its_pages_link(production_server):
     assert headers["Content-Type"].startswith("text/css")
 
 
+def test_production__favicon_served_at_the_root(production_server):
+    """Browsers ask every site for /favicon.ico: an icon, not a 404 in every log."""
+    status, headers, body = _get(production_server + "/favicon.ico")
+    assert status == 200
+    assert headers["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file's header: reserved 0, type 1 (icon)
+    assert body[22:30] == b"\x89PNG\r\n\x1a\n"  # its one image, a PNG
+
+
 # Hardening 2, item 3 (SPEC §10), on the production recipe: Django decodes the query string
 # with a Content-Type's charset while it builds the request, before any middleware, so the
 # WSGI application gunicorn serves (conductrics_admin.wsgi) is what must hold.
