@@ -229,7 +229,9 @@ class BundleVariationSchema(serializers.Serializer[Any]):
 
 class BundleRuleSchema(serializers.Serializer[Any]):
     name = serializers.CharField()
-    when = serializers.JSONField(allow_null=True, help_text="A condition (docs/targeting.md), or null.")
+    when = serializers.JSONField(
+        allow_null=True, help_text="A condition (docs/targeting.md), or null."
+    )
     variation = serializers.CharField()
 
 
