@@ -151,6 +151,14 @@ class AccountScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class BlankNullJSONField(forms.JSONField):
+    """A JSON form field that shows a null value as an empty box (Django shows `null`,
+    which reads as a value someone typed); an empty box is null, as before."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class CodeGeneratingForm(forms.ModelForm):
     """Admin form whose `code` may be left blank on creation: it is then made from the name.
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from accounts.admin_scoping import AccountScopedAdmin, BlankNullJSONField, CodeGeneratingForm
 from accounts.audit import AuditedAdmin
 from accounts.selectors import accounts_for_user
 from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation
@@ -28,7 +28,8 @@ from agents.services import (
 )
 from goals.admin import render_checklist
 from goals.checklist import server_side_checklist
-from targeting.conditions import condition_describe
+from targeting.conditions import SOURCES, condition_describe
+from targeting.vocabulary import vocabulary_html
 
 
 class VariationInlineFormSet(forms.BaseInlineFormSet):
@@ -134,7 +135,12 @@ def render_targeting(agent: Agent) -> SafeString:
             "<li>Rule {}, “{}”: {} → {}</li>",
             i + 1,
             rule["name"],
-            condition_describe(rule.get("when")),
+            condition_describe(rule.get("when"))
+            + (
+                " (no condition: the rules after it never apply)"
+                if rule.get("when") is None
+                else ""
+            ),
             rule["variation"],
         )
         for i, rule in enumerate(agent.rules or [])
@@ -163,7 +169,10 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
     search_fields = ["code", "name", "account__code"]
     formfield_overrides = {
         ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
-        JSONField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})},
+        JSONField: {
+            "widget": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+            "form_class": BlankNullJSONField,
+        },
     }
     actions = ["mark_running", "mark_paused", "mark_stopped"]
 
@@ -183,7 +192,13 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
                 "both are checked alike, and shown in words once saved. Conditions are not "
                 "access control: a page can read every rule's operands and every variation's "
                 "metadata, so put nothing secret there.",
-                "fields": ["targeting_in_words", "eligibility", "rules", "qa"],
+                "fields": [
+                    "targeting_in_words",
+                    "eligibility",
+                    "rules",
+                    "qa",
+                    "condition_vocabulary",
+                ],
             },
         ),
         (
@@ -203,7 +218,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
-        return [*fixed, "server_side_checklist", "targeting_in_words"]
+        return [*fixed, "server_side_checklist", "targeting_in_words", "condition_vocabulary"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):
         if obj:
@@ -238,6 +253,15 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
     @admin.display(description="in words")
     def targeting_in_words(self, obj: Agent) -> SafeString:
         return render_targeting(obj)
+
+    @admin.display(description="what a condition can read")
+    def condition_vocabulary(self, obj: Agent) -> SafeString:
+        account = obj.account if obj.account_id else None
+        return vocabulary_html(
+            SOURCES,
+            goal_codes=account.goals.values_list("code", flat=True) if account else [],
+            agent_codes=account.agents.values_list("code", flat=True) if account else [],
+        )
 
     @admin.display(description="checklist")
     def server_side_checklist(self, obj: Agent) -> SafeString:

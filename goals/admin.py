@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from accounts.admin_scoping import AccountScopedAdmin, CodeGeneratingForm
+from accounts.admin_scoping import AccountScopedAdmin, BlankNullJSONField, CodeGeneratingForm
 from accounts.audit import AuditedAdmin
 from goals.checklist import ChecklistItem, server_side_checklist
 from goals.diagnostics import FIXES, goal_outcomes_last_24h
 from goals.models import Goal
 from goals.services import goal_code_generate
-from targeting.conditions import condition_describe
+from targeting.conditions import GOAL_SOURCES, condition_describe
+from targeting.vocabulary import vocabulary_html
 from targets.models import DeployTarget, TargetKind
 
 
@@ -66,6 +67,7 @@ class GoalForm(CodeGeneratingForm):
         model = Goal
         fields = "__all__"
         widgets = {"when": forms.Textarea(attrs={"rows": 4, "cols": 80})}
+        field_classes = {"when": BlankNullJSONField}
 
 
 @admin.register(Goal)
@@ -97,7 +99,7 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
             {
                 "description": "Credit this goal only when a condition holds, such as what "
                 "the visitor saw client-side (docs/targeting.md). Blank: always.",
-                "fields": ["when", "condition_in_words"],
+                "fields": ["when", "condition_in_words", "condition_vocabulary"],
             },
         ),
         (
@@ -119,7 +121,10 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Goal | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
-        return [*fixed, "server_side_checklist", "diagnostics", "condition_in_words"]
+        return [
+            *fixed, "server_side_checklist", "diagnostics", "condition_in_words",
+            "condition_vocabulary",
+        ]  # fmt: skip
 
     def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):
         return self.fieldsets if obj else self.fieldsets[:-2]
@@ -131,6 +136,15 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
         except ValidationError as exc:
             return f"Does not check: {'; '.join(exc.messages)}"
         return "always" if obj.when is None else condition_describe(obj.when)
+
+    @admin.display(description="what a condition can read")
+    def condition_vocabulary(self, obj: Goal) -> SafeString:
+        account = obj.account if obj.account_id else None
+        return vocabulary_html(
+            GOAL_SOURCES,
+            goal_codes=account.goals.values_list("code", flat=True) if account else [],
+            agent_codes=account.agents.values_list("code", flat=True) if account else [],
+        )
 
     @admin.display(description="outcomes")
     def diagnostics(self, obj: Goal) -> SafeString:

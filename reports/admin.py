@@ -22,6 +22,7 @@ from reports.selectors import (
     report_range,
 )
 from reports.statistics import wilson_ci95
+from reports.verdict import KEEP_RUNNING
 
 MAX_CHART_DAYS = 366
 
@@ -145,7 +146,10 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
             "client_total": sum(r["conversions_client"] for r in g["variations"]),
             "fixed_rows": [r for r in g["variations"] if r["fixed"]["visitors"]],
             "verdict": g["verdict"],
-            "visitors_needed": g["visitors_needed"],
+            # how many more visitors a test needs, while it needs more (not under a verdict)
+            "visitors_needed": g["visitors_needed"]
+            if g["verdict"]["state"] == KEEP_RUNNING
+            else None,
         }
         for g in report["goals"]
     ]

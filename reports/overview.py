@@ -1,4 +1,4 @@
-"""The admin's overview (SPEC §6): per account, its running and paused agents with their
+"""The admin's overview: per account, its running and paused agents with their
 recent figures and verdicts, and the health warnings that each link to their fix.
 
 From aggregates only, in a bounded number of queries whatever the number of agents:
@@ -24,13 +24,18 @@ from reports.selectors import aggregates_read, report_build
 from targets.models import DeployTarget
 
 OVERVIEW_ACCOUNTS_MAX = 20
-# goal outcomes that, for a goal sent via REST, mean it was refused or not counted
+# goal outcomes that, for a goal sent via REST, mean it was refused or not counted: a
+# setting or the sender's fault (not the visitor's: no selection, already credited, ...)
 REST_PROBLEMS = (
     reasons.REST_SEND_NOT_ENABLED,
     reasons.NOT_AN_API_GOAL,
+    reasons.SERVER_ONLY_GOAL,
     VID_NOT_ALLOWED,
     reasons.OUTSIDE_WINDOW,
     reasons.INVALID_VALUE,
+    reasons.INVALID_TIME,
+    reasons.INVALID_EVENT,
+    reasons.EVENT_ID_TAKEN,
 )
 
 
@@ -116,10 +121,21 @@ def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
         AccountOverview(
             account=account,
             agents=lines.get(account.pk, []),
-            warnings=[w for line in lines.get(account.pk, []) for w in line.warnings],
+            warnings=_once([w for line in lines.get(account.pk, []) for w in line.warnings]),
         )
         for account in accounts
     ]
+
+
+def _once(warnings: list[Warning_]) -> list[Warning_]:
+    """Each warning once, in order (a goal's warning comes from every agent tracking it)."""
+    seen: set[tuple[str, str, int]] = set()
+    kept = []
+    for w in warnings:
+        if (w.text, w.fix, w.obj_id) not in seen:
+            seen.add((w.text, w.fix, w.obj_id))
+            kept.append(w)
+    return kept
 
 
 def _recent(agent_ids: list[int], week_from, recent_from) -> dict[int, dict]:

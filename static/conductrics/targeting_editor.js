@@ -188,7 +188,8 @@
       }
       holder.appendChild(el("strong", { text: "Applies to — " }));
       holder.appendChild(conditionBox(rows, function () {
-        textarea.value = JSON.stringify(fromRows(rows));
+        var value = fromRows(rows);
+        textarea.value = value === null ? "" : JSON.stringify(value);  // empty: every visitor
       }));
     }
     textarea.addEventListener("change", render);
@@ -235,19 +236,28 @@
         drop.addEventListener("click", function () {
           rules.splice(i, 1); rows.splice(i, 1); save(); render();
         });
+        var everyone = note("This rule has no condition: every visitor it reaches gets " +
+          "this variation (the rules after it never apply).");
+        everyone.classList.add("ct-warning");
+        function warn() { everyone.hidden = rows[i].mode !== "always"; }
+        warn();
         holder.appendChild(el("fieldset", { class: "ct-rule" }, [
           el("legend", { text: "Rule " + (i + 1) }),
           el("label", { text: "name " }, [name]),
           el("label", { text: " → variation " }, [variation]),
           up, drop,
-          conditionBox(rows[i], save),
+          conditionBox(rows[i], function () { save(); warn(); }),
+          everyone,
         ]));
       });
       var add = el("button", { type: "button", class: "button", text: "+ rule" });
       add.addEventListener("click", function () {
-        rules.push({ name: "rule " + (rules.length + 1), when: null,
+        // a new rule starts with a condition to fill in, not "always" (which would force
+        // every visitor into its variation)
+        var leaf = { source: "input", name: "", op: "eq", value: "" };
+        rules.push({ name: "rule " + (rules.length + 1), when: { all: [leaf] },
           variation: variationCodes()[0] || "" });
-        rows.push({ mode: "always", leaves: [] });
+        rows.push({ mode: "all", leaves: [leaf] });
         save(); render();
       });
       holder.appendChild(add);

@@ -2,6 +2,8 @@
 recent figures and verdicts, health warnings linked to their fixes; bounded queries
 whatever the number of agents; staff see their own accounts only."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -54,6 +56,31 @@ def test_overview__no_traffic_and_refused_goals_are_warned(
     html = _overview(admin_client.get(reverse("admin:index")).content.decode())
     assert "g-purchase: 1 goal commands refused or not credited in the last 24 hours" in html
     assert reverse("admin:goals_goal_change", args=[purchase_goal.pk]) in html
+
+
+def test_overview__goal_warning_once_whatever_its_agents__refused_events_counted(
+    admin_client, api, agent, express_target, rest_target, purchase_goal
+):
+    """The admin tour saw a goal's warning once per agent tracking it, and a count that left
+    refused events out (a batch's bad time, an event id taken): once, and counted."""
+    agent_create(
+        account=agent.account, code="a-second", name="Second", status=AgentStatus.RUNNING,
+        variations=[VariationSpec(code="A"), VariationSpec(code="B")],
+        goals=[purchase_goal], targets=[express_target, rest_target],
+    )  # fmt: skip
+    api.data(express_target, [{"a": "a-hero"}], session="w1", vid="w1")
+    events = [
+        {"vid": "w1", "g": "g-purchase", "t": "1999-01-01T00:00:00Z"},  # invalid_time
+        {"vid": "w1", "g": "g-purchase", "v": "x"},  # invalid_event
+    ]
+    answer = admin_client.post(
+        f"/ac-acme/v3/goal-events?apikey={rest_target.api_key}",
+        data=json.dumps({"events": events}), content_type="application/json",
+    ).json()  # fmt: skip
+    assert [i["err"] for i in answer["data"]["items"]] == ["invalid_time", "invalid_event"]
+    html = _overview(admin_client.get(reverse("admin:index")).content.decode())
+    warning = "g-purchase: 2 goal commands refused or not credited in the last 24 hours"
+    assert html.count(warning) == 1, html
 
 
 def test_overview__queries_bounded_whatever_the_number_of_agents(

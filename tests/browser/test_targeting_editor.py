@@ -70,3 +70,50 @@ def test_targeting_editor__a_bad_condition_shows_the_servers_message(demo_admin,
     page.screenshot(path=str(output_dir / "targeting-error.png"), full_page=True)
     agent.refresh_from_db()
     assert agent.eligibility is None
+
+
+def test_targeting_editor__empty_boxes__new_rule__always_warned__vocabulary(
+    demo_admin, page, output_dir
+):
+    """What the admin tour found: a literal `null` in empty condition boxes, a new rule that
+    forced everyone (`when: always`) without a word, and no list of what a condition can
+    read."""
+    agent = Agent.objects.get(code=DEMO_AGENT)
+    agent.eligibility, agent.rules = None, []
+    agent.save()
+    demo_admin(page, f"/admin/agents/agent/{agent.pk}/change/")
+    assert page.input_value("#id_eligibility") == ""
+    vocabulary = page.inner_text(".ct-vocabulary")
+    for text in ["ua/mo", "cust/tier", "random", "g-purchase", DEMO_AGENT]:
+        assert text in vocabulary
+    rules = page.locator("#ct-rules")
+    rules.locator("text=+ rule").click()
+    rule = rules.locator(".ct-rule").nth(0)
+    # a condition to fill in, not "always"
+    assert rule.locator("select[aria-label=when]").input_value() == "all"
+    assert rule.locator(".ct-leaf").count() == 1
+    assert not rule.locator(".ct-warning").is_visible()
+    rule.locator("select[aria-label=when]").select_option("always")
+    assert rule.locator(".ct-warning").is_visible()
+    page.screenshot(path=str(output_dir / "targeting-rule-always.png"), full_page=True)
+    # the eligibility's rows set to "always" again leave the box empty, not `null`
+    eligibility = page.locator("#ct-eligibility")
+    eligibility.locator("select[aria-label=when]").select_option("all")
+    eligibility.locator("select[aria-label=when]").select_option("always")
+    assert page.input_value("#id_eligibility") == ""
+    page.click("input[name=_continue]")
+    page.wait_for_selector("text=Applies to:")
+    words = page.inner_text("fieldset:has-text('Targeting')")
+    assert "(no condition: the rules after it never apply)" in words
+    assert page.input_value("#id_eligibility") == ""
+
+
+def test_goal_page__empty_condition_box__vocabulary(demo_admin, page):
+    from goals.models import Goal
+
+    goal = Goal.objects.filter(when__isnull=True).first()
+    demo_admin(page, f"/admin/goals/goal/{goal.pk}/change/")
+    assert page.input_value("#id_when") == ""
+    vocabulary = page.inner_text(".ct-vocabulary")
+    assert "ua/mo" in vocabulary
+    assert "random" not in vocabulary  # a goal has no random number of its own

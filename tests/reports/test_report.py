@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.services import admin_key_create
 from goals.models import GoalCounting
@@ -274,3 +275,39 @@ def test_report_csv__one_row_per_goal_and_variation(client, agent, api, express_
     assert rows[0]["rate_lift_abs"] == ""  # null for the first variation
     bad = client.get("/api/ac-acme/agents/a-hero/report.csv?from=nope", headers=headers)
     assert bad.status_code == 400
+
+
+def _days(agent, goal, counts):
+    """Aggregates of one day: {variation code: (visitors, conversions)}."""
+    from reports.models import GoalDay, VisitorDay
+    from targets.choices import Channel
+
+    day = timezone.now().date()
+    for variation in agent.variations.all():
+        visitors, conversions = counts[variation.code]
+        VisitorDay.objects.create(
+            agent=agent, variation=variation, day=day, channel=Channel.CLIENT, visitors=visitors
+        )
+        GoalDay.objects.create(
+            agent=agent, variation=variation, goal=goal, day=day, channel=Channel.SERVER,
+            conversions=conversions, credits=conversions, value_sum=conversions,
+            value_sumsq=conversions,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("counts", "needed_shown"),
+    [
+        ({"A": (20, 2), "B": (20, 3)}, True),  # too early to tell: how many are needed
+        ({"A": (10000, 1000), "B": (10000, 1400)}, False),  # B wins: nothing more needed
+    ],
+)
+def test_results_page__visitors_needed_only_while_the_test_needs_more(
+    admin_client, agent, purchase_goal, counts, needed_shown
+):
+    """The admin tour found "about N visitors per variation" under a declared winner."""
+    _days(agent, purchase_goal, counts)
+    html = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk])).content
+    html = html.decode()
+    assert ("B wins" in html) is not needed_shown
+    assert ("visitors per variation (80% power)" in html) is needed_shown
