@@ -17,6 +17,8 @@ from accounts.audit import (
     audit_html,
 )
 from accounts.models import Account, AdminApiKey, Membership
+from accounts.roles import KeyScope, Role, role_allows
+from accounts.selectors import user_roles
 from accounts.services import admin_key_create, admin_key_revoke
 
 admin.site.site_header = "Conductrics self-hosted"
@@ -24,20 +26,39 @@ admin.site.site_title = "Conductrics self-hosted"
 admin.site.index_title = "Experiments"
 
 
+def _owner_of(request: HttpRequest, account: Account | None) -> bool:
+    """Whether this user may change the account's members and keys: an owner of it."""
+    if request.user.is_superuser:
+        return True
+    if account is None:
+        return False
+    return role_allows(user_roles(user=request.user).get(account.pk), Role.OWNER)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
-    verbose_name_plural = "staff members (who may edit this account in the admin)"
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    verbose_name_plural = (
+        "staff members and their roles (viewer: reads; editor: agents, goals, groups, imports, "
+        "replays; owner: also targets, keys, members, settings)"
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None):
+        # an owner changes roles and removes members; adding one (picking among every
+        # staff user of the site) is the superuser's
+        return ["created_at"] if request.user.is_superuser else ["user", "created_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
-        return request.user.is_superuser
+        return _owner_of(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_superuser
+        return _owner_of(request, obj if isinstance(obj, Account) else None)
 
     def has_view_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return True
@@ -46,9 +67,11 @@ class MembershipInline(admin.TabularInline):
 class AdminApiKeyInline(admin.TabularInline):
     model = AdminApiKey
     extra = 0
-    fields = readonly_fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
+    fields = readonly_fields = (
+        "prefix", "name", "scope", "expires_at", "created_at", "last_used_at", "revoked_at",
+    )  # fmt: skip
     can_delete = False
-    verbose_name_plural = "admin API keys (create one with the action on the account list)"
+    verbose_name_plural = "admin API keys (create one with the actions on the account list)"
 
     def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return False
@@ -56,11 +79,12 @@ class AdminApiKeyInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
+    edit_role = Role.OWNER  # SPEC §6b: deploy targets, keys, members, settings, raw data
     account_path = ""
     list_display = ["code", "name", "attribution_window_hours", "retention_days", "created_at"]
     search_fields = ["code", "name"]
     inlines = [MembershipInline, AdminApiKeyInline]
-    actions = ["create_admin_key"]
+    actions = ["create_admin_key", "create_read_admin_key"]
     change_form_template = "admin/accounts/account/change_form.html"
     fieldsets = [
         (None, {"fields": ["code", "name"]}),
@@ -102,12 +126,28 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
-    @admin.action(description="Create an admin API key (shown once)")
+    @admin.action(description="Create an admin API key of scope write (shown once)")
     def create_admin_key(
         self, request: HttpRequest, queryset: QuerySet[Account]
     ) -> TemplateResponse:
+        return self._keys_created(request, queryset, KeyScope.WRITE)
+
+    @admin.action(description="Create a read-only admin API key (shown once)")
+    def create_read_admin_key(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> TemplateResponse:
+        return self._keys_created(request, queryset, KeyScope.READ)
+
+    def _keys_created(
+        self, request: HttpRequest, queryset: QuerySet[Account], scope: KeyScope
+    ) -> TemplateResponse:
         keys = [
-            (account.code, admin_key_create(account=account, name=f"created by {request.user}")[1])
+            (
+                f"{account.code} ({scope})",
+                admin_key_create(account=account, name=f"created by {request.user}", scope=scope)[
+                    1
+                ],
+            )
             for account in queryset
         ]
         return keys_shown_once(
@@ -115,16 +155,24 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
             model_admin=self,
             title="New admin API keys",
             keys=keys,
-            note="Only their hash is stored: a lost key cannot be shown again, only revoked.",
+            note="Only their hash is stored: a lost key cannot be shown again, only revoked. "
+            "An expiry can be set on the key's page.",
         )
 
 
 @admin.register(AdminApiKey)
 class AdminApiKeyAdmin(AccountScopedAdmin):
-    list_display = ["prefix", "account", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["account"]
+    edit_role = Role.OWNER  # SPEC §6b: deploy targets, keys, members, settings, raw data
+    list_display = [
+        "prefix", "account", "name", "scope", "expires_at", "created_at", "last_used_at",
+        "revoked_at",
+    ]  # fmt: skip
+    list_filter = ["account", "scope"]
     search_fields = ["prefix", "name", "account__code"]
-    fields = ["account", "prefix", "name", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "account", "prefix", "name", "scope", "expires_at", "created_at", "last_used_at",
+        "revoked_at",
+    ]  # fmt: skip
     readonly_fields = ["account", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -17,7 +17,8 @@ from django.template.response import TemplateResponse
 
 from accounts.current import current_account_id
 from accounts.models import Account
-from accounts.selectors import accounts_for_user, user_is_account_staff
+from accounts.roles import Role, role_allows
+from accounts.selectors import accounts_for_user, user_is_account_staff, user_roles
 
 
 class AccountScopedAdmin(admin.ModelAdmin):
@@ -25,6 +26,7 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     account_path = "account"
     scoped_relations: tuple[str, ...] = ()  # FK / M2M fields whose choices are narrowed too
+    edit_role: str = Role.EDITOR  # the role that may add, change and delete (SPEC §6b)
 
     def _account_ids(self, request: HttpRequest) -> set[int]:
         """The accounts shown: the one picked for this session, else all the user's."""
@@ -60,13 +62,25 @@ class AccountScopedAdmin(admin.ModelAdmin):
         key = f"{self.account_path}__in" if self.account_path else "pk__in"
         return qs.filter(**{key: self._account_ids(request)})
 
-    # Membership grants the permissions; superusers keep Django's own checks.
-    def _member_may(self, request: HttpRequest, obj: Model | None) -> bool:
+    def _roles(self, request: HttpRequest) -> dict[int, str]:
+        cached = getattr(request, "_conductrics_roles", None)
+        if cached is None:
+            cached = request._conductrics_roles = user_roles(user=request.user)  # type: ignore[attr-defined]  # once
+        return cached
+
+    def editable_account_ids(self, request: HttpRequest) -> set[int]:
+        """The shown accounts where this user's role may change this model's objects."""
+        roles = self._roles(request)
+        return {a for a in self._account_ids(request) if role_allows(roles.get(a), self.edit_role)}
+
+    # Membership grants the permissions, by role; superusers keep Django's own checks.
+    def _member_may(self, request: HttpRequest, obj: Model | None, *, edit: bool = False) -> bool:
         if not user_is_account_staff(user=request.user):
             return False
+        shown = self.editable_account_ids(request) if edit else self._account_ids(request)
         if obj is None:
-            return True
-        return self._object_account_id(obj) in self._account_ids(request)
+            return bool(shown)
+        return self._object_account_id(obj) in shown
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         if request.user.is_superuser:
@@ -81,17 +95,54 @@ class AccountScopedAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         if request.user.is_superuser:
             return super().has_add_permission(request, *args)
-        return self._member_may(request, None)
+        return self._member_may(request, None, edit=True)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         if request.user.is_superuser:
             return super().has_change_permission(request, obj)
-        return self._member_may(request, obj)
+        return self._member_may(request, obj, edit=True)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         if request.user.is_superuser:
             return super().has_delete_permission(request, obj)
-        return self._member_may(request, obj)
+        return self._member_may(request, obj, edit=True)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Actions change what they are given: none for a user whose role changes nothing
+        here, and each run on the selected objects this user's role may change (the others
+        are left as they were, and said)."""
+        actions: dict[str, Any] = super().get_actions(request)
+        if request.user.is_superuser:
+            return actions
+        if not self.has_change_permission(request):
+            return {}
+        return {
+            name: (self._narrowed(func), name, description)
+            for name, (func, _, description) in actions.items()
+        }
+
+    def _narrowed(self, func: Callable) -> Callable:
+        def action(modeladmin: "AccountScopedAdmin", request: HttpRequest, queryset: QuerySet):
+            allowed = self.editable(request, queryset)
+            left = queryset.count() - allowed.count()
+            if left:
+                modeladmin.message_user(
+                    request,
+                    f"{left} of the selected objects belong to accounts where your role may not "
+                    "change them: left as they were.",
+                    level=messages.WARNING,
+                )
+            return func(modeladmin, request, allowed)
+
+        return action
+
+    def editable(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """The objects of an action's selection this user's role may change (an action
+        runs on what was selected, possibly of several accounts)."""
+        if request.user.is_superuser:
+            return queryset
+        key = f"{self.account_path}__in" if self.account_path else "pk__in"
+        return queryset.filter(**{key: self.editable_account_ids(request)})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         # A date drill-down year that date arithmetic cannot reach (0, 10000, 10^20) is a
@@ -136,7 +187,11 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Account and self._scoped(request):
-            kwargs["queryset"] = Account.objects.filter(pk__in=self._account_ids(request))
+            # the accounts where this user may create or move such an object
+            mine = self._account_ids(request)
+            if not request.user.is_superuser:
+                mine = self.editable_account_ids(request)
+            kwargs["queryset"] = Account.objects.filter(pk__in=mine)
         elif db_field.name in self.scoped_relations and self._scoped(request):
             kwargs["queryset"] = db_field.related_model.objects.filter(
                 account__in=self._account_ids(request)
@@ -188,12 +243,18 @@ M = TypeVar("M", bound=Model)
 
 
 def admin_object_get(
-    *, request: HttpRequest, model: type[M], object_id: str, change: bool = False
+    *,
+    request: HttpRequest,
+    model: type[M],
+    object_id: str,
+    change: bool = False,
+    role: str | None = None,
 ) -> tuple["admin.ModelAdmin[M]", M]:
     """The registered ModelAdmin of `model` and its object `object_id`, as the admin's own
     pages would find it for this user (scoping included). Raises Http404 when there is no
     such object for the user, PermissionDenied when the user may not view it (or change
-    it, with `change`)."""
+    it, with `change`; or act with `role` in its account, for a page that is not a change
+    of the object itself, such as an import through a target)."""
     model_admin = admin.site.get_model_admin(model)
     obj = model_admin.get_object(request, object_id)
     if obj is None:
@@ -201,6 +262,11 @@ def admin_object_get(
     allowed = model_admin.has_change_permission if change else model_admin.has_view_permission
     if not allowed(request, obj):
         raise PermissionDenied
+    if role is not None and not request.user.is_superuser:
+        assert isinstance(model_admin, AccountScopedAdmin)  # noqa: S101 - every model of ours
+        account_id = model_admin._object_account_id(obj)
+        if not role_allows(model_admin._roles(request).get(account_id or 0), role):
+            raise PermissionDenied
     return model_admin, obj
 
 

@@ -13,14 +13,15 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.audit import admin_key_actor, audit_actor_is
 from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
-from accounts.selectors import accounts_for_user, admin_key_lookup
+from accounts.roles import KEY_ROLES, Role, role_allows, role_refusal
+from accounts.selectors import accounts_for_user, admin_key_lookup, user_roles
 from conductrics_admin.api_base import JSONBodyParser
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -67,6 +68,10 @@ class AdminKeyAuthentication(BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked admin key.")
         now = timezone.now()
+        if key.expired:
+            raise exceptions.AuthenticationFailed(
+                f"This admin key expired at {key.expires_at:%Y-%m-%d %H:%M} UTC."
+            )
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             AdminApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         audit_actor_is(admin_key_actor(key.name, key.prefix))
@@ -77,18 +82,35 @@ class AdminKeyAuthentication(BaseAuthentication):
 
 
 class AccountAccess(BasePermission):
-    """The caller may act on the account named in the URL."""
+    """The caller may act on the account named in the URL, with the role the request needs:
+    a read (GET, or a POST that records nothing: `view.reads_only`) any member or key; a
+    write the view's `write_role` (default editor), refused with a 403 naming it."""
 
     message = "This key or user has no access to this account."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         code = view.kwargs.get("account")
         user = request.user
+        reads = request.method in SAFE_METHODS or getattr(view, "reads_only", False)
+        needed = Role.VIEWER if reads else getattr(view, "write_role", Role.EDITOR)
         if isinstance(request.auth, AdminApiKey):
-            return request.auth.account.code == code
+            if request.auth.account.code != code:
+                return False
+            if not role_allows(KEY_ROLES[request.auth.scope], needed):
+                self.message = role_refusal(None, needed, account_code=code, key=True)
+                return False
+            return True
         if not user or not user.is_authenticated or not user.is_staff:
             return False
-        return accounts_for_user(user=user).filter(code=code).exists()
+        account = accounts_for_user(user=user).filter(code=code).values_list("pk", flat=True)
+        account_id = account.first()
+        if account_id is None:
+            return False
+        role = user_roles(user=user).get(account_id)
+        if not role_allows(role, needed):
+            self.message = role_refusal(role, needed, account_code=code)
+            return False
+        return True
 
 
 # Base of management API views: authenticated for the account `{account}` of the URL. A

@@ -12,8 +12,8 @@ class AccountsConfig(AppConfig):
 
         audit_actor_connect()
         # an admin key's hash is never recorded: its name, prefix, creation and revocation
-        audit_register(AdminApiKey, fields=["name", "prefix", "revoked_at"])
-        audit_register(Membership, fields=["user"])
+        audit_register(AdminApiKey, fields=["name", "prefix", "revoked_at", "scope", "expires_at"])
+        audit_register(Membership, fields=["user", "role"])
 
         audit_register(
             Account,

@@ -6,8 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from accounts.codes import validate_account_code
+from accounts.roles import NEW_MEMBER_ROLE, KeyScope, Role
 
 ATTRIBUTION_WINDOW_DEFAULT_HOURS = 72
 ATTRIBUTION_WINDOW_MAX_HOURS = 2160
@@ -117,6 +119,7 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
+    role = models.CharField(max_length=8, choices=Role.choices, default=NEW_MEMBER_ROLE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -142,6 +145,13 @@ class AdminApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(
+        max_length=8, choices=KeyScope.choices, default=KeyScope.WRITE,
+        help_text="Read: a viewer (reads only). Write: an owner.",
+    )  # fmt: skip
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from then on. Blank: never expires."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -152,7 +162,11 @@ class AdminApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def get_additional_data(self) -> dict:
         return {"account_id": self.account_id}  # the audit log's account (accounts.audit)

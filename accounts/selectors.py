@@ -4,7 +4,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from accounts.keys import ADMIN_KEY_PREFIX, key_hash
-from accounts.models import Account, AdminApiKey
+from accounts.models import Account, AdminApiKey, Membership
+from accounts.roles import Role
 
 
 def accounts_for_user(*, user: User | AnonymousUser) -> QuerySet[Account]:
@@ -21,6 +22,15 @@ def user_is_account_staff(*, user: User | AnonymousUser) -> bool:
     if not user.is_authenticated or not user.is_active or not user.is_staff:
         return False
     return user.is_superuser or accounts_for_user(user=user).exists()
+
+
+def user_roles(*, user: User | AnonymousUser) -> dict[int, str]:
+    """account id -> the user's role there (a superuser: owner of every account)."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    if user.is_superuser:
+        return dict.fromkeys(Account.objects.values_list("pk", flat=True), Role.OWNER)
+    return dict(Membership.objects.filter(user=user).values_list("account_id", "role"))
 
 
 def admin_key_lookup(*, raw: str) -> AdminApiKey | None:

@@ -1,5 +1,7 @@
 """Writes on accounts, memberships and admin keys."""
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +14,7 @@ from accounts.models import (
     AdminApiKey,
     Membership,
 )
+from accounts.roles import KeyScope
 
 
 @transaction.atomic
@@ -34,12 +37,20 @@ def account_create(
     return account
 
 
-def admin_key_create(*, account: Account, name: str = "") -> tuple[AdminApiKey, str]:
-    """Create an admin key for `account`; return it with the raw key, which is never stored."""
+def admin_key_create(
+    *,
+    account: Account,
+    name: str = "",
+    scope: str = KeyScope.WRITE,
+    expires_at: datetime | None = None,
+) -> tuple[AdminApiKey, str]:
+    """Create an admin key for `account` (`read`: a viewer, `write`: an owner; refused from
+    `expires_at` on when given); return it with the raw key, which is never stored."""
     raw = admin_key_generate()
     key = AdminApiKey.objects.create(
-        account=account, name=name, prefix=key_display_prefix(raw), key_hash=key_hash(raw)
-    )
+        account=account, name=name, prefix=key_display_prefix(raw), key_hash=key_hash(raw),
+        scope=scope, expires_at=expires_at,
+    )  # fmt: skip
     return key, raw
 
 
@@ -51,7 +62,13 @@ def admin_key_revoke(*, key: AdminApiKey) -> AdminApiKey:
     return key
 
 
-def membership_add(*, account: Account, user: AbstractBaseUser) -> Membership:
-    """Make `user` a member of `account` (idempotent) and return the membership."""
+def membership_add(
+    *, account: Account, user: AbstractBaseUser, role: str | None = None
+) -> Membership:
+    """Make `user` a member of `account` (idempotent; `role` set when given, else a new
+    member is an editor) and return the membership."""
     membership, _ = Membership.objects.get_or_create(account=account, user=user)
+    if role is not None and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
     return membership

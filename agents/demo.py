@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from accounts.models import Account, AdminApiKey
+from accounts.roles import Role
 from accounts.services import account_create, admin_key_create, membership_add
 from agents.models import Agent, AgentStatus
 from agents.services import VariationSpec, agent_create
@@ -112,7 +113,7 @@ def demo_seed(
             user.set_password(password)
             user.is_staff = user.is_superuser = user.is_active = True
             user.save()
-        membership_add(account=account, user=user)
+        membership_add(account=account, user=user, role=Role.OWNER)
 
     return DemoSetup(
         account=account,

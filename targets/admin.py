@@ -19,6 +19,7 @@ from accounts.admin_scoping import (
     keys_shown_once,
 )
 from accounts.audit import AuditedAdmin
+from accounts.roles import Role
 from targets.models import RECENT_REQUESTS_KEPT, DeployTarget, RecentRequest, TargetKind
 from targets.services import KeyRotatedMeanwhile, target_code_generate, target_rotate_key
 
@@ -53,6 +54,7 @@ class DeployTargetForm(CodeGeneratingForm):
 
 @admin.register(DeployTarget)
 class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
+    edit_role = Role.OWNER  # SPEC §6b: deploy targets, keys, members, settings, raw data
     form = DeployTargetForm
     change_form_template = "admin/targets/deploytarget/change_form.html"  # install page
     list_display = ["code", "name", "account", "kind", "enabled", "allow_external_vid", "key_hint"]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
 from accounts.codes import validate_target_code
+from accounts.roles import Role
 from conductrics_admin.api_base import OriginField, StrictSerializer, code_field, domain_call
 from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
 from targets.services import (
@@ -75,6 +76,8 @@ def target_json(target: DeployTarget) -> dict:
 
 
 class TargetListView(AccountAPIView):
+    write_role = Role.OWNER  # deploy targets and their keys: owners (SPEC §6b)
+
     @extend_schema(tags=["targets"], responses={200: TargetOut(many=True)})
     def get(self, request: Request, account: str) -> Response:
         return Response([target_json(t) for t in self.account.targets.order_by("code")])
@@ -88,6 +91,8 @@ class TargetListView(AccountAPIView):
 
 
 class TargetDetailView(AccountAPIView):
+    write_role = Role.OWNER  # deploy targets and their keys: owners (SPEC §6b)
+
     def _target(self, code: str) -> DeployTarget:
         return get_object_or_404(DeployTarget, account=self.account, code=code)
 
@@ -110,6 +115,8 @@ class TargetDetailView(AccountAPIView):
 
 
 class TargetRotateKeyView(AccountAPIView):
+    write_role = Role.OWNER  # deploy targets and their keys: owners (SPEC §6b)
+
     @extend_schema(
         tags=["targets"],
         request=None,

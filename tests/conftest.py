@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from accounts.models import Account
+from accounts.roles import Role
 from accounts.services import account_create, membership_add
 from agents.models import Agent, AgentStatus
 from agents.services import VariationSpec, agent_create
@@ -87,11 +88,12 @@ def other_setup(other_account):
 
 @pytest.fixture
 def staff_user(account):
-    """A staff member (not superuser) of `account` only."""
+    """A staff member (not superuser) of `account` only, its owner (tests/accounts/
+    test_roles.py has the other roles)."""
     user = get_user_model().objects.create_user(
         username="alice", password="pw-alice-123", is_staff=True
     )
-    membership_add(account=account, user=user)
+    membership_add(account=account, user=user, role=Role.OWNER)
     return user
 
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin
+from accounts.roles import Role
 from goals.admin import fix_link
 from goals.diagnostics import CREDITED, FIXES, NO_SELECTION
 from goals.reasons import WORDS
@@ -25,6 +26,7 @@ from visitors.models import Assignment, GoalEvent
 
 
 class RawDataAdmin(AccountScopedAdmin):
+    edit_role = Role.OWNER  # SPEC §6b: deploy targets, keys, members, settings, raw data
     """Raw visitor-level data is recorded by the agent-api only: shown, never edited here
     (erasure goes through "Forget visitor" and the purges)."""
 

@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from accounts.admin_scoping import admin_object_get
 from accounts.audit import audit_entries_of, audit_who
+from accounts.roles import Role
 from targets.models import DeployTarget, TargetKind
 from visitors.imports import (
     IMPORT_COLUMNS,
@@ -62,9 +63,12 @@ class UploadForm(forms.Form):
 
 
 def _target(request: HttpRequest, object_id: str, *, change: bool) -> tuple[Any, DeployTarget]:
+    """The REST target of an import; importing (`change`) is an editor's, not a change of
+    the target (an owner's: SPEC §6b)."""
     model_admin, target = admin_object_get(
-        request=request, model=DeployTarget, object_id=object_id, change=change
-    )
+        request=request, model=DeployTarget, object_id=object_id,
+        role=Role.EDITOR if change else None,
+    )  # fmt: skip
     if target.kind != TargetKind.REST:
         raise Http404("Offline conversions are imported through a REST deploy target.")
     return model_admin, target

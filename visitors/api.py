@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
+from accounts.roles import Role
 from visitors.purge import visitor_erase
 
 
@@ -19,6 +20,8 @@ class VisitorErased(serializers.Serializer[Any]):
 
 
 class VisitorView(AccountAPIView):
+    write_role = Role.OWNER  # erasing raw data: owners (SPEC §6b)
+
     @extend_schema(
         tags=["visitors"],
         summary="Erase a visitor's raw data (as purge_visitor); reports are unchanged.",

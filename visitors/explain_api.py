@@ -138,6 +138,8 @@ def _explain_input(
 
 
 class AgentExplainView(AccountAPIView):
+    reads_only = True  # a POST that records nothing: any member or key
+
     @extend_schema(
         tags=["agents"],
         summary="Decide a selection for a visitor and say why; nothing is recorded.",
@@ -195,6 +197,8 @@ class GoalExplainOut(serializers.Serializer[Any]):
 
 
 class GoalExplainView(AccountAPIView):
+    reads_only = True  # a POST that records nothing: any member or key
+
     @extend_schema(
         tags=["goals"],
         summary="Judge a goal for a visitor as if sent now and say why; nothing is recorded.",

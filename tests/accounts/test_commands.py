@@ -64,3 +64,12 @@ def test_create_account__taken_code__is_a_clear_error():
 def test_create_account__retention_below_window__is_refused():
     with pytest.raises(CommandError, match="must cover the attribution window"):
         call_command("create_account", "ac-shop", "--name", "Shop", "--retention-days", "1")
+
+
+@pytest.mark.parametrize(("args", "role"), [([], "owner"), (["--role", "viewer"], "viewer")])
+def test_create_account__staff_members_role(args, role):
+    from accounts.models import Membership
+
+    get_user_model().objects.create_user(username="bob", is_staff=True)
+    call_command("create_account", "ac-roles", "--name", "Roles", "--staff", "bob", *args)
+    assert Membership.objects.get(user__username="bob").role == role

@@ -214,7 +214,7 @@ def test_account_create_admin_key_action__shows_key_once(admin_client, account):
     )
     html = response.content.decode()
     [key] = re.findall(r'<code class="shown-once-key">(admin-[A-Za-z0-9_-]{32})</code>', html)
-    assert "<td>ac-acme</td>" in html
+    assert "<td>ac-acme (write)</td>" in html
     assert account.admin_keys.count() == 1
     assert key not in _cookies_text(admin_client)
     again = admin_client.get(reverse("admin:accounts_account_changelist")).content.decode()

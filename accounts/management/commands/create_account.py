@@ -10,6 +10,7 @@ from django.db import transaction
 
 from accounts.audit import AuditedCommand
 from accounts.models import ATTRIBUTION_WINDOW_DEFAULT_HOURS, RETENTION_DEFAULT_DAYS
+from accounts.roles import Role
 from accounts.services import account_create, admin_key_create, membership_add
 
 
@@ -30,6 +31,12 @@ class Command(AuditedCommand):
             metavar="USERNAME",
             help="make this existing user a member of the account (repeatable)",
         )
+        parser.add_argument(
+            "--role",
+            choices=Role.values,
+            default=Role.OWNER,
+            help="the --staff members' role (default owner: they set the account up)",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,7 +56,7 @@ class Command(AuditedCommand):
                 )
                 _, raw_key = admin_key_create(account=account, name="created by create_account")
                 for user in users:
-                    membership_add(account=account, user=user)
+                    membership_add(account=account, user=user, role=options["role"])
         except ValidationError as exc:
             messages = [
                 f"{field}: {message}" if field != "__all__" else message

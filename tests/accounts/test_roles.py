@@ -1,0 +1,216 @@
+"""Roles (SPEC §6b): viewer, editor and owner members, read and write admin keys, each
+against every write of the management API (taken from its own schema, so a new write
+cannot go unchecked) and of the admin; expired keys."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.roles import Role
+from accounts.services import admin_key_create, membership_add
+from agents.services import MemberSpec, group_create
+
+pytestmark = pytest.mark.django_db
+
+# the role each write needs, by the resource its path names (the table of SPEC §6b)
+NEEDED = {"agents": Role.EDITOR, "goals": Role.EDITOR, "groups": Role.EDITOR,
+          "targets": Role.OWNER, "visitors": Role.OWNER}  # fmt: skip
+READS_ONLY = ("/explain/",)  # POSTs that record nothing: any member or key
+
+
+def _needed(path):
+    if any(mark in path for mark in READS_ONLY):
+        return Role.VIEWER
+    return NEEDED[path.split("/")[3]]
+
+
+def _url(path):
+    resource = path.split("/")[3]
+    code = {"agents": "a-hero", "goals": "g-purchase", "groups": "mx-roles",
+            "targets": "dt-web"}.get(resource, "")  # fmt: skip
+    return path.replace("{account}", "ac-acme").replace("{code}", code).replace("{vid}", "v-1")
+
+
+@pytest.fixture
+def world(agent, express_target, rest_target, purchase_goal):
+    group_create(account=agent.account, code="mx-roles", name="Roles", members=[MemberSpec(agent)])
+    return agent.account
+
+
+def _member(account, role):
+    user = get_user_model().objects.create_user(username=f"u-{role}", is_staff=True)
+    membership_add(account=account, user=user, role=role)
+    return user
+
+
+def _call(client, method, url, **headers):
+    return getattr(client, method)(
+        url, data=json.dumps({}), content_type="application/json", headers=headers
+    )
+
+
+def _writes_static():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        if path.startswith("/api/"):
+            for method in operations:
+                if method in ("post", "put", "patch", "delete"):
+                    yield method, path
+
+
+WRITES = sorted(set(_writes_static()))
+
+
+def test_every_management_write_has_its_role():
+    """A write whose resource has no role in NEEDED would be refused to everyone but owners
+    by accident; the table above must name each."""
+    assert WRITES
+    for _, path in WRITES:
+        assert _needed(path) in Role.values
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR, Role.OWNER])
+@pytest.mark.parametrize(("method", "path"), WRITES, ids=[f"{m} {p}" for m, p in WRITES])
+def test_member_role__each_write__refused_with_the_role_named_or_allowed(
+    client, world, role, method, path
+):
+    client.force_login(_member(world, role))
+    response = _call(client, method, _url(path))
+    needed = _needed(path)
+    allowed = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
+    if allowed[role] >= allowed[needed]:
+        assert response.status_code != 403, response.content
+    else:
+        assert response.status_code == 403, response.content
+        detail = response.json()["detail"]
+        assert f"needs the {needed} role in ac-acme" in detail
+        assert f"you are a{'n' if role[0] in 'aeiou' else ''} {role}" in detail
+
+
+@pytest.mark.parametrize("scope", ["read", "write"])
+@pytest.mark.parametrize(("method", "path"), WRITES, ids=[f"{m} {p}" for m, p in WRITES])
+def test_key_scope__each_write__read_keys_refused(client, world, scope, method, path):
+    _, raw = admin_key_create(account=world, scope=scope)
+    response = _call(client, method, _url(path), Authorization=f"Bearer {raw}")
+    if scope == "write" or _needed(path) == Role.VIEWER:
+        assert response.status_code != 403, response.content
+    else:
+        assert response.status_code == 403, response.content
+        assert "this admin key is read-only" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR, Role.OWNER])
+def test_member_role__reads_allowed_to_every_role(client, world, role):
+    client.force_login(_member(world, role))
+    assert client.get("/api/ac-acme/agents/").status_code == 200
+    assert client.get("/api/ac-acme/targets/").status_code == 200
+
+
+def test_expired_key__refused_with_when(client, world):
+    key, raw = admin_key_create(account=world, expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.get("/api/ac-acme/agents/", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+    key.expires_at = timezone.now() + timedelta(days=1)
+    key.save()
+    response = client.get("/api/ac-acme/agents/", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is not None  # shown in the admin
+
+
+# --- the admin: the same roles, hidden actions and refused posts ---
+
+ADMIN_CHANGES = [  # (model admin URL name, object, the role that may change it)
+    ("agents_agent", "agent", Role.EDITOR),
+    ("goals_goal", "purchase_goal", Role.EDITOR),
+    ("targets_deploytarget", "express_target", Role.OWNER),
+    ("accounts_account", "account", Role.OWNER),
+]
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR, Role.OWNER])
+@pytest.mark.parametrize(
+    ("name", "fixture", "needed"), ADMIN_CHANGES, ids=[c[0] for c in ADMIN_CHANGES]
+)
+def test_admin__change_page__read_only_and_post_refused_below_the_role(
+    client, world, request, role, name, fixture, needed
+):
+    obj = request.getfixturevalue(fixture)
+    client.force_login(_member(world, role))
+    url = reverse(f"admin:{name}_change", args=[obj.pk])
+    page = client.get(url)
+    assert page.status_code == 200  # every member reads
+    may = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}[role] >= {
+        Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}[needed]  # fmt: skip
+    assert ('name="_save"' in page.content.decode()) is may  # no save button below it
+    posted = client.post(url, {"name": "renamed"})
+    if not may:
+        assert posted.status_code == 403
+        obj.refresh_from_db()
+        assert obj.name != "renamed"
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
+def test_admin__actions_hidden_and_refused_below_the_role(client, world, express_target, role):
+    client.force_login(_member(world, role))
+    changelist = reverse("admin:targets_deploytarget_changelist")
+    assert "rotate_key" not in client.get(changelist).content.decode()
+    old = express_target.api_key
+    response = client.post(
+        changelist, {"action": "rotate_key", "_selected_action": [express_target.pk]}
+    )
+    express_target.refresh_from_db()
+    assert express_target.api_key == old
+    assert response.status_code in (200, 302, 403)
+
+
+def test_admin__editor_runs_agent_actions_only_in_its_accounts(client, world, agent, other_setup):
+    """An action on a selection of two accounts changes only where the role allows it."""
+    user = _member(world, Role.EDITOR)
+    membership_add(account=other_setup["agent"].account, user=user, role=Role.VIEWER)
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:agents_agent_changelist"),
+        {"action": "mark_stopped", "_selected_action": [agent.pk, other_setup["agent"].pk]},
+        follow=True,
+    )
+    agent.refresh_from_db()
+    other_setup["agent"].refresh_from_db()
+    assert agent.status == "stopped"
+    assert other_setup["agent"].status == "paused"  # as it was
+    assert "1 of the selected objects belong to accounts where your role" in (
+        response.content.decode()
+    )
+
+
+def test_admin__owner_changes_a_members_role__audited(client, world, staff_user):
+    viewer = _member(world, Role.VIEWER)
+    client.force_login(staff_user)  # the account's owner
+    membership = Membership.objects.get(user=viewer)
+    url = reverse("admin:accounts_account_change", args=[world.pk])
+    page = client.get(url).content.decode()
+    assert 'name="memberships-' in page
+    form = {
+        "code": world.code, "name": world.name,
+        "attribution_window_hours": world.attribution_window_hours,
+        "retention_days": world.retention_days, "mde_rel": world.mde_rel,
+        "sequential_tuning": world.sequential_tuning,
+        "memberships-TOTAL_FORMS": 2, "memberships-INITIAL_FORMS": 2,
+        "admin_keys-TOTAL_FORMS": 0, "admin_keys-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    for i, m in enumerate(Membership.objects.filter(account=world).order_by("pk")):
+        form[f"memberships-{i}-id"] = m.pk
+        form[f"memberships-{i}-account"] = world.pk
+        form[f"memberships-{i}-role"] = Role.EDITOR if m.pk == membership.pk else m.role
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    membership.refresh_from_db()
+    assert membership.role == Role.EDITOR
