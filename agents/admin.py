@@ -26,10 +26,9 @@ from agents.services import (
     group_members_validate,
     variations_validate,
 )
-from goals.admin import render_checklist
+from goals.admin import account_vocabulary, render_checklist
 from goals.checklist import server_side_checklist
 from targeting.conditions import SOURCES, condition_describe
-from targeting.vocabulary import vocabulary_html
 
 
 class VariationInlineFormSet(forms.BaseInlineFormSet):
@@ -256,12 +255,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
 
     @admin.display(description="what a condition can read")
     def condition_vocabulary(self, obj: Agent) -> SafeString:
-        account = obj.account if obj.account_id else None
-        return vocabulary_html(
-            SOURCES,
-            goal_codes=account.goals.values_list("code", flat=True) if account else [],
-            agent_codes=account.agents.values_list("code", flat=True) if account else [],
-        )
+        return account_vocabulary(obj, SOURCES)
 
     @admin.display(description="checklist")
     def server_side_checklist(self, obj: Agent) -> SafeString:

@@ -60,6 +60,16 @@ def render_checklist(
     )
 
 
+def account_vocabulary(obj: Model, sources: Sequence[str]) -> SafeString:
+    """What a condition of `obj` (an agent or a goal) can read, with its account's codes."""
+    account = obj.account if obj.account_id else None  # type: ignore[attr-defined]
+    return vocabulary_html(
+        sources,
+        goal_codes=account.goals.values_list("code", flat=True) if account else [],
+        agent_codes=account.agents.values_list("code", flat=True) if account else [],
+    )
+
+
 class GoalForm(CodeGeneratingForm):
     generate_code = staticmethod(goal_code_generate)
 
@@ -139,12 +149,7 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
 
     @admin.display(description="what a condition can read")
     def condition_vocabulary(self, obj: Goal) -> SafeString:
-        account = obj.account if obj.account_id else None
-        return vocabulary_html(
-            GOAL_SOURCES,
-            goal_codes=account.goals.values_list("code", flat=True) if account else [],
-            agent_codes=account.agents.values_list("code", flat=True) if account else [],
-        )
+        return account_vocabulary(obj, GOAL_SOURCES)
 
     @admin.display(description="outcomes")
     def diagnostics(self, obj: Goal) -> SafeString:
