@@ -9,7 +9,12 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from accounts.admin_scoping import AccountScopedAdmin, admin_object_get, keys_shown_once
+from accounts.admin_scoping import (
+    AccountScopedAdmin,
+    admin_object_get,
+    keys_shown_once,
+    request_roles,
+)
 from accounts.audit import (
     AUDIT_PAGE_SIZE,
     AuditedAdmin,
@@ -18,7 +23,6 @@ from accounts.audit import (
 )
 from accounts.models import Account, AdminApiKey, Membership
 from accounts.roles import KeyScope, Role, role_allows
-from accounts.selectors import user_roles
 from accounts.services import admin_key_create, admin_key_revoke
 
 admin.site.site_header = "Conductrics self-hosted"
@@ -32,7 +36,7 @@ def _owner_of(request: HttpRequest, account: Account | None) -> bool:
         return True
     if account is None:
         return False
-    return role_allows(user_roles(user=request.user).get(account.pk), Role.OWNER)
+    return role_allows(request_roles(request).get(account.pk), Role.OWNER)
 
 
 class MembershipInline(admin.TabularInline):
@@ -141,12 +145,11 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
     def _keys_created(
         self, request: HttpRequest, queryset: QuerySet[Account], scope: KeyScope
     ) -> TemplateResponse:
+        name = f"created by {request.user}"
         keys = [
             (
                 f"{account.code} ({scope})",
-                admin_key_create(account=account, name=f"created by {request.user}", scope=scope)[
-                    1
-                ],
+                admin_key_create(account=account, name=name, scope=scope)[1],
             )
             for account in queryset
         ]

@@ -21,6 +21,14 @@ from accounts.roles import Role, role_allows
 from accounts.selectors import accounts_for_user, user_is_account_staff, user_roles
 
 
+def request_roles(request: HttpRequest) -> dict[int, str]:
+    """account id -> this request's user's role there, read once per request."""
+    cached = getattr(request, "_conductrics_roles", None)
+    if cached is None:
+        cached = request._conductrics_roles = user_roles(user=request.user)  # type: ignore[attr-defined]
+    return cached
+
+
 class AccountScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin whose objects belong to an account through `account_path`."""
 
@@ -62,15 +70,9 @@ class AccountScopedAdmin(admin.ModelAdmin):
         key = f"{self.account_path}__in" if self.account_path else "pk__in"
         return qs.filter(**{key: self._account_ids(request)})
 
-    def _roles(self, request: HttpRequest) -> dict[int, str]:
-        cached = getattr(request, "_conductrics_roles", None)
-        if cached is None:
-            cached = request._conductrics_roles = user_roles(user=request.user)  # type: ignore[attr-defined]  # once
-        return cached
-
     def editable_account_ids(self, request: HttpRequest) -> set[int]:
         """The shown accounts where this user's role may change this model's objects."""
-        roles = self._roles(request)
+        roles = request_roles(request)
         return {a for a in self._account_ids(request) if role_allows(roles.get(a), self.edit_role)}
 
     # Membership grants the permissions, by role; superusers keep Django's own checks.
@@ -265,7 +267,7 @@ def admin_object_get(
     if role is not None and not request.user.is_superuser:
         assert isinstance(model_admin, AccountScopedAdmin)  # noqa: S101 - every model of ours
         account_id = model_admin._object_account_id(obj)
-        if not role_allows(model_admin._roles(request).get(account_id or 0), role):
+        if not role_allows(request_roles(request).get(account_id or 0), role):
             raise PermissionDenied
     return model_admin, obj
 

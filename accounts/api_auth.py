@@ -21,7 +21,7 @@ from accounts.audit import admin_key_actor, audit_actor_is
 from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
 from accounts.roles import KEY_ROLES, Role, role_allows, role_refusal
-from accounts.selectors import accounts_for_user, admin_key_lookup, user_roles
+from accounts.selectors import admin_key_lookup, user_role
 from conductrics_admin.api_base import JSONBodyParser
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -102,11 +102,9 @@ class AccountAccess(BasePermission):
             return True
         if not user or not user.is_authenticated or not user.is_staff:
             return False
-        account = accounts_for_user(user=user).filter(code=code).values_list("pk", flat=True)
-        account_id = account.first()
-        if account_id is None:
+        role = user_role(user=user, account_code=code)
+        if role is None:
             return False
-        role = user_roles(user=user).get(account_id)
         if not role_allows(role, needed):
             self.message = role_refusal(role, needed, account_code=code)
             return False

@@ -33,6 +33,20 @@ def user_roles(*, user: User | AnonymousUser) -> dict[int, str]:
     return dict(Membership.objects.filter(user=user).values_list("account_id", "role"))
 
 
+def user_role(*, user: User | AnonymousUser, account_code: str) -> str | None:
+    """The user's role in the account `account_code` (a superuser: owner of each), or None
+    when not a member (or no such account)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.OWNER if Account.objects.filter(code=account_code).exists() else None
+    return (
+        Membership.objects.filter(user=user, account__code=account_code)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
 def admin_key_lookup(*, raw: str) -> AdminApiKey | None:
     """Return the active admin key matching `raw`, or None. Looks up by hash, never by value."""
     if not raw.startswith(ADMIN_KEY_PREFIX):
