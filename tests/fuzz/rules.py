@@ -42,7 +42,11 @@ _origins = st.builds(
 
 
 def register(schema) -> None:
-    """Teach Schemathesis the formats the schema names (valid values of each)."""
+    """Teach Schemathesis the formats the schema names (valid values of each), and that a
+    413 is a refusal: data past a schema's limits (maxItems of commands, say) can be past
+    the body's size limit too, which the schema declares as a 413 for the operation."""
+    rejection = schema.config.checks.get_by_name(name="negative_data_rejection")
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     register_format(FORMAT_PRINTABLE, _printable)
     register_format(FORMAT_VISITOR_ID, _printable.filter(lambda vid: vid_problem(vid) is None))
     register_format(FORMAT_ORIGIN, _origins)
