@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from accounts.current import current_account_id
 from accounts.models import Account
 from accounts.roles import Role, role_allows
-from accounts.selectors import accounts_for_user, user_is_account_staff, user_roles
+from accounts.selectors import accounts_for_user, user_roles
 
 
 def request_roles(request: HttpRequest) -> dict[int, str]:
@@ -77,7 +77,10 @@ class AccountScopedAdmin(admin.ModelAdmin):
 
     # Membership grants the permissions, by role; superusers keep Django's own checks.
     def _member_may(self, request: HttpRequest, obj: Model | None, *, edit: bool = False) -> bool:
-        if not user_is_account_staff(user=request.user):
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            return False
+        if not request_roles(request):  # a member of no account (read once per request)
             return False
         shown = self.editable_account_ids(request) if edit else self._account_ids(request)
         if obj is None:

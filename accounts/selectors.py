@@ -17,13 +17,6 @@ def accounts_for_user(*, user: User | AnonymousUser) -> QuerySet[Account]:
     return Account.objects.filter(memberships__user=user)
 
 
-def user_is_account_staff(*, user: User | AnonymousUser) -> bool:
-    """Tell whether a user is active staff with at least one account (or a superuser)."""
-    if not user.is_authenticated or not user.is_active or not user.is_staff:
-        return False
-    return user.is_superuser or accounts_for_user(user=user).exists()
-
-
 def user_roles(*, user: User | AnonymousUser) -> dict[int, str]:
     """account id -> the user's role there (a superuser: owner of every account)."""
     if not user.is_authenticated or not user.is_active:

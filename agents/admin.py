@@ -8,13 +8,24 @@ from django.core.exceptions import ValidationError
 from django.db.models import JSONField, ManyToManyField, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, BlankNullJSONField, CodeGeneratingForm
 from accounts.audit import AuditedAdmin
 from accounts.selectors import accounts_for_user
-from agents.models import Agent, AgentGroup, AgentStatus, GroupMember, Variation
+from agents.models import (
+    LIFECYCLE_COLUMNS,
+    Agent,
+    AgentGroup,
+    AgentStatus,
+    GroupMember,
+    Variation,
+    tags_split,
+)
+from agents.selection import schedule_describe, schedule_holds
+from agents.selectors import tag_filter
 from agents.services import (
     TARGETING_FIELDS,
     MemberSpec,
@@ -22,6 +33,7 @@ from agents.services import (
     agent_code_generate,
     agent_links_validate,
     agent_targeting_validate,
+    agents_archive,
     agents_status_set,
     group_members_validate,
     variations_validate,
@@ -92,6 +104,11 @@ class AgentForm(CodeGeneratingForm):
         model = Agent
         fields = "__all__"
 
+    def clean_tags(self) -> str:
+        """Tags as typed ("checkout, q4 ,,"): each stripped, the empty ones left out."""
+        tags = [tag.strip() for tag in (self.cleaned_data.get("tags") or "").split(",")]
+        return ",".join(tag for tag in tags if tag)
+
     def clean(self) -> dict:
         cleaned = super().clean()
         account = cleaned.get("account") or getattr(self.instance, "account", None)
@@ -156,16 +173,62 @@ def render_targeting(agent: Agent) -> SafeString:
     return format_html("<ul>{}</ul>", format_html_join("", "{}", ((i,) for i in items)))
 
 
+class ArchivedFilter(admin.SimpleListFilter):
+    """Archived agents are hidden from the list unless asked for (SPEC §6b)."""
+
+    title = "archive"
+    parameter_name = "archived"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Archived"), ("any", "All")]
+
+    def choices(self, changelist: Any) -> Any:
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Not archived",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        if self.value() == "any":
+            return queryset
+        return queryset.filter(archived_at__isnull=True)
+
+
+class TagFilter(admin.SimpleListFilter):
+    """The tags of the agents this user may see."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        texts = model_admin.get_queryset(request).exclude(tags="").values_list("tags", flat=True)
+        return [(tag, tag) for tag in sorted({t for text in texts for t in tags_split(text)})]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+        tag = self.value()
+        return queryset.filter(tag_filter(tag)) if tag else queryset
+
+
 @admin.register(Agent)
 class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
     audit_includes_agent = True
-    change_form_template = "admin/agents/agent/change_form.html"  # results, explain
+    change_form_template = "admin/agents/agent/change_form.html"  # results, explain, decide
     form = AgentForm
     inlines = [VariationInline]
     scoped_relations = ("goals", "targets")
-    list_display = ["code", "name", "account", "status", "variation_codes", "results_link"]
-    list_filter = ["status", "account"]
-    search_fields = ["code", "name", "account__code"]
+    # reports.admin registers this admin again with what the results say in the list
+    list_display = ["code", "name", "account", "status_line", "owner", "tag_words", "results_link"]
+    list_filter = ["status", ArchivedFilter, TagFilter, "account"]
+    search_fields = ["code", "name", "hypothesis", "tags", "account__code"]
     formfield_overrides = {
         ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
         JSONField: {
@@ -173,7 +236,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
             "form_class": BlankNullJSONField,
         },
     }
-    actions = ["mark_running", "mark_paused", "mark_stopped"]
+    actions = ["mark_running", "mark_paused", "mark_stopped", "archive", "restore"]
 
     class Media:
         js = ["conductrics/targeting_editor.js"]
@@ -181,6 +244,15 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
 
     fieldsets = [
         (None, {"fields": ["account", "code", "name", "status", "paused_variation"]}),
+        (
+            "Lifecycle",
+            {
+                "description": "A draft is served to its QA overrides only. A running agent "
+                "runs between its start and end (UTC; blank: no bound), judged at each "
+                "request. Decide (above) records the winner and serves it to everyone.",
+                "fields": [*LIFECYCLE_COLUMNS, "decision"],
+            },
+        ),
         ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
         (
             "Targeting",
@@ -212,18 +284,40 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         return (
-            super().get_queryset(request).select_related("account").prefetch_related("variations")
+            super()
+            .get_queryset(request)
+            .select_related("account", "owner")
+            .prefetch_related("variations", "goals", "decisions")
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
-        return [*fixed, "server_side_checklist", "targeting_in_words", "condition_vocabulary"]
+        return [
+            *fixed,
+            "server_side_checklist",
+            "targeting_in_words",
+            "condition_vocabulary",
+            "archived_at",
+            "decision",
+        ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):
         if obj:
             return self.fieldsets
         first = (None, {"fields": ["account", "code", "name", "status"]})
-        return [first, self.fieldsets[1]]
+        plan = ("Lifecycle", {"fields": ["starts_at", "ends_at", "hypothesis", "tags"]})
+        return [first, plan, self.fieldsets[2]]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # a new agent is prepared as a draft, served to nobody but its QA overrides
+        return {"status": AgentStatus.DRAFT, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        user_id = request.user.pk
+        members = obj.account.memberships
+        if not change and obj.owner_id is None and members.filter(user_id=user_id).exists():
+            obj.owner_id = user_id  # whoever creates a test answers for it, at first
+        super().save_model(request, obj, form, change)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -234,6 +328,10 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
             fields: dict[str, Any] = form.base_fields
             if "paused_variation" in fields:
                 fields["paused_variation"].queryset = obj.variations.all()
+            if "owner" in fields:  # a member of the agent's account
+                fields["owner"].queryset = fields["owner"].queryset.filter(
+                    memberships__account=obj.account
+                )
             if "goals" in fields:
                 fields["goals"].queryset = fields["goals"].queryset.filter(account=obj.account)
             if "targets" in fields:
@@ -245,9 +343,35 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         url = reverse("admin:agents_agent_results", args=[obj.pk])
         return format_html('<a href="{}">Results</a>', url)
 
-    @admin.display(description="variations")
-    def variation_codes(self, obj: Agent) -> str:
-        return ", ".join(f"{v.code} ({v.weight:g})" for v in obj.variations.all())
+    @admin.display(description="status", ordering="status")
+    def status_line(self, obj: Agent) -> str:
+        """The status, and the schedule of a running agent (“running until 2026-12-15”)."""
+        line = obj.get_status_display()
+        if obj.status == AgentStatus.RUNNING and (obj.starts_at or obj.ends_at):
+            if not schedule_holds(obj.starts_at, obj.ends_at, timezone.now()):
+                line += " (outside its schedule)"
+            line += f", {schedule_describe(obj.starts_at, obj.ends_at)}"
+        decision = obj.decisions.first() if obj.status == AgentStatus.PAUSED else None
+        if decision is not None and decision.variation_id == obj.paused_variation_id:
+            line = f"Decided: {decision.variation_code}"
+        return line
+
+    @admin.display(description="tags", ordering="tags")
+    def tag_words(self, obj: Agent) -> str:
+        return ", ".join(obj.tag_list)
+
+    @admin.display(description="latest decision")
+    def decision(self, obj: Agent) -> SafeString | str:
+        decision = obj.decisions.first()
+        if decision is None:
+            return "None yet."
+        return format_html(
+            "{} won, decided by {} on {} UTC{}",
+            decision.variation_code,
+            decision.decided_by_label,
+            f"{decision.decided_at:%Y-%m-%d %H:%M}",
+            f": {decision.note}" if decision.note else "",
+        )
 
     @admin.display(description="in words")
     def targeting_in_words(self, obj: Agent) -> SafeString:
@@ -284,6 +408,16 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
     @admin.action(description="Stop the selected agents")
     def mark_stopped(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_status(request, queryset, AgentStatus.STOPPED)
+
+    @admin.action(description="Archive the selected agents (hidden from lists, data kept)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        count = agents_archive(agents=queryset, archived=True)
+        self.message_user(request, f"{count} agent(s) archived.", messages.SUCCESS)
+
+    @admin.action(description="Restore the selected agents from the archive")
+    def restore(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        count = agents_archive(agents=queryset, archived=False)
+        self.message_user(request, f"{count} agent(s) restored.", messages.SUCCESS)
 
 
 class GroupMemberFormSet(forms.BaseInlineFormSet):

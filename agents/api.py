@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -20,16 +21,22 @@ from accounts.codes import (
 )
 from accounts.models import Account
 from agents.models import (
+    HYPOTHESIS_MAX,
     METADATA_MAX_KEYS,
     METADATA_VALUE_MAX,
+    TAG_LENGTH_MAX,
+    TAG_RE,
+    TAG_RULE,
+    TAGS_MAX,
     VARIATIONS_MIN,
     WEIGHT_MAX,
     Agent,
+    AgentDecision,
     AgentGroup,
     AgentStatus,
     GroupMember,
 )
-from agents.selectors import agent_paused_variation
+from agents.selectors import agent_paused_variation, tag_filter
 from agents.services import (
     MemberSpec,
     VariationSpec,
@@ -41,6 +48,7 @@ from agents.services import (
     group_update,
 )
 from conductrics_admin.api_base import (
+    MomentField,
     StrictSerializer,
     code_field,
     codes_resolve,
@@ -114,6 +122,46 @@ class QaField(serializers.JSONField):
     """QA overrides (SPEC §4b)."""
 
 
+STARTS_HELP = "A running agent runs from then on (null: at once)."
+ENDS_HELP = "A running agent runs until then (null: no end); after starts_at."
+OWNER_HELP = "The username of a member of the account who answers for the test, or null."
+ARCHIVED_HELP = "Hidden from the lists (which take ?archived=true to show them); data kept."
+DECISION_HELP = (
+    "The latest decision (POST agents/{code}/decide), or null: the agent is paused on the "
+    "winner since."
+)
+
+
+class DecisionOut(serializers.Serializer):
+    variation = serializers.CharField()
+    by = serializers.CharField()
+    at = serializers.DateTimeField()
+    note = serializers.CharField(allow_blank=True)
+    verdicts = serializers.ListField(
+        child=serializers.DictField(), help_text="Each goal's verdict when it was decided."
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": TAGS_MAX,
+        "uniqueItems": True,
+        "items": {"type": "string", "maxLength": TAG_LENGTH_MAX, "pattern": TAG_RE.pattern},
+    }
+)
+class TagsField(serializers.ListField):
+    """An agent's tags: at most TAGS_MAX distinct short words."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", f"At most {TAGS_MAX} distinct tags, each {TAG_RULE}.")
+        super().__init__(
+            child=serializers.CharField(max_length=TAG_LENGTH_MAX, trim_whitespace=False),
+            max_length=TAGS_MAX,
+            **kwargs,
+        )
+
+
 class AgentOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -128,6 +176,13 @@ class AgentOut(serializers.Serializer):
     group = serializers.CharField(
         allow_null=True, read_only=True, help_text="Its mutually exclusive group (read-only)."
     )
+    starts_at = MomentField(allow_null=True, help_text=STARTS_HELP)
+    ends_at = MomentField(allow_null=True, help_text=ENDS_HELP)
+    owner = serializers.CharField(allow_null=True, help_text=OWNER_HELP)
+    hypothesis = serializers.CharField(allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    archived = serializers.BooleanField(help_text=ARCHIVED_HELP)
+    decision = DecisionOut(allow_null=True, read_only=True, help_text=DECISION_HELP)
 
 
 class AgentIn(StrictSerializer):
@@ -154,6 +209,16 @@ class AgentIn(StrictSerializer):
     # (a JSON list: the stubs' JSONField takes a mapping only)
     rules = RulesField(required=False, allow_null=True, default=list, help_text=RULES_HELP)  # type: ignore[arg-type]
     qa = QaField(required=False, allow_null=True, default=list, help_text=QA_HELP)  # type: ignore[arg-type]
+    starts_at = MomentField(required=False, allow_null=True, default=None, help_text=STARTS_HELP)
+    ends_at = MomentField(required=False, allow_null=True, default=None, help_text=ENDS_HELP)
+    owner = serializers.CharField(
+        required=False, allow_null=True, default=None, max_length=150, help_text=OWNER_HELP
+    )
+    hypothesis = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=HYPOTHESIS_MAX
+    )
+    tags = TagsField(required=False, default=list)
+    archived = serializers.BooleanField(required=False, default=False, help_text=ARCHIVED_HELP)
 
 
 class AgentPatch(AgentIn):
@@ -168,6 +233,14 @@ class AgentPatch(AgentIn):
     eligibility = ConditionField(required=False, allow_null=True, help_text=ELIGIBILITY_HELP)
     rules = RulesField(required=False, allow_null=True, help_text=RULES_HELP)
     qa = QaField(required=False, allow_null=True, help_text=QA_HELP)
+    starts_at = MomentField(required=False, allow_null=True, help_text=STARTS_HELP)
+    ends_at = MomentField(required=False, allow_null=True, help_text=ENDS_HELP)
+    owner = serializers.CharField(
+        required=False, allow_null=True, max_length=150, help_text=OWNER_HELP
+    )
+    hypothesis = serializers.CharField(required=False, allow_blank=True, max_length=HYPOTHESIS_MAX)
+    tags = TagsField(required=False)
+    archived = serializers.BooleanField(required=False, help_text=ARCHIVED_HELP)
 
 
 def agent_json(agent: Agent) -> dict:
@@ -188,11 +261,36 @@ def agent_json(agent: Agent) -> dict:
         "rules": agent.rules,
         "qa": agent.qa,
         "group": membership.group.code if membership else None,
+        "starts_at": _moment(agent.starts_at),
+        "ends_at": _moment(agent.ends_at),
+        "owner": agent.owner.get_username() if agent.owner else None,
+        "hypothesis": agent.hypothesis,
+        "tags": agent.tag_list,
+        "archived": agent.archived_at is not None,
+        "decision": decision_json(agent.decisions.first()),
+    }
+
+
+def _moment(value: Any) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
+def decision_json(decision: AgentDecision | None) -> dict | None:
+    if decision is None:
+        return None
+    return {
+        "variation": decision.variation_code,
+        "by": decision.decided_by_label,
+        "at": _moment(decision.decided_at),
+        "note": decision.note,
+        "verdicts": decision.verdicts,
     }
 
 
 def _domain_args(account: Account, data: dict[str, Any]) -> dict[str, Any]:
     args = dict(data)
+    if args.get("owner") is not None:
+        args["owner"] = _member(account, args["owner"])
     if "variations" in args:
         args["variations"] = [VariationSpec(**v) for v in args["variations"]]
     if "goals" in args:
@@ -206,10 +304,51 @@ def _domain_args(account: Account, data: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _member(account: Account, username: str) -> Any:
+    """The user named `username` who is a member of `account`; a 400 otherwise."""
+    membership = account.memberships.select_related("user").filter(user__username=username).first()
+    if membership is None:
+        raise serializers.ValidationError(
+            {"owner": [f"“{username}” is not a member of {account.code}."]}
+        )
+    return membership.user
+
+
+ARCHIVED_PARAM = OpenApiParameter(
+    "archived",
+    {"type": "string", "enum": ["false", "true", "any"]},
+    description="false (default): agents not archived; true: archived ones only; any: both.",
+)
+TAG_PARAM = OpenApiParameter(
+    "tag", {"type": "string", "maxLength": TAG_LENGTH_MAX}, description="Only agents with this tag."
+)
+
+
+def agents_listed(agents: QuerySet[Agent], *, archived: str, tag: str | None) -> QuerySet[Agent]:
+    """`agents` as a list shows them: by `archived` (false, true or any) and `tag`."""
+    if archived == "false":
+        agents = agents.filter(archived_at__isnull=True)
+    elif archived == "true":
+        agents = agents.filter(archived_at__isnull=False)
+    if tag:
+        agents = agents.filter(tag_filter(tag))
+    return agents
+
+
 class AgentListView(AccountAPIView):
-    @extend_schema(tags=["agents"], responses={200: AgentOut(many=True)})
+    @extend_schema(
+        tags=["agents"],
+        parameters=[ARCHIVED_PARAM, TAG_PARAM],
+        responses={200: AgentOut(many=True)},
+    )
     def get(self, request: Request, account: str) -> Response:
-        return Response([agent_json(a) for a in self.account.agents.order_by("code")])
+        archived = request.query_params.get("archived", "false")
+        if archived not in ("false", "true", "any"):
+            raise serializers.ValidationError({"archived": ["false, true or any."]})
+        agents = agents_listed(
+            self.account.agents.all(), archived=archived, tag=request.query_params.get("tag")
+        )
+        return Response([agent_json(a) for a in agents.order_by("code")])
 
     @extend_schema(tags=["agents"], request=AgentIn, responses={201: AgentOut})
     def post(self, request: Request, account: str) -> Response:

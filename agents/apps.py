@@ -14,13 +14,29 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.audit import audit_register
-        from agents.models import Agent, AgentGroup, GroupMember, Variation
+        from agents.models import (
+            LIFECYCLE_COLUMNS,
+            Agent,
+            AgentDecision,
+            AgentGroup,
+            GroupMember,
+            Variation,
+        )
 
         audit_register(
             Agent,
-            fields=["name", "status", "paused_variation", "eligibility", "rules", "qa"],
+            fields=[
+                "name",
+                "status",
+                "paused_variation",
+                "eligibility",
+                "rules",
+                "qa",
+                *LIFECYCLE_COLUMNS,
+            ],
             related=["targets", "goals"],
         )
+        audit_register(AgentDecision, fields=["variation_code", "note"])
         audit_register(Variation, fields=["code", "name", "weight", "metadata", "position"])
         audit_register(AgentGroup, fields=["code", "name"])
         audit_register(GroupMember, fields=["group", "agent", "weight", "position"])

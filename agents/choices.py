@@ -4,6 +4,7 @@ from accounts.choices import LabeledChoices
 
 
 class AgentStatus(LabeledChoices):
+    DRAFT = "draft", "Draft"  # prepared, served to its QA overrides only (SPEC §6b)
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     STOPPED = "stopped", "Stopped"

@@ -94,6 +94,8 @@ def demo_seed(
         ],
         goals=[purchase, click],
         targets=[express, rest],
+        hypothesis="A headline that says adventures sell out makes more visitors book.",
+        tags=["homepage", "copy"],
     )
 
     raw_key = None
@@ -114,6 +116,9 @@ def demo_seed(
             user.is_staff = user.is_superuser = user.is_active = True
             user.save()
         membership_add(account=account, user=user, role=Role.OWNER)
+        if agent.owner_id is None:
+            agent.owner = user
+            agent.save(update_fields=["owner"])
 
     return DemoSetup(
         account=account,

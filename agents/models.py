@@ -1,7 +1,9 @@
 """Agents (tests) and their variations."""
 
 import math
+import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -12,7 +14,7 @@ from accounts.codes import (
     validate_group_code,
     validate_variation_code,
 )
-from accounts.models import Account, CodedModel, code_unique_in_account
+from accounts.models import Account, CodedModel, Membership, code_unique_in_account
 from agents.choices import AgentStatus
 
 METADATA_MAX_KEYS = 20
@@ -60,6 +62,42 @@ def validate_metadata(value: object) -> None:
             )
 
 
+TAGS_MAX = 20
+TAG_LENGTH_MAX = 40
+TAG_RE = re.compile(r"^\w[\w .:/-]*$")  # no comma: tags are kept joined by commas
+TAG_RULE = (
+    f"1 to {TAG_LENGTH_MAX} letters, digits, spaces or _ . : / -, starting with a letter or digit"
+)
+# an agent's lifecycle columns (SPEC §6b), as its page shows them and the audit log keeps them
+LIFECYCLE_COLUMNS = ("starts_at", "ends_at", "owner", "hypothesis", "tags", "archived_at")
+HYPOTHESIS_MAX = 2000
+DECISION_NOTE_MAX = 2000
+
+
+def tags_split(text: str) -> list[str]:
+    """An agent's tags as a list (stored joined by commas, for a filter every database
+    runs alike)."""
+    return [tag for tag in text.split(",") if tag]
+
+
+def tags_validate(tags: list[str]) -> None:
+    """Raise ValidationError unless `tags` are at most TAGS_MAX distinct well-formed tags."""
+    if len(tags) > TAGS_MAX:
+        raise ValidationError(f"At most {TAGS_MAX} tags.", code="invalid_tags")
+    for tag in tags:
+        if not (0 < len(tag) <= TAG_LENGTH_MAX and TAG_RE.match(tag)):
+            raise ValidationError(
+                f"Tag “{tag[: TAG_LENGTH_MAX + 1]}”: a tag is {TAG_RULE}.", code="invalid_tags"
+            )
+    twice = sorted({t for t in tags if tags.count(t) > 1})
+    if twice:
+        raise ValidationError(f"Tags listed twice: {', '.join(twice)}.", code="invalid_tags")
+
+
+def _validate_tags_text(value: str) -> None:
+    tags_validate(tags_split(value))
+
+
 class Agent(CodedModel):
     Status = AgentStatus  # Agent.Status.RUNNING, for code that reaches agents by relation
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="agents")
@@ -105,19 +143,72 @@ class Agent(CodedModel):
     targets = models.ManyToManyField(
         "targets.DeployTarget", related_name="agents", blank=True, verbose_name="deploy targets"
     )
+    # lifecycle (SPEC §6b)
+    starts_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running agent runs from then on. Blank: at once."
+    )
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running agent runs until then. Blank: no end."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_agents",
+        help_text="Who answers for this test: a member of its account.",
+    )
+    hypothesis = models.TextField(
+        max_length=HYPOTHESIS_MAX, blank=True, help_text="What the test expects, and why."
+    )
+    tags = models.CharField(
+        max_length=TAGS_MAX * (TAG_LENGTH_MAX + 1) + 1,
+        blank=True,
+        validators=[_validate_tags_text],
+        help_text=f"Separated by commas; each {TAG_RULE}.",
+    )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Archived agents are hidden from the lists; their data is kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(CodedModel.Meta):
         constraints = [
             code_unique_in_account(name="agent_code_unique_in_account", label="An agent"),
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(starts_at__lt=models.F("ends_at")),
+                name="agent_starts_before_it_ends",
+                violation_error_message="The agent must start before it ends.",
+            ),
         ]
+
+    @property
+    def tag_list(self) -> list[str]:
+        return tags_split(self.tags)
 
     def get_additional_data(self) -> dict:
         # the audit log's account and agent (accounts.audit)
         return {"account_id": self.account_id, "agent_id": self.pk}
 
     def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.starts_at >= self.ends_at:
+            raise ValidationError(
+                {"ends_at": "The end must come after the start."}, code="invalid_schedule"
+            )
+        owner_id = self.owner_id
+        if (
+            owner_id
+            and not Membership.objects.filter(account_id=self.account_id, user_id=owner_id).exists()
+        ):
+            raise ValidationError(
+                {"owner": "The owner must be a member of the agent's account."},
+                code="owner_not_member",
+            )
         paused = self.paused_variation if self.paused_variation_id else None
         if paused is not None and self.pk and paused.agent_id != self.pk:
             raise ValidationError(
@@ -149,6 +240,36 @@ class AgentRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id}: {self.started_at} – {self.ended_at or 'now'}"
+
+
+class AgentDecision(models.Model):
+    """A decision recorded on an agent (SPEC §6b "Decide"): the winning variation, who,
+    when, a note, and the verdicts of the agent's goals at that moment. Deciding pauses
+    the agent on the winner, so every visitor gets it; the latest decision is the one
+    shown."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="decisions")
+    variation = models.ForeignKey(
+        "agents.Variation", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    variation_code = models.CharField(max_length=32)  # kept if the variation goes
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    decided_by_label = models.CharField(max_length=200)  # a user's name, or an admin key's
+    decided_at = models.DateTimeField()
+    note = models.TextField(max_length=DECISION_NOTE_MAX, blank=True)
+    # [{goal, state, text}] of each goal of the agent when it was decided
+    verdicts = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["agent", "-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.variation_code} decided {self.decided_at:%Y-%m-%d}"
+
+    def get_additional_data(self) -> dict:
+        return {"account_id": self.agent.account_id, "agent_id": self.agent_id}
 
 
 class Variation(models.Model):

@@ -15,6 +15,8 @@ STATUS_PROVISIONAL = "p"
 # reasons in data.warnings for a selection command that produced no selection
 UNKNOWN_AGENT = "unknown_agent"
 AGENT_STOPPED = "agent_stopped"
+AGENT_DRAFT = "agent_draft"  # a draft serves its QA overrides only (SPEC §6b)
+OUTSIDE_SCHEDULE = "outside_schedule"  # running, but before its starts_at or from its ends_at
 NOT_ON_THIS_TARGET = "not_on_this_target"
 NO_ELIGIBLE_VARIATION = "no_eligible_variation"
 NOT_ELIGIBLE = "not_eligible"  # the visitor does not meet the agent's eligibility (SPEC §4b)

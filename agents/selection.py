@@ -8,7 +8,7 @@ assignments, calls `selection_decide` for each selection command, and writes. Co
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agents import reasons
@@ -60,6 +60,10 @@ class AgentLike(Protocol):
     def qa(self) -> Mapping[tuple[str, str], VariationLike]: ...
     @property
     def broken(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime | None: ...
+    @property
+    def ends_at(self) -> datetime | None: ...
     # with .code and .members (each .agent_id, .agent_code, .weight), or None
     @property
     def group(self) -> Any: ...
@@ -121,10 +125,12 @@ def selection_decide(
     allow: Sequence[str] | None,
     exclude: Sequence[str],
     status: str | None,
+    now: datetime,
 ) -> Decision:
-    """Decide a selection for visitor `who` of `agent` (None: unknown agent), in the order
-    of SPEC §4b: QA override; unknown, stopped, not on this target, paused; the existing
-    assignment; the group's slot; eligibility; rules; the weighted hash."""
+    """Decide a selection for visitor `who` of `agent` (None: unknown agent) at `now`, in
+    the order of SPEC §4b: QA override; unknown, draft, stopped, not on this target,
+    paused, outside its schedule; the existing assignment; the group's slot; eligibility;
+    rules; the weighted hash."""
     if agent is None:
         return Decision(Action.NONE, reason=reasons.UNKNOWN_AGENT, detail=f"no agent {agent_code}")
     eligible = eligible_variations(variations=agent.variations, allow=allow, exclude=exclude)
@@ -132,6 +138,12 @@ def selection_decide(
         decision = _qa_decide(agent, who, eligible)
         if decision is not None:
             return decision
+    if agent.status == AgentStatus.DRAFT:
+        return Decision(
+            Action.NONE,
+            reason=reasons.AGENT_DRAFT,
+            detail=f"{agent_code} is a draft: only its QA overrides see it",
+        )
     if agent.status == AgentStatus.STOPPED:
         return Decision(
             Action.NONE, reason=reasons.AGENT_STOPPED, detail=f"{agent_code} is stopped"
@@ -152,6 +164,12 @@ def selection_decide(
                 "excluded by c/x",
             )
         return Decision(Action.PAUSED, variation=paused, detail=f"{agent_code} is paused")
+    if not schedule_holds(agent.starts_at, agent.ends_at, now):
+        return Decision(
+            Action.NONE,
+            reason=reasons.OUTSIDE_SCHEDULE,
+            detail=f"{agent_code} runs {schedule_describe(agent.starts_at, agent.ends_at)}",
+        )
     if existing is not None:
         variation = next((v for v in agent.variations if v.id == existing.variation_id), None)
         if variation is not None:
@@ -201,6 +219,22 @@ def selection_decide(
             detail=f"no variation of {agent_code} with a weight above 0 is left by c/x",
         )
     return Decision(Action.NEW, variation=picked, detail="new assignment by weighted hash")
+
+
+def schedule_holds(starts_at: datetime | None, ends_at: datetime | None, at: datetime) -> bool:
+    """Whether `at` is inside an agent's schedule: from `starts_at` (included) until
+    `ends_at` (excluded); an empty bound does not limit."""
+    return (starts_at is None or starts_at <= at) and (ends_at is None or at < ends_at)
+
+
+def schedule_describe(starts_at: datetime | None, ends_at: datetime | None) -> str:
+    """A schedule in words, in UTC: "from 2026-12-01 09:00 UTC until 2026-12-15 00:00 UTC"."""
+    parts = [
+        f"{word} {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        for word, moment in (("from", starts_at), ("until", ends_at))
+        if moment is not None
+    ]
+    return " ".join(parts) or "at any time"
 
 
 def _qa_decide(agent: AgentLike, who: Who, eligible: list[VariationLike]) -> Decision | None:

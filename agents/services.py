@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
@@ -13,10 +14,12 @@ from accounts.recorded_data import recorded_data_count, recorded_data_refuse
 from agents.models import (
     VARIATIONS_MIN,
     Agent,
+    AgentDecision,
     AgentGroup,
     AgentStatus,
     GroupMember,
     Variation,
+    tags_validate,
     validate_weight,
 )
 from goals.models import Goal
@@ -124,8 +127,10 @@ def agent_create(
     eligibility: object = None,
     rules: object = (),
     qa: object = (),
+    **lifecycle: Any,
 ) -> Agent:
     """Create an agent with its variations, goals, targets and targeting; return it.
+    `lifecycle` takes the fields of LIFECYCLE_FIELDS (tags as a list, archived as a bool).
 
     Raises ValidationError on any bad input (codes, variations, links, paused variation,
     conditions); nothing is saved then.
@@ -151,6 +156,7 @@ def agent_create(
         rules=rules,
         qa=qa,
     )
+    _lifecycle_set(agent, lifecycle)
     agent.full_clean()
     agent.save()
     _variations_save(agent=agent, variations=variations)
@@ -208,6 +214,35 @@ def _paused_variation_set(*, agent: Agent, code: str | None) -> None:
     agent.save(update_fields=["paused_variation"])
 
 
+# what a team records of a test (SPEC §6b): `tags` a list of strings, `archived` a bool
+LIFECYCLE_FIELDS = ("starts_at", "ends_at", "owner", "hypothesis", "tags", "archived")
+
+
+def _lifecycle_set(agent: Agent, changes: dict[str, Any]) -> list[str]:
+    """Set the lifecycle fields named in `changes` on `agent` (unsaved); return the model
+    fields that changed. Tags are checked here (the model keeps them joined)."""
+    unknown = set(changes) - set(LIFECYCLE_FIELDS)
+    if unknown:
+        raise ValueError(f"{', '.join(sorted(unknown))}: not lifecycle fields of an agent")
+    names = []
+    for name, value in changes.items():
+        if name == "tags":
+            tags = list(value or [])
+            try:
+                tags_validate(tags)
+            except ValidationError as exc:
+                raise ValidationError({"tags": exc.messages}, code="invalid_tags") from exc
+            agent.tags = ",".join(tags)
+        elif name == "archived":
+            if bool(value) != (agent.archived_at is not None):
+                agent.archived_at = timezone.now() if value else None
+            name = "archived_at"
+        else:
+            setattr(agent, name, value)
+        names.append(name)
+    return names
+
+
 AGENT_EDITABLE = (
     "name",
     "status",
@@ -216,6 +251,7 @@ AGENT_EDITABLE = (
     "goals",
     "targets",
     *TARGETING_FIELDS,
+    *LIFECYCLE_FIELDS,
 )
 
 
@@ -246,6 +282,7 @@ def agent_update(*, agent: Agent, **changes: Any) -> Agent:
     own = [name for name in ("name", "status", *TARGETING_FIELDS) if name in changes]
     for name in own:
         setattr(agent, name, changes[name])
+    own += _lifecycle_set(agent, {n: changes[n] for n in LIFECYCLE_FIELDS if n in changes})
     agent.full_clean()
     agent.save(update_fields=[*own, "updated_at"])  # only what changed
     if "variations" in changes:
@@ -259,6 +296,44 @@ def agent_update(*, agent: Agent, **changes: Any) -> Agent:
     if "targets" in changes:
         agent.targets.set(targets)
     return agent
+
+
+@transaction.atomic
+def agent_decide(
+    *,
+    agent: Agent,
+    variation_code: str,
+    note: str = "",
+    by: Any = None,
+    by_label: str,
+    verdicts: list[dict[str, Any]],
+) -> AgentDecision:
+    """Record a decision on `agent` (SPEC §6b): `variation_code` won, decided by the user
+    `by` (None: an admin key or a command, named by `by_label`), with the goals' verdicts
+    at this moment; pause the agent on the winner, so every visitor gets it from now on.
+    Raises ValidationError for a variation the agent does not have or a note too long."""
+    winner = agent.variations.filter(code=variation_code).first()
+    if winner is None:
+        raise ValidationError(
+            {"variation": f"“{variation_code}” is not a variation of {agent.code}."},
+            code="unknown_variation",
+        )
+    decision = AgentDecision(
+        agent=agent,
+        variation=winner,
+        variation_code=winner.code,
+        decided_by=by,
+        decided_by_label=by_label[:200],
+        decided_at=timezone.now(),
+        note=note,
+        verdicts=verdicts,
+    )
+    decision.full_clean()
+    decision.save()
+    agent.status = AgentStatus.PAUSED
+    agent.paused_variation = winner
+    agent.save(update_fields=["status", "paused_variation", "updated_at"])
+    return decision
 
 
 def agent_delete(*, agent: Agent, force: bool = False) -> None:
@@ -276,6 +351,18 @@ def agents_status_set(*, agents: Iterable[Agent], status: str) -> int:
         if agent.status != status:
             agent.status = status
             agent.save(update_fields=["status", "updated_at"])
+            count += 1
+    return count
+
+
+def agents_archive(*, agents: Iterable[Agent], archived: bool) -> int:
+    """Archive (or restore) several agents; return how many changed. Archived agents are
+    hidden from the lists; they keep their status, configuration and data."""
+    count = 0
+    for agent in agents:
+        if (agent.archived_at is not None) != archived:
+            _lifecycle_set(agent, {"archived": archived})
+            agent.save(update_fields=["archived_at", "updated_at"])
             count += 1
     return count
 

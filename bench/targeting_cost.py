@@ -164,7 +164,7 @@ def _decisions(count: int = 20_000) -> None:
             )  # fmt: skip
             selection_decide(
                 agent=agent, agent_code=code, target_id=web.id, existing=None, allow=None,
-                exclude=(), status=None,
+                exclude=(), status=None, now=facts.now,
                 who=Who(identity=identity, session=f"decide-{i}", facts=facts),
             )  # fmt: skip
         took[code] = (time.perf_counter() - began) / count * 1e6

@@ -88,6 +88,29 @@ def code_field(validator: RegexValidator, **kwargs: Any) -> serializers.RegexFie
     )
 
 
+MOMENT_YEARS = (2000, 2999)  # a moment of the API is in these years (UTC)
+
+
+class MomentField(serializers.DateTimeField):
+    """A moment: RFC 3339 (2026-12-01T09:00:00Z; without an offset, UTC), in the years
+    MOMENT_YEARS, answered in UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        first, last = MOMENT_YEARS
+        kwargs.setdefault("help_text", "")
+        kwargs["help_text"] = (
+            f"{kwargs['help_text']} An RFC 3339 time from {first} to {last} (UTC)."
+        ).strip()
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        moment = super().to_internal_value(value)
+        first, last = MOMENT_YEARS
+        if not first <= moment.year <= last:
+            raise ValidationError(f"A time from {first} to {last} (UTC).", code="out_of_range")
+        return moment
+
+
 class PositiveNumberField(serializers.FloatField):
     """A number above its `min_value`, which the schema states (`exclusiveMinimum`); the
     domain refuses the minimum itself with its own message. (A class attribute: DRF copies

@@ -16,8 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_auth import AccountAPIView
-from accounts.models import Account
-from agents.models import Agent
+from accounts.audit import admin_key_actor
+from accounts.codes import validate_variation_code
+from accounts.models import Account, AdminApiKey
+from agents.api import AgentOut, agent_json
+from agents.models import DECISION_NOTE_MAX, Agent
+from conductrics_admin.api_base import StrictSerializer, code_field, domain_call
+from reports.lifecycle import agent_decide_now
 from reports.selectors import (
     REPORT_DATE_MAX,
     REPORT_DATE_MIN,
@@ -270,7 +275,45 @@ def _csv_safe(cell: object) -> object:
     return cell
 
 
+class DecideIn(StrictSerializer):
+    variation = code_field(validate_variation_code, help_text="The winning variation's code.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=DECISION_NOTE_MAX
+    )
+
+
+class AgentDecideView(AccountAPIView):
+    @extend_schema(
+        tags=["agents"],
+        summary="Decide a test: record the winner and serve it to everyone",
+        description="Records the decision (the winning variation, who, when, the note, and "
+        "each goal's verdict at this moment) and pauses the agent on the winner, so every "
+        "visitor gets it (p: p). Answers the agent, its decision included.",
+        request=DecideIn,
+        responses={200: AgentOut},
+    )
+    def post(self, request: Request, account: str, code: str) -> Response:
+        agent = get_object_or_404(Agent, account=self.account, code=code)
+        agent.account = self.account
+        data = DecideIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.auth if isinstance(request.auth, AdminApiKey) else None
+        user = None if key else request.user  # else a member, logged in (AccountAccess)
+        label = admin_key_actor(key.name, key.prefix) if key else request.user.get_username()
+        domain_call(
+            lambda: agent_decide_now(
+                agent=agent,
+                variation_code=data.validated_data["variation"],
+                note=data.validated_data["note"],
+                user=user,
+                label=label,
+            )
+        )
+        return Response(agent_json(agent))
+
+
 urlpatterns = [
+    re_path(r"^agents/(?P<code>[^/]+)/decide/?$", AgentDecideView.as_view(), name="agent-decide"),
     re_path(
         r"^agents/(?P<code>[^/]+)/report\.csv$",
         AgentReportCsvView.as_view(),

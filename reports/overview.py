@@ -8,7 +8,7 @@ figures, and one of goal outcomes.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -19,8 +19,8 @@ from goals import reasons
 from goals.checklist import server_side_checklist
 from goals.diagnostics import CREDITED, VID_NOT_ALLOWED
 from goals.models import GoalOutcomeCount, GoalTrigger
+from reports.lifecycle import agents_reports
 from reports.models import GoalDay, VisitorDay
-from reports.selectors import aggregates_read, report_build
 from targets.models import DeployTarget
 
 OVERVIEW_ACCOUNTS_MAX = 20
@@ -73,7 +73,9 @@ def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
     accounts = accounts[:OVERVIEW_ACCOUNTS_MAX]
     agents = list(
         Agent.objects.filter(
-            account__in=accounts, status__in=[AgentStatus.RUNNING, AgentStatus.PAUSED]
+            account__in=accounts,
+            status__in=[AgentStatus.RUNNING, AgentStatus.PAUSED],
+            archived_at__isnull=True,
         )
         .select_related("account")
         .prefetch_related("variations", "goals", "targets")
@@ -85,22 +87,13 @@ def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
     today = timezone.now().date()
     recent_from, week_from = today - timedelta(days=1), today - timedelta(days=6)
     ids = [a.pk for a in agents]
-    whole = aggregates_read(agent_ids=ids, start=None, end=today)
+    reports = agents_reports(agents)
     recent = _recent(ids, week_from, recent_from)
     problems = _rest_problems(accounts)
     lines: dict[int, list[AgentLine]] = {}
     for agent in agents:
-        variations = sorted(agent.variations.all(), key=lambda v: (v.position, v.pk))
         goals = sorted(agent.goals.all(), key=lambda g: g.code)
-        start = agent.created_at.astimezone(UTC).date()
-        report = report_build(
-            agent=agent,
-            variations=variations,
-            goals=goals,
-            agg=whole[agent.pk],
-            start=start,
-            end=today,
-        )
+        report = reports[agent.pk][1]
         first = report["goals"][0] if report["goals"] else None
         figures = recent.get(agent.pk, {})
         first_goal_id = goals[0].pk if goals else None

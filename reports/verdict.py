@@ -10,6 +10,16 @@ NO_DIFFERENCE = "no_difference"
 KEEP_RUNNING = "keep_running"
 
 
+def verdict_short(verdict: dict[str, object]) -> str:
+    """A verdict in a few words, for a list: "B wins", "Keep the baseline", ..."""
+    state = verdict["state"]
+    if state == WINNER:
+        return f"{verdict['variation']} wins"
+    if state == LOSER:
+        return "Keep the baseline"
+    return "No difference" if state == NO_DIFFERENCE else "Keep running"
+
+
 @dataclass(frozen=True)
 class Arm:
     """A variation as the verdict sees it."""

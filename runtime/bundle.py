@@ -6,7 +6,8 @@ agents on the target (variations, weights, metadata, paused variation, eligibili
 rules), their mutually exclusive groups, and whether the target takes an External Visitor
 ID: configuration only, never visitor data. An agent whose decision needs what only the
 server has (the visitor's goals or other assignments, the UA's derived traits, QA
-overrides naming visitors) is listed as `server_only` with the reason.
+overrides naming visitors, the time against a schedule) is listed as `server_only` with
+the reason; a draft is listed only when it has QA overrides, and so as server only.
 
 The JavaScript twin of the decision is in `static/conductrics/conductrics.js`; both pass
 `tests/vectors/local_decisions.json`. A bundle is rendered once per configuration
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.choices import AgentStatus
 from targeting.conditions import (
     BROWSER_SOURCES,
     SOURCE_TRAIT,
@@ -39,6 +41,7 @@ SERVER_ONLY_STATE = "its conditions read the visitor's goals or assignments (ser
 SERVER_ONLY_UA = "its conditions read traits derived from the user agent (ua/...)"
 SERVER_ONLY_QA = "it has QA overrides, which name visitors"
 SERVER_ONLY_BROKEN = "its targeting does not check"
+SERVER_ONLY_SCHEDULE = "it runs on a schedule (starts_at, ends_at), judged at each request"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ def agent_server_only(agent: AgentConf) -> str | None:
     """Why a browser cannot decide `agent` from a bundle, or None when it can."""
     if agent.broken:
         return SERVER_ONLY_BROKEN
+    if agent.status == AgentStatus.RUNNING and (agent.starts_at or agent.ends_at):
+        return SERVER_ONLY_SCHEDULE
     if agent.qa:
         return SERVER_ONLY_QA
     conditions = [agent.eligibility, *(r.when for r in agent.rules)]
@@ -81,10 +86,18 @@ def _agent_entry(agent: AgentConf) -> dict[str, Any]:
     }
 
 
+def _listed(agent: AgentConf) -> bool:
+    """Whether the bundle lists `agent`: not a stopped one (nobody gets it), nor a draft
+    but for its QA overrides (listed as server only: they name visitors)."""
+    if agent.status == AgentStatus.STOPPED:
+        return False
+    return agent.status != AgentStatus.DRAFT or bool(agent.qa)
+
+
 def bundle_build(*, account: AccountConf, target: TargetConf) -> dict[str, Any]:
     """The bundle of `target` as a JSON-ready dict (agents in code order)."""
     agents = sorted(
-        (a for a in account.agents.values() if target.id in a.target_ids and a.status != "stopped"),
+        (a for a in account.agents.values() if target.id in a.target_ids and _listed(a)),
         key=lambda a: a.code,
     )
     groups = {

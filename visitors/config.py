@@ -24,6 +24,7 @@ from accounts.codes import account_code_well_formed
 from accounts.models import RETENTION_DEFAULT_DAYS, Account
 from agents.models import Agent, AgentRun, AgentStatus, GroupMember
 from agents.runs import Period, running_at
+from agents.selection import schedule_holds
 from goals.models import Goal
 from targeting.conditions import (
     GOAL_SOURCES,
@@ -107,14 +108,16 @@ class AgentConf:
     broken: str = ""  # targeting saved that no longer checks: nobody is eligible
     group: GroupConf | None = None  # its mutually exclusive group
     runs: tuple[Period, ...] = ()  # the periods in which it ran (agents.runs)
+    starts_at: datetime | None = None  # its schedule (SPEC §6b): it runs only between
+    ends_at: datetime | None = None
 
-    @property
-    def is_running(self) -> bool:
-        return self.status == AgentStatus.RUNNING
-
-    def running_at(self, at: datetime | None) -> bool:
-        """Whether it ran when a goal happened at `at` (None: now, its status)."""
-        return self.is_running if at is None else running_at(self.runs, at)
+    def running_at(self, at: datetime, *, now: bool) -> bool:
+        """Whether it ran when a goal happened at `at`: by its status when the goal is
+        sent as it happens (`now`), else by the periods in which it ran; inside its
+        schedule either way."""
+        if not schedule_holds(self.starts_at, self.ends_at, at):
+            return False
+        return self.status == AgentStatus.RUNNING if now else running_at(self.runs, at)
 
     @property
     def has_conditions(self) -> bool:
@@ -232,6 +235,8 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             goal_ids=frozenset(g.pk for g in agent.goals.all()),
             group=groups.get(agent.pk),
             runs=tuple(runs.get(agent.pk, ())),
+            starts_at=agent.starts_at,
+            ends_at=agent.ends_at,
             **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {

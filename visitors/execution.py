@@ -343,6 +343,7 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
         allow=command.allow,
         exclude=command.exclude,
         status=command.status,
+        now=plan.now,
     )
     if decision.action is Action.NONE:
         result = SelectionResult(
@@ -506,7 +507,7 @@ def _goal(
         match = goal_match(
             goal=goal,
             target_kind=plan.target.kind,
-            agent_running=agent.running_at(command.time),
+            agent_running=agent.running_at(at, now=command.time is None),
             assignments=mine,
             already_credited=already_credited,
             now=at,

@@ -183,6 +183,13 @@ def test_agent__json_shape_and_patch(admin_api, agent):
         "rules": [],
         "qa": [],
         "group": None,
+        "starts_at": None,
+        "ends_at": None,
+        "owner": None,
+        "hypothesis": "",
+        "tags": [],
+        "archived": False,
+        "decision": None,
     }
     patched = admin_api(
         "patch",

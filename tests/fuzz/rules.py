@@ -6,13 +6,15 @@ import re
 import string
 
 from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 from hypothesis import strategies as st
 from schemathesis.specs.openapi import format as register_format
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.codes import FORMAT_ORIGIN, FORMAT_PRINTABLE, FORMAT_VISITOR_ID, text_ok
-from accounts.models import Account
+from accounts.models import Account, Membership
 from agents.models import METADATA_KEY_MAX, Agent, AgentGroup
+from conductrics_admin.api_base import MOMENT_YEARS
 from goals.models import Goal, GoalTrigger
 from targeting.conditions import DEPTH_MAX, INPUT_NAME_RE, LEAVES_MAX
 from targeting.useragent import ua_problem
@@ -151,9 +153,42 @@ def _agent(body: dict, stored) -> bool:
     for field, model in (("goals", Goal), ("targets", DeployTarget)):
         if isinstance(body.get(field), list):
             body[field] = _named(model, body[field])
+    _schedule(body, stored)
+    if (
+        body.get("owner") is not None
+        and not Membership.objects.filter(
+            account__code=ACCOUNT, user__username=body["owner"]
+        ).exists()
+    ):  # the owner is a member of the account
+        body["owner"] = None
     eligibility = body.get("eligibility", getattr(stored, "eligibility", None))
     rules = body.get("rules", getattr(stored, "rules", None)) or []
     return _within_limits([eligibility, *(rule.get("when") for rule in rules)])
+
+
+def _schedule(body: dict, stored) -> None:
+    """Times in MOMENT_YEARS (UTC); an agent starts before it ends."""
+    first, last = MOMENT_YEARS
+    moments = {}
+    for name in ("starts_at", "ends_at"):
+        if name not in body:
+            moments[name] = getattr(stored, name, None)
+            continue
+        moment = parse_datetime(body[name]) if isinstance(body[name], str) else None
+        if moment is not None and not first < moment.year < last:  # a day off UTC's year
+            body[name] = f"{first + 26}-0{1 + (name == 'ends_at')}-01T00:00:00Z"
+            moment = parse_datetime(body[name])
+        moments[name] = moment
+    starts, ends = moments["starts_at"], moments["ends_at"]
+    if starts is not None and ends is not None and starts >= ends:
+        body["ends_at" if "ends_at" in body else "starts_at"] = None
+
+
+def _decide(body: dict, stored) -> bool:
+    codes = list(stored.variations.values_list("code", flat=True)) if stored else []
+    if codes and body.get("variation") not in codes:  # a variation of the agent
+        body["variation"] = codes[0]
+    return True
 
 
 def _goal(body: dict, stored) -> bool:
@@ -224,6 +259,8 @@ def _kept_to_the_words(case) -> bool:
     model, fix = _RESOURCES[parts[0]]
     if parts[-1] == "explain":
         return _explain(case.body)
+    if parts[-1] == "decide":
+        return _decide(case.body, _stored(model, (case.path_parameters or {}).get("code")))
     if case.method.upper() not in ("POST", "PATCH") or len(parts) > 2:
         return True
     return fix(case.body, _stored(model, (case.path_parameters or {}).get("code")))
