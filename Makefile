@@ -31,6 +31,9 @@ run: install
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/   (user admin, password admin)"
 	@echo "  Agent-api: http://$(HOST):$(PORT)/ac-demo/v3/agent-api"
 	@echo ""
+	@echo "  Worker:    webhooks sent by manage.py run_huey (started here, stopped with the server)"
+	DEBUG=true $(BIN)/python manage.py run_huey --quiet & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install

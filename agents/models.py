@@ -174,6 +174,8 @@ class Agent(CodedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # not a column: the decision a save by agents.services.agent_decide carries
+    decided: "AgentDecision | None" = None
 
     class Meta(CodedModel.Meta):
         constraints = [

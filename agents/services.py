@@ -332,6 +332,7 @@ def agent_decide(
     decision.save()
     agent.status = AgentStatus.PAUSED
     agent.paused_variation = winner
+    agent.decided = decision  # what this save carries, for a listener of saves to name
     agent.save(update_fields=["status", "paused_variation", "updated_at"])
     return decision
 

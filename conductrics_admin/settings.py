@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "visitors",
     "runtime",
     "reports",
+    "notifications",
+    "huey.contrib.djhuey",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +154,30 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The notifications worker (`manage.py run_huey`, SPEC §6b) takes its work from Huey's
+# queue: Redis where REDIS_URL is set (production), else a SQLite file beside the code
+# (`make run`); HUEY_BACKEND=memory keeps it in this process (the tests). The deliveries
+# themselves are rows of the database: a queue lost is caught up by the worker's sweep.
+HUEY_BACKEND = env.str("HUEY_BACKEND", default="redis" if REDIS_URL else "sqlite")
+HUEY = {
+    "name": "conductrics",
+    "immediate": False,  # never inside a request, DEBUG or not
+    "huey_class": {
+        "redis": "huey.RedisHuey",
+        "sqlite": "huey.SqliteHuey",
+        "memory": "huey.MemoryHuey",
+    }[HUEY_BACKEND],
+    "connection": {
+        "redis": {"url": REDIS_URL},
+        "sqlite": {"filename": str(BASE_DIR / "huey.sqlite3")},
+        "memory": {},
+    }[HUEY_BACKEND],
+    "consumer": {"workers": 2, "worker_type": "thread"},
+}
+# webhooks may POST to loopback and private addresses (a receiver on this machine, in tests
+# or a closed network); off, the worker refuses them
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "runtime.errors.exception_handler",

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Account
 from accounts.roles import Role
-from accounts.services import account_create, membership_add
+from accounts.services import account_create, admin_key_create, membership_add
 from agents.models import Agent, AgentStatus
 from agents.services import VariationSpec, agent_create
 from goals.models import Goal, GoalTrigger
@@ -170,3 +170,27 @@ class AgentApi:
 @pytest.fixture
 def api(client) -> AgentApi:
     return AgentApi(client)
+
+
+class Api:
+    """The management API with an admin key."""
+
+    def __init__(self, client, key, account="ac-acme"):
+        self.client = client
+        self.headers = {"authorization": f"Bearer {key}"}
+        self.base = f"/api/{account}/"
+
+    def __call__(self, method, path, data=None, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        call = getattr(self.client, method)
+        if data is None:
+            return call(self.base + path, headers=headers, **kwargs)
+        return call(
+            self.base + path, data=data, content_type="application/json", headers=headers, **kwargs
+        )
+
+
+@pytest.fixture
+def admin_api(client, account):
+    _, key = admin_key_create(account=account)
+    return Api(client, key)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_api(client, account):
     from accounts.services import admin_key_create
-    from tests.api.conftest import Api
+    from tests.conftest import Api
 
     _, key = admin_key_create(account=account)
     return Api(client, key)

@@ -1,0 +1,348 @@
+"""Notifications (SPEC §6b): what happened becomes a delivery to each webhook that asked for
+it, and a worker (notifications.tasks, run by `manage.py run_huey`) sends the deliveries,
+in order per webhook, signed, retried with backoff for 24 hours, each attempt logged.
+
+Nothing here runs inside a request but `notify` (rows written in the request's
+transaction, the worker woken after its commit). The worker's sweep also looks at the
+results every minute: a verdict reached or changed, a sample ratio mismatch flagged, REST
+goals refused or not credited above a webhook's share.
+"""
+
+import ipaddress
+import json
+import logging
+import random
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.signals import post_save, pre_save
+from django.utils import timezone
+
+from accounts.models import Account
+from agents.models import Agent, AgentDecision, AgentStatus
+from goals.models import GoalOutcomeCount
+from notifications.choices import DeliveryStatus, WebhookEvent
+from notifications.models import REST_MIN_GOALS, AgentWatch, Delivery, Webhook
+from notifications.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature
+from reports.lifecycle import agents_reports
+from reports.overview import REST_PROBLEMS
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)
+SEND_TIMEOUT_SECONDS = 10
+CLAIM = timedelta(seconds=SEND_TIMEOUT_SECONDS * 3)  # a claimed delivery is not re-sent sooner
+USER_AGENT = "conductrics-webhooks/1"
+ERROR_MAX = 500
+
+
+# --- what happened becomes deliveries ----------------------------------------------------
+
+
+def notify(*, account: Account, event: str, data: dict[str, Any], only: Webhook | None = None):
+    """A delivery of `event` to each enabled webhook of `account` that asked for it (or to
+    `only`, whatever it asked for: the admin's test); the worker is woken once the
+    caller's transaction commits. Returns the deliveries."""
+    now = timezone.now()
+    webhooks = [only] if only else Webhook.objects.filter(account=account, enabled=True)
+    made = []
+    for webhook in webhooks:
+        if only is None and event not in (webhook.events or []):
+            continue
+        body = {"event": event, "account": account.code, "at": _iso(now), "data": data}
+        made.append(
+            Delivery.objects.create(
+                webhook=webhook,
+                event=event,
+                body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    ids = sorted({d.webhook_id for d in made})
+    if ids:
+        transaction.on_commit(lambda: _wake(ids))
+    return made
+
+
+def _wake(webhook_ids: Iterable[int]) -> None:
+    """Ask the worker to send now; if its queue cannot be reached, the sweep sends them
+    within a minute (the deliveries are rows: nothing is lost)."""
+    from notifications.tasks import deliver_task
+
+    for webhook_id in webhook_ids:
+        try:
+            deliver_task(webhook_id)
+        except Exception:  # the queue's store is down: the sweep will send
+            logger.warning("webhook worker's queue unreachable; the sweep will send")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def status_changes_connect() -> None:
+    """An agent's status changed (a decision included) notifies `status`."""
+    pre_save.connect(_status_before, sender=Agent, dispatch_uid="notifications.status.pre")
+    post_save.connect(_status_after, sender=Agent, dispatch_uid="notifications.status.post")
+
+
+def _status_before(sender: type, instance: Agent, raw: bool = False, **kwargs: object) -> None:
+    if raw or instance.pk is None:
+        return
+    if not Webhook.objects.filter(account_id=instance.account_id, enabled=True).exists():
+        return
+    before = Agent.objects.filter(pk=instance.pk).values_list("status", flat=True).first()
+    instance._status_before = before  # type: ignore[attr-defined]
+
+
+def _status_after(sender: type, instance: Agent, raw: bool = False, **kwargs: object) -> None:
+    before = getattr(instance, "_status_before", None)
+    if raw or before is None or before == instance.status:
+        return
+    instance._status_before = instance.status  # type: ignore[attr-defined]
+    decision: AgentDecision | None = getattr(instance, "decided", None)
+    notify(
+        account=instance.account,
+        event=WebhookEvent.STATUS,
+        data={
+            "agent": instance.code,
+            "name": instance.name,
+            "status": instance.status,
+            "previous": before,
+            "decision": None
+            if decision is None
+            else {
+                "variation": decision.variation_code,
+                "by": decision.decided_by_label,
+                "note": decision.note,
+                "verdicts": decision.verdicts,
+            },
+        },
+    )
+
+
+# --- the worker: sending ------------------------------------------------------------------
+
+
+def webhook_send_due(*, webhook_id: int, now: datetime | None = None) -> int:
+    """Send the webhook's due deliveries in order, oldest first, until one fails (it is
+    retried later, and the later ones wait behind it); return how many were attempted."""
+    attempted = 0
+    while True:
+        now = now or timezone.now()
+        head = (
+            Delivery.objects.filter(webhook_id=webhook_id, status=DeliveryStatus.PENDING)
+            .order_by("id")
+            .select_related("webhook")
+            .first()
+        )
+        if head is None or head.next_attempt_at > now or not _claim(head, now):
+            return attempted
+        attempted += 1
+        if delivery_attempt(head, now=now) == DeliveryStatus.PENDING:
+            return attempted  # retried later; the later ones wait behind it
+        now = None  # the next one at its own time
+
+
+def _claim(delivery: Delivery, now: datetime) -> bool:
+    """Take `delivery` for one attempt, unless another worker took it first."""
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery.pk,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=delivery.next_attempt_at,
+        ).update(next_attempt_at=now + CLAIM)
+    )
+
+
+def delivery_attempt(delivery: Delivery, *, now: datetime) -> str:
+    """POST the delivery once; record the outcome and return its status: delivered,
+    pending (a retry planned), or failed (given up GIVE_UP_AFTER after its first attempt:
+    one that waited behind another still gets its own 24 hours)."""
+    webhook = delivery.webhook
+    status_code, error = _post(webhook.url, webhook.secret, delivery)
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_attempt_at = now
+    delivery.last_status_code = status_code
+    delivery.last_error = error[:ERROR_MAX]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = timezone.now()
+    elif now - delivery.first_attempt_at >= GIVE_UP_AFTER:
+        delivery.status = DeliveryStatus.FAILED
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+    delivery.save()
+    if delivery.status == DeliveryStatus.PENDING:
+        _wake_later(webhook.pk, delivery.next_attempt_at)
+    return delivery.status
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 30 s doubling to 1 hour, ±20%."""
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(attempts - 1, 20))
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not a secret
+
+
+def _wake_later(webhook_id: int, eta: datetime) -> None:
+    from notifications.tasks import deliver_task
+
+    try:
+        deliver_task.schedule((webhook_id,), eta=eta)
+    except Exception:  # the sweep sends it when it is due
+        logger.warning("webhook worker's queue unreachable; the sweep will retry")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is answered as it is: not a 2xx, so retried
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(url: str, secret: str, delivery: Delivery) -> tuple[int | None, str]:
+    """(status code or None, error text) of one POST of the delivery's body."""
+    refused = address_refused(url)
+    if refused:
+        return None, refused
+    body = delivery.body.encode()
+    request = urllib.request.Request(  # noqa: S310 - http(s) only: address_refused
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: signature(secret, body),
+            EVENT_HEADER: delivery.event,
+            DELIVERY_HEADER: str(delivery.pk),
+        },
+    )
+    try:
+        with _opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{type(exc).__name__}: {reason}"
+
+
+def address_refused(url: str) -> str:
+    """Why the worker will not POST to `url` ("" when it will): a loopback, private,
+    link-local or reserved address, unless WEBHOOKS_ALLOW_PRIVATE (the product's own
+    network is not a webhook's to reach)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"{parts.scheme or 'no'} scheme: a webhook is http or https"
+    if settings.WEBHOOKS_ALLOW_PRIVATE:
+        return ""
+    host = parts.hostname or ""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot resolve {host}: {exc}"
+    for address in found:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if not ip.is_global:
+            return f"{host} is a private address ({ip}): refused (WEBHOOKS_ALLOW_PRIVATE)"
+    return ""
+
+
+# --- the worker: looking at the results ---------------------------------------------------
+
+
+def sweep(*, now: datetime | None = None) -> None:
+    """The worker's minute: notice what changed in the results, then send what is due."""
+    now = now or timezone.now()
+    accounts = list(Account.objects.filter(webhooks__enabled=True).distinct().order_by("pk"))
+    for account in accounts:
+        results_watch(account=account, now=now)
+        rest_goals_watch(account=account, now=now)
+    due = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .values_list("webhook_id", flat=True)
+        .distinct()
+    )
+    for webhook_id in sorted(set(due)):
+        webhook_send_due(webhook_id=webhook_id, now=now)
+
+
+def results_watch(*, account: Account, now: datetime) -> None:
+    """Notify `verdict` for each goal whose verdict was reached (not "keep running") or
+    changed, and `srm` when a sample ratio mismatch is flagged, since the last look."""
+    agents = list(
+        Agent.objects.filter(account=account, status=AgentStatus.RUNNING, archived_at=None)
+        .select_related("account")
+        .prefetch_related("variations", "goals")
+    )
+    watches = {w.agent_id: w for w in AgentWatch.objects.filter(agent__in=agents)}
+    for agent_id, (_, report) in agents_reports(agents).items():
+        agent = next(a for a in agents if a.pk == agent_id)
+        watch = watches.get(agent_id) or AgentWatch(agent=agent, checked_at=now)
+        verdicts = {}
+        for goal in report["goals"]:
+            verdict = goal["verdict"]
+            key = f"{verdict['state']}:{verdict['variation'] or ''}"
+            verdicts[goal["code"]] = key
+            before = watch.verdicts.get(goal["code"])
+            if key != before and (before is not None or verdict["state"] != "keep_running"):
+                notify(
+                    account=account,
+                    event=WebhookEvent.VERDICT,
+                    data={"agent": agent.code, "goal": goal["code"], **verdict,
+                          "previous": before},
+                )  # fmt: skip
+        flagged = bool(report["srm"]["flagged"])
+        if flagged and not watch.srm_flagged:
+            notify(
+                account=account,
+                event=WebhookEvent.SRM,
+                data={"agent": agent.code, "p_value": report["srm"]["p_value"]},
+            )
+        watch.verdicts, watch.srm_flagged, watch.checked_at = verdicts, flagged, now
+        watch.save()
+
+
+def rest_goals_watch(*, account: Account, now: datetime) -> None:
+    """Notify `rest_goals` to each webhook whose share the last hour's REST problems went
+    above (at least REST_MIN_GOALS goals); once, until the share falls below again."""
+    since = now - timedelta(hours=1)
+    rows = (
+        GoalOutcomeCount.objects.filter(account=account, hour__gte=since.replace(minute=0))
+        .values("outcome")
+        .annotate(n=Sum("count"))
+    )
+    counts = {row["outcome"]: row["n"] for row in rows}
+    total = sum(counts.values())
+    problems = {reason: counts[reason] for reason in REST_PROBLEMS if counts.get(reason)}
+    share = sum(problems.values()) / total if total else 0.0
+    for webhook in Webhook.objects.filter(account=account, enabled=True):
+        above = total >= REST_MIN_GOALS and share > webhook.rest_share
+        if above and webhook.rest_alert_at is None:
+            webhook.rest_alert_at = now
+            webhook.save(update_fields=["rest_alert_at"])
+            if WebhookEvent.REST_GOALS in (webhook.events or []):
+                notify(
+                    account=account,
+                    event=WebhookEvent.REST_GOALS,
+                    data={"share": round(share, 4), "threshold": webhook.rest_share,
+                          "goals": total, "by_reason": problems, "since": _iso(since)},
+                    only=webhook,
+                )  # fmt: skip
+        elif not above and webhook.rest_alert_at is not None:
+            webhook.rest_alert_at = None
+            webhook.save(update_fields=["rest_alert_at"])
