@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin_members import add_member_view
 from accounts.admin_scoping import (
     AccountScopedAdmin,
     admin_object_get,
@@ -51,8 +52,9 @@ class MembershipInline(admin.TabularInline):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None):
-        # an owner changes roles and removes members; adding one (picking among every
-        # staff user of the site) is the superuser's
+        # an owner changes roles and removes members here, and adds one by user name on
+        # the account's "Add a member" page (picking among every staff user of the site
+        # is the superuser's)
         return ["created_at"] if request.user.is_superuser else ["user", "created_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
@@ -94,6 +96,7 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
         (None, {"fields": ["code", "name"]}),
         ("Attribution and retention", {"fields": ["attribution_window_hours", "retention_days"]}),
         ("Statistics", {"fields": ["mde_rel", "sequential_tuning"]}),
+        ("Security", {"fields": ["require_two_factor"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
@@ -106,7 +109,12 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
             self.admin_site.admin_view(self.audit_log_view),
             name="accounts_account_audit_log",
         )
-        return [audit, *super().get_urls()]
+        add_member = path(
+            "<path:object_id>/add-member/",
+            self.admin_site.admin_view(add_member_view),
+            name="accounts_account_add_member",
+        )
+        return [audit, add_member, *super().get_urls()]
 
     def audit_log_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
         """The account's audit log: its last configuration changes, who made them, when,

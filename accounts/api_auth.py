@@ -22,6 +22,7 @@ from accounts.keys import RUNTIME_KEY_PREFIX
 from accounts.models import Account, AdminApiKey
 from accounts.roles import KEY_ROLES, Role, role_allows, role_refusal
 from accounts.selectors import admin_key_lookup, user_role
+from accounts.two_factor import session_verified, two_factor_required
 from conductrics_admin.api_base import JSONBodyParser
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -104,6 +105,12 @@ class AccountAccess(BasePermission):
             return False
         role = user_role(user=user, account_code=code)
         if role is None:
+            return False
+        if two_factor_required(user, account_code=code) and not session_verified(user):
+            self.message = (
+                f"{code} requires two-factor sign-in: enter your authenticator's code in the "
+                "admin first (an admin API key needs none)."
+            )
             return False
         if not role_allows(role, needed):
             self.message = role_refusal(role, needed, account_code=code)

@@ -23,5 +23,6 @@ class AccountsConfig(AppConfig):
                 "retention_days",
                 "mde_rel",
                 "sequential_tuning",
+                "require_two_factor",
             ],
         )

@@ -62,6 +62,12 @@ class Account(models.Model):
         help_text="The smallest change of conversion rate worth finding, relative to the first "
         "variation (0.1: 10%). Sets “visitors needed” and what counts as no difference.",
     )
+    require_two_factor = models.BooleanField(
+        "require two-factor sign-in",
+        default=False,
+        help_text="Members set up an authenticator app and enter its code after each sign-in "
+        "before they see any of this account's data (admin API keys are unaffected).",
+    )
     members: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="Membership",

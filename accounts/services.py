@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -60,6 +61,26 @@ def admin_key_revoke(*, key: AdminApiKey) -> AdminApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
     return key
+
+
+@transaction.atomic
+def member_invite(
+    *, account: Account, username: str, email: str = "", role: str
+) -> tuple[Membership, bool]:
+    """Make the user `username` a member of `account` with `role`; a user of that name is
+    created (staff, no password: they set one with a link) when there is none. Returns the
+    membership and whether the user was created."""
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    created = user is None
+    if user is None:
+        user = users.objects.create_user(username=username, email=email or "", is_staff=True)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    elif not user.is_staff:
+        user.is_staff = True  # staff: the admin's door; the membership says what they see
+        user.save(update_fields=["is_staff"])
+    return membership_add(account=account, user=user, role=role), created
 
 
 def membership_add(

@@ -320,7 +320,9 @@ ARCHIVED_PARAM = OpenApiParameter(
     description="false (default): agents not archived; true: archived ones only; any: both.",
 )
 TAG_PARAM = OpenApiParameter(
-    "tag", {"type": "string", "maxLength": TAG_LENGTH_MAX}, description="Only agents with this tag."
+    "tag",
+    {"type": "string", "maxLength": TAG_LENGTH_MAX, "pattern": TAG_RE.pattern},
+    description=f"Only agents with this tag ({TAG_RULE}).",
 )
 
 
@@ -345,8 +347,13 @@ class AgentListView(AccountAPIView):
         archived = request.query_params.get("archived", "false")
         if archived not in ("false", "true", "any"):
             raise serializers.ValidationError({"archived": ["false, true or any."]})
+        tags = request.query_params.getlist("tag")
+        if len(tags) > 1 or (
+            tags and not (len(tags[0]) <= TAG_LENGTH_MAX and TAG_RE.match(tags[0]))
+        ):
+            raise serializers.ValidationError({"tag": [f"One tag: {TAG_RULE}."]})
         agents = agents_listed(
-            self.account.agents.all(), archived=archived, tag=request.query_params.get("tag")
+            self.account.agents.all(), archived=archived, tag=tags[0] if tags else None
         )
         return Response([agent_json(a) for a in agents.order_by("code")])
 

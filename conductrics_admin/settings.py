@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "targets",
     "goals",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.two_factor.TwoFactorMiddleware",  # the admin's and the API's paths only
     "conductrics_admin.audit.AuditActorMiddleware",
     "conductrics_admin.security.AdminLoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

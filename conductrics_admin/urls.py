@@ -1,10 +1,12 @@
 """URLs of the product: the admin, the agent-api, the management API, the demo page."""
 
 from django.contrib import admin
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin_two_factor import two_factor_view
 from accounts.current import account_switch_view
 from conductrics_admin.health import healthz, readyz
 from conductrics_admin.metrics import metrics
@@ -33,6 +35,13 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/switch-account/", account_switch_view, name="account-switch"),
+    path("admin/two-factor/", admin.site.admin_view(two_factor_view), name="two-factor"),
+    # a new member chooses a password (the link "Add a member" shows its owner once)
+    path(
+        "admin/set-password/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(success_url="/admin/login/", post_reset_login=False),
+        name="password-set",
+    ),
     path("admin/", (admin_urls, "admin", admin.site.name)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -89,6 +89,9 @@ def test_archive__hidden_from_the_list_unless_asked(admin_api, agent):
     assert codes("?archived=any&tag=q3") == ["a-old"]
     assert codes("?archived=any&tag=q") == []  # a whole tag, not a part
     assert admin_api("get", "agents/?archived=maybe").status_code == 400
+    for bad in ("", "a,b", "x" * 41, " lead"):
+        assert admin_api("get", f"agents/?tag={bad}").status_code == 400
+    assert admin_api("get", "agents/?tag=q3&tag=q4").status_code == 400
     assert admin_api("get", "agents/a-old").json()["archived"] is True  # data kept
 
 
