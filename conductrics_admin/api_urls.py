@@ -2,6 +2,7 @@
 
 from agents.api import urlpatterns as agents_urls
 from goals.api import urlpatterns as goals_urls
+from notifications.api import urlpatterns as notifications_urls
 from reports.api import urlpatterns as reports_urls
 from targets.api import urlpatterns as targets_urls
 from visitors.api import urlpatterns as visitors_urls
@@ -14,4 +15,5 @@ urlpatterns = [
     *goals_urls,
     *reports_urls,
     *agents_urls,
+    *notifications_urls,
 ]

@@ -3,13 +3,31 @@ logs, never a request."""
 
 import secrets
 
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
 
 from accounts.models import Account
 from agents.models import Agent
 from notifications.choices import SUBSCRIBABLE, DeliveryStatus, WebhookEvent
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
+_OCTET = r"(?:0|25[0-5]|2[0-4][0-9]|1[0-9]?[0-9]?|[1-9][0-9]?)"
+# a webhook's URL: http(s), a host name with a top-level domain, an IPv4 address or
+# localhost, an optional port, then anything but spaces (what the schema states, and a
+# subset of what Django's URLValidator takes)
+WEBHOOK_URL_RE = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_LABEL}\.){{1,3}}[A-Za-z]{{2,20}}|{_OCTET}(?:\.{_OCTET}){{3}}"
+    r"|localhost)(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}))?(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
+)
+WEBHOOK_URL_RULE = (
+    "http:// or https://, a host name (with its domain), an IPv4 address or localhost, an "
+    "optional port, then a path without spaces"
+)
 REST_SHARE_DEFAULT = 0.05
 REST_MIN_GOALS = 20  # fewer REST goals in the hour say nothing of a share
 
@@ -29,7 +47,10 @@ class Webhook(models.Model):
     name = models.CharField(max_length=200)
     url = models.URLField(
         max_length=2000,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[
+            RegexValidator(WEBHOOK_URL_RE, message=f"A webhook's URL is {WEBHOOK_URL_RULE}."),
+            URLValidator(schemes=["http", "https"]),
+        ],
         help_text="Receives JSON POSTs signed in X-Conductrics-Signature (sha256=<hex>).",
     )
     secret = models.CharField(

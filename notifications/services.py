@@ -132,6 +132,16 @@ def _status_after(sender: type, instance: Agent, raw: bool = False, **kwargs: ob
     )
 
 
+def webhook_save(webhook: Webhook, **fields: Any) -> Webhook:
+    """Set `fields` on `webhook` (name, url, events, rest_share, enabled), check it as the
+    admin does, save it. Raises ValidationError on bad input; nothing is saved then."""
+    for name, value in fields.items():
+        setattr(webhook, name, value)
+    webhook.full_clean()
+    webhook.save()
+    return webhook
+
+
 # --- the worker: sending ------------------------------------------------------------------
 
 

@@ -14,12 +14,13 @@ from accounts.models import Membership
 from accounts.roles import Role
 from accounts.services import admin_key_create, membership_add
 from agents.services import MemberSpec, group_create
+from notifications.models import Webhook
 
 pytestmark = pytest.mark.django_db
 
 # the role each write needs, by the resource its path names (the table of SPEC §6b)
 NEEDED = {"agents": Role.EDITOR, "goals": Role.EDITOR, "groups": Role.EDITOR,
-          "targets": Role.OWNER, "visitors": Role.OWNER}  # fmt: skip
+          "targets": Role.OWNER, "visitors": Role.OWNER, "webhooks": Role.OWNER}  # fmt: skip
 READS_ONLY = ("/explain/",)  # POSTs that record nothing: any member or key
 
 
@@ -33,12 +34,15 @@ def _url(path):
     resource = path.split("/")[3]
     code = {"agents": "a-hero", "goals": "g-purchase", "groups": "mx-roles",
             "targets": "dt-web"}.get(resource, "")  # fmt: skip
-    return path.replace("{account}", "ac-acme").replace("{code}", code).replace("{vid}", "v-1")
+    path = path.replace("{account}", "ac-acme").replace("{code}", code).replace("{vid}", "v-1")
+    hook = Webhook.objects.filter(account__code="ac-acme").values_list("pk", flat=True).first()
+    return path.replace("{id}", str(hook))
 
 
 @pytest.fixture
 def world(agent, express_target, rest_target, purchase_goal):
     group_create(account=agent.account, code="mx-roles", name="Roles", members=[MemberSpec(agent)])
+    Webhook.objects.create(account=agent.account, name="Roles", url="https://hooks.example.com/")
     return agent.account
 
 
