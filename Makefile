@@ -52,10 +52,12 @@ test-sqlite: install
 	env -u DATABASE_URL FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST)
 
 # In CI (CI=true) a PostgreSQL that cannot be reached fails the run; elsewhere it is skipped.
+# The browser tests run once, on SQLite: what a page shows does not depend on the engine,
+# and the admin's pages are tested on PostgreSQL by Django's client in tests/admin.
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
-		DATABASE_URL=$(PG_TEST_URL) FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST); \
+		DATABASE_URL=$(PG_TEST_URL) FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
 	else \
