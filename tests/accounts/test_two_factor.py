@@ -69,8 +69,9 @@ def test_enroll__qr_key_and_a_first_code_then_the_data(client, guarded, staff_us
     assert "Too many wrong codes" in hurried.content.decode()
     with time_machine.travel(timezone.now() + timedelta(seconds=3)):
         right = client.post(PAGE + "?next=/admin/agents/agent/", {"code": totp(key)})
-    assert right.status_code == 302
-    assert right["Location"] == "/admin/agents/agent/"
+    assert right.status_code == 200  # the backup codes, shown once, then on to `next`
+    assert len(re.findall(r"<li><code>[a-z2-7]{8}</code></li>", right.content.decode())) == 10
+    assert 'href="/admin/agents/agent/"' in right.content.decode()
     assert "a-hero" in client.get("/admin/agents/agent/").content.decode()
     assert client.get("/api/ac-acme/agents/").status_code == 200
 
@@ -90,6 +91,28 @@ def test_next_sign_in__the_code_again(client, guarded, staff_user):
         assert client.get("/admin/").status_code == 200
 
 
+def _enrolled(client, user) -> tuple[str, list[str]]:
+    """Enroll `user`: the authenticator's key and the backup codes shown."""
+    client.force_login(user)
+    key = _key(client.get(PAGE))
+    page = client.post(PAGE, {"code": totp(key)}).content.decode()
+    return key, re.findall(r"<li><code>([a-z2-7]{8})</code></li>", page)
+
+
+def test_backup_code__signs_in_once(client, guarded, staff_user):
+    _, codes = _enrolled(client, staff_user)
+    client.logout()
+    client.force_login(staff_user)
+    assert client.post(PAGE, {"code": codes[0].upper()}).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    client.force_login(staff_user)
+    with time_machine.travel(timezone.now() + timedelta(seconds=5)):
+        again = client.post(PAGE, {"code": codes[0]})
+    assert again.status_code == 200  # used up
+    assert client.get("/admin/").status_code == 302
+
+
 def test_code__used_once_and_checked_as_six_digits(client, guarded, staff_user):
     client.force_login(staff_user)
     key = _key(client.get(PAGE))
@@ -107,7 +130,9 @@ def test_next__only_a_page_of_this_site(client, guarded, staff_user):
     client.force_login(staff_user)
     key = _key(client.get(PAGE))
     response = client.post(PAGE + "?next=https://evil.example/", {"code": totp(key)})
-    assert response["Location"] == "/admin/"
+    assert 'id="backup-codes-done"' in response.content.decode()
+    assert 'href="/admin/"' in response.content.decode()
+    assert "evil.example" not in response.content.decode()
 
 
 def test_accounts_not_requiring_it__unaffected(client, account, other_account, staff_user):

@@ -28,7 +28,11 @@ def test_two_factor__required_enrolled_then_the_data(demo_admin, page, output_di
     assert re.fullmatch(r"[A-Z2-7]+=*", key)
     page.fill("#id_code", totp(key))
     page.click("#two-factor-form input[type=submit]")
-    page.wait_for_selector(".messagelist .success")
+    page.wait_for_selector("#backup-codes")
+    assert page.locator("#backup-codes li").count() == 10
+    page.screenshot(path=str(output_dir / "two-factor-backup-codes.png"), full_page=True)
+    page.click("#backup-codes-done")
+    page.wait_for_selector("#content-main")
     assert "two-factor-key" not in page.content()
     page.goto(f"{live_server.url}/admin/agents/agent/")
     assert "a-hero" in page.inner_text("#result_list")
