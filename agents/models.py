@@ -64,9 +64,11 @@ def validate_metadata(value: object) -> None:
 
 TAGS_MAX = 20
 TAG_LENGTH_MAX = 40
-TAG_RE = re.compile(r"^\w[\w .:/-]*$")  # no comma: tags are kept joined by commas
+# ASCII (as the schema's pattern reads it); no comma: tags are kept joined by commas
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .:/-]*$")
 TAG_RULE = (
-    f"1 to {TAG_LENGTH_MAX} letters, digits, spaces or _ . : / -, starting with a letter or digit"
+    f"1 to {TAG_LENGTH_MAX} of A-Z a-z 0-9 and space _ . : / -, starting with a letter, "
+    "a digit or _"
 )
 # an agent's lifecycle columns (SPEC §6b), as its page shows them and the audit log keeps them
 LIFECYCLE_COLUMNS = ("starts_at", "ends_at", "owner", "hypothesis", "tags", "archived_at")

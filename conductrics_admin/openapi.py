@@ -42,7 +42,9 @@ _FOLLOW_UPS = {
     "goals": ("retrieve", "partial_update", "destroy"),
     "groups": ("retrieve", "partial_update", "destroy"),
     "targets": ("retrieve", "partial_update", "destroy", "rotate_key_create"),
+    "webhooks": ("retrieve", "partial_update", "destroy", "deliveries_list", "test_create"),
 }
+_KEYS = {"webhooks": "id"}  # the field naming the new object (else its code)
 
 
 def add_links(result: dict, generator: object, request: object, public: bool) -> dict:
@@ -68,7 +70,9 @@ def add_links(result: dict, generator: object, request: object, public: bool) ->
                     "operationId": f"api_{resource}_{follow_up}",
                     "parameters": {
                         "account": "$request.path.account",
-                        "code": "$response.body#/code",
+                        _KEYS.get(
+                            resource, "code"
+                        ): f"$response.body#/{_KEYS.get(resource, 'code')}",
                     },
                 }
                 for follow_up in _FOLLOW_UPS[resource]
@@ -95,7 +99,9 @@ def add_error_responses(result: dict, generator: object, request: object, public
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             errors = dict(_ERRORS)
-            if operation.get("operationId") in {f"api_{r}_create" for r in _FOLLOW_UPS}:
+            if operation.get("operationId") in {
+                f"api_{r}_create" for r in _FOLLOW_UPS if r not in _KEYS
+            }:
                 errors["409"] = "The code is already used in this account."
             for code, text in errors.items():
                 operation["responses"].setdefault(

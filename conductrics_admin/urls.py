@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.admin_two_factor import two_factor_view
 from accounts.current import account_switch_view
+from accounts.two_factor import TWO_FACTOR_PATH
 from conductrics_admin.health import healthz, readyz
 from conductrics_admin.metrics import metrics
 from reports.admin import admin_urls as reports_admin_urls
@@ -35,7 +36,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/switch-account/", account_switch_view, name="account-switch"),
-    path("admin/two-factor/", admin.site.admin_view(two_factor_view), name="two-factor"),
+    path(TWO_FACTOR_PATH.lstrip("/"), admin.site.admin_view(two_factor_view), name="two-factor"),
     # a new member chooses a password (the link "Add a member" shows its owner once)
     path(
         "admin/set-password/<uidb64>/<token>/",

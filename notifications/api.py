@@ -7,7 +7,7 @@ from typing import Any
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,13 @@ from notifications.models import WEBHOOK_URL_RE, WEBHOOK_URL_RULE, Delivery, Web
 from notifications.services import notify, webhook_save
 
 DELIVERIES_LISTED = 100
+ID_MAX = 10**18 - 1
+ID_PARAM = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+    OpenApiParameter.PATH,
+    description="The webhook's id.",
+)
 EVENTS_HELP = "What is sent: " + ", ".join(f"{e.value} ({e.label})" for e in SUBSCRIBABLE) + "."
 URL_HELP = f"An http or https URL: {WEBHOOK_URL_RULE}."
 URL_ERRORS: dict[str, Any] = {"invalid": f"A webhook's URL is {WEBHOOK_URL_RULE}."}
@@ -137,7 +144,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
 def webhook_of(account: Any, pk: str) -> Webhook:
     """The webhook `pk` of `account`; a 404 (JSON, as every answer of the API) for any
     other id, a malformed one included."""
-    if not re.fullmatch(r"[0-9]{1,18}", pk):
+    if not re.fullmatch(r"[0-9]{1,18}", pk) or not 1 <= int(pk) <= ID_MAX:
         raise Http404("No such webhook.")
     return get_object_or_404(Webhook, account=account, pk=int(pk))
 
@@ -167,11 +174,13 @@ class WebhookDetailView(AccountAPIView):
     def _hook(self, pk: str) -> Webhook:
         return webhook_of(self.account, pk)
 
-    @extend_schema(tags=["webhooks"], responses={200: WebhookOut})
+    @extend_schema(tags=["webhooks"], parameters=[ID_PARAM], responses={200: WebhookOut})
     def get(self, request: Request, account: str, pk: str) -> Response:
         return Response(webhook_json(self._hook(pk), secret=_sees_secret(request, account)))
 
-    @extend_schema(tags=["webhooks"], request=WebhookPatch, responses={200: WebhookOut})
+    @extend_schema(
+        tags=["webhooks"], parameters=[ID_PARAM], request=WebhookPatch, responses={200: WebhookOut}
+    )
     def patch(self, request: Request, account: str, pk: str) -> Response:
         hook = self._hook(pk)
         data = WebhookPatch(data=request.data)
@@ -179,7 +188,7 @@ class WebhookDetailView(AccountAPIView):
         hook = domain_call(lambda: webhook_save(hook, **data.validated_data))
         return Response(webhook_json(hook, secret=True))
 
-    @extend_schema(tags=["webhooks"], responses={204: None})
+    @extend_schema(tags=["webhooks"], parameters=[ID_PARAM], responses={204: None})
     def delete(self, request: Request, account: str, pk: str) -> Response:
         self._hook(pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -188,6 +197,7 @@ class WebhookDetailView(AccountAPIView):
 class WebhookDeliveriesView(AccountAPIView):
     @extend_schema(
         tags=["webhooks"],
+        parameters=[ID_PARAM],
         summary=f"The webhook's last {DELIVERIES_LISTED} deliveries, newest first",
         responses={200: DeliveryOut(many=True)},
     )
@@ -202,6 +212,7 @@ class WebhookTestView(AccountAPIView):
 
     @extend_schema(
         tags=["webhooks"],
+        parameters=[ID_PARAM],
         summary="Queue a test delivery (the worker sends it; see deliveries)",
         request=None,
         responses={202: DeliveryOut},
