@@ -97,7 +97,8 @@ class AccountAccess(BasePermission):
         if isinstance(request.auth, AdminApiKey):
             if request.auth.account.code != code:
                 return False
-            if not role_allows(KEY_ROLES[request.auth.scope], needed):
+            request.caller_role = KEY_ROLES[request.auth.scope]  # type: ignore[attr-defined]
+            if not role_allows(request.caller_role, needed):  # type: ignore[attr-defined]
                 self.message = role_refusal(None, needed, account_code=code, key=True)
                 return False
             return True
@@ -106,6 +107,7 @@ class AccountAccess(BasePermission):
         role = user_role(user=user, account_code=code)
         if role is None:
             return False
+        request.caller_role = role  # type: ignore[attr-defined]
         if two_factor_required(user, account_code=code) and not session_verified(user):
             self.message = (
                 f"{code} requires two-factor sign-in: enter your authenticator's code in the "
@@ -116,6 +118,12 @@ class AccountAccess(BasePermission):
             self.message = role_refusal(role, needed, account_code=code)
             return False
         return True
+
+
+def caller_role(request: Request) -> str | None:
+    """The role in the URL's account that AccountAccess found for this request's key or
+    user (a key acts as its scope's role)."""
+    return getattr(request, "caller_role", None)
 
 
 # Base of management API views: authenticated for the account `{account}` of the URL. A

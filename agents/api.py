@@ -55,6 +55,7 @@ from conductrics_admin.api_base import (
     domain_call,
     force_param,
     list_of_at_least,
+    moment_json,
 )
 from goals.models import Goal
 from targeting.schema import condition_field_schema, qa_field_schema, rules_field_schema
@@ -261,8 +262,8 @@ def agent_json(agent: Agent) -> dict:
         "rules": agent.rules,
         "qa": agent.qa,
         "group": membership.group.code if membership else None,
-        "starts_at": _moment(agent.starts_at),
-        "ends_at": _moment(agent.ends_at),
+        "starts_at": moment_json(agent.starts_at),
+        "ends_at": moment_json(agent.ends_at),
         "owner": agent.owner.get_username() if agent.owner else None,
         "hypothesis": agent.hypothesis,
         "tags": agent.tag_list,
@@ -271,17 +272,13 @@ def agent_json(agent: Agent) -> dict:
     }
 
 
-def _moment(value: Any) -> str | None:
-    return serializers.DateTimeField().to_representation(value) if value else None
-
-
 def decision_json(decision: AgentDecision | None) -> dict | None:
     if decision is None:
         return None
     return {
         "variation": decision.variation_code,
         "by": decision.decided_by_label,
-        "at": _moment(decision.decided_at),
+        "at": moment_json(decision.decided_at),
         "note": decision.note,
         "verdicts": decision.verdicts,
     }

@@ -111,6 +111,11 @@ class MomentField(serializers.DateTimeField):
         return moment
 
 
+def moment_json(value: Any) -> str | None:
+    """A stored time as the API answers it (RFC 3339 in UTC, as DRF writes it), or None."""
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
 class PositiveNumberField(serializers.FloatField):
     """A number above its `min_value`, which the schema states (`exclusiveMinimum`); the
     domain refuses the minimum itself with its own message. (A class attribute: DRF copies

@@ -12,11 +12,9 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_auth import AccountAPIView
-from accounts.models import AdminApiKey
-from accounts.roles import KEY_ROLES, Role, role_allows
-from accounts.selectors import user_role
-from conductrics_admin.api_base import StrictSerializer, domain_call
+from accounts.api_auth import AccountAPIView, caller_role
+from accounts.roles import Role, role_allows
+from conductrics_admin.api_base import StrictSerializer, domain_call, moment_json
 from notifications.choices import SUBSCRIBABLE, WebhookEvent
 from notifications.models import WEBHOOK_URL_RE, WEBHOOK_URL_RULE, Delivery, Webhook
 from notifications.services import notify, webhook_save
@@ -105,10 +103,8 @@ class DeliveryOut(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
 
 
-def _sees_secret(request: Request, account_code: str) -> bool:
-    if isinstance(request.auth, AdminApiKey):
-        return role_allows(KEY_ROLES[request.auth.scope], Role.OWNER)
-    return role_allows(user_role(user=request.user, account_code=account_code), Role.OWNER)
+def _sees_secret(request: Request) -> bool:
+    return role_allows(caller_role(request), Role.OWNER)
 
 
 def webhook_json(webhook: Webhook, *, secret: bool) -> dict[str, Any]:
@@ -123,21 +119,17 @@ def webhook_json(webhook: Webhook, *, secret: bool) -> dict[str, Any]:
     }
 
 
-def _moment(value: Any) -> str | None:
-    return serializers.DateTimeField().to_representation(value) if value else None
-
-
 def delivery_json(delivery: Delivery) -> dict[str, Any]:
     return {
         "id": delivery.pk,
         "event": delivery.event,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "created_at": _moment(delivery.created_at),
-        "last_attempt_at": _moment(delivery.last_attempt_at),
+        "created_at": moment_json(delivery.created_at),
+        "last_attempt_at": moment_json(delivery.last_attempt_at),
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,
-        "delivered_at": _moment(delivery.delivered_at),
+        "delivered_at": moment_json(delivery.delivered_at),
     }
 
 
@@ -154,7 +146,7 @@ class WebhookListView(AccountAPIView):
 
     @extend_schema(tags=["webhooks"], responses={200: WebhookOut(many=True)})
     def get(self, request: Request, account: str) -> Response:
-        secret = _sees_secret(request, account)
+        secret = _sees_secret(request)
         hooks = self.account.webhooks.order_by("id")
         return Response([webhook_json(w, secret=secret) for w in hooks])
 
@@ -176,7 +168,7 @@ class WebhookDetailView(AccountAPIView):
 
     @extend_schema(tags=["webhooks"], parameters=[ID_PARAM], responses={200: WebhookOut})
     def get(self, request: Request, account: str, pk: str) -> Response:
-        return Response(webhook_json(self._hook(pk), secret=_sees_secret(request, account)))
+        return Response(webhook_json(self._hook(pk), secret=_sees_secret(request)))
 
     @extend_schema(
         tags=["webhooks"], parameters=[ID_PARAM], request=WebhookPatch, responses={200: WebhookOut}

@@ -75,14 +75,17 @@ def notify(*, account: Account, event: str, data: dict[str, Any], only: Webhook 
     return made
 
 
-def _wake(webhook_ids: Iterable[int]) -> None:
-    """Ask the worker to send now; if its queue cannot be reached, the sweep sends them
-    within a minute (the deliveries are rows: nothing is lost)."""
+def _wake(webhook_ids: Iterable[int], eta: datetime | None = None) -> None:
+    """Ask the worker to send (at `eta`, else now); if its queue cannot be reached, the
+    sweep sends when due (the deliveries are rows: nothing is lost)."""
     from notifications.tasks import deliver_task
 
     for webhook_id in webhook_ids:
         try:
-            deliver_task(webhook_id)
+            if eta is None:
+                deliver_task(webhook_id)
+            else:
+                deliver_task.schedule((webhook_id,), eta=eta)
         except Exception:  # the queue's store is down: the sweep will send
             logger.warning("webhook worker's queue unreachable; the sweep will send")
 
@@ -196,7 +199,7 @@ def delivery_attempt(delivery: Delivery, *, now: datetime) -> str:
         delivery.next_attempt_at = now + backoff(delivery.attempts)
     delivery.save()
     if delivery.status == DeliveryStatus.PENDING:
-        _wake_later(webhook.pk, delivery.next_attempt_at)
+        _wake([webhook.pk], eta=delivery.next_attempt_at)
     return delivery.status
 
 
@@ -204,15 +207,6 @@ def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 30 s doubling to 1 hour, ±20%."""
     base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(attempts - 1, 20))
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not a secret
-
-
-def _wake_later(webhook_id: int, eta: datetime) -> None:
-    from notifications.tasks import deliver_task
-
-    try:
-        deliver_task.schedule((webhook_id,), eta=eta)
-    except Exception:  # the sweep sends it when it is due
-        logger.warning("webhook worker's queue unreachable; the sweep will retry")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -300,8 +294,9 @@ def results_watch(*, account: Account, now: datetime) -> None:
         .prefetch_related("variations", "goals")
     )
     watches = {w.agent_id: w for w in AgentWatch.objects.filter(agent__in=agents)}
+    by_id = {a.pk: a for a in agents}
     for agent_id, (_, report) in agents_reports(agents).items():
-        agent = next(a for a in agents if a.pk == agent_id)
+        agent = by_id[agent_id]
         watch = watches.get(agent_id) or AgentWatch(agent=agent, checked_at=now)
         verdicts = {}
         for goal in report["goals"]:

@@ -74,3 +74,16 @@ def condition_leaves(node: object) -> int:
         if isinstance(node, dict) and isinstance(node.get(key), list):
             return sum(condition_leaves(child) for child in node[key])
     return 1
+
+
+def member_make(account, role: str, username: str | None = None, password: str | None = None):
+    """A staff user who is a member of `account` with `role` (named u-<role> unless told)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import membership_add
+
+    user = get_user_model().objects.create_user(
+        username=username or f"u-{role}", password=password, is_staff=True
+    )
+    membership_add(account=account, user=user, role=role)
+    return user

@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from accounts.roles import Role
 from accounts.services import admin_key_create, membership_add
 from agents.services import MemberSpec, group_create
 from notifications.models import Webhook
+from tests.helpers import member_make
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +44,6 @@ def world(agent, express_target, rest_target, purchase_goal):
     group_create(account=agent.account, code="mx-roles", name="Roles", members=[MemberSpec(agent)])
     Webhook.objects.create(account=agent.account, name="Roles", url="https://hooks.example.com/")
     return agent.account
-
-
-def _member(account, role):
-    user = get_user_model().objects.create_user(username=f"u-{role}", is_staff=True)
-    membership_add(account=account, user=user, role=role)
-    return user
 
 
 def _call(client, method, url, **headers):
@@ -85,7 +79,7 @@ def test_every_management_write_has_its_role():
 def test_member_role__each_write__refused_with_the_role_named_or_allowed(
     client, world, role, method, path
 ):
-    client.force_login(_member(world, role))
+    client.force_login(member_make(world, role))
     response = _call(client, method, _url(path))
     needed = _needed(path)
     allowed = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
@@ -112,7 +106,7 @@ def test_key_scope__each_write__read_keys_refused(client, world, scope, method, 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR, Role.OWNER])
 def test_member_role__reads_allowed_to_every_role(client, world, role):
-    client.force_login(_member(world, role))
+    client.force_login(member_make(world, role))
     assert client.get("/api/ac-acme/agents/").status_code == 200
     assert client.get("/api/ac-acme/targets/").status_code == 200
 
@@ -148,7 +142,7 @@ def test_admin__change_page__read_only_and_post_refused_below_the_role(
     client, world, request, role, name, fixture, needed
 ):
     obj = request.getfixturevalue(fixture)
-    client.force_login(_member(world, role))
+    client.force_login(member_make(world, role))
     url = reverse(f"admin:{name}_change", args=[obj.pk])
     page = client.get(url)
     assert page.status_code == 200  # every member reads
@@ -164,7 +158,7 @@ def test_admin__change_page__read_only_and_post_refused_below_the_role(
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
 def test_admin__actions_hidden_and_refused_below_the_role(client, world, express_target, role):
-    client.force_login(_member(world, role))
+    client.force_login(member_make(world, role))
     changelist = reverse("admin:targets_deploytarget_changelist")
     assert "rotate_key" not in client.get(changelist).content.decode()
     old = express_target.api_key
@@ -178,7 +172,7 @@ def test_admin__actions_hidden_and_refused_below_the_role(client, world, express
 
 def test_admin__editor_runs_agent_actions_only_in_its_accounts(client, world, agent, other_setup):
     """An action on a selection of two accounts changes only where the role allows it."""
-    user = _member(world, Role.EDITOR)
+    user = member_make(world, Role.EDITOR)
     membership_add(account=other_setup["agent"].account, user=user, role=Role.VIEWER)
     client.force_login(user)
     response = client.post(
@@ -196,7 +190,7 @@ def test_admin__editor_runs_agent_actions_only_in_its_accounts(client, world, ag
 
 
 def test_admin__owner_changes_a_members_role__audited(client, world, staff_user):
-    viewer = _member(world, Role.VIEWER)
+    viewer = member_make(world, Role.VIEWER)
     client.force_login(staff_user)  # the account's owner
     membership = Membership.objects.get(user=viewer)
     url = reverse("admin:accounts_account_change", args=[world.pk])

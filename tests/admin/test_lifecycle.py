@@ -5,24 +5,17 @@ lifecycle fields, and the Decide page (editors only) whose decision the results 
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from accounts.services import membership_add
 from agents.models import Agent, AgentDecision, AgentStatus
 from agents.services import agent_update
+from tests.helpers import member_make
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/agents/agent/"
-
-
-def _member(account, role, name):
-    user = get_user_model().objects.create_user(username=name, is_staff=True)
-    membership_add(account=account, user=user, role=role)
-    return user
 
 
 def test_list__days_running_visitors_verdict(staff_client, api, agent, express_target):
@@ -91,8 +84,8 @@ def test_add__a_draft_owned_by_its_creator(staff_client, account):
 
 
 def test_change__owner_lists_members_of_the_account_only(staff_client, agent, other_account):
-    _member(agent.account, Role.VIEWER, "vera")
-    _member(other_account, Role.OWNER, "oscar")
+    member_make(agent.account, Role.VIEWER, "vera")
+    member_make(other_account, Role.OWNER, "oscar")
     page = staff_client.get(reverse("admin:agents_agent_change", args=[agent.pk])).content
     owner_select = page.decode().split('name="owner"')[1].split("</select>")[0]
     assert "alice" in owner_select
@@ -120,7 +113,7 @@ def test_decide__page_records_and_results_show_it(staff_client, agent):
 
 
 def test_decide__refused_to_a_viewer_and_link_hidden(client, agent):
-    client.force_login(_member(agent.account, Role.VIEWER, "vera"))
+    client.force_login(member_make(agent.account, Role.VIEWER, "vera"))
     url = reverse("admin:agents_agent_decide", args=[agent.pk])
     assert client.get(url).status_code == 403
     assert client.post(url, {"variation": "B"}).status_code == 403

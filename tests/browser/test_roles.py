@@ -3,25 +3,16 @@ with no save button, no actions and no Decide; an editor of the same account can
 neither reaches the account's keys or members."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from accounts.models import Account
 from accounts.roles import Role
-from accounts.services import membership_add
 from agents.demo import DEMO_ACCOUNT, DEMO_AGENT
 from agents.models import Agent
+from tests.helpers import member_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "role-browser-pw-1"
-
-
-def _member(role: str):
-    user = get_user_model().objects.create_user(
-        username=f"b-{role}", password=PASSWORD, is_staff=True
-    )
-    membership_add(account=Account.objects.get(code=DEMO_ACCOUNT), user=user, role=role)
-    return user
 
 
 def _login(page, live_server, user, next_path):
@@ -35,7 +26,7 @@ def _login(page, live_server, user, next_path):
 def test_agent_page__as_each_role(demo_admin, browser, output_dir, live_server, role):
     demo_admin  # noqa: B018 - the demo seeded
     agent = Agent.objects.get(code=DEMO_AGENT)
-    user = _member(role)
+    user = member_make(Account.objects.get(code=DEMO_ACCOUNT), role, f"b-{role}", PASSWORD)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:

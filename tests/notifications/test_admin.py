@@ -3,22 +3,15 @@ test delivery for the worker, shown in the delivery log; other roles read withou
 secret and cannot send."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.roles import Role
-from accounts.services import membership_add
 from notifications.choices import WebhookEvent
 from notifications.models import Delivery, Webhook
 from notifications.services import sweep
+from tests.helpers import member_make
 
 pytestmark = pytest.mark.django_db
-
-
-def _member(account, role):
-    user = get_user_model().objects.create_user(username=f"m-{role}", is_staff=True)
-    membership_add(account=account, user=user, role=role)
-    return user
 
 
 def test_owner__adds_a_webhook_with_events_and_a_secret(staff_client, account):
@@ -66,7 +59,7 @@ def test_send_test__queued_then_sent_by_the_worker_and_logged(
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
 def test_other_roles__read_without_the_secret_and_cannot_send(client, account, webhook, role):
-    client.force_login(_member(account, role))
+    client.force_login(member_make(account, role, f"m-{role}"))
     page = client.get(reverse("admin:notifications_webhook_change", args=[webhook.pk]))
     assert page.status_code == 200
     assert webhook.secret not in page.content.decode()
@@ -84,7 +77,7 @@ def test_other_roles__read_without_the_secret_and_cannot_send(client, account, w
 
 
 def test_other_accounts_webhooks__not_found(client, other_account, webhook):
-    client.force_login(_member(other_account, Role.OWNER))
+    client.force_login(member_make(other_account, Role.OWNER, "m-owner"))
     page = client.get(reverse("admin:notifications_webhook_change", args=[webhook.pk]))
     assert page.status_code in (302, 404)
     assert webhook.secret not in page.content.decode()
