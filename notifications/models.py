@@ -17,12 +17,15 @@ from notifications.choices import SUBSCRIBABLE, DeliveryStatus, WebhookEvent
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
 _OCTET = r"(?:0|25[0-5]|2[0-4][0-9]|1[0-9]?[0-9]?|[1-9][0-9]?)"
+# controls and every space, spelt out: `\s` differs between Python (which counts U+001C-1F
+# and U+0085) and the schema's ECMA regexes (which count U+FEFF)
+_NOT_IN_PATH = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # a webhook's URL: http(s), a host name with a top-level domain, an IPv4 address or
 # localhost, an optional port, then anything but spaces (what the schema states, and a
 # subset of what Django's URLValidator takes)
 WEBHOOK_URL_RE = (
     rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_LABEL}\.){{1,3}}[A-Za-z]{{2,20}}|{_OCTET}(?:\.{_OCTET}){{3}}"
-    r"|localhost)(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}))?(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
+    r"|localhost)(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}))?(?:[/?#][^" + _NOT_IN_PATH + r"]*)?$"
 )
 WEBHOOK_URL_RULE = (
     "http:// or https://, a host name (with its domain), an IPv4 address or localhost, an "

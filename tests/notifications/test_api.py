@@ -31,6 +31,11 @@ def test_create__defaults_and_the_secret(admin_api):
         ({**NEW, "url": "ftp://hooks.example.com/"}, "url"),
         ({**NEW, "url": "https://hooks example.com/"}, "url"),
         ({**NEW, "url": "https://nohost/"}, "url"),
+        # spaces Python's \s and the schema's ECMA \s do not agree on
+        ({**NEW, "url": "https://hooks.example.com/a\u0085b"}, "url"),
+        ({**NEW, "url": "https://hooks.example.com/a\x1cb"}, "url"),
+        ({**NEW, "url": "https://hooks.example.com/a\ufeffb"}, "url"),
+        ({**NEW, "url": "https://hooks.example.com/a\u2028b"}, "url"),
         ({**NEW, "events": ["verdict", "verdict"]}, "events"),
         ({**NEW, "events": ["test"]}, "events"),
         ({**NEW, "rest_share": 1.5}, "rest_share"),
@@ -43,6 +48,13 @@ def test_create__bad_input_400_naming_the_field(admin_api, body, field):
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert not Webhook.objects.exists()
+
+
+def test_create__a_path_of_any_other_character_is_taken(admin_api):
+    url = "htTps://77.0.28.250?)\u00e7na\U00062544\u00ce\u0100"
+    response = admin_api("post", "webhooks/", {**NEW, "url": url})
+    assert response.status_code == 201, response.content
+    assert Webhook.objects.get().url == url
 
 
 def test_patch_delete_and_other_accounts(admin_api, other_account):
