@@ -19,10 +19,18 @@ from agents.models import (
     LIFECYCLE_COLUMNS,
     Agent,
     AgentGroup,
+    AgentPhase,
     AgentStatus,
     GroupMember,
     Variation,
     tags_split,
+)
+from agents.phases import (
+    PHASE_CONFIRM,
+    phase_note,
+    phase_signature,
+    phase_signature_stored,
+    phase_would_begin,
 )
 from agents.selection import schedule_describe, schedule_holds
 from agents.selectors import tag_filter
@@ -71,6 +79,19 @@ class VariationInlineFormSet(forms.BaseInlineFormSet):
                 )
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
+        # the agent as edited (its form's values, unsaved): would this save begin a phase?
+        after = phase_signature(
+            weights={spec.code: spec.weight for spec in specs}, eligibility=agent.eligibility
+        )
+        cause = phase_would_begin(agent=agent, after=after)
+        if cause and not self.data.get(PHASE_CONFIRM):
+            raise forms.ValidationError(
+                f"This save begins phase {agent.phase + 1} of {agent.code} "
+                f"({AgentPhase.Cause(cause).label}): its results then show the new phase "
+                "by default, and all phases weighted by their share of visitors. Tick "
+                "“Begin a new phase” (under Phases) and save again to go ahead.",
+                code="phase_not_confirmed",
+            )
 
 
 class VariationInline(admin.TabularInline):
@@ -99,6 +120,13 @@ class VariationInline(admin.TabularInline):
 
 class AgentForm(CodeGeneratingForm):
     generate_code = staticmethod(agent_code_generate)
+    # read by the variations' formset, which sees the whole agent as edited
+    phase_confirm = forms.BooleanField(
+        required=False,
+        label="Begin a new phase",
+        help_text="Needed to save a change of the weights, the variations or the eligibility "
+        "of an agent that has served visitors.",
+    )
 
     class Meta:
         model = Agent
@@ -255,6 +283,15 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         ),
         ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
         (
+            "Phases",
+            {
+                "description": "Changing the weights, the variations or the eligibility of "
+                "an agent that has served visitors begins a new phase: sample ratios are "
+                "tested per phase, and results weigh phases by their share of visitors.",
+                "fields": ["phase_history", PHASE_CONFIRM],
+            },
+        ),
+        (
             "Targeting",
             {
                 "description": "Who the agent applies to, the variations forced for part of "
@@ -299,6 +336,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
             "condition_vocabulary",
             "archived_at",
             "decision",
+            "phase_history",
         ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None):
@@ -317,7 +355,40 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         members = obj.account.memberships
         if not change and obj.owner_id is None and members.filter(user_id=user_id).exists():
             obj.owner_id = user_id  # whoever creates a test answers for it, at first
+        form.phase_before = phase_signature_stored(agent_id=obj.pk)
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        agent = form.instance
+        cause = phase_note(agent=agent, before=getattr(form, "phase_before", None))
+        if cause:
+            messages.info(
+                request,
+                f"Phase {agent.phase} of {agent.code} began ({AgentPhase.Cause(cause).label}).",
+            )
+
+    @admin.display(description="phases")
+    def phase_history(self, obj: Agent) -> SafeString | str:
+        phases = list(obj.phases.order_by("number"))
+        if not phases:
+            return "One phase so far."
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li value='{}'>from {} UTC ({}): weights {}</li>",
+                (
+                    (
+                        p.number,
+                        f"{p.started_at:%Y-%m-%d %H:%M}",
+                        p.get_cause_display(),
+                        ", ".join(f"{code} {weight:g}" for code, weight in p.weights.items()),
+                    )
+                    for p in phases
+                ),
+            ),
+        )
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

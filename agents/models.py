@@ -174,6 +174,8 @@ class Agent(CodedModel):
         blank=True,
         help_text="Archived agents are hidden from the lists; their data is kept.",
     )
+    # the phase new assignments are recorded in (SPEC §4e, agents.phases)
+    phase = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # not a column: the decision a save by agents.services.agent_decide carries
@@ -244,6 +246,38 @@ class AgentRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id}: {self.started_at} – {self.ended_at or 'now'}"
+
+
+class AgentPhase(models.Model):
+    """A phase of an agent (SPEC §4e): from `started_at` until the next one began, new
+    visitors were assigned with these weights (by variation code) and this eligibility.
+    Each assignment records its phase; the report tests sample ratios per phase and
+    weights phases by their share of visitors (agents.phases, reports.phases)."""
+
+    class Cause(models.TextChoices):
+        START = "start", "the agent's first phase"
+        WEIGHTS = "weights", "the weights changed"
+        VARIATIONS = "variations", "variations were added or removed"
+        ELIGIBILITY = "eligibility", "the eligibility changed"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="phases")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    weights = models.JSONField(default=dict)  # {variation code: weight}
+    eligibility = models.JSONField(null=True, blank=True, default=None)
+    cause = models.CharField(max_length=12, choices=Cause.choices, default=Cause.START)
+
+    class Meta:
+        ordering = ["agent", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "number"], name="agent_phase_number_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} phase {self.number} from {self.started_at:%Y-%m-%d %H:%M}"
+
+    def get_additional_data(self) -> dict:
+        return {"agent_id": self.agent_id}
 
 
 class AgentDecision(models.Model):

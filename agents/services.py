@@ -22,6 +22,7 @@ from agents.models import (
     tags_validate,
     validate_weight,
 )
+from agents.phases import phase_current, phase_note, phase_signature_stored
 from goals.models import Goal
 from targeting.conditions import ConditionError
 from targeting.rules import agent_targeting_check
@@ -163,6 +164,7 @@ def agent_create(
     _paused_variation_set(agent=agent, code=paused_variation)
     agent.goals.set(goals)
     agent.targets.set(targets)
+    phase_current(agent=agent)  # its first phase, as created
     return agent
 
 
@@ -279,6 +281,7 @@ def agent_update(*, agent: Agent, **changes: Any) -> Agent:
             else list(agent.variations.values_list("code", flat=True))
         )
         agent_targeting_validate(**targeting, variation_codes=codes)
+    before = phase_signature_stored(agent_id=agent.pk)
     own = [name for name in ("name", "status", *TARGETING_FIELDS) if name in changes]
     for name in own:
         setattr(agent, name, changes[name])
@@ -295,6 +298,7 @@ def agent_update(*, agent: Agent, **changes: Any) -> Agent:
         agent.goals.set(goals)
     if "targets" in changes:
         agent.targets.set(targets)
+    phase_note(agent=agent, before=before)
     return agent
 
 

@@ -20,6 +20,7 @@ from agents.models import Agent
 from reports.admin_decide import agent_decide_view
 from reports.chart import Series, line_chart_svg
 from reports.lifecycle import AgentFigures, agents_figures, days_running_text
+from reports.phases import SHOWN_CURRENT, shown_parse
 from reports.selectors import (
     agent_daily,
     agent_report,
@@ -104,7 +105,12 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
     if date_from and date_to and date_from > date_to:
         messages.warning(request, "“from” is after “to”: the dates were swapped.")
         date_from, date_to = date_to, date_from
-    report = agent_report(agent=agent, date_from=date_from, date_to=date_to)
+    try:
+        shown = shown_parse(request.GET.get("phase") or None, current=agent.phase)
+    except ValueError as exc:
+        messages.warning(request, f"{exc} The current phase is shown.")
+        shown = SHOWN_CURRENT
+    report = agent_report(agent=agent, date_from=date_from, date_to=date_to, shown=shown)
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     goals = list(agent.goals.order_by("code"))
     chart_goal = next((g for g in goals if g.code == request.GET.get("goal")), None) or (
@@ -175,12 +181,16 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         "date_from": report["from"],
         "date_to": report["to"],
         "srm_p": _fmt(report["srm"]["p_value"], "num4"),
+        "shown": shown,
+        "phases": [
+            {**p, "srm_text": _fmt(p["srm"]["p_value"], "num4")} for p in report["phase"]["phases"]
+        ],
         "mde_pct": f"{agent.account.mde_rel * 100:g}",
         "decision": agent.decisions.first(),
         "csv_url": reverse(
             "agent-report-csv", kwargs={"account": agent.account.code, "code": agent.code}
         )
-        + f"?from={report['from']}&to={report['to']}",
+        + f"?from={report['from']}&to={report['to']}&phase={shown}",
     }
     return TemplateResponse(request, "admin/agents/agent/results.html", context)
 

@@ -20,9 +20,10 @@ from accounts.audit import admin_key_actor
 from accounts.codes import validate_variation_code
 from accounts.models import Account, AdminApiKey
 from agents.api import AgentOut, agent_json
-from agents.models import DECISION_NOTE_MAX, Agent
+from agents.models import DECISION_NOTE_MAX, Agent, AgentPhase
 from conductrics_admin.api_base import StrictSerializer, code_field, domain_call
 from reports.lifecycle import agent_decide_now
+from reports.phases import SHOWN_ALL, SHOWN_CURRENT, SHOWN_RULE, shown_parse
 from reports.selectors import (
     REPORT_DATE_MAX,
     REPORT_DATE_MIN,
@@ -111,11 +112,34 @@ class _Srm(serializers.Serializer):
     flagged = serializers.BooleanField()
 
 
+class _Phase(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    cause = serializers.ChoiceField(choices=AgentPhase.Cause.values)
+    weights = serializers.DictField(
+        child=serializers.FloatField(), help_text="The weights it assigned with, by variation."
+    )
+    visitors = serializers.IntegerField(help_text="Random assignments in it, in the dates.")
+    srm = _Srm(help_text="Sample ratio mismatch against its own weights.")
+
+
+class _Phases(serializers.Serializer):
+    shown = serializers.JSONField(help_text=f"What the figures are of: {SHOWN_RULE}.")
+    current = serializers.IntegerField()
+    phases = _Phase(many=True)
+
+
 class ReportSchema(serializers.Serializer):
     agent = serializers.CharField()
     # "from" is a Python keyword: declared below.
     to = serializers.DateField()
-    srm = _Srm()
+    srm = _Srm(
+        help_text="Of the phase shown; over several, the smallest p-value times their number."
+    )
+    phase = _Phases(
+        help_text="Figures of one phase compare as counted; of all phases, each phase's rates "
+        "are weighted by its share of visitors (visitors and conversions stay the counts)."
+    )
     goals = _GoalReport(many=True)
 
 
@@ -140,7 +164,12 @@ def _date_parameter(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, schema, description=description)
 
 
-REPORT_DATES = [
+REPORT_PARAMETERS = [
+    OpenApiParameter(
+        "phase",
+        {"type": "string", "pattern": f"^({SHOWN_CURRENT}|{SHOWN_ALL}|[1-9][0-9]{{0,8}})$"},
+        description=f"The phases shown: {SHOWN_RULE}. A number above the current phase is a 400.",
+    ),
     _date_parameter(
         "from",
         f"First day (UTC), inclusive, {REPORT_DATE_MIN} to {REPORT_DATE_MAX}; default: the "
@@ -158,14 +187,21 @@ def _report(request: Request, account: Account, code: str) -> tuple[Agent, dict[
         raise ValidationError({"from": "“from” must not be after “to”."})
     agent = get_object_or_404(Agent, account=account, code=code)
     agent.account = account  # already read: its statistics settings
-    return agent, agent_report(agent=agent, date_from=start, date_to=end)
+    raws = request.query_params.getlist("phase")
+    if len(raws) > 1:
+        raise ValidationError({"phase": "Give “phase” once."})
+    try:
+        shown = shown_parse(raws[0] if raws else None, current=agent.phase)
+    except ValueError as exc:
+        raise ValidationError({"phase": str(exc)}) from None
+    return agent, agent_report(agent=agent, date_from=start, date_to=end, shown=shown)
 
 
 class AgentReportView(AccountAPIView):
     @extend_schema(
         tags=["reports"],
         summary="Results of an agent (test) from the aggregates",
-        parameters=REPORT_DATES,
+        parameters=REPORT_PARAMETERS,
         responses={200: ReportSchema},
     )
     def get(self, request: Request, account: str, code: str) -> Response:
@@ -173,6 +209,7 @@ class AgentReportView(AccountAPIView):
 
 
 CSV_COLUMNS = (
+    "phase",
     "goal",
     "variation",
     "visitors",
@@ -219,6 +256,7 @@ def report_csv_rows(report: dict) -> list[list]:
             seq = v["sequential"] or {}
             cells = {
                 **{k: v[k] for k in CSV_COLUMNS if k in v},
+                "phase": report["phase"]["shown"],
                 "goal": goal["code"],
                 "variation": v["code"],
                 "verdict": goal["verdict"]["state"],
@@ -251,7 +289,7 @@ class AgentReportCsvView(AccountAPIView):
     @extend_schema(
         tags=["reports"],
         summary="Results of an agent as CSV: one row per goal and variation",
-        parameters=REPORT_DATES,
+        parameters=REPORT_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request, account: str, code: str) -> HttpResponse:

@@ -19,6 +19,7 @@ class VisitorDayKey(NamedTuple):
     day: date
     channel: str
     forced: bool = False  # an assignment forced by a rule
+    phase: int = 1  # the assignment's phase (SPEC §4e)
 
 
 class GoalDayKey(NamedTuple):
@@ -30,6 +31,7 @@ class GoalDayKey(NamedTuple):
     day: date
     channel: str
     forced: bool = False  # a credit of an assignment forced by a rule
+    phase: int = 1  # the credited assignment's phase: late goals count in it
 
 
 @dataclass

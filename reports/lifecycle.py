@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentDecision, AgentRun
 from agents.services import agent_decide
+from reports.phases import phases_read
 from reports.selectors import Aggregates, agent_report, aggregates_read, report_build
 
 
@@ -21,6 +22,7 @@ def agents_reports(agents: list[Agent]) -> dict[int, tuple[Aggregates, dict[str,
     `variations` and `goals` prefetched): two aggregate queries for all of them."""
     today = timezone.now().date()
     whole = aggregates_read(agent_ids=[a.pk for a in agents], start=None, end=today)
+    phases = phases_read(agents)
     return {
         agent.pk: (
             whole[agent.pk],
@@ -31,6 +33,7 @@ def agents_reports(agents: list[Agent]) -> dict[int, tuple[Aggregates, dict[str,
                 agg=whole[agent.pk],
                 start=agent.created_at.astimezone(UTC).date(),
                 end=today,
+                phases=phases[agent.pk],
             ),
         )
         for agent in agents

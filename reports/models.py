@@ -7,8 +7,10 @@ channel is where it happened: `client` (Express target) or `server` (REST target
 
 A key (variation, day, channel...) may have up to `AGGREGATE_SHARDS` rows, told apart by
 `shard`, so that concurrent requests do not all wait on one row's lock; a report sums
-them. `forced` rows count assignments that a rule (targeted selection) forced: reported
-as each variation's `fixed` block, never in its statistics.
+them. `phase` is the phase of the assignment counted (SPEC §4e): a goal that arrives
+late counts in its assignment's phase. `forced` rows count assignments that a rule
+(targeted selection) forced: reported as each variation's `fixed` block, never in its
+statistics.
 """
 
 from django.db import models
@@ -24,6 +26,7 @@ class VisitorDay(models.Model):
     day = models.DateField()
     channel = models.CharField(max_length=8)
     forced = models.BooleanField(default=False, db_default=False)  # by a rule: "fixed"
+    phase = models.PositiveIntegerField(default=1, db_default=1)  # the assignment's
     shard = models.PositiveSmallIntegerField(default=0)
     visitors = models.BigIntegerField(default=0)
 
@@ -32,8 +35,8 @@ class VisitorDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "day", "channel", "forced", "shard"],
-                name="visitor_day_forced_shard_unique",
+                fields=["agent", "variation", "day", "channel", "forced", "phase", "shard"],
+                name="visitor_day_phase_shard_unique",
             ),
         ]
 
@@ -55,6 +58,7 @@ class GoalDay(models.Model):
     day = models.DateField()
     channel = models.CharField(max_length=8)
     forced = models.BooleanField(default=False, db_default=False)  # by a rule: "fixed"
+    phase = models.PositiveIntegerField(default=1, db_default=1)  # the assignment's
     shard = models.PositiveSmallIntegerField(default=0)
     conversions = models.BigIntegerField(default=0)
     credits = models.BigIntegerField(default=0)
@@ -66,8 +70,8 @@ class GoalDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "goal", "day", "channel", "forced", "shard"],
-                name="goal_day_forced_shard_unique",
+                fields=["agent", "variation", "goal", "day", "channel", "forced", "phase", "shard"],
+                name="goal_day_phase_shard_unique",
             ),
         ]
 

@@ -14,7 +14,18 @@ from django.utils import timezone
 
 from accounts.models import Account
 from agents.models import Agent
+from conductrics_admin.api_base import moment_json
 from reports.models import GoalDay, VisitorDay
+from reports.phases import (
+    SHOWN_ALL,
+    SHOWN_CURRENT,
+    PhaseCounts,
+    PhaseInfo,
+    phase_srm,
+    phases_estimate,
+    phases_read,
+    srm_over_phases,
+)
 from reports.statistics import (
     Moments,
     chance_to_win,
@@ -23,7 +34,6 @@ from reports.statistics import (
     mean_ci95,
     newcombe_diff_ci95,
     rate_diff_se,
-    sample_ratio_mismatch,
     sequential_ci95,
     visitors_needed,
     welch_se,
@@ -75,12 +85,28 @@ def report_range(
 
 @dataclass
 class Aggregates:
-    """An agent's aggregates over a date range, summed per variation (and goal)."""
+    """An agent's aggregates over a date range, summed per variation (and goal), over
+    every phase and per phase (random assignments)."""
 
     visitors: dict[int, int] = field(default_factory=dict)  # random assignments
     fixed_visitors: dict[int, int] = field(default_factory=dict)  # forced by rules
     sums: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
     fixed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+    phases: dict[int, PhaseCounts] = field(default_factory=dict)  # random, by phase number
+
+    @property
+    def counts(self) -> PhaseCounts:
+        """Every phase's random assignments and credits together."""
+        return PhaseCounts(self.visitors, self.sums)
+
+
+def _sums_add(into: dict[tuple[int, int], dict[str, float]], key: tuple[int, int], row: dict):
+    cell = into.setdefault(
+        key, {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0}
+    )
+    cell[row["channel"]] += row["conversions"] or 0
+    cell["value_sum"] += row["value_sum"] or 0.0
+    cell["value_sumsq"] += row["value_sumsq"] or 0.0
 
 
 def aggregates_read(
@@ -93,14 +119,17 @@ def aggregates_read(
     days = {"day__lte": end, **({"day__gte": start} if start else {})}
     for row in (
         VisitorDay.objects.filter(agent_id__in=agent_ids, **days)
-        .values("agent_id", "variation_id", "forced")
+        .values("agent_id", "variation_id", "forced", "phase")
         .annotate(n=Sum("visitors"))
     ):
-        agg = found[row["agent_id"]]
-        (agg.fixed_visitors if row["forced"] else agg.visitors)[row["variation_id"]] = row["n"]
+        agg, variation_id, n = found[row["agent_id"]], row["variation_id"], row["n"]
+        counted = agg.fixed_visitors if row["forced"] else agg.visitors
+        counted[variation_id] = counted.get(variation_id, 0) + n
+        if not row["forced"]:
+            agg.phases.setdefault(row["phase"], PhaseCounts()).visitors[variation_id] = n
     for row in (
         GoalDay.objects.filter(agent_id__in=agent_ids, **days)
-        .values("agent_id", "goal_id", "variation_id", "channel", "forced")
+        .values("agent_id", "goal_id", "variation_id", "channel", "forced", "phase")
         .annotate(
             conversions=Sum("conversions"),
             value_sum=Sum("value_sum"),
@@ -114,36 +143,92 @@ def aggregates_read(
             cell["conversions"] += row["conversions"] or 0
             cell["value_sum"] += row["value_sum"] or 0.0
             continue
-        cell = agg.sums.setdefault(
-            key, {Channel.CLIENT: 0, Channel.SERVER: 0, "value_sum": 0.0, "value_sumsq": 0.0}
-        )
-        cell[row["channel"]] += row["conversions"] or 0
-        cell["value_sum"] += row["value_sum"] or 0.0
-        cell["value_sumsq"] += row["value_sumsq"] or 0.0
+        _sums_add(agg.sums, key, row)
+        _sums_add(agg.phases.setdefault(row["phase"], PhaseCounts()).sums, key, row)
     return found
 
 
 def agent_report(
-    *, agent: Agent, date_from: date | None = None, date_to: date | None = None
+    *,
+    agent: Agent,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    shown: str | int = SHOWN_CURRENT,
 ) -> dict[str, Any]:
-    """The results of SPEC §7 for `agent` between two dates (inclusive), as plain JSON data."""
+    """The results of SPEC §7 for `agent` between two dates (inclusive), of the phases
+    `shown` (SPEC §4e), as plain JSON data."""
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     variations = list(agent.variations.order_by("position", "id"))
     goals = list(agent.goals.order_by("code"))
     agg = aggregates_read(agent_ids=[agent.pk], start=start, end=end)[agent.pk]
     return report_build(
-        agent=agent, variations=variations, goals=goals, agg=agg, start=start, end=end
+        agent=agent,
+        variations=variations,
+        goals=goals,
+        agg=agg,
+        start=start,
+        end=end,
+        phases=phases_read([agent])[agent.pk],
+        shown=shown,
     )
+
+
+def _phases_view(
+    agent: Agent,
+    variations: list,
+    goals: list,
+    agg: Aggregates,
+    phases: list[PhaseInfo],
+    shown: str | int,
+) -> tuple[PhaseCounts, PhaseCounts | None, dict[str, Any], dict[str, Any]]:
+    """What the report shows of the phases: the counts, the effective counts its statistics
+    read (None: the counts themselves), its sample-ratio test, and its `phase` block."""
+    tests = {p.number: phase_srm(agg.phases.get(p.number), p, variations) for p in phases}
+    block = {
+        "shown": shown,
+        "current": agent.phase,
+        "phases": [
+            {
+                "number": p.number,
+                "started_at": moment_json(p.started_at),
+                "cause": p.cause,
+                "weights": p.weights,
+                "visitors": sum(agg.phases[p.number].visitors.values())
+                if p.number in agg.phases
+                else 0,
+                "srm": tests[p.number],
+            }
+            for p in phases
+        ],
+    }
+    if shown != SHOWN_ALL:
+        number = agent.phase if shown == SHOWN_CURRENT else int(shown)
+        counts = agg.phases.get(number, PhaseCounts())
+        return counts, None, tests.get(number, {"p_value": None, "flagged": False}), block
+    served = [k for k, c in agg.phases.items() if c.visitors]
+    srm = srm_over_phases([tests[k] for k in served if k in tests])
+    if len(served) <= 1:  # one phase: its counts are the estimate
+        return agg.counts, None, srm, block
+    return agg.counts, phases_estimate(agg.phases, variations, goals), srm, block
 
 
 def report_build(
-    *, agent: Agent, variations: list, goals: list, agg: Aggregates, start: date, end: date
+    *,
+    agent: Agent,
+    variations: list,
+    goals: list,
+    agg: Aggregates,
+    start: date,
+    end: date,
+    phases: list[PhaseInfo],
+    shown: str | int = SHOWN_CURRENT,
 ) -> dict[str, Any]:
     """The report of `agent` from its aggregates (no query but its account, when not read)."""
-    visitors, fixed_visitors, sums, fixed = agg.visitors, agg.fixed_visitors, agg.sums, agg.fixed
-    srm = sample_ratio_mismatch(
-        [visitors.get(v.pk, 0) for v in variations], [v.weight for v in variations]
+    shown_counts, estimate, srm, phase_block = _phases_view(
+        agent, variations, goals, agg, phases, shown
     )
+    visitors, sums = shown_counts.visitors, shown_counts.sums
+    fixed_visitors, fixed = agg.fixed_visitors, agg.fixed
     account = agent.account
     goal_reports = []
     for goal in goals:
@@ -158,17 +243,22 @@ def report_build(
             conversions = client + server
             counts = (conversions, n)
             moments = Moments(n, cell.get("value_sum", 0.0), cell.get("value_sumsq", 0.0))
+            if estimate is not None:  # several phases, each weighed by its share
+                est = estimate.sums.get((goal.pk, variation.pk))
+                if est is not None:
+                    counts = (int(est["conversions"]), int(est["visitors"]))
+                    moments = Moments(counts[1], est["value_sum"], est["value_sumsq"])
             ci = mean_ci95(moments)
-            rate_ci = wilson_ci95(conversions, n)
+            rate_ci = wilson_ci95(*counts)
             row: dict[str, Any] = {
                 "code": variation.code,
                 "visitors": n,
                 "conversions": conversions,
                 "conversions_client": client,
                 "conversions_server": server,
-                "conversion_rate": conversions / n if n else None,
+                "conversion_rate": counts[0] / counts[1] if counts[1] else None,
                 "conversion_rate_ci95": list(rate_ci) if rate_ci else None,
-                "value_sum": moments.total,
+                "value_sum": cell.get("value_sum", 0.0),
                 "value_per_visitor": moments.mean,
                 "value_per_visitor_ci95": list(ci) if ci else None,
                 "lift_abs": None,
@@ -192,7 +282,7 @@ def report_build(
             }
             if baseline is None:
                 baseline, base_counts = moments, counts
-                arms.append(Arm(variation.code, n, row["conversion_rate"], None))
+                arms.append(Arm(variation.code, counts[1], row["conversion_rate"], None))
             else:
                 comparison = compare_means(baseline, moments)
                 row.update(
@@ -207,7 +297,7 @@ def report_build(
                 arms.append(
                     Arm(
                         variation.code,
-                        n,
+                        counts[1],
                         row["conversion_rate"],
                         tuple(sequential_rate) if sequential_rate else None,
                     )
@@ -227,7 +317,8 @@ def report_build(
         "agent": agent.code,
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "srm": {"p_value": srm.p_value, "flagged": srm.flagged},
+        "srm": srm,
+        "phase": phase_block,
         "goals": goal_reports,
     }
 

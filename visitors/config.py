@@ -110,6 +110,7 @@ class AgentConf:
     runs: tuple[Period, ...] = ()  # the periods in which it ran (agents.runs)
     starts_at: datetime | None = None  # its schedule (SPEC §6b): it runs only between
     ends_at: datetime | None = None
+    phase: int = 1  # new assignments are recorded in it (SPEC §4e)
 
     def running_at(self, at: datetime, *, now: bool) -> bool:
         """Whether it ran when a goal happened at `at`: by its status when the goal is
@@ -237,6 +238,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             runs=tuple(runs.get(agent.pk, ())),
             starts_at=agent.starts_at,
             ends_at=agent.ends_at,
+            phase=agent.phase,
             **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {

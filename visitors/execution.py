@@ -379,6 +379,7 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
             created_at=plan.now,
             confirmed_at=None if provisional else plan.now,
             policy=sel.POLICY_FORCED if forced else sel.POLICY_RANDOM,
+            phase=agent.phase,
         )
         plan.rows.append(row)
         plan.by_identity[(agent.id, visitor.identity)] = row

@@ -58,6 +58,8 @@ class Assignment(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     # how it was chosen: "r" by weighted hash, "f" forced by a rule (reported apart)
     policy = models.CharField(max_length=1, default="r", db_default="r")
+    # the agent's phase when it was made (SPEC §4e): its visitor and credits count there
+    phase = models.PositiveIntegerField(default=1, db_default=1)
 
     recorded_as = "assignments"  # accounts.recorded_data
 

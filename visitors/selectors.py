@@ -31,6 +31,7 @@ class AssignmentRow:
     created_at: datetime
     confirmed_at: datetime | None
     policy: str = POLICY_RANDOM  # `r`, or `f` when a rule forced it (reported apart)
+    phase: int = 1  # the agent's phase when it was made (SPEC §4e)
     credited_goal_ids: set[int] = field(default_factory=set)
     goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
 
@@ -95,7 +96,7 @@ def visitor_state_read(
             reached_goal_ids=reached_goal_ids,
         )
         found = statement_fetch(sql=sql, params=params)
-        width = 10
+        width = 11
         ends = width + len(goal_ids) + len(every_goal_ids)
         for values in found[:1]:
             for goal_id, when in zip(reached_goal_ids, values[ends:], strict=True):
@@ -118,6 +119,7 @@ def visitor_state_read(
                     created_at=_aware(values[7]),
                     confirmed_at=None if values[8] is None else _aware(values[8]),
                     policy=values[9],
+                    phase=values[10],
                     credited_goal_ids={g for g, flag in zip(goal_ids, flags, strict=True) if flag},
                     goal_values={
                         g: float(total)
@@ -182,6 +184,7 @@ def _assignments_sql(
         "a.created_at",
         "a.confirmed_at",
         "a.policy",
+        "a.phase",
     ]
     params: list[Any] = []
     # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
@@ -275,6 +278,7 @@ def visitors_state_read(
                 id=v[0], agent_id=v[1], variation_id=v[2], identity=v[3], session=v[4],
                 vid=v[5], target_kind=v[6], created_at=_aware(v[7]),
                 confirmed_at=None if v[8] is None else _aware(v[8]), policy=v[9],
+                phase=v[10],
             )
             for v in _assignments_of(agent_ids, sessions, vids)
         ]  # fmt: skip
@@ -312,7 +316,7 @@ def visitors_state_read(
     return VisitorsState(assignments=rows, credited_by=credited_by, events=events, reached=reached)
 
 
-_A_COLUMNS = "id, agent_id, variation_id, identity, session, vid, target_kind, created_at, confirmed_at, policy"  # noqa: E501
+_A_COLUMNS = "id, agent_id, variation_id, identity, session, vid, target_kind, created_at, confirmed_at, policy, phase"  # noqa: E501
 
 
 def _assignments_of(agent_ids: list[int], sessions: list[str], vids: list[str]) -> Rows:

@@ -84,6 +84,7 @@ class RequestWrites:
             self.now.date(),
             channel_of(row.target_kind),
             row.policy == POLICY_FORCED,
+            row.phase,
         )
 
     def visitor_add(self, row: AssignmentRow) -> None:
@@ -112,6 +113,7 @@ class RequestWrites:
             event.occurred_at.date(),
             self.channel,
             assignment.policy == POLICY_FORCED,
+            assignment.phase,
         )
         self.deltas.credit_add(key, prior=prior, value=event.value, first=first)
 
@@ -150,6 +152,7 @@ def _save_orm(w: RequestWrites) -> None:
                 created_at=r.created_at,
                 confirmed_at=r.confirmed_at,
                 policy=r.policy,
+                phase=r.phase,
             )
             for r in w.new_rows
         ]
@@ -298,21 +301,25 @@ def _save_postgresql(w: RequestWrites) -> None:
             a_identity=pg_texts([r.identity for r in w.new_rows]),
             a_confirmed=pg_bools([r.confirmed_at is not None for r in w.new_rows]),
             a_policy=pg_texts([r.policy for r in w.new_rows]),
+            a_phase=pg_ints([r.phase for r in w.new_rows]),
             kind=w.target_kind,  # the target the request came to: its new rows' kind
             traits=json.dumps(w.traits),
         )
         ctes.append(
             f"a_in AS (SELECT nextval(pg_get_serial_sequence('{a_table}', 'id')) AS id, v.* "
             "FROM unnest(%(a_agent)s::bigint[], %(a_variation)s::bigint[], "
-            "%(a_identity)s::varchar[], %(a_confirmed)s::boolean[], %(a_policy)s::varchar[]) "
-            "WITH ORDINALITY AS v(agent_id, variation_id, identity, confirmed, policy, ord))"
+            "%(a_identity)s::varchar[], %(a_confirmed)s::boolean[], %(a_policy)s::varchar[], "
+            "%(a_phase)s::int[]) "
+            "WITH ORDINALITY AS v(agent_id, variation_id, identity, confirmed, policy, phase, ord))"
         )
         ctes.append(
             f"new_a AS (INSERT INTO {a_table} (id, account_id, agent_id, variation_id, identity, "
-            "session, vid, target_id, target_kind, traits, created_at, confirmed_at, policy) "
+            "session, vid, target_id, target_kind, traits, created_at, confirmed_at, policy, "
+            "phase) "
             "SELECT id, %(account)s, agent_id, variation_id, identity, %(session)s, "
             "%(vid)s::varchar, %(target)s, %(kind)s, %(traits)s::jsonb, %(now)s, "
-            "CASE WHEN confirmed THEN %(now)s::timestamptz END, policy FROM a_in ORDER BY ord)"
+            "CASE WHEN confirmed THEN %(now)s::timestamptz END, policy, phase FROM a_in "
+            "ORDER BY ord)"
         )
     if w.confirmed_rows:
         p["confirmed"] = pg_ints([r.id for r in w.confirmed_rows])
@@ -396,34 +403,36 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
     counts = ", ".join(GOAL_DAY_COUNTS)
     new_visitors = (
         "unnest(%(vd_agent)s::bigint[], %(vd_variation)s::bigint[], %(vd_channel)s::varchar[], "
-        "%(vd_forced)s::boolean[], %(vd_n)s::bigint[]) "
-        "WITH ORDINALITY AS v(agent_id, variation_id, channel, forced, n, ord)"
+        "%(vd_forced)s::boolean[], %(vd_phase)s::int[], %(vd_n)s::bigint[]) "
+        "WITH ORDINALITY AS v(agent_id, variation_id, channel, forced, phase, n, ord)"
     )
     insert = f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
     tail = _upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
     visitors = (
-        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, %(shard)s, n "
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, n "
         f"FROM {new_visitors} ORDER BY ord {tail})"
     )
     # a confirmation counts only when `conf` (this statement's UPDATE) confirmed the row
     with_confirmations = (
-        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, %(shard)s, sum(n) "
-        f"FROM (SELECT agent_id, variation_id, channel, forced, n FROM {new_visitors} "
-        "UNION ALL SELECT c.agent_id, c.variation_id, c.channel, c.forced, 1 FROM "
-        "unnest(%(cf_id)s::bigint[], %(cf_agent)s::bigint[], %(cf_variation)s::bigint[], "
-        "%(cf_channel)s::varchar[], %(cf_forced)s::boolean[]) "
-        "AS c(id, agent_id, variation_id, channel, forced) JOIN conf ON conf.id = c.id) AS d "
-        "GROUP BY agent_id, variation_id, channel, forced "
-        f"ORDER BY agent_id, variation_id, channel, forced {tail})"
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, "
+        f"sum(n) FROM (SELECT agent_id, variation_id, channel, forced, phase, n FROM "
+        f"{new_visitors} UNION ALL SELECT c.agent_id, c.variation_id, c.channel, c.forced, "
+        "c.phase, 1 FROM unnest(%(cf_id)s::bigint[], %(cf_agent)s::bigint[], "
+        "%(cf_variation)s::bigint[], %(cf_channel)s::varchar[], %(cf_forced)s::boolean[], "
+        "%(cf_phase)s::int[]) AS c(id, agent_id, variation_id, channel, forced, phase) "
+        "JOIN conf ON conf.id = c.id) AS d GROUP BY agent_id, variation_id, channel, forced, "
+        f"phase ORDER BY agent_id, variation_id, channel, forced, phase {tail})"
     )
     goals = (
         f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
-        f"SELECT agent_id, variation_id, goal_id, day, %(channel)s, forced, %(shard)s, "
+        f"SELECT agent_id, variation_id, goal_id, day, %(channel)s, forced, phase, %(shard)s, "
         f"{counts} FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
         "%(gd_goal)s::bigint[], %(gd_day)s::date[], %(gd_forced)s::boolean[], "
+        "%(gd_phase)s::int[], "
         "%(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], %(gd_sum)s::float8[], "
         "%(gd_sumsq)s::float8[]) "
-        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, day, forced, {counts}, ord) "
+        f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, day, forced, phase, {counts}, "
+        "ord) "
         f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
     )
     return visitors, with_confirmations, goals
@@ -442,12 +451,15 @@ def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
     p.update(shard=_shard(), day=w.now.date())
     rows = w.deltas.visitor_rows()
     if rows or w.confirmed_rows:
-        agent, variation, _day, channel, forced, n = zip(*rows, strict=True) if rows else ((),) * 6
+        agent, variation, _day, channel, forced, phase, n = (
+            zip(*rows, strict=True) if rows else ((),) * 7
+        )
         p.update(
             vd_agent=pg_ints(agent),
             vd_variation=pg_ints(variation),
             vd_channel=pg_texts(channel),
             vd_forced=pg_bools(forced),
+            vd_phase=pg_ints(phase),
             vd_n=pg_ints(n),
         )
         if w.confirmed_rows:
@@ -458,19 +470,31 @@ def _aggregate_ctes(w: RequestWrites, p: dict[str, Any]) -> list[str]:
                 cf_variation=pg_ints([k.variation_id for k in keys]),
                 cf_channel=pg_texts([k.channel for k in keys]),
                 cf_forced=pg_bools([k.forced for k in keys]),
+                cf_phase=pg_ints([k.phase for k in keys]),
             )
         ctes.append(_VISITOR_DAY_CONFIRMED_CTE if w.confirmed_rows else _VISITOR_DAY_CTE)
     rows = w.deltas.goal_rows()
     if rows:
-        agent, variation, goal, days, _channel, forced, conversions, credits, sums, sumsqs = zip(
-            *rows, strict=True
-        )
+        (
+            agent,
+            variation,
+            goal,
+            days,
+            _channel,
+            forced,
+            phase,
+            conversions,
+            credits,
+            sums,
+            sumsqs,
+        ) = zip(*rows, strict=True)
         p.update(
             gd_agent=pg_ints(agent),
             gd_variation=pg_ints(variation),
             gd_goal=pg_ints(goal),
             gd_day=pg_texts([day.isoformat() for day in days]),  # the days the goals happened
             gd_forced=pg_bools(forced),
+            gd_phase=pg_ints(phase),
             gd_conversions=pg_ints(conversions),
             gd_credits=pg_ints(credits),
             gd_sum=pg_floats(sums),

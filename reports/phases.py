@@ -1,0 +1,153 @@
+"""Results across an agent's phases (SPEC §4e), from the aggregates kept per phase.
+
+Within a phase, visitors were assigned with fixed weights, so its counts compare as they
+are. Across phases the mix changes (a ramp-up sends more of the later, perhaps different,
+visitors to one variation), so pooling the counts could favour a variation for when its
+visitors came rather than for what it did. The estimate across phases weighs each
+phase's per-variation rate (and value per visitor) by that phase's share of all random
+visitors: every variation is then judged on the same mix of phases.
+
+The statistics (intervals, tests, chance to win) then read effective counts: the number
+of visitors and conversions whose plain proportion has the weighted estimate's mean and
+variance, so the same formulas serve one phase (where the effective counts are the
+counts themselves) and several.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agents.models import Agent, AgentPhase
+from reports.statistics import sample_ratio_mismatch
+from targets.choices import Channel
+
+# what a report shows: the agent's current phase, every phase weighted, or one phase
+SHOWN_CURRENT = "current"
+SHOWN_ALL = "all"
+SHOWN_RULE = "“current” (the default), “all”, or a phase's number"
+
+
+@dataclass(frozen=True)
+class PhaseInfo:
+    number: int
+    started_at: datetime
+    weights: dict[str, float]  # by variation code
+    cause: str
+
+
+def phases_read(agents: list[Agent]) -> dict[int, list[PhaseInfo]]:
+    """Each agent's phases, oldest first (one query). An agent whose phases were never
+    recorded (made before them, or by hand in a test) has one, with its weights now
+    (`variations` read, or prefetched)."""
+    found: dict[int, list[PhaseInfo]] = {a.pk: [] for a in agents}
+    for p in AgentPhase.objects.filter(agent_id__in=list(found)).order_by("agent_id", "number"):
+        found[p.agent_id].append(PhaseInfo(p.number, p.started_at, p.weights, p.cause))
+    for agent in agents:
+        if not found[agent.pk]:
+            weights = {v.code: float(v.weight) for v in agent.variations.all()}
+            found[agent.pk] = [PhaseInfo(agent.phase, agent.created_at, weights, "start")]
+    return found
+
+
+def shown_parse(raw: str | None, *, current: int) -> str | int:
+    """A report's `phase` parameter. Raises ValueError with a message for anything else
+    than SHOWN_RULE's values (a number from 1 to the current phase)."""
+    if raw is None or raw == SHOWN_CURRENT:
+        return SHOWN_CURRENT
+    if raw == SHOWN_ALL:
+        return SHOWN_ALL
+    if raw.isascii() and raw.isdigit() and len(raw) < 10 and 1 <= int(raw) <= current:
+        return int(raw)
+    shown = raw[:40] if raw.isprintable() else repr(raw[:40])
+    raise ValueError(f"“{shown}” is not a phase of this agent: give {SHOWN_RULE} (1 to {current}).")
+
+
+@dataclass
+class PhaseCounts:
+    """One phase's random assignments and credits, summed per variation (and goal)."""
+
+    visitors: dict[int, int] = field(default_factory=dict)
+    # (goal id, variation id) -> {client, server, value_sum, value_sumsq}
+    sums: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+
+
+def phase_srm(counts: PhaseCounts | None, phase: PhaseInfo, variations: list) -> dict[str, Any]:
+    """The phase's sample-ratio test against the weights it assigned with."""
+    observed = [counts.visitors.get(v.pk, 0) if counts else 0 for v in variations]
+    srm = sample_ratio_mismatch(observed, [phase.weights.get(v.code, 0.0) for v in variations])
+    return {"p_value": srm.p_value, "flagged": srm.flagged}
+
+
+def srm_over_phases(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """One verdict for several phases' tests: the smallest p-value times their number
+    (Bonferroni), flagged when any is."""
+    ps = [t["p_value"] for t in tests if t["p_value"] is not None]
+    if not ps:
+        return {"p_value": None, "flagged": False}
+    return {"p_value": min(1.0, min(ps) * len(ps)), "flagged": any(t["flagged"] for t in tests)}
+
+
+def _effective(parts: list[tuple[float, int, int, float, float]]) -> tuple[int, int, float, float]:
+    """(visitors, conversions, value sum, value sum of squares) whose plain estimates have
+    the mean and variance of the weighted estimate of `parts`: (phase weight, visitors,
+    conversions, value sum, value sum of squares), visitors above 0."""
+    total_weight = sum(w for w, *_ in parts)
+    rate = rate_var = mean = mean_var = 0.0
+    n_all = sum(n for _, n, *_ in parts)
+    for w, n, c, s, q in parts:
+        share = w / total_weight
+        p = c / n
+        rate += share * p
+        rate_var += share * share * p * (1 - p) / n
+        m = s / n
+        mean += share * m
+        variance = max(q - s * s / n, 0.0) / (n - 1) if n > 1 else 0.0
+        mean_var += share * share * variance / n
+    n_eff = n_all if rate_var <= 0 else max(1, round(rate * (1 - rate) / rate_var))
+    conversions = min(n_eff, round(rate * n_eff))
+    total = mean * n_eff
+    # a sample variance that gives the weighted mean's variance over n_eff visitors
+    sumsq = mean_var * n_eff * (n_eff - 1) + total * total / n_eff
+    return n_eff, conversions, total, sumsq
+
+
+def phases_estimate(counts: dict[int, PhaseCounts], variations: list, goals: list) -> PhaseCounts:
+    """The effective counts of every phase weighted by its share of random visitors (see
+    the module's docstring); a variation absent from a phase is judged on the others,
+    their weights scaled up."""
+    totals = {k: sum(c.visitors.values()) for k, c in counts.items()}
+    everyone = sum(totals.values())
+    out = PhaseCounts()
+    if not everyone:
+        return out
+    weights = {k: totals[k] / everyone for k in counts}
+    for variation in variations:
+        present = [k for k in counts if counts[k].visitors.get(variation.pk, 0) > 0]
+        if not present:
+            continue
+        for goal in [None, *goals]:
+            parts = []
+            for k in present:
+                n = counts[k].visitors[variation.pk]
+                cell = counts[k].sums.get((goal.pk, variation.pk), {}) if goal else {}
+                conversions = int(cell.get(Channel.CLIENT, 0) + cell.get(Channel.SERVER, 0))
+                parts.append(
+                    (
+                        weights[k],
+                        n,
+                        conversions,
+                        cell.get("value_sum", 0.0),
+                        cell.get("value_sumsq", 0.0),
+                    )
+                )
+            n_eff, conversions, total, sumsq = _effective(parts)
+            if goal is None:
+                out.visitors[variation.pk] = n_eff
+                continue
+            out.sums[(goal.pk, variation.pk)] = {
+                "conversions": conversions,
+                "value_sum": total,
+                "value_sumsq": sumsq,
+                "visitors": n_eff,
+            }
+    return out
