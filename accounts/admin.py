@@ -96,6 +96,15 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
         (None, {"fields": ["code", "name"]}),
         ("Attribution and retention", {"fields": ["attribution_window_hours", "retention_days"]}),
         ("Statistics", {"fields": ["mde_rel", "sequential_tuning"]}),
+        (
+            "Adaptive allocation",
+            {
+                "description": "For agents whose allocation is adaptive: traffic moves toward "
+                "the variation most likely to convert best on the agent's first goal "
+                "(docs/statistics.md).",
+                "fields": ["adaptive_period_minutes", "adaptive_floor", "adaptive_burn_in"],
+            },
+        ),
         ("Security", {"fields": ["require_two_factor"]}),
     ]
 

@@ -23,6 +23,9 @@ class AccountsConfig(AppConfig):
                 "retention_days",
                 "mde_rel",
                 "sequential_tuning",
+                "adaptive_period_minutes",
+                "adaptive_floor",
+                "adaptive_burn_in",
                 "require_two_factor",
             ],
         )

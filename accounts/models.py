@@ -23,6 +23,14 @@ SEQUENTIAL_TUNING_MAX = 1_000_000_000
 MDE_REL_DEFAULT = 0.10
 MDE_REL_MIN = 0.001
 MDE_REL_MAX = 10.0
+# adaptive allocation's account settings (SPEC §4e; docs/statistics.md)
+ADAPTIVE_PERIOD_DEFAULT_MINUTES = 60
+ADAPTIVE_PERIOD_MIN_MINUTES = 5
+ADAPTIVE_PERIOD_MAX_MINUTES = 7 * 24 * 60
+ADAPTIVE_FLOOR_DEFAULT = 0.05
+ADAPTIVE_FLOOR_MAX = 0.25  # with four variations or more, at most an equal share each
+ADAPTIVE_BURN_IN_DEFAULT = 100
+ADAPTIVE_BURN_IN_MAX = 1_000_000
 
 
 class Account(models.Model):
@@ -61,6 +69,31 @@ class Account(models.Model):
         validators=[MinValueValidator(MDE_REL_MIN), MaxValueValidator(MDE_REL_MAX)],
         help_text="The smallest change of conversion rate worth finding, relative to the first "
         "variation (0.1: 10%). Sets “visitors needed” and what counts as no difference.",
+    )
+    adaptive_period_minutes = models.PositiveIntegerField(
+        "allocation period (minutes)",
+        default=ADAPTIVE_PERIOD_DEFAULT_MINUTES,
+        validators=[
+            MinValueValidator(ADAPTIVE_PERIOD_MIN_MINUTES),
+            MaxValueValidator(ADAPTIVE_PERIOD_MAX_MINUTES),
+        ],
+        help_text="How often adaptive agents recompute their shares of new visitors (each "
+        "period is a phase). 5 to 10,080 minutes.",
+    )
+    adaptive_floor = models.FloatField(
+        "allocation floor",
+        default=ADAPTIVE_FLOOR_DEFAULT,
+        validators=[MinValueValidator(0.0), MaxValueValidator(ADAPTIVE_FLOOR_MAX)],
+        help_text="The least share of new visitors each variation of an adaptive agent keeps "
+        "(0.05: 5%), so that none stops being measured. 0 to 0.25; with many variations, "
+        "at most an equal share each.",
+    )
+    adaptive_burn_in = models.PositiveIntegerField(
+        "allocation burn-in (visitors)",
+        default=ADAPTIVE_BURN_IN_DEFAULT,
+        validators=[MaxValueValidator(ADAPTIVE_BURN_IN_MAX)],
+        help_text="Adaptive agents split new visitors equally until every variation has this "
+        "many visitors whose goals are all in.",
     )
     require_two_factor = models.BooleanField(
         "require two-factor sign-in",

@@ -283,12 +283,13 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
         ),
         ("Goals and deploy targets", {"fields": ["goals", "targets"]}),
         (
-            "Phases",
+            "Allocation and phases",
             {
                 "description": "Changing the weights, the variations or the eligibility of "
                 "an agent that has served visitors begins a new phase: sample ratios are "
-                "tested per phase, and results weigh phases by their share of visitors.",
-                "fields": ["phase_history", PHASE_CONFIRM],
+                "tested per phase, and results weigh phases by their share of visitors. "
+                "Each allocation period of an adaptive agent is a phase.",
+                "fields": ["allocation", "phase_history", PHASE_CONFIRM],
             },
         ),
         (

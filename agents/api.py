@@ -20,6 +20,7 @@ from accounts.codes import (
     validate_variation_code,
 )
 from accounts.models import Account
+from agents.choices import Allocation
 from agents.models import (
     HYPOTHESIS_MAX,
     METADATA_MAX_KEYS,
@@ -163,6 +164,12 @@ class TagsField(serializers.ListField):
         )
 
 
+ALLOCATION_HELP = (
+    "fixed: visitors are shared by the weights; adaptive: each allocation period, by each "
+    "variation's chance of converting best on the first goal (weight 0: none)."
+)
+
+
 class AgentOut(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -183,6 +190,10 @@ class AgentOut(serializers.Serializer):
     hypothesis = serializers.CharField(allow_blank=True)
     tags = serializers.ListField(child=serializers.CharField())
     archived = serializers.BooleanField(help_text=ARCHIVED_HELP)
+    allocation = serializers.ChoiceField(choices=Allocation.values, help_text=ALLOCATION_HELP)
+    phase = serializers.IntegerField(
+        read_only=True, help_text="Its current phase (a new one at each change of weights)."
+    )
     decision = DecisionOut(allow_null=True, read_only=True, help_text=DECISION_HELP)
 
 
@@ -220,6 +231,12 @@ class AgentIn(StrictSerializer):
     )
     tags = TagsField(required=False, default=list)
     archived = serializers.BooleanField(required=False, default=False, help_text=ARCHIVED_HELP)
+    allocation = serializers.ChoiceField(
+        choices=Allocation.values,
+        required=False,
+        default=Allocation.FIXED,
+        help_text=ALLOCATION_HELP,
+    )
 
 
 class AgentPatch(AgentIn):
@@ -242,6 +259,9 @@ class AgentPatch(AgentIn):
     hypothesis = serializers.CharField(required=False, allow_blank=True, max_length=HYPOTHESIS_MAX)
     tags = TagsField(required=False)
     archived = serializers.BooleanField(required=False, help_text=ARCHIVED_HELP)
+    allocation = serializers.ChoiceField(
+        choices=Allocation.values, required=False, help_text=ALLOCATION_HELP
+    )
 
 
 def agent_json(agent: Agent) -> dict:
@@ -268,6 +288,8 @@ def agent_json(agent: Agent) -> dict:
         "hypothesis": agent.hypothesis,
         "tags": agent.tag_list,
         "archived": agent.archived_at is not None,
+        "allocation": agent.allocation,
+        "phase": agent.phase,
         "decision": decision_json(agent.decisions.first()),
     }
 

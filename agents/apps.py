@@ -32,6 +32,7 @@ class AgentsConfig(AppConfig):
                 "eligibility",
                 "rules",
                 "qa",
+                "allocation",
                 *LIFECYCLE_COLUMNS,
             ],
             related=["targets", "goals"],

@@ -8,3 +8,10 @@ class AgentStatus(LabeledChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     STOPPED = "stopped", "Stopped"
+
+
+class Allocation(LabeledChoices):
+    """How new visitors are shared among an agent's variations (SPEC §4e)."""
+
+    FIXED = "fixed", "Fixed: by the variations' weights"
+    ADAPTIVE = "adaptive", "Adaptive: toward the best variation, recomputed each period"

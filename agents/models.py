@@ -15,7 +15,7 @@ from accounts.codes import (
     validate_variation_code,
 )
 from accounts.models import Account, CodedModel, Membership, code_unique_in_account
-from agents.choices import AgentStatus
+from agents.choices import AgentStatus, Allocation
 
 METADATA_MAX_KEYS = 20
 METADATA_KEY_MAX = 64
@@ -174,6 +174,14 @@ class Agent(CodedModel):
         blank=True,
         help_text="Archived agents are hidden from the lists; their data is kept.",
     )
+    allocation = models.CharField(
+        max_length=8,
+        choices=Allocation.choices,
+        default=Allocation.FIXED,
+        help_text="Adaptive: each allocation period (an account setting), new visitors are "
+        "shared by each variation's chance of converting best on the first goal; a "
+        "variation of weight 0 gets none.",
+    )
     # the phase new assignments are recorded in (SPEC §4e, agents.phases)
     phase = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -259,6 +267,7 @@ class AgentPhase(models.Model):
         WEIGHTS = "weights", "the weights changed"
         VARIATIONS = "variations", "variations were added or removed"
         ELIGIBILITY = "eligibility", "the eligibility changed"
+        PERIOD = "period", "a new allocation period"
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="phases")
     number = models.PositiveIntegerField()

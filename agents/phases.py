@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.choices import AgentStatus
+from agents.choices import AgentStatus, Allocation
 from agents.models import Agent, AgentPhase, AgentRun, Variation
 
 PHASE_CONFIRM = "phase_confirm"  # the admin's "Begin a new phase" box, in the agent's form
@@ -27,11 +27,13 @@ class Signature:
     weights: dict[str, float]
     eligibility: Any
 
-    def cause_against(self, before: "Signature") -> str:
-        """Why going from `before` to this begins a phase ("" when it does not)."""
+    def cause_against(self, before: "Signature", *, adaptive: bool = False) -> str:
+        """Why going from `before` to this begins a phase ("" when it does not). An
+        adaptive agent's phase holds its shares, not the weights: a change of weights
+        (0 or not) is applied by its next allocation period."""
         if set(self.weights) != set(before.weights):
             return AgentPhase.Cause.VARIATIONS
-        if self.weights != before.weights:
+        if self.weights != before.weights and not adaptive:
             return AgentPhase.Cause.WEIGHTS
         if self.eligibility != before.eligibility:
             return AgentPhase.Cause.ELIGIBILITY
@@ -87,7 +89,7 @@ def phase_note(*, agent: Agent, before: Signature | None, at: datetime | None = 
         raise AssertionError("phases are noted for saved agents")
     current = phase_current(agent=agent, before=before or after)
     recorded = Signature(current.weights, current.eligibility)
-    cause = after.cause_against(recorded)
+    cause = after.cause_against(recorded, adaptive=agent.allocation == Allocation.ADAPTIVE)
     if not cause:
         return ""
     if not _served_since(agent, current.started_at):
@@ -120,6 +122,6 @@ def phase_would_begin(*, agent: Agent, after: Signature) -> str:
     )
     if recorded is None:
         return ""
-    cause = after.cause_against(recorded)
+    cause = after.cause_against(recorded, adaptive=agent.allocation == Allocation.ADAPTIVE)
     started = current.started_at if current is not None else agent.created_at
     return cause if cause and _served_since(agent, started) else ""

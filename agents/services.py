@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.codes import code_generate, code_validate_free
 from accounts.models import Account
 from accounts.recorded_data import recorded_data_count, recorded_data_refuse
+from agents.choices import Allocation
 from agents.models import (
     VARIATIONS_MIN,
     Agent,
@@ -128,6 +129,7 @@ def agent_create(
     eligibility: object = None,
     rules: object = (),
     qa: object = (),
+    allocation: str = Allocation.FIXED,
     **lifecycle: Any,
 ) -> Agent:
     """Create an agent with its variations, goals, targets and targeting; return it.
@@ -156,6 +158,7 @@ def agent_create(
         eligibility=eligibility,
         rules=rules,
         qa=qa,
+        allocation=allocation,
     )
     _lifecycle_set(agent, lifecycle)
     agent.full_clean()
@@ -248,6 +251,7 @@ def _lifecycle_set(agent: Agent, changes: dict[str, Any]) -> list[str]:
 AGENT_EDITABLE = (
     "name",
     "status",
+    "allocation",
     "variations",
     "paused_variation",
     "goals",
@@ -282,7 +286,7 @@ def agent_update(*, agent: Agent, **changes: Any) -> Agent:
         )
         agent_targeting_validate(**targeting, variation_codes=codes)
     before = phase_signature_stored(agent_id=agent.pk)
-    own = [name for name in ("name", "status", *TARGETING_FIELDS) if name in changes]
+    own = [name for name in ("name", "status", "allocation", *TARGETING_FIELDS) if name in changes]
     for name in own:
         setattr(agent, name, changes[name])
     own += _lifecycle_set(agent, {n: changes[n] for n in LIFECYCLE_FIELDS if n in changes})

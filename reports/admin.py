@@ -20,7 +20,7 @@ from agents.models import Agent
 from reports.admin_decide import agent_decide_view
 from reports.chart import Series, line_chart_svg
 from reports.lifecycle import AgentFigures, agents_figures, days_running_text
-from reports.phases import SHOWN_CURRENT, shown_parse
+from reports.phases import shown_default, shown_parse
 from reports.selectors import (
     agent_daily,
     agent_report,
@@ -106,10 +106,10 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         messages.warning(request, "“from” is after “to”: the dates were swapped.")
         date_from, date_to = date_to, date_from
     try:
-        shown = shown_parse(request.GET.get("phase") or None, current=agent.phase)
+        shown = shown_parse(request.GET.get("phase") or None, agent=agent)
     except ValueError as exc:
-        messages.warning(request, f"{exc} The current phase is shown.")
-        shown = SHOWN_CURRENT
+        shown = shown_default(agent)
+        messages.warning(request, f"{exc} Shown: {shown}.")
     report = agent_report(agent=agent, date_from=date_from, date_to=date_to, shown=shown)
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     goals = list(agent.goals.order_by("code"))

@@ -191,7 +191,7 @@ def _report(request: Request, account: Account, code: str) -> tuple[Agent, dict[
     if len(raws) > 1:
         raise ValidationError({"phase": "Give “phase” once."})
     try:
-        shown = shown_parse(raws[0] if raws else None, current=agent.phase)
+        shown = shown_parse(raws[0] if raws else None, agent=agent)
     except ValueError as exc:
         raise ValidationError({"phase": str(exc)}) from None
     return agent, agent_report(agent=agent, date_from=start, date_to=end, shown=shown)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agents.choices import Allocation
 from agents.models import Agent, AgentPhase
 from reports.statistics import sample_ratio_mismatch
 from targets.choices import Channel
@@ -24,7 +25,7 @@ from targets.choices import Channel
 # what a report shows: the agent's current phase, every phase weighted, or one phase
 SHOWN_CURRENT = "current"
 SHOWN_ALL = "all"
-SHOWN_RULE = "“current” (the default), “all”, or a phase's number"
+SHOWN_RULE = "“current” (the default), “all” (the default of adaptive agents), or a phase's number"
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,20 @@ def phases_read(agents: list[Agent]) -> dict[int, list[PhaseInfo]]:
     return found
 
 
-def shown_parse(raw: str | None, *, current: int) -> str | int:
-    """A report's `phase` parameter. Raises ValueError with a message for anything else
-    than SHOWN_RULE's values (a number from 1 to the current phase)."""
-    if raw is None or raw == SHOWN_CURRENT:
+def shown_default(agent: Agent) -> str:
+    """What a report shows unless asked: the current phase, or for an adaptive agent (whose
+    every allocation period is a phase) all of them."""
+    return SHOWN_ALL if agent.allocation == Allocation.ADAPTIVE else SHOWN_CURRENT
+
+
+def shown_parse(raw: str | None, *, agent: Agent) -> str | int:
+    """A report's `phase` parameter (None: `shown_default`). Raises ValueError with a
+    message for anything else than SHOWN_RULE's values (a number from 1 to the current
+    phase)."""
+    current = agent.phase
+    if raw is None:
+        return shown_default(agent)
+    if raw == SHOWN_CURRENT:
         return SHOWN_CURRENT
     if raw == SHOWN_ALL:
         return SHOWN_ALL
@@ -92,17 +103,19 @@ def _effective(parts: list[tuple[float, int, int, float, float]]) -> tuple[int, 
     the mean and variance of the weighted estimate of `parts`: (phase weight, visitors,
     conversions, value sum, value sum of squares), visitors above 0."""
     total_weight = sum(w for w, *_ in parts)
+    n_all = sum(part[1] for part in parts)
+    c_all, s_all, q_all = (sum(part[i] for part in parts) for i in (2, 3, 4))
+    # each phase's variance from the variation's pooled rate and value variance: a phase
+    # of a few visitors (an adaptive period's weakest variation) has no estimate of its own
+    p_all = c_all / n_all
+    variance_all = max(q_all - s_all * s_all / n_all, 0.0) / (n_all - 1) if n_all > 1 else 0.0
     rate = rate_var = mean = mean_var = 0.0
-    n_all = sum(n for _, n, *_ in parts)
-    for w, n, c, s, q in parts:
+    for w, n, c, s, _q in parts:
         share = w / total_weight
-        p = c / n
-        rate += share * p
-        rate_var += share * share * p * (1 - p) / n
-        m = s / n
-        mean += share * m
-        variance = max(q - s * s / n, 0.0) / (n - 1) if n > 1 else 0.0
-        mean_var += share * share * variance / n
+        rate += share * c / n
+        rate_var += share * share * p_all * (1 - p_all) / n
+        mean += share * s / n
+        mean_var += share * share * variance_all / n
     n_eff = n_all if rate_var <= 0 else max(1, round(rate * (1 - rate) / rate_var))
     conversions = min(n_eff, round(rate * n_eff))
     total = mean * n_eff

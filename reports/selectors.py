@@ -24,6 +24,7 @@ from reports.phases import (
     phase_srm,
     phases_estimate,
     phases_read,
+    shown_default,
     srm_over_phases,
 )
 from reports.statistics import (
@@ -153,10 +154,10 @@ def agent_report(
     agent: Agent,
     date_from: date | None = None,
     date_to: date | None = None,
-    shown: str | int = SHOWN_CURRENT,
+    shown: str | int | None = None,
 ) -> dict[str, Any]:
     """The results of SPEC §7 for `agent` between two dates (inclusive), of the phases
-    `shown` (SPEC §4e), as plain JSON data."""
+    `shown` (SPEC §4e; None: `shown_default`), as plain JSON data."""
     start, end = report_range(agent=agent, date_from=date_from, date_to=date_to)
     variations = list(agent.variations.order_by("position", "id"))
     goals = list(agent.goals.order_by("code"))
@@ -221,9 +222,10 @@ def report_build(
     start: date,
     end: date,
     phases: list[PhaseInfo],
-    shown: str | int = SHOWN_CURRENT,
+    shown: str | int | None = None,
 ) -> dict[str, Any]:
     """The report of `agent` from its aggregates (no query but its account, when not read)."""
+    shown = shown_default(agent) if shown is None else shown
     shown_counts, estimate, srm, phase_block = _phases_view(
         agent, variations, goals, agg, phases, shown
     )

@@ -13,16 +13,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 
 from accounts.codes import account_code_well_formed
 from accounts.models import RETENTION_DEFAULT_DAYS, Account
-from agents.models import Agent, AgentRun, AgentStatus, GroupMember
+from agents.choices import Allocation
+from agents.models import Agent, AgentPhase, AgentRun, AgentStatus, GroupMember
 from agents.runs import Period, running_at
 from agents.selection import schedule_holds
 from goals.models import Goal
@@ -111,6 +113,8 @@ class AgentConf:
     starts_at: datetime | None = None  # its schedule (SPEC §6b): it runs only between
     ends_at: datetime | None = None
     phase: int = 1  # new assignments are recorded in it (SPEC §4e)
+    # an adaptive agent's weights are its period's shares, until this (running agents)
+    period_ends_at: datetime | None = None
 
     def running_at(self, at: datetime, *, now: bool) -> bool:
         """Whether it ran when a goal happened at `at`: by its status when the goal is
@@ -211,8 +215,16 @@ def account_conf_load(*, code: str) -> AccountConf | None:
         "agent_id", "started_at", "ended_at"
     ):
         runs.setdefault(agent_id, []).append((started, ended))
+    shares = {  # adaptive agents' current phases: their shares, and when they began
+        p.agent_id: p
+        for p in AgentPhase.objects.filter(
+            agent__account=account, agent__allocation=Allocation.ADAPTIVE, number=F("agent__phase")
+        )
+    }
+    period = timedelta(minutes=account.adaptive_period_minutes)
     for agent in agent_rows:
         variations = list(agent.variations.all())  # ordered by position
+        current = shares.get(agent.pk) if agent.allocation == Allocation.ADAPTIVE else None
         if not variations:
             continue  # an agent without variations cannot select; treated as unknown
         md_keys = sorted({k for v in variations for k in (v.metadata or {})})
@@ -220,7 +232,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             VariationConf(
                 id=v.pk,
                 code=v.code,
-                weight=float(v.weight),
+                weight=float(v.weight if current is None else current.weights.get(v.code, 0.0)),
                 md=MappingProxyType({k: str((v.metadata or {}).get(k, "")) for k in md_keys}),
             )
             for v in variations
@@ -239,6 +251,11 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             starts_at=agent.starts_at,
             ends_at=agent.ends_at,
             phase=agent.phase,
+            period_ends_at=(
+                current.started_at + period
+                if current is not None and agent.status == AgentStatus.RUNNING
+                else None
+            ),
             **_targeting_conf(agent, confs, agent_ids=agent_ids, goal_ids=goal_ids),
         )
     goals = {

@@ -26,6 +26,7 @@ from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from goals.event_time import event_time_problem, event_time_shown
 from goals.matching import goal_match
 from goals.models import ACCEPTED_FROM_LABEL, GOAL_VALUE_MAX
+from reports.adaptive import period_roll
 from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
 from targets.choices import channel_of
@@ -333,6 +334,9 @@ def _decide(plan: _Plan, command: Command) -> SelectionResult | GoalResult:
 def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
     visitor = plan.visitor
     agent = plan.account.agents.get(command.agent)
+    if agent is not None and agent.period_ends_at is not None and plan.now >= agent.period_ends_at:
+        # an adaptive agent's period is over: the next one's shares, for the next requests
+        period_roll(agent_id=agent.id, phase=agent.phase, now=plan.now)
     existing = plan.by_identity.get((agent.id, visitor.identity)) if agent else None
     decision = selection_decide(
         agent=agent,

@@ -25,7 +25,8 @@ def _change_post(agent, *, variations=None, **fields):
         "name": agent.name, "status": agent.status, "paused_variation": "",
         "goals": [g.pk for g in agent.goals.all()], "targets": [t.pk for t in agent.targets.all()],
         "eligibility": json.dumps(agent.eligibility), "rules": json.dumps(agent.rules),
-        "qa": json.dumps(agent.qa),
+        "qa": json.dumps(agent.qa), "allocation": agent.allocation,
+        "phase_confirm": "on",  # a change of eligibility begins a phase (tests/reports)
         "variations-TOTAL_FORMS": str(len(forms)), "variations-INITIAL_FORMS": str(len(saved)),
         "variations-MIN_NUM_FORMS": "0", "variations-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

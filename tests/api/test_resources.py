@@ -189,6 +189,8 @@ def test_agent__json_shape_and_patch(admin_api, agent):
         "hypothesis": "",
         "tags": [],
         "archived": False,
+        "allocation": "fixed",
+        "phase": 1,
         "decision": None,
     }
     patched = admin_api(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents.models import AgentPhase, AgentStatus
+from agents.models import Agent, AgentPhase, AgentStatus
 from agents.phases import phase_note, phase_signature_stored
 from agents.services import VariationSpec, agent_create, agent_update
 from reports.models import GoalDay, VisitorDay
@@ -98,13 +98,13 @@ def test_effective_counts_carry_the_weighted_mean_and_variance():
     parts = [(0.6, 1000, 100, 250.0, 900.0), (0.4, 400, 80, 160.0, 500.0)]
     n, c, total, sumsq = _effective(parts)
     rate = 0.6 * 0.1 + 0.4 * 0.2
-    rate_var = 0.36 * 0.1 * 0.9 / 1000 + 0.16 * 0.2 * 0.8 / 400
+    pooled = 180 / 1400  # each phase's variance from the pooled rate
+    rate_var = 0.36 * pooled * (1 - pooled) / 1000 + 0.16 * pooled * (1 - pooled) / 400
     assert c / n == pytest.approx(rate, abs=1e-3)
     assert rate * (1 - rate) / n == pytest.approx(rate_var, rel=2e-3)
     mean = 0.6 * 0.25 + 0.4 * 0.4
-    var1 = (900 - 250**2 / 1000) / 999
-    var2 = (500 - 160**2 / 400) / 399
-    mean_var = 0.36 * var1 / 1000 + 0.16 * var2 / 400
+    variance = (1400 - 410**2 / 1400) / 1399
+    mean_var = 0.36 * variance / 1000 + 0.16 * variance / 400
     assert total / n == pytest.approx(mean)
     assert (sumsq - total**2 / n) / (n - 1) / n == pytest.approx(mean_var)
     # one phase: its own counts exactly
@@ -170,7 +170,7 @@ def test_a_phase_is_recorded_for_agents_made_before_phases(agent):
 @pytest.mark.parametrize("raw", ["0", "3", "-1", "x", "1.5", "٣", "1" * 12, "current "])
 def test_shown_parse__refuses_what_is_not_a_phase(raw):
     with pytest.raises(ValueError, match="not a phase"):
-        shown_parse(raw, current=2)
+        shown_parse(raw, agent=Agent(phase=2))
 
 
 def test_api__phase_parameter_and_csv(admin_api, agent, purchase_goal):
