@@ -44,9 +44,10 @@ def best_chances(counts: Sequence[tuple[int, int]]) -> list[float]:
         cells.append(row)
         below.append(cdf)
     everyone = [math.prod(column) for column in zip(*below, strict=True)]
-    # Π over the others = the product over all, without its own factor (> 0 where d > 0)
+    # Π over the others = the product over all without its own factor (where that factor
+    # underflows to 0, so does the cell's mass: nothing is left out)
     chances = [
-        sum(d * every / own for d, every, own in zip(row, everyone, cdf, strict=True) if d > 0)
+        sum(d * every / own for d, every, own in zip(row, everyone, cdf, strict=True) if own > 0)
         for row, cdf in zip(cells, below, strict=True)
     ]
     total = sum(chances) or 1.0

@@ -17,15 +17,20 @@ BENCH_ENV = {
 }
 
 
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[None]:
-    """Set Django up and hold a fresh test_<name> database (as the test runner makes)."""
+def django_setup() -> None:
+    """Set Django up with the benches' settings (no database touched)."""
     sys.path.insert(0, str(ROOT))
     for name, value in BENCH_ENV.items():
         os.environ.setdefault(name, value)
     import django
 
     django.setup()
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[None]:
+    """Set Django up and hold a fresh test_<name> database (as the test runner makes)."""
+    django_setup()
     from django.conf import settings
     from django.test.utils import get_runner, setup_test_environment
 

@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -98,6 +100,31 @@ def _display(row: dict, is_baseline: bool) -> dict:
     }
 
 
+def _share(weights: dict[str, float], code: str) -> float:
+    """A variation's share of new visitors under a phase's weights."""
+    total = sum(weights.values())
+    return weights.get(code, 0.0) / total if total else 0.0
+
+
+def _shares_steps(phases: list[dict[str, Any]], code: str) -> list[tuple[date, float | None]]:
+    """A variation's share of new visitors over time, as steps: each phase's share from its
+    start until the next phase's (drawn as a rise or fall there), then until now."""
+    points: list[tuple[date, float | None]] = []
+    share = None
+    for phase in phases:
+        started = parse_datetime(phase["started_at"])
+        if started is None:
+            continue
+        if share is not None:
+            # the step: the old share up to the new phase (an instant before: the chart sorts)
+            points.append((started - timedelta(microseconds=1), share))
+        share = _share(phase["weights"], code)
+        points.append((started, share))
+    if share is not None:
+        points.append((timezone.now(), share))
+    return points
+
+
 def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse:
     """The results page of one agent, for staff who may view it."""
     model_admin, agent = admin_object_get(request=request, model=Agent, object_id=object_id)
@@ -150,6 +177,18 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         else "No goal",
     )
     chart_rows = [(day, [_fmt(dict(s.points).get(day), "pct") for s in series]) for day in days]
+    phases = report["phase"]["phases"]
+    shares_chart = (
+        line_chart_svg(
+            series=[
+                Series(v.code, _shares_steps(phases, v.code))
+                for v in agent.variations.order_by("position", "id")
+            ],
+            title="Share of new visitors given to each variation, by phase",
+        )
+        if len(phases) > 1
+        else None
+    )
     goal_tables = [
         {
             "code": g["code"],
@@ -182,6 +221,7 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         "date_to": report["to"],
         "srm_p": _fmt(report["srm"]["p_value"], "num4"),
         "shown": shown,
+        "shares_chart": shares_chart,
         "phases": [
             {**p, "srm_text": _fmt(p["srm"]["p_value"], "num4")} for p in report["phase"]["phases"]
         ],

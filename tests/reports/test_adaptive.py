@@ -51,7 +51,9 @@ def test_adaptive_shares__burn_in_floor_and_inactive():
     assert min(shares[:3]) >= 0.05
     assert shares[2] > 0.7
     # before every active variation has its burn-in: equal shares
-    early = adaptive_shares([(1, 99), (9, 500), (0, 0)], active=[True, True, False], floor=0.05, burn_in=100)  # fmt: skip
+    early = adaptive_shares(
+        [(1, 99), (9, 500), (0, 0)], active=[True, True, False], floor=0.05, burn_in=100
+    )
     assert early == [0.5, 0.5, 0.0]
     # a floor above an equal share is an equal share
     five = [(40, 1000), (50, 1000), (60, 1000), (45, 1000), (55, 1000)]
@@ -102,7 +104,8 @@ def test_periods_roll_once_and_learn_from_closed_windows(
     agent.refresh_from_db()
     third = agent.phases.get(number=3)
     assert learning_counts(agent=agent, now=START + timedelta(minutes=200))[1][0] > 5
-    assert third.weights["B"] > 0.9 and third.weights["A"] == pytest.approx(0.05, abs=0.01)
+    assert third.weights["B"] > 0.9
+    assert third.weights["A"] == pytest.approx(0.05, abs=0.01)
     # every server serves the period's shares: the snapshot and the bundle carry them
     conf = account_conf(code=agent.account.code)
     weights = {v.code: v.weight for v in conf.agents["a-hero"].variations}
