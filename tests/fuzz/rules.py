@@ -254,6 +254,11 @@ def _kept_to_the_words(case) -> bool:
     dates = [str(query.get(key) or "") for key in ("from", "to")]
     if parts[-1] in ("report", "report.csv") and "" not in dates and dates[0] > dates[1]:
         query["from"], query["to"] = dates[1], dates[0]  # from not after to
+    phase = str(query.get("phase") or "")
+    if parts[-1] in ("report", "report.csv") and phase.isdigit():  # a phase the agent has
+        stored = _stored(Agent, (case.path_parameters or {}).get("code"))
+        if stored is not None and int(phase) > stored.phase:
+            query["phase"] = str(stored.phase)
     if not isinstance(case.body, dict) or parts[0] not in _RESOURCES:
         return True
     model, fix = _RESOURCES[parts[0]]
