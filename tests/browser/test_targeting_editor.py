@@ -38,6 +38,7 @@ def test_targeting_editor__rows_make_the_conditions_shown_in_words(demo_admin, p
     # the agent page fits 1280 px, its variations and the editor included
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     page.screenshot(path=str(output_dir / "targeting-editor.png"), full_page=True)
+    page.check("#id_phase_confirm")  # the running agent's eligibility: a new phase
     page.click("input[name=_continue]")
 
     page.wait_for_selector("text=Applies to:")
