@@ -50,6 +50,8 @@ from goals.admin import account_vocabulary, render_checklist
 from goals.checklist import server_side_checklist
 from targeting.conditions import SOURCES, condition_describe
 
+PHASES_LISTED = 12  # on the agent's page; an adaptive agent begins one each period
+
 
 class VariationInlineFormSet(forms.BaseInlineFormSet):
     """Checks the variations as a whole with the domain's rule (two or more, weights not all 0)."""
@@ -371,11 +373,14 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
 
     @admin.display(description="phases")
     def phase_history(self, obj: Agent) -> SafeString | str:
-        phases = list(obj.phases.order_by("number"))
+        phases = list(obj.phases.order_by("-number")[:PHASES_LISTED])[::-1]
         if not phases:
             return "One phase so far."
         return format_html(
-            "<ol>{}</ol>",
+            "{}<ol>{}</ol>",
+            f"The last {PHASES_LISTED} of {obj.phase} (the results page charts them all):"
+            if obj.phase > PHASES_LISTED
+            else "",
             format_html_join(
                 "",
                 "<li value='{}'>from {} UTC ({}): weights {}</li>",
@@ -384,7 +389,7 @@ class AgentAdmin(AuditedAdmin, AccountScopedAdmin):
                         p.number,
                         f"{p.started_at:%Y-%m-%d %H:%M}",
                         p.get_cause_display(),
-                        ", ".join(f"{code} {weight:g}" for code, weight in p.weights.items()),
+                        ", ".join(f"{code} {weight:.3g}" for code, weight in p.weights.items()),
                     )
                     for p in phases
                 ),

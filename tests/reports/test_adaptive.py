@@ -141,3 +141,15 @@ def test_leaving_adaptive_allocation_begins_a_phase_with_the_weights(adaptive_ag
     agent_update(agent=agent, allocation=Allocation.FIXED)
     assert agent.phase == 3
     assert agent.phases.get(number=3).weights == {"A": 3.0, "B": 1.0}
+
+
+def test_agent_page_lists_the_last_phases(staff_client, adaptive_agent, time_machine):
+    agent = adaptive_agent
+    for phase in range(1, 15):
+        now = START + timedelta(hours=2 * phase)
+        time_machine.move_to(now, tick=False)
+        assert period_roll(agent_id=agent.pk, phase=phase, now=now)
+    page = staff_client.get(f"/admin/agents/agent/{agent.pk}/change/").content.decode()
+    assert "The last 12 of 15 (the results page charts them all):" in page
+    assert page.count("a new allocation period") == 12
+    assert "A 0.5, B 0.5" in page

@@ -6,6 +6,7 @@ their share of visitors across all of them."""
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Agent, AgentPhase, AgentStatus
@@ -60,6 +61,17 @@ def test_a_ramp_up_is_not_a_mismatch(agent, purchase_goal):
     assert first["srm"]["p_value"] > 0.9
     assert _rows(report)["A"]["visitors"] == 0  # the current phase has no visitor yet
     assert _rows(agent_report(agent=agent, shown=1))["B"]["conversions"] == 60
+
+
+def test_a_ramp_up_leaves_the_overview_quiet(staff_client, agent, purchase_goal):
+    _counts(agent, 1, {"A": 505, "B": 504}, {}, purchase_goal)
+    agent_update(agent=agent, variations=RAMP)
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert 'id="overview"' in page
+    assert "sample ratio mismatch" not in page
+    _counts(agent, 2, {"A": 500, "B": 500}, {}, purchase_goal)  # 1:1 where 1:3 was asked
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "a-hero: sample ratio mismatch" in page
 
 
 def test_a_mismatch_inside_a_phase_is_still_flagged(agent, purchase_goal):
