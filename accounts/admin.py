@@ -105,6 +105,7 @@ class AccountAdmin(AuditedAdmin, AccountScopedAdmin):
                 "fields": ["adaptive_period_minutes", "adaptive_floor", "adaptive_burn_in"],
             },
         ),
+        ("Goals from servers", {"fields": ["match_rate_min"]}),
         ("Security", {"fields": ["require_two_factor"]}),
     ]
 

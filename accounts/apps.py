@@ -26,6 +26,7 @@ class AccountsConfig(AppConfig):
                 "adaptive_period_minutes",
                 "adaptive_floor",
                 "adaptive_burn_in",
+                "match_rate_min",
                 "require_two_factor",
             ],
         )

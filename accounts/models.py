@@ -31,6 +31,7 @@ ADAPTIVE_FLOOR_DEFAULT = 0.05
 ADAPTIVE_FLOOR_MAX = 0.25  # with four variations or more, at most an equal share each
 ADAPTIVE_BURN_IN_DEFAULT = 100
 ADAPTIVE_BURN_IN_MAX = 1_000_000
+MATCH_RATE_MIN_DEFAULT = 0.8  # the overview's warning (goals.match_rate)
 
 
 class Account(models.Model):
@@ -94,6 +95,14 @@ class Account(models.Model):
         validators=[MaxValueValidator(ADAPTIVE_BURN_IN_MAX)],
         help_text="Adaptive agents split new visitors equally until every variation has this "
         "many visitors whose goals are all in.",
+    )
+    match_rate_min = models.FloatField(
+        "match rate warning below",
+        default=MATCH_RATE_MIN_DEFAULT,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="The overview warns when fewer than this share of a goal's REST goals found "
+        "the visitor's assignment over the last 7 days (at least 20 goals; 0.8: 80%; 0: "
+        "never).",
     )
     require_two_factor = models.BooleanField(
         "require two-factor sign-in",

@@ -1,6 +1,7 @@
 """Admin of goals, with the Trigger section and the server-side goal checklist."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
@@ -14,8 +15,10 @@ from django.utils.safestring import SafeString
 
 from accounts.admin_scoping import AccountScopedAdmin, BlankNullJSONField, CodeGeneratingForm
 from accounts.audit import AuditedAdmin
+from conductrics_admin.chart import Series, line_chart_svg
 from goals.checklist import ChecklistItem, server_side_checklist
 from goals.diagnostics import FIXES, goal_outcomes_last_24h
+from goals.match_rate import MATCH_SHOWN_DAYS, match_days, time_to_convert
 from goals.models import Goal
 from goals.services import goal_code_generate
 from targeting.conditions import GOAL_SOURCES, condition_describe
@@ -127,17 +130,26 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
                 "fields": ["diagnostics"],
             },
         ),
+        (
+            f"Match rate and time to convert (last {MATCH_SHOWN_DAYS} days)",
+            {
+                "description": "How many REST goals find the visitor's assignment (the rest "
+                "were sent under an id the page never passed), and how long after the "
+                "assignment goals come: measured, to set the attribution window.",
+                "fields": ["match_rate"],
+            },
+        ),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Goal | None = None) -> list[str]:
         fixed = ["account", "code"] if obj else []
         return [
             *fixed, "server_side_checklist", "diagnostics", "condition_in_words",
-            "condition_vocabulary",
+            "condition_vocabulary", "match_rate",
         ]  # fmt: skip
 
     def get_fieldsets(self, request: HttpRequest, obj: Goal | None = None):
-        return self.fieldsets if obj else self.fieldsets[:-2]
+        return self.fieldsets if obj else self.fieldsets[:-3]
 
     @admin.display(description="in words")
     def condition_in_words(self, obj: Goal) -> str:
@@ -154,6 +166,10 @@ class GoalAdmin(AuditedAdmin, AccountScopedAdmin):
     @admin.display(description="outcomes")
     def diagnostics(self, obj: Goal) -> SafeString:
         return render_diagnostics(obj)
+
+    @admin.display(description="measured")
+    def match_rate(self, obj: Goal) -> SafeString:
+        return render_match_rate(obj)
 
     @admin.display(description="checklist")
     def server_side_checklist(self, obj: Goal) -> SafeString:
@@ -181,6 +197,44 @@ def fix_link(account_id: int, goal: Goal | None, where: str | None) -> str | Non
         if agent is not None:
             return reverse("admin:agents_agent_change", args=[agent.pk])
     return None
+
+
+def render_match_rate(goal: Goal) -> SafeString:
+    """The goal's match rate per day and REST target (chart and table) and its time to
+    convert, over the last MATCH_SHOWN_DAYS days, from the daily counts."""
+    today = timezone.now().date()
+    since = today - timedelta(days=MATCH_SHOWN_DAYS - 1)
+    rows = match_days(account_id=goal.account_id, goal_code=goal.code, since=since)
+    targets = sorted({r.target_code for r in rows})
+    chart = line_chart_svg(
+        series=[
+            Series(code, [(r.day, r.rate) for r in rows if r.target_code == code])
+            for code in targets
+        ],
+        title=f"Share of {goal.code}'s REST goals that found the visitor's assignment, by day",
+    )
+    delays = time_to_convert(account_id=goal.account_id, goal_code=goal.code, since=since)
+    total = delays.credited + delays.outside
+    top = max((c + o for _, c, o in delays.buckets), default=0) or 1
+    window = goal.attribution_window_hours or goal.account.attribution_window_hours
+    context = {
+        "goal": goal,
+        "days": MATCH_SHOWN_DAYS,
+        "match_rows": [
+            {**vars(r), "rate_text": f"{r.rate:.1%}" if r.rate is not None else "—"}
+            for r in reversed(rows)
+        ],
+        "match_chart": chart,
+        "delays": delays,
+        "delays_total": total,
+        "window": window,
+        "outside_text": f"{delays.outside_share:.1%}" if delays.outside_share is not None else "—",
+        "delay_rows": [
+            (label, c, o, (round(120 * (c + o) / top), f"{(c + o) / total:.1%}" if total else "—"))
+            for label, c, o in delays.buckets
+        ],
+    }
+    return SafeString(render_to_string("admin/goals/match_rate.html", context))
 
 
 def render_diagnostics(goal: Goal) -> SafeString:

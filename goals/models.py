@@ -165,3 +165,51 @@ class GoalOutcomeCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.goal_code} {self.hour:%Y-%m-%d %H}h {self.outcome}: {self.count}"
+
+
+class GoalMatchDay(models.Model):
+    """The match rate (SPEC §4d): per day (UTC) and REST target, how many of a goal's goal
+    commands found an assignment of the visitor (credited, or skipped for another reason)
+    and how many found none (`no_selection`). Counts, not visitor data (goals.match_rate)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    goal_code = models.CharField(max_length=64)
+    target_code = models.CharField(max_length=64)
+    day = models.DateField()
+    found = models.BigIntegerField(default=0)
+    not_found = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "goal_code", "target_code", "day"], name="goal_match_per_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["day"], name="goal_match_by_day")]
+
+    def __str__(self) -> str:
+        return f"{self.goal_code} {self.target_code} {self.day}: {self.found}/{self.not_found}"
+
+
+class GoalDelayDay(models.Model):
+    """The time to convert (SPEC §4d): per day (UTC) a goal happened, how many of its
+    credits came `hours` whole hours after the assignment's confirmation, and how many
+    skips as `outside_window` (measured to the assignment the window was read from)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    goal_code = models.CharField(max_length=64)
+    day = models.DateField()
+    hours = models.PositiveIntegerField()
+    credited = models.BigIntegerField(default=0)
+    outside = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "goal_code", "day", "hours"], name="goal_delay_per_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["day"], name="goal_delay_by_day")]
+
+    def __str__(self) -> str:
+        return f"{self.goal_code} {self.day} +{self.hours}h: {self.credited}, {self.outside}"

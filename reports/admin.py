@@ -19,8 +19,8 @@ from django.utils.safestring import SafeString
 from accounts.admin_scoping import admin_object_get
 from agents.admin import AgentAdmin
 from agents.models import Agent
+from conductrics_admin.chart import Series, line_chart_svg
 from reports.admin_decide import agent_decide_view
-from reports.chart import Series, line_chart_svg
 from reports.lifecycle import AgentFigures, agents_figures, days_running_text
 from reports.phases import shown_default, shown_parse
 from reports.selectors import (

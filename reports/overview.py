@@ -18,7 +18,8 @@ from agents.models import Agent, AgentStatus
 from goals import reasons
 from goals.checklist import server_side_checklist
 from goals.diagnostics import CREDITED, VID_NOT_ALLOWED
-from goals.models import GoalOutcomeCount, GoalTrigger
+from goals.match_rate import MATCH_WARN_MIN_GOALS
+from goals.models import Goal, GoalMatchDay, GoalOutcomeCount, GoalTrigger
 from reports.lifecycle import agents_reports
 from reports.models import GoalDay, VisitorDay
 from targets.models import DeployTarget
@@ -110,14 +111,55 @@ def accounts_overview(*, accounts: list[Account]) -> list[AccountOverview]:
             agent, goals, report, line, targets_of.get(agent.account_id, []), problems
         )
         lines.setdefault(agent.account_id, []).append(line)
+    matching = _match_warnings(accounts, week_from)
     return [
         AccountOverview(
             account=account,
             agents=lines.get(account.pk, []),
-            warnings=_once([w for line in lines.get(account.pk, []) for w in line.warnings]),
+            warnings=_once(
+                [w for line in lines.get(account.pk, []) for w in line.warnings]
+                + matching.get(account.pk, [])
+            ),
         )
         for account in accounts
     ]
+
+
+def _match_warnings(accounts: list[Account], since) -> dict[int, list[Warning_]]:
+    """Per account: each goal and REST target whose match rate over the last 7 days fell
+    below the account's threshold, with at least MATCH_WARN_MIN_GOALS goals (two queries)."""
+    found: dict[int, list[Warning_]] = {}
+    rows = (
+        GoalMatchDay.objects.filter(account__in=accounts, day__gte=since)
+        .values_list("account_id", "goal_code", "target_code")
+        .annotate(found_sum=Sum("found"), not_found_sum=Sum("not_found"))
+        .order_by("account_id", "goal_code", "target_code")
+    )
+    threshold = {a.pk: a.match_rate_min for a in accounts}
+    low = [
+        (account_id, goal, target, hit / (hit + miss))
+        for account_id, goal, target, hit, miss in rows
+        if hit + miss >= MATCH_WARN_MIN_GOALS and hit / (hit + miss) < threshold[account_id]
+    ]
+    if not low:
+        return found
+    goal_ids = dict(
+        (((a, c), pk) for a, c, pk in Goal.objects.filter(account__in=accounts).values_list(
+            "account_id", "code", "pk"))
+    )  # fmt: skip
+    for account_id, goal, target, rate in low:
+        if (account_id, goal) not in goal_ids:
+            continue  # a goal deleted since
+        found.setdefault(account_id, []).append(
+            Warning_(
+                f"{goal} through {target}: only {rate:.0%} of its REST goals found the "
+                f"visitor's assignment in the last 7 days (below {threshold[account_id]:.0%}): "
+                "the page and the server must pass the same visitor id.",
+                "goal",
+                goal_ids[(account_id, goal)],
+            )
+        )
+    return found
 
 
 def _once(warnings: list[Warning_]) -> list[Warning_]:

@@ -24,12 +24,13 @@ from goals import reasons
 from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
 from goals.diagnostics import VID_NOT_ALLOWED, goal_outcomes_count
 from goals.event_time import event_time_problem, event_time_shown
+from goals.match_rate import Delay, goal_matches_count
 from goals.matching import goal_match
 from goals.models import ACCEPTED_FROM_LABEL, GOAL_VALUE_MAX
 from reports.adaptive import period_roll
 from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
-from targets.choices import channel_of
+from targets.choices import TargetKind, channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf, VariationConf
 from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
@@ -86,6 +87,7 @@ def visitor_commands_execute(
             for outcome in item.outcomes()
         ]
         _outcomes_note(account=account, outcomes=outcomes, now=now)
+        matches_note(account=account, target=target, results=result.items, now=now)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -102,6 +104,24 @@ def invalid_events_count(*, account: AccountConf, goal_codes: Sequence[str]) -> 
     name one of the account's goals)."""
     outcomes = [(code, reasons.INVALID_EVENT) for code in goal_codes if code in account.goals]
     _outcomes_note(account=account, outcomes=outcomes, now=timezone.now())
+
+
+def matches_note(
+    *, account: AccountConf, target: TargetConf, results: Sequence[object], now: datetime
+) -> None:
+    """Count the goals of a request in the match rate (REST targets) and the time to
+    convert (goals.match_rate)."""
+    goals = [r for r in results if isinstance(r, GoalResult)]
+    if not goals:
+        return
+    rest = target.kind == TargetKind.REST
+    goal_matches_count(
+        account_id=account.id,
+        target_code=target.code if rest else None,
+        matches=[(r.goal, r.found) for r in goals if r.found is not None],
+        delays=[(r.goal, d, r.happened_on or now.date()) for r in goals for d in r.delays],
+        day=now.date(),
+    )
 
 
 def _outcomes_note(
@@ -526,6 +546,7 @@ def _goal(
             )
         elif match.credited:
             result.credited.append({"a": agent.code, "c": variation.code, "v": event.value})
+            _delay_note(result, match.assignment, at, inside=True)
             # The first credit makes the visitor a conversion; later ones (counting
             # "every") add value only.
             plan.writes.credit_add(
@@ -541,6 +562,8 @@ def _goal(
                 )
         else:
             result.skipped.append({"a": agent.code, "c": variation.code, "reason": match.reason})
+            if match.reason == reasons.OUTSIDE_WINDOW:
+                _delay_note(result, match.assignment, at, inside=False)
     if result.credited:
         result.status = reasons.STATUS_OK
     if result.credited:
@@ -561,6 +584,17 @@ def _goal(
     event.response = result.to_record()
     plan.writes.events.append(event)
     return result
+
+
+def _delay_note(
+    result: GoalResult, assignment: AssignmentRow, at: datetime, *, inside: bool
+) -> None:
+    """Note for the time to convert how long after `assignment`'s confirmation the goal
+    came (at `at`)."""
+    if assignment.confirmed_at is not None:
+        hours = (at - assignment.confirmed_at).total_seconds() / 3600
+        result.delays.append(Delay(hours, inside))
+        result.happened_on = at.date()
 
 
 @dataclass

@@ -5,11 +5,12 @@ Plain dataclasses: the runtime parses a request into these, and renders the resu
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
 from goals.diagnostics import CREDITED, NO_SELECTION
+from goals.match_rate import Delay
 from goals.reasons import BOT, STATUS_NONE, UNKNOWN_GOAL
 
 _NOTHING: Mapping[str, str] = MappingProxyType({})
@@ -123,6 +124,18 @@ class GoalResult:
     # what the goal's condition read (inputs, traits), kept with the event so a replay
     # judges `goal_condition_false` again from the same facts; None: the goal has none
     context: dict[str, Any] | None = None
+    # the time to convert (goals.match_rate): each credit's, and each skip's as
+    # outside_window, hours after its assignment's confirmation; and the day it happened
+    delays: list[Delay] = field(default_factory=list)
+    happened_on: date | None = None
+
+    @property
+    def found(self) -> bool | None:
+        """For the match rate: whether an assignment of the visitor was found (credited or
+        skipped); None for what is no match either way (a replay, an error, a bot)."""
+        if self.replay or self.err or self.bot:
+            return None
+        return bool(self.credited or self.skipped)
 
     @property
     def no_selection(self) -> bool:

@@ -203,6 +203,7 @@ def test_admin__owner_changes_a_members_role__audited(client, world, staff_user)
         "sequential_tuning": world.sequential_tuning,
         "adaptive_period_minutes": world.adaptive_period_minutes,
         "adaptive_floor": world.adaptive_floor, "adaptive_burn_in": world.adaptive_burn_in,
+        "match_rate_min": world.match_rate_min,
         "memberships-TOTAL_FORMS": 2, "memberships-INITIAL_FORMS": 2,
         "admin_keys-TOTAL_FORMS": 0, "admin_keys-INITIAL_FORMS": 0,
     }  # fmt: skip

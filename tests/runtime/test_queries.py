@@ -70,13 +70,15 @@ def warm(api, agent, express_target, rest_target):
 
 @pytest.fixture(autouse=True)
 def _diagnostics_sent_apart(settings):
-    """Goal diagnostics go to the database once a second per process, not per request:
-    that periodic statement is not a request's (tests elsewhere send them at once)."""
-    from goals import diagnostics
+    """Goal diagnostics and the match rate go to the database once a second per process,
+    not per request: those periodic statements are not a request's (tests elsewhere send
+    them at once)."""
+    from goals import diagnostics, match_rate
     from runtime import recent
 
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 3600
     diagnostics.goal_outcomes_flush()  # the next send is an hour away
+    match_rate.goal_matches_flush()  # the match rate's counts go with them
     settings.RECENT_REQUESTS_FLUSH_SECONDS = 3600  # likewise the notes of recent requests
     recent.recent_requests_flush()
 

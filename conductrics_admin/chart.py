@@ -1,4 +1,5 @@
-"""A small server-side SVG line chart (no JavaScript, no CDN) for the results page."""
+"""A small server-side SVG line chart (no JavaScript, no CDN) for the admin's pages: an
+agent's results and shares, a goal's match rate."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
