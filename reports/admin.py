@@ -22,7 +22,7 @@ from agents.models import Agent
 from conductrics_admin.chart import Series, line_chart_svg
 from reports.admin_decide import agent_decide_view
 from reports.lifecycle import AgentFigures, agents_figures, days_running_text
-from reports.phases import shown_default, shown_parse
+from reports.phases import SHOWN_ALL, SHOWN_CURRENT, shown_default, shown_parse
 from reports.selectors import (
     agent_daily,
     agent_report,
@@ -149,6 +149,7 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
         goal_id=chart_goal.pk if chart_goal else None,
         date_from=chart_start,
         date_to=end,
+        phase=None if shown == SHOWN_ALL else agent.phase if shown == SHOWN_CURRENT else int(shown),
     )
     cumulative = request.GET.get("view") != "daily"
     series = []
@@ -170,9 +171,16 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
                 band.append((day, *interval))
         series.append(Series(variation.code, points, band))
     kind = "Cumulative" if cumulative else "Daily"
+    of_phase = ""
+    if agent.phase > 1:  # which visitors the days count
+        of_phase = (
+            " (every phase's visitors, pooled)"
+            if shown == SHOWN_ALL
+            else f" (phase {agent.phase if shown == SHOWN_CURRENT else shown})"
+        )
     chart = line_chart_svg(
         series=series,
-        title=f"{kind} conversion rate of {chart_goal.code}, with its 95% interval"
+        title=f"{kind} conversion rate of {chart_goal.code}, with its 95% interval{of_phase}"
         if chart_goal
         else "No goal",
     )

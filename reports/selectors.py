@@ -359,13 +359,22 @@ def _rate_comparison(
 
 
 def agent_daily(
-    *, agent: Agent, goal_id: int | None, date_from: date, date_to: date
+    *,
+    agent: Agent,
+    goal_id: int | None,
+    date_from: date,
+    date_to: date,
+    phase: int | None = None,
 ) -> list[DailyPoint]:
-    """Per day and variation: new random visitors, and conversions and value of one goal."""
+    """Per day and variation: new random visitors, and conversions and value of one goal
+    (of one phase's assignments, or of every phase's when `phase` is None)."""
     codes = dict(agent.variations.values_list("pk", "code"))
     points: dict[tuple[date, int], list] = {}
+    of_phase = {} if phase is None else {"phase": phase}
     for row in (
-        VisitorDay.objects.filter(agent=agent, day__gte=date_from, day__lte=date_to, forced=False)
+        VisitorDay.objects.filter(
+            agent=agent, day__gte=date_from, day__lte=date_to, forced=False, **of_phase
+        )
         .values("day", "variation_id")
         .annotate(n=Sum("visitors"))
     ):
@@ -373,7 +382,12 @@ def agent_daily(
     if goal_id is not None:
         for row in (
             GoalDay.objects.filter(
-                agent=agent, goal_id=goal_id, day__gte=date_from, day__lte=date_to, forced=False
+                agent=agent,
+                goal_id=goal_id,
+                day__gte=date_from,
+                day__lte=date_to,
+                forced=False,
+                **of_phase,
             )
             .values("day", "variation_id")
             .annotate(c=Sum("conversions"), v=Sum("value_sum"))

@@ -14,7 +14,7 @@ from agents.phases import phase_note, phase_signature_stored
 from agents.services import VariationSpec, agent_create, agent_update
 from reports.models import GoalDay, VisitorDay
 from reports.phases import SHOWN_ALL, _effective, shown_parse
-from reports.selectors import agent_report
+from reports.selectors import agent_daily, agent_report
 from reports.statistics import sample_ratio_mismatch
 from visitors.models import Assignment
 
@@ -232,6 +232,9 @@ def test_admin__a_save_that_begins_a_phase_asks_first(staff_client, agent):
     text = results.content.decode()
     assert "All phases, weighted</strong>" in text
     assert 'data-phase="2"' in text
+    assert "with its 95% interval (every phase&#x27;s visitors, pooled)" in text
+    current = staff_client.get(f"/admin/agents/agent/{agent.pk}/results/").content.decode()
+    assert "with its 95% interval (phase 2)" in current
     bad = staff_client.get(f"/admin/agents/agent/{agent.pk}/results/?phase=9", follow=True)
     assert "is not a phase of this agent" in bad.content.decode()
 
@@ -258,3 +261,15 @@ def test_phase_start_times_order_the_phases(agent):
     agent_update(agent=agent, variations=RAMP)
     first, second = AgentPhase.objects.filter(agent=agent).order_by("number")
     assert first.started_at <= second.started_at <= timezone.now() + timedelta(seconds=1)
+
+
+def test_the_daily_chart_counts_the_phase_shown(agent, purchase_goal):
+    _counts(agent, 1, {"A": 40, "B": 40}, {"A": 4}, purchase_goal)
+    agent_update(agent=agent, variations=RAMP)
+    _counts(agent, 2, {"A": 10, "B": 30}, {"B": 3}, purchase_goal)
+    today = timezone.now().date()
+    args = {"agent": agent, "goal_id": purchase_goal.pk, "date_from": today, "date_to": today}
+    second = {p.variation: (p.visitors, p.conversions) for p in agent_daily(**args, phase=2)}
+    every = {p.variation: (p.visitors, p.conversions) for p in agent_daily(**args)}
+    assert second == {"A": (10, 0), "B": (30, 3)}
+    assert every == {"A": (50, 4), "B": (70, 3)}
