@@ -57,7 +57,7 @@ test-sqlite: install
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
-		DATABASE_URL=$(PG_TEST_URL) FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser; \
+		DATABASE_URL=$(PG_TEST_URL) FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser -m "not db_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
 	else \

@@ -2,7 +2,11 @@
 with a fixed seed: the bandit finds the best variation, loses at most half of what a fixed
 equal split loses, and the report's intervals hold the true rates."""
 
+import pytest
+
 from bench.adaptive_simulation import simulate
+
+pytestmark = pytest.mark.db_independent  # pure rules: the SQLite run checks them
 
 
 def test_simulation__finds_the_best_saves_conversions_and_stays_honest():

@@ -12,6 +12,8 @@ from reports.statistics import (
     sample_ratio_mismatch,
 )
 
+pytestmark = pytest.mark.db_independent  # pure rules: the SQLite run checks them
+
 RNG = np.random.default_rng(20261127)
 DATASETS = {
     "conversions": (

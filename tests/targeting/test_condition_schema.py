@@ -35,6 +35,8 @@ from targeting.rules import QA_ID_MAX, agent_targeting_check
 from targeting.schema import CONDITION, GOAL_CONDITION, QA_OVERRIDE, RULE, components
 from tests.helpers import condition_leaves, condition_levels
 
+pytestmark = pytest.mark.db_independent  # pure rules: the SQLite run checks them
+
 FORMATS = FormatChecker()
 FORMATS.checks(FORMAT_PRINTABLE)(lambda value: not isinstance(value, str) or value.isprintable())
 

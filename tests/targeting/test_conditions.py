@@ -22,6 +22,8 @@ from targeting.conditions import (
     sources_used,
 )
 
+pytestmark = pytest.mark.db_independent  # pure rules: the SQLite run checks them
+
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
