@@ -75,11 +75,14 @@ def shown_parse(raw: str | None, *, agent: Agent) -> str | int:
 
 @dataclass
 class PhaseCounts:
-    """One phase's random assignments and credits, summed per variation (and goal)."""
+    """One phase's random assignments and credits, summed per variation (and goal); and
+    apart, those that rules forced (the report's `fixed` blocks)."""
 
     visitors: dict[int, int] = field(default_factory=dict)
     # (goal id, variation id) -> {client, server, value_sum, value_sumsq}
     sums: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+    fixed_visitors: dict[int, int] = field(default_factory=dict)
+    fixed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
 
 
 def phase_srm(counts: PhaseCounts | None, phase: PhaseInfo, variations: list) -> dict[str, Any]:

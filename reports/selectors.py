@@ -97,8 +97,14 @@ class Aggregates:
 
     @property
     def counts(self) -> PhaseCounts:
-        """Every phase's random assignments and credits together."""
-        return PhaseCounts(self.visitors, self.sums)
+        """Every phase's assignments and credits together."""
+        return PhaseCounts(self.visitors, self.sums, self.fixed_visitors, self.fixed)
+
+
+def _fixed_add(into: dict[tuple[int, int], dict[str, float]], key: tuple[int, int], row: dict):
+    cell = into.setdefault(key, {"conversions": 0, "value_sum": 0.0})
+    cell["conversions"] += row["conversions"] or 0
+    cell["value_sum"] += row["value_sum"] or 0.0
 
 
 def _sums_add(into: dict[tuple[int, int], dict[str, float]], key: tuple[int, int], row: dict):
@@ -126,8 +132,8 @@ def aggregates_read(
         agg, variation_id, n = found[row["agent_id"]], row["variation_id"], row["n"]
         counted = agg.fixed_visitors if row["forced"] else agg.visitors
         counted[variation_id] = counted.get(variation_id, 0) + n
-        if not row["forced"]:
-            agg.phases.setdefault(row["phase"], PhaseCounts()).visitors[variation_id] = n
+        phase = agg.phases.setdefault(row["phase"], PhaseCounts())
+        (phase.fixed_visitors if row["forced"] else phase.visitors)[variation_id] = n
     for row in (
         GoalDay.objects.filter(agent_id__in=agent_ids, **days)
         .values("agent_id", "goal_id", "variation_id", "channel", "forced", "phase")
@@ -139,13 +145,13 @@ def aggregates_read(
     ):
         agg = found[row["agent_id"]]
         key = (row["goal_id"], row["variation_id"])
+        phase = agg.phases.setdefault(row["phase"], PhaseCounts())
         if row["forced"]:
-            cell = agg.fixed.setdefault(key, {"conversions": 0, "value_sum": 0.0})
-            cell["conversions"] += row["conversions"] or 0
-            cell["value_sum"] += row["value_sum"] or 0.0
+            _fixed_add(agg.fixed, key, row)
+            _fixed_add(phase.fixed, key, row)
             continue
         _sums_add(agg.sums, key, row)
-        _sums_add(agg.phases.setdefault(row["phase"], PhaseCounts()).sums, key, row)
+        _sums_add(phase.sums, key, row)
     return found
 
 
@@ -230,7 +236,7 @@ def report_build(
         agent, variations, goals, agg, phases, shown
     )
     visitors, sums = shown_counts.visitors, shown_counts.sums
-    fixed_visitors, fixed = agg.fixed_visitors, agg.fixed
+    fixed_visitors, fixed = shown_counts.fixed_visitors, shown_counts.fixed
     account = agent.account
     goal_reports = []
     for goal in goals:

@@ -273,3 +273,18 @@ def test_the_daily_chart_counts_the_phase_shown(agent, purchase_goal):
     every = {p.variation: (p.visitors, p.conversions) for p in agent_daily(**args)}
     assert second == {"A": (10, 0), "B": (30, 3)}
     assert every == {"A": (50, 4), "B": (70, 3)}
+
+
+def test_the_fixed_block_is_of_the_phase_shown(agent, purchase_goal):
+    b = agent.variations.get(code="B")
+    today = timezone.now().date()
+    VisitorDay.objects.create(
+        agent=agent, variation=b, day=today, channel="client", forced=True, phase=1, visitors=7
+    )
+    agent_update(agent=agent, variations=RAMP)
+    VisitorDay.objects.create(
+        agent=agent, variation=b, day=today, channel="client", forced=True, phase=2, visitors=2
+    )
+    fixed = {s: _rows(agent_report(agent=agent, shown=s))["B"]["fixed"]["visitors"] for s in
+             ("current", 1, SHOWN_ALL)}  # fmt: skip
+    assert fixed == {"current": 2, 1: 7, SHOWN_ALL: 9}
