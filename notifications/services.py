@@ -309,14 +309,18 @@ def results_watch(*, account: Account, now: datetime) -> None:
                     account=account,
                     event=WebhookEvent.VERDICT,
                     data={"agent": agent.code, "goal": goal["code"], **verdict,
-                          "previous": before},
+                          "previous": before, "phase": report["phase"]["shown"]},
                 )  # fmt: skip
         flagged = bool(report["srm"]["flagged"])
         if flagged and not watch.srm_flagged:
             notify(
                 account=account,
                 event=WebhookEvent.SRM,
-                data={"agent": agent.code, "p_value": report["srm"]["p_value"]},
+                data={
+                    "agent": agent.code,
+                    "p_value": report["srm"]["p_value"],
+                    "phase": report["phase"]["shown"],
+                },
             )
         watch.verdicts, watch.srm_flagged, watch.checked_at = verdicts, flagged, now
         watch.save()

@@ -180,6 +180,7 @@ def test_verdict__reached_once_then_changed(account, agent, purchase_goal, webho
     (reached,) = Delivery.objects.filter(event=WebhookEvent.VERDICT)
     assert '"state":"winner","variation":"B"' in reached.body
     assert '"previous":"keep_running:"' in reached.body
+    assert '"phase":"current"' in reached.body  # what the verdict is of (SPEC §4e)
 
 
 def test_srm__flagged_once(account, agent, purchase_goal, webhook):
