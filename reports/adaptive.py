@@ -76,6 +76,14 @@ def period_roll(*, agent_id: int, phase: int, now: datetime) -> bool:
     if len(_tried) > _TRIED_MAX:
         _tried.clear()
     _tried.add((agent_id, phase))
+    try:
+        return _roll(agent_id=agent_id, phase=phase, now=now)
+    except Exception:
+        _tried.discard((agent_id, phase))  # a failure (the database's) is tried again
+        raise
+
+
+def _roll(*, agent_id: int, phase: int, now: datetime) -> bool:
     with transaction.atomic():
         agent = (
             Agent.objects.select_for_update(of=("self",))

@@ -153,3 +153,18 @@ def test_agent_page_lists_the_last_phases(staff_client, adaptive_agent, time_mac
     assert "The last 12 of 15 (the results page charts them all):" in page
     assert page.count("a new allocation period") == 12
     assert "A 0.5, B 0.5" in page
+
+
+def test_a_roll_the_database_failed_is_tried_again(adaptive_agent, monkeypatch):
+    from django.db import DatabaseError
+
+    agent, now = adaptive_agent, START + timedelta(hours=2)
+
+    def down(**kwargs):
+        raise DatabaseError("the database is away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(adaptive, "_roll", down)
+        with pytest.raises(DatabaseError):
+            period_roll(agent_id=agent.pk, phase=1, now=now)
+    assert period_roll(agent_id=agent.pk, phase=1, now=now) is True
