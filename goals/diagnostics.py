@@ -25,6 +25,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
 from conductrics_admin.buffers import FlushBuffer
+from conductrics_admin.upserts import adding_insert
 from goals import reasons
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL, GoalOutcomeCount
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
@@ -68,12 +69,8 @@ def _counts_write(batch: Counter) -> None:
     params: list = []
     for (account_id, goal_code, hour, outcome), count in sorted(batch.items()):
         params += [account_id, goal_code, adapt(hour), outcome, count]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
-    sql = (
-        f"INSERT INTO {table} (account_id, goal_code, hour, outcome, count) "  # noqa: S608 - a table name
-        f"VALUES {values} ON CONFLICT (account_id, goal_code, hour, outcome) "
-        f"DO UPDATE SET count = {table}.count + excluded.count"
-    )
+    keys = ("account_id", "goal_code", "hour", "outcome")
+    sql = adding_insert(table, keys, ("count",), len(batch))
     try:
         # one statement stands alone; inside a transaction, a savepoint keeps a failure out
         with transaction.atomic() if connection.in_atomic_block else nullcontext():

@@ -29,6 +29,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
 from conductrics_admin.buffers import FlushBuffer
+from conductrics_admin.upserts import adding_insert
 from goals.models import GoalDelayDay, GoalMatchDay
 
 logger = logging.getLogger(__name__)
@@ -68,20 +69,10 @@ def _write(batch: Counter) -> None:
     ):
         if not found:
             continue
-        table = model._meta.db_table
         params: list = []
         for row, (a, b) in sorted(found.items()):
             params += [adapt(v) if isinstance(v, date) else v for v in row] + [a, b]
-        width = len(keys) + len(counts)
-        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(found))
-        adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
-        statements.append(
-            (
-                f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "  # noqa: S608 - table names
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}",
-                params,
-            )
-        )
+        statements.append((adding_insert(model._meta.db_table, keys, counts, len(found)), params))
     try:
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             with connection.cursor() as cursor:

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from agents.reasons import POLICY_FORCED
+from conductrics_admin.upserts import adding_tail
 from reports.deltas import (
     GOAL_DAY_COUNTS,
     VISITOR_DAY_COUNTS,
@@ -208,13 +209,6 @@ def _save_orm(w: RequestWrites) -> None:
         Credit.objects.bulk_create(credits)
 
 
-def _upsert_tail(table: str, keys: tuple[str, ...], counts: tuple[str, ...]) -> str:
-    """`ON CONFLICT (keys) DO UPDATE SET n = table.n + excluded.n, ...`: the one rule by
-    which both databases add a request's deltas to the aggregates."""
-    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
-    return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}"
-
-
 _VISITOR_KEYS = (*VisitorDayKey._fields, "shard")
 _GOAL_KEYS = (*GoalDayKey._fields, "shard")
 
@@ -248,7 +242,7 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list[Any]]]:
         statements.append(
             (
                 f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "
-                + _upsert_tail(table, keys, counts),
+                + adding_tail(table, keys, counts),
                 params,
             )
         )
@@ -407,7 +401,7 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
         "WITH ORDINALITY AS v(agent_id, variation_id, channel, forced, phase, n, ord)"
     )
     insert = f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
-    tail = _upsert_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
+    tail = adding_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
     visitors = (
         f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, n "
         f"FROM {new_visitors} ORDER BY ord {tail})"
@@ -433,7 +427,7 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
         "%(gd_sumsq)s::float8[]) "
         f"WITH ORDINALITY AS v(agent_id, variation_id, goal_id, day, forced, phase, {counts}, "
         "ord) "
-        f"ORDER BY ord {_upsert_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
+        f"ORDER BY ord {adding_tail(g, _GOAL_KEYS, GOAL_DAY_COUNTS)})"
     )
     return visitors, with_confirmations, goals
 
