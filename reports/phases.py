@@ -19,7 +19,7 @@ from typing import Any
 
 from agents.choices import Allocation
 from agents.models import Agent, AgentPhase
-from reports.statistics import sample_ratio_mismatch
+from reports.statistics import SRM_THRESHOLD, sample_ratio_mismatch
 from targets.choices import Channel
 
 # what a report shows: the agent's current phase, every phase weighted, or one phase
@@ -94,11 +94,13 @@ def phase_srm(counts: PhaseCounts | None, phase: PhaseInfo, variations: list) ->
 
 def srm_over_phases(tests: list[dict[str, Any]]) -> dict[str, Any]:
     """One verdict for several phases' tests: the smallest p-value times their number
-    (Bonferroni), flagged when any is."""
+    (Bonferroni), flagged when that is under the threshold (an adaptive agent's hundreds of
+    periods would otherwise flag one by chance)."""
     ps = [t["p_value"] for t in tests if t["p_value"] is not None]
     if not ps:
         return {"p_value": None, "flagged": False}
-    return {"p_value": min(1.0, min(ps) * len(ps)), "flagged": any(t["flagged"] for t in tests)}
+    p = min(1.0, min(ps) * len(ps))
+    return {"p_value": p, "flagged": p < SRM_THRESHOLD}
 
 
 def _effective(parts: list[tuple[float, int, int, float, float]]) -> tuple[int, int, float, float]:

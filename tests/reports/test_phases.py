@@ -288,3 +288,12 @@ def test_the_fixed_block_is_of_the_phase_shown(agent, purchase_goal):
     fixed = {s: _rows(agent_report(agent=agent, shown=s))["B"]["fixed"]["visitors"] for s in
              ("current", 1, SHOWN_ALL)}  # fmt: skip
     assert fixed == {"current": 2, 1: 7, SHOWN_ALL: 9}
+
+
+def test_over_many_phases_one_chance_mismatch_is_not_flagged():
+    from reports.phases import srm_over_phases
+
+    tests = [{"p_value": 0.5, "flagged": False}] * 299 + [{"p_value": 0.0005, "flagged": True}]
+    assert srm_over_phases(tests) == {"p_value": pytest.approx(0.15), "flagged": False}
+    tests[0] = {"p_value": 1e-9, "flagged": True}
+    assert srm_over_phases(tests)["flagged"] is True
