@@ -46,11 +46,17 @@ def phase_signature_stored(*, agent_id: int | None) -> Signature | None:
         return None
     eligibility = Agent.objects.filter(pk=agent_id).values_list("eligibility", flat=True).first()
     weights = dict(Variation.objects.filter(agent_id=agent_id).values_list("code", "weight"))
-    return Signature({c: float(w) for c, w in weights.items()}, eligibility)
+    return phase_signature(weights=weights, eligibility=eligibility)
 
 
 def phase_signature(*, weights: dict[str, float], eligibility: Any) -> Signature:
     return Signature({c: float(w) for c, w in weights.items()}, eligibility)
+
+
+def _cause(agent: Agent, phase: AgentPhase, after: Signature) -> str:
+    """Why `after` differs from what `phase` of `agent` holds ("" when it does not)."""
+    recorded = Signature(phase.weights, phase.eligibility)
+    return after.cause_against(recorded, adaptive=agent.allocation == Allocation.ADAPTIVE)
 
 
 def _served_since(agent: Agent, at: datetime) -> bool:
@@ -88,8 +94,7 @@ def phase_note(*, agent: Agent, before: Signature | None, at: datetime | None = 
     if after is None:
         raise AssertionError("phases are noted for saved agents")
     current = phase_current(agent=agent, before=before or after)
-    recorded = Signature(current.weights, current.eligibility)
-    cause = after.cause_against(recorded, adaptive=agent.allocation == Allocation.ADAPTIVE)
+    cause = _cause(agent, current, after)
     if not cause:
         return ""
     if not _served_since(agent, current.started_at):
@@ -115,13 +120,15 @@ def phase_would_begin(*, agent: Agent, after: Signature) -> str:
     if agent.pk is None:
         return ""
     current = AgentPhase.objects.filter(agent_id=agent.pk, number=agent.phase).first()
-    recorded = (
-        Signature(current.weights, current.eligibility)
-        if current is not None
-        else phase_signature_stored(agent_id=agent.pk)
-    )
-    if recorded is None:
-        return ""
-    cause = after.cause_against(recorded, adaptive=agent.allocation == Allocation.ADAPTIVE)
-    started = current.started_at if current is not None else agent.created_at
-    return cause if cause and _served_since(agent, started) else ""
+    if current is None:  # never recorded: as phase_current would record it, unsaved
+        stored = phase_signature_stored(agent_id=agent.pk)
+        if stored is None:
+            return ""
+        current = AgentPhase(
+            number=agent.phase,
+            started_at=agent.created_at,
+            weights=stored.weights,
+            eligibility=stored.eligibility,
+        )
+    cause = _cause(agent, current, after)
+    return cause if cause and _served_since(agent, current.started_at) else ""

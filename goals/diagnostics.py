@@ -17,15 +17,14 @@ diagnostics, not data).
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Sum
 
 from conductrics_admin.buffers import FlushBuffer
-from conductrics_admin.upserts import adding_insert
+from conductrics_admin.upserts import adding_insert, counts_send
 from goals import reasons
 from goals.models import GOAL_VALUE_MAX, REST_SEND_LABEL, TRIGGER_API_LABEL, GoalOutcomeCount
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
@@ -70,18 +69,15 @@ def _counts_write(batch: Counter) -> None:
     for (account_id, goal_code, hour, outcome), count in sorted(batch.items()):
         params += [account_id, goal_code, adapt(hour), outcome, count]
     keys = ("account_id", "goal_code", "hour", "outcome")
+
+    def cleanup() -> None:
+        if _pending.clock() >= _next_cleanup[0]:
+            _next_cleanup[0] = _pending.clock() + 3600
+            oldest = _hour(max(k[2] for k in batch)) - timedelta(hours=KEPT_HOURS)
+            GoalOutcomeCount.objects.filter(hour__lt=oldest).delete()
+
     sql = adding_insert(table, keys, ("count",), len(batch))
-    try:
-        # one statement stands alone; inside a transaction, a savepoint keeps a failure out
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-            if _pending.clock() >= _next_cleanup[0]:
-                _next_cleanup[0] = _pending.clock() + 3600
-                oldest = _hour(max(k[2] for k in batch)) - timedelta(hours=KEPT_HOURS)
-                GoalOutcomeCount.objects.filter(hour__lt=oldest).delete()
-    except DatabaseError:  # diagnostics must never fail a request
-        logger.warning("goal diagnostics not counted: database unavailable")
+    counts_send([(sql, params)], cleanup=cleanup, what="goal diagnostics")
 
 
 # (account id, goal code, hour, outcome) -> count not yet sent

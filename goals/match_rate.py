@@ -16,23 +16,19 @@ most that much. Kept `MATCH_KEPT_DAYS`; the goal's page reads the daily rows, ne
 events.
 """
 
-import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.db.models import Sum
 
 from conductrics_admin.buffers import FlushBuffer
-from conductrics_admin.upserts import adding_insert
+from conductrics_admin.upserts import adding_insert, counts_send
 from goals.models import GoalDelayDay, GoalMatchDay
-
-logger = logging.getLogger(__name__)
 
 MATCH_KEPT_DAYS = 400
 MATCH_SHOWN_DAYS = 30  # the goal's page: the last 30 days
@@ -73,19 +69,16 @@ def _write(batch: Counter) -> None:
         for row, (a, b) in sorted(found.items()):
             params += [adapt(v) if isinstance(v, date) else v for v in row] + [a, b]
         statements.append((adding_insert(model._meta.db_table, keys, counts, len(found)), params))
-    try:
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            with connection.cursor() as cursor:
-                for sql, params in statements:
-                    cursor.execute(sql, params)
-            if _pending.clock() >= _next_cleanup[0]:
-                _next_cleanup[0] = _pending.clock() + 3600
-                days = [k[4] if k[0] == "m" else k[3] for k in batch]
-                oldest = max(days) - timedelta(days=MATCH_KEPT_DAYS)
-                GoalMatchDay.objects.filter(day__lt=oldest).delete()
-                GoalDelayDay.objects.filter(day__lt=oldest).delete()
-    except DatabaseError:  # measurements must never fail a request
-        logger.warning("match rate not counted: database unavailable")
+
+    def cleanup() -> None:
+        if _pending.clock() >= _next_cleanup[0]:
+            _next_cleanup[0] = _pending.clock() + 3600
+            days = [k[4] if k[0] == "m" else k[3] for k in batch]
+            oldest = max(days) - timedelta(days=MATCH_KEPT_DAYS)
+            GoalMatchDay.objects.filter(day__lt=oldest).delete()
+            GoalDelayDay.objects.filter(day__lt=oldest).delete()
+
+    counts_send(statements, cleanup=cleanup, what="match rate")
 
 
 _pending: FlushBuffer[Counter] = FlushBuffer(

@@ -143,10 +143,12 @@ def _match_warnings(accounts: list[Account], since) -> dict[int, list[Warning_]]
     ]
     if not low:
         return found
-    goal_ids = dict(
-        (((a, c), pk) for a, c, pk in Goal.objects.filter(account__in=accounts).values_list(
-            "account_id", "code", "pk"))
-    )  # fmt: skip
+    goal_ids = {
+        (account_id, code): pk
+        for account_id, code, pk in Goal.objects.filter(account__in=accounts).values_list(
+            "account_id", "code", "pk"
+        )
+    }
     for account_id, goal, target, rate in low:
         if (account_id, goal) not in goal_ids:
             continue  # a goal deleted since

@@ -29,14 +29,7 @@ from targeting.traits import TRAITS_RULE, traits_parse
 from targets.choices import channel_of
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import AccountConf, TargetConf
-from visitors.execution import (
-    RACE_RETRIES,
-    _goal,
-    _outcomes_note,
-    _Plan,
-    _relevant,
-    matches_note,
-)
+from visitors.execution import RACE_RETRIES, _goal, _Plan, _relevant, results_note
 from visitors.request import (
     GoalCommand,
     GoalResult,
@@ -209,9 +202,7 @@ def goal_events_record(
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
-        outcomes = [(r.goal, outcome) for r in results for outcome in r.outcomes()]
-        _outcomes_note(account=account, outcomes=outcomes, now=now)
-        matches_note(account=account, target=target, results=results, now=now)
+        results_note(account=account, target=target, results=results, now=now)
         return results
     raise AssertionError("unreachable")  # pragma: no cover
 

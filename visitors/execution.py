@@ -80,14 +80,7 @@ def visitor_commands_execute(
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
-        outcomes = [
-            (item.goal, outcome)
-            for item in result.items
-            if isinstance(item, GoalResult)
-            for outcome in item.outcomes()
-        ]
-        _outcomes_note(account=account, outcomes=outcomes, now=now)
-        matches_note(account=account, target=target, results=result.items, now=now)
+        results_note(account=account, target=target, results=result.items, now=now)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -106,14 +99,16 @@ def invalid_events_count(*, account: AccountConf, goal_codes: Sequence[str]) -> 
     _outcomes_note(account=account, outcomes=outcomes, now=timezone.now())
 
 
-def matches_note(
+def results_note(
     *, account: AccountConf, target: TargetConf, results: Sequence[object], now: datetime
 ) -> None:
-    """Count the goals of a request in the match rate (REST targets) and the time to
-    convert (goals.match_rate)."""
+    """Count what became of a request's goals: in the goal diagnostics, the match rate
+    (REST targets) and the time to convert (goals.match_rate)."""
     goals = [r for r in results if isinstance(r, GoalResult)]
     if not goals:
         return
+    outcomes = [(r.goal, outcome) for r in goals for outcome in r.outcomes()]
+    _outcomes_note(account=account, outcomes=outcomes, now=now)
     rest = target.kind == TargetKind.REST
     goal_matches_count(
         account_id=account.id,
