@@ -77,3 +77,26 @@ class GoalDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.goal_id}/{self.variation_id} {self.day} {self.channel}: {self.conversions}"
+
+
+class LinkConflict(models.Model):
+    """Assignments that linking ids made a person's second in an agent (SPEC §4d): both
+    stay recorded (each counted as a visitor when it was made), the earliest is the one
+    kept and credited, and each later one is counted here, by its variation and phase."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
+    phase = models.PositiveIntegerField(default=1)
+    conflicts = models.BigIntegerField(default=0)
+
+    recorded_as = "report_rows"  # accounts.recorded_data
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "variation", "phase"], name="link_conflict_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variation_id} phase {self.phase}: {self.conflicts}"

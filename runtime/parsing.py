@@ -27,6 +27,7 @@ from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.batch import BadEvent, BatchEvent, event_of
 from visitors.config import TargetConf
 from visitors.request import (
+    AliasCommand,
     Command,
     GoalCommand,
     SelectionCommand,
@@ -39,6 +40,7 @@ MAX_BODY_BYTES = 64 * 1024
 Warnings = list[dict[str, str | None]]  # the request's warnings, as `data.warnings` lists them
 MAX_COMMANDS = 100
 SELECTION_STATUSES = ("p", "ok")
+COMMAND_KEYS = ("a", "g", "alias")  # what a command is: exactly one of them
 
 
 def session_parse(raw: str | None) -> str:
@@ -136,10 +138,20 @@ def _number(index: int, value: object) -> float | None:
 def _command(index: int, command: Any) -> Command:
     if not isinstance(command, dict):
         raise _fail(index, 'a command is an object such as {"a": "a-hero"} or {"g": "g-buy"}.')
-    if ("a" in command) == ("g" in command):
+    kinds = [key for key in COMMAND_KEYS if key in command]
+    if len(kinds) != 1:
         raise _fail(
-            index, 'a command is either a selection (with "a") or a goal (with "g"), not both.'
+            index,
+            'a command is a selection (with "a"), a goal (with "g") or an alias (with '
+            '"alias"): one of them.',
         )
+    if "alias" in command:
+        alias = command["alias"]
+        if not isinstance(alias, str):
+            raise _fail(index, '"alias" must be a string (a visitor id).')
+        if not text_ok(alias):
+            raise _fail(index, f'"alias" must be {BAD_TEXT_RULE}.')
+        return AliasCommand(alias=alias)
     if "a" in command:
         status = command.get("s")
         if status is not None and status not in SELECTION_STATUSES:

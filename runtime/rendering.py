@@ -8,7 +8,7 @@ from typing import Any
 
 from goals.reasons import BOT, INVALID_EVENT, NO_SELECTION, STATUS_ERR, STATUS_NONE, STATUS_OK
 from visitors.batch import BadEvent
-from visitors.request import ExecutionResult, GoalResult, SelectionResult, goal_item
+from visitors.request import AliasResult, ExecutionResult, GoalResult, SelectionResult, goal_item
 
 
 def selection_item(item: SelectionResult) -> dict[str, Any]:
@@ -27,7 +27,11 @@ def envelope_render(
     sels: dict[str, str] = {}
     warnings = list(warnings)
     for item in result.items:
-        if isinstance(item, SelectionResult):
+        if isinstance(item, AliasResult):
+            items.append(item.item())
+            if item.err:
+                warnings.append({"reason": item.err, "detail": item.detail})
+        elif isinstance(item, SelectionResult):
             if item.variation is not None:  # selected
                 items.append(selection_item(item))
                 sels[item.agent] = item.variation

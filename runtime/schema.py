@@ -11,6 +11,8 @@ from agents.reasons import POLICIES
 from goals.event_time import T_RULE
 from runtime.authentication import KEY_HEADER_NAME
 from runtime.parsing import MAX_COMMANDS, MAX_EVENTS, SELECTION_STATUSES
+from targets.models import ALLOW_LINKING_LABEL
+from visitors.links import ALIAS_LIMIT
 from visitors.request import MAX_ID_LENGTH
 
 _REF = "#/components/schemas/"
@@ -31,7 +33,7 @@ COMPONENTS = {
             "s": {"type": "string", "nullable": True, "enum": [*SELECTION_STATUSES, None]},
         },
         "required": ["a"],
-        "not": {"required": ["g"]},
+        "not": {"anyOf": [{"required": ["g"]}, {"required": ["alias"]}]},
     },
     "AgentApiGoal": {
         "type": "object",
@@ -57,10 +59,26 @@ COMPONENTS = {
             },
         },
         "required": ["g"],
-        "not": {"required": ["a"]},
+        "not": {"anyOf": [{"required": ["a"]}, {"required": ["alias"]}]},
+    },
+    "AgentApiAlias": {
+        "type": "object",
+        "description": "Link another id of the same person to the request's vid (a REST "
+        f"target, or an Express target with “{ALLOW_LINKING_LABEL}”): from then a goal or a "
+        "selection under either finds the person's assignments. The item answers s ok "
+        "(linked), none (linked already) or err: alias_invalid (refused as a vid would be, "
+        "the vid itself, no vid, or linking not allowed), alias_limit (a person has at most "
+        f"{ALIAS_LIMIT} ids), alias_taken (linked to another person).",
+        "properties": {"alias": {"type": "string", "pattern": TEXT_PATTERN}},
+        "required": ["alias"],
+        "not": {"anyOf": [{"required": ["a"]}, {"required": ["g"]}]},
     },
     "AgentApiCommand": {
-        "anyOf": [{"$ref": _REF + "AgentApiSelection"}, {"$ref": _REF + "AgentApiGoal"}]
+        "anyOf": [
+            {"$ref": _REF + "AgentApiSelection"},
+            {"$ref": _REF + "AgentApiGoal"},
+            {"$ref": _REF + "AgentApiAlias"},
+        ]
     },
 }
 _COMMANDS = {
@@ -111,6 +129,7 @@ class ItemSchema(serializers.Serializer[Any]):
     skipped = SkipSchema(many=True, required=False)
     err = serializers.CharField(required=False)
     replay = serializers.BooleanField(required=False)
+    alias = serializers.CharField(required=False, help_text="An alias command's id.")
     t = serializers.CharField(
         required=False, help_text="The time the goal was judged at (REST targets): RFC 3339, UTC."
     )

@@ -69,7 +69,7 @@ class DeployTargetAdmin(AuditedAdmin, AccountScopedAdmin):
                 "description": '<span id="data-passing"></span>'
                 "Pass an External Visitor ID (vid) so that goals sent server-side through the "
                 "REST API match the variations a visitor saw in the browser.",
-                "fields": ["allow_external_vid"],
+                "fields": ["allow_external_vid", "allow_linking"],
             },
         ),
         ("Browser access (Express)", {"fields": ["allowed_origins"]}),

@@ -12,7 +12,7 @@ from accounts.api_auth import AccountAPIView
 from accounts.codes import validate_target_code
 from accounts.roles import Role
 from conductrics_admin.api_base import OriginField, StrictSerializer, code_field, domain_call
-from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
+from targets.models import ALLOW_EXTERNAL_VID_LABEL, ALLOW_LINKING_LABEL, DeployTarget, TargetKind
 from targets.services import (
     KeyRotatedMeanwhile,
     target_create,
@@ -35,6 +35,10 @@ class TargetOut(serializers.Serializer):
     allow_external_vid = serializers.BooleanField(
         help_text=f"“{ALLOW_EXTERNAL_VID_LABEL}” (Data Passing)."
     )
+    allow_linking = serializers.BooleanField(
+        help_text=f"“{ALLOW_LINKING_LABEL}” (Data Passing): Express targets may send the "
+        "alias command (REST targets always may)."
+    )
     allowed_origins = serializers.ListField(child=OriginField())
     api_key = serializers.CharField(help_text="The runtime key (read-only; rotate it).")
 
@@ -50,6 +54,7 @@ class TargetIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=TargetKind.choices, default=TargetKind.EXPRESS)
     enabled = serializers.BooleanField(default=True)
     allow_external_vid = serializers.BooleanField(default=False)
+    allow_linking = serializers.BooleanField(default=False)
     allowed_origins = serializers.ListField(child=OriginField(), default=list)
 
 
@@ -60,6 +65,7 @@ class TargetPatch(TargetIn):
     kind = serializers.ChoiceField(choices=TargetKind.choices, required=False)
     enabled = serializers.BooleanField(required=False)
     allow_external_vid = serializers.BooleanField(required=False)
+    allow_linking = serializers.BooleanField(required=False)
     allowed_origins = serializers.ListField(child=OriginField(), required=False)
 
 
@@ -70,6 +76,7 @@ def target_json(target: DeployTarget) -> dict:
         "kind": target.kind,
         "enabled": target.enabled,
         "allow_external_vid": target.allow_external_vid,
+        "allow_linking": target.allow_linking,
         "allowed_origins": list(target.allowed_origins or []),
         "api_key": target.api_key,
     }

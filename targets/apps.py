@@ -12,6 +12,13 @@ class TargetsConfig(AppConfig):
 
         audit_register(
             DeployTarget,
-            fields=["name", "enabled", "allow_external_vid", "allowed_origins", "api_key"],
+            fields=[
+                "name",
+                "enabled",
+                "allow_external_vid",
+                "allow_linking",
+                "allowed_origins",
+                "api_key",
+            ],  # fmt: skip
             masked=("api_key",),  # a rotation shows; the key itself is never stored
         )

@@ -12,6 +12,7 @@ from accounts.models import Account, CodedModel, code_unique_in_account
 from targets.choices import TargetKind
 
 ALLOW_EXTERNAL_VID_LABEL = "Allow Passing of External Visitor ID"
+ALLOW_LINKING_LABEL = "Allow linking visitor ids"
 
 
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
@@ -108,6 +109,15 @@ class DeployTarget(CodedModel):
             "Lets this target pass an External Visitor ID (the vid parameter, or vid in the "
             "preboot's visitor_callback), so goals sent through the REST API can be matched "
             "back to the variation a visitor saw."
+        ),
+    )
+    allow_linking = models.BooleanField(
+        ALLOW_LINKING_LABEL,
+        default=False,
+        help_text=(
+            "Express targets: lets a page link the visitor id it passes to another id of the "
+            "same person (the alias command, such as a login id learnt mid-visit). REST "
+            "targets always may. Off, a page cannot tie itself to another person's id."
         ),
     )
     allowed_origins = models.JSONField(

@@ -28,6 +28,7 @@ def target_create(
     code: str | None = None,
     enabled: bool = True,
     allow_external_vid: bool = False,
+    allow_linking: bool = False,
     allowed_origins: list[str] | None = None,
 ) -> DeployTarget:
     """Create a deploy target with a new runtime key. Raises ValidationError on bad input."""
@@ -44,6 +45,7 @@ def target_create(
         kind=kind,
         enabled=enabled,
         allow_external_vid=allow_external_vid,
+        allow_linking=allow_linking,
         allowed_origins=allowed_origins or [],
     )
     target.full_clean()
@@ -72,7 +74,9 @@ def target_rotate_key(*, target: DeployTarget) -> str:
     return current.api_key
 
 
-TARGET_EDITABLE = ("name", "kind", "enabled", "allow_external_vid", "allowed_origins")
+TARGET_EDITABLE = (
+    "name", "kind", "enabled", "allow_external_vid", "allow_linking", "allowed_origins",
+)  # fmt: skip
 
 
 @transaction.atomic

@@ -42,8 +42,7 @@ def forget_visitor_view(request: HttpRequest, object_id: str) -> HttpResponse:
         verb = "Would erase" if data["dry_run"] else "Erased"
         messages.success(
             request,
-            f"{verb} {counts.assignments} assignments, {counts.goal_events} goal events and "
-            f"{counts.credits} credits of this visitor. Reports are unchanged.",
+            f"{verb} {counts.describe()} of this visitor. Reports are unchanged.",
         )
         return HttpResponseRedirect(request.path)
     context = {

@@ -17,6 +17,9 @@ class VisitorErased(serializers.Serializer[Any]):
     assignments = serializers.IntegerField()
     goal_events = serializers.IntegerField()
     credits = serializers.IntegerField()
+    links = serializers.IntegerField(
+        help_text="Its person's linked ids, all erased with their data."
+    )
 
 
 class VisitorView(AccountAPIView):
@@ -34,6 +37,7 @@ class VisitorView(AccountAPIView):
                 "assignments": counts.assignments,
                 "goal_events": counts.goal_events,
                 "credits": counts.credits,
+                "links": counts.links,
             }
         )
 

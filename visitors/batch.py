@@ -12,12 +12,13 @@ round trips with the number of events: one read of every visitor's state
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.codes import BAD_TEXT_RULE, text_ok
@@ -29,8 +30,10 @@ from targeting.traits import TRAITS_RULE, traits_parse
 from targets.choices import channel_of
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import AccountConf, TargetConf
-from visitors.execution import RACE_RETRIES, _goal, _Plan, _relevant, results_note
+from visitors.execution import RACE_RETRIES, _goal, _Plan, _Relevant, _relevant, results_note
+from visitors.links import alias_refusal, links_make, person_ids
 from visitors.request import (
+    AliasResult,
     GoalCommand,
     GoalResult,
     Visitor,
@@ -44,14 +47,15 @@ from visitors.writes import RequestWrites, request_writes_save
 
 @dataclass(frozen=True)
 class BatchEvent:
-    """One event of a batch: its visitor (session "" when it names a vid alone) and its
-    goal command."""
+    """One event of a batch: its visitor (session "" when it names a vid alone), its goal
+    command, and the id to link to its vid first, if any (SPEC §4d)."""
 
     visitor: Visitor
     command: GoalCommand
+    alias: str | None = None
 
 
-EVENT_KEYS = frozenset({"session", "vid", "g", "v", "id", "t", "traits", "inputs"})
+EVENT_KEYS = frozenset({"session", "vid", "g", "v", "id", "t", "traits", "inputs", "alias"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def event_of(raw: Any) -> BatchEvent | BadEvent:
     if vid is not None and (not isinstance(vid, str) or vid_problem(vid)):
         why = vid_problem(vid) if isinstance(vid, str) else "it is not a string"
         return BadEvent(goal, f'"vid": refused: {why}')
+    alias = raw.get("alias")
+    if alias is not None and (not isinstance(alias, str) or not text_ok(alias)):
+        return BadEvent(goal, f'"alias": a visitor id, {BAD_TEXT_RULE}')
     value = raw.get("v")
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         return BadEvent(goal, '"v": a number')
@@ -125,6 +132,7 @@ def event_of(raw: Any) -> BatchEvent | BadEvent:
             time=at,
             time_error="" if t is None or at is not None else f"t must be {T_RULE}",
         ),
+        alias=alias,
     )
 
 
@@ -140,71 +148,121 @@ def goal_events_record(
     in order. All recorded, or nothing (`dry_run`: judged, nothing recorded).
     Raises django.db.DatabaseError when the database fails (the caller answers 503)."""
     now = now or timezone.now()
-    commands = [event.command for event in events]
-    relevant = _relevant(account, commands)
+    relevant = _relevant(account, [event.command for event in events])
+    linking = any(e.alias is not None for e in events)
     for attempt in range(RACE_RETRIES):
-        state = visitors_state_read(
-            agent_ids=relevant.agent_ids,
-            sessions=(e.visitor.session for e in events),
-            vids=(e.visitor.vid for e in events if e.visitor.vid),
-            goal_ids=relevant.goal_ids,
-            event_keys=relevant.event_keys,  # read first: a batch sent again is the usual retry
-            event_channel=channel_of(target.kind),
-            reached_goal_ids=relevant.reached_goal_ids,
-        )
-        by_key: dict[str, list[AssignmentRow]] = {}
-        for row in state.assignments:
-            for key in who_keys(row.session, row.vid):
-                by_key.setdefault(key, []).append(row)
-        writes = RequestWrites(
-            account_id=account.id,
-            target_id=target.id,
-            target_kind=target.kind,
-            channel=channel_of(target.kind),
-            session="",
-            vid=None,
-            traits=[],
-            now=now,
-            batch=True,
-        )
-        seen = dict(state.events)
-        results = []
-        for event in events:
-            visitor = event.visitor
-            if visitor.vid and not target.allow_external_vid:
-                results.append(_vid_refused(event, target))
-                continue
-            keys = who_keys(visitor.session, visitor.vid)
-            rows = list({id(r): r for key in keys for r in by_key.get(key, ())}.values())
-            reached: dict[int, datetime] = {}
-            for key in keys:
-                for goal_id, at in state.reached.get(key, {}).items():
-                    reached[goal_id] = max(at, reached.get(goal_id, at))
-            plan = _Plan(
-                account=account,
-                target=target,
-                visitor=visitor,
-                now=now,
-                rows=rows,
-                by_identity={},  # goals make no assignments
-                seen_events=seen,
-                writes=writes,
-                reached=reached,
-                conditions=relevant.conditions,
-                credited_by=state.credited_by,
-            )
-            results.append(_goal(plan, event.command))
-        if dry_run:
-            return results
         try:
-            request_writes_save(writes=writes)
+            # links are rows of their own: with them the batch is one transaction, and a
+            # dry run makes them to judge its events, then rolls them back
+            with transaction.atomic() if linking else nullcontext():
+                results = _attempt(account, target, events, relevant, now, dry_run=dry_run)
+                if dry_run and linking:
+                    transaction.set_rollback(True)
         except IntegrityError:  # a concurrent request won a race: judge again from the data
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
-        results_note(account=account, target=target, results=results, now=now)
+        if not dry_run:
+            results_note(account=account, target=target, results=results, now=now)
         return results
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _attempt(
+    account: AccountConf,
+    target: TargetConf,
+    events: Sequence[BatchEvent],
+    relevant: _Relevant,
+    now: datetime,
+    *,
+    dry_run: bool,
+) -> list[GoalResult]:
+    """Judge the batch once, and write it unless `dry_run`. Its links are made first (all
+    of them, before any event is judged); then one read finds the ids of each vid's
+    person, and the state read finds the assignments made under any of them."""
+    links = _aliases_link(account, target, events, now)
+    vids = {e.visitor.vid for e in events if e.visitor.vid} if target.allow_external_vid else set()
+    linked = person_ids(account_id=account.id, vids=vids) if vids else {}
+    visitors = [
+        replace(e.visitor, linked=linked[e.visitor.vid]) if e.visitor.vid in linked else e.visitor
+        for e in events
+    ]
+    state = visitors_state_read(
+        agent_ids=relevant.agent_ids,
+        sessions=(v.session for v in visitors),
+        vids={i for v in visitors if v.vid for i in (v.vid, *v.linked)},
+        goal_ids=relevant.goal_ids,
+        event_keys=relevant.event_keys,  # read first: a batch sent again is the usual retry
+        event_channel=channel_of(target.kind),
+        reached_goal_ids=relevant.reached_goal_ids,
+    )
+    by_key: dict[str, list[AssignmentRow]] = {}
+    for row in state.assignments:
+        for key in who_keys(row.session, row.vid):
+            by_key.setdefault(key, []).append(row)
+    writes = RequestWrites(
+        account_id=account.id,
+        target_id=target.id,
+        target_kind=target.kind,
+        channel=channel_of(target.kind),
+        session="",
+        vid=None,
+        traits=[],
+        now=now,
+        batch=True,
+    )
+    seen = dict(state.events)
+    results = []
+    for i, (event, visitor) in enumerate(zip(events, visitors, strict=True)):
+        if visitor.vid and not target.allow_external_vid:
+            results.append(_vid_refused(event, target))
+            continue
+        keys = visitor.lookup_keys()
+        rows = list({id(r): r for key in keys for r in by_key.get(key, ())}.values())
+        reached: dict[int, datetime] = {}
+        for key in keys:
+            for goal_id, at in state.reached.get(key, {}).items():
+                reached[goal_id] = max(at, reached.get(goal_id, at))
+        plan = _Plan(
+            account=account,
+            target=target,
+            visitor=visitor,
+            now=now,
+            rows=rows,
+            by_identity={},  # goals make no assignments
+            seen_events=seen,
+            writes=writes,
+            reached=reached,
+            conditions=relevant.conditions,
+            credited_by=state.credited_by,
+        )
+        result = _goal(plan, event.command)
+        result.link = links.get(i)
+        results.append(result)
+    if not dry_run:
+        request_writes_save(writes=writes)
+    return results
+
+
+def _aliases_link(
+    account: AccountConf, target: TargetConf, events: Sequence[BatchEvent], now: datetime
+) -> dict[int, AliasResult]:
+    """The batch's aliases, by event index: linked to their event's vid, or refused."""
+    found: dict[int, AliasResult] = {}
+    asks: list[tuple[int, str, str]] = []
+    for i, event in enumerate(events):
+        if event.alias is None:
+            continue
+        vid = event.visitor.vid if target.allow_external_vid else None
+        refused = alias_refusal(target=target, vid=vid, alias=event.alias)
+        if refused is not None:
+            found[i] = refused
+        elif vid is not None:
+            asks.append((i, vid, event.alias))
+    if asks:
+        made = links_make(account_id=account.id, asks=[(v, a) for _, v, a in asks], now=now)
+        found.update({i: r for (i, _, _), r in zip(asks, made, strict=True)})
+    return found
 
 
 def _vid_refused(event: BatchEvent, target: TargetConf) -> GoalResult:

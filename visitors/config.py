@@ -54,6 +54,7 @@ class TargetConf:
     enabled: bool
     allow_external_vid: bool
     allowed_origins: tuple[str, ...]
+    allow_linking: bool = False  # Express targets: the alias command (SPEC §4d)
 
     @property
     def is_express(self) -> bool:
@@ -198,6 +199,7 @@ def account_conf_load(*, code: str) -> AccountConf | None:
             api_key=t.api_key,
             enabled=t.enabled,
             allow_external_vid=t.allow_external_vid,
+            allow_linking=t.allow_linking,
             allowed_origins=tuple(t.allowed_origins or ()),
         )
         for t in DeployTarget.objects.filter(account=account)

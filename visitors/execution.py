@@ -10,11 +10,12 @@ start, and then sees the winner's rows (a sticky repeat, a replay, `already_cred
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import reasons as sel
@@ -32,8 +33,11 @@ from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
 from targets.choices import TargetKind, channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf, VariationConf
+from visitors.links import alias_refusal, links_make
 from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
+    AliasCommand,
+    AliasResult,
     Command,
     ExecutionResult,
     GoalCommand,
@@ -65,24 +69,78 @@ def visitor_commands_execute(
     Raises django.db.DatabaseError when the database fails (the caller answers 503).
     """
     now = now or timezone.now()
+    linking = any(isinstance(c, AliasCommand) for c in commands)
     for attempt in range(RACE_RETRIES):
-        # Event ids are looked up only after a write collided: a new id (the usual case)
-        # costs no read, and a retried one is caught by the unique constraint.
-        plan = _plan_read(account, target, visitor, commands, now, read_events=attempt > 0)
-        plan.explain = explain
-        result = ExecutionResult(items=[_decide(plan, command) for command in commands])
-        writes = plan.writes
         try:
-            request_writes_save(writes=writes)
+            # links are rows of their own: with them, the request is one transaction
+            with transaction.atomic() if linking else nullcontext():
+                result = _attempt(
+                    account, target, visitor, commands, now, explain=explain, retry=attempt > 0
+                )
         except IntegrityError:
             # An event id already received, or a concurrent request that wrote the same
-            # assignment, event id or once-credit first: decide again from what is stored.
+            # assignment, event id, once-credit or link first: decide again from what is
+            # stored.
             if attempt == RACE_RETRIES - 1:
                 raise
             continue
         results_note(account=account, target=target, results=result.items, now=now)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _attempt(
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    commands: Sequence[Command],
+    now: datetime,
+    *,
+    explain: bool,
+    retry: bool,
+) -> ExecutionResult:
+    """Decide and write the request once. A request's links are made first, whatever their
+    place among its commands, so that its selections and goals find the person."""
+    aliases = _aliases_link(account, target, visitor, commands, now)
+    # Event ids are looked up only after a write collided: a new id (the usual case)
+    # costs no read, and a retried one is caught by the unique constraint.
+    plan = _plan_read(account, target, visitor, commands, now, read_events=retry)
+    plan.explain = explain
+    result = ExecutionResult(
+        items=[
+            aliases[i] if isinstance(command, AliasCommand) else _decide(plan, command)
+            for i, command in enumerate(commands)
+        ]
+    )
+    request_writes_save(writes=plan.writes)
+    return result
+
+
+def _aliases_link(
+    account: AccountConf,
+    target: TargetConf,
+    visitor: Visitor,
+    commands: Sequence[Command],
+    now: datetime,
+) -> dict[int, AliasResult]:
+    """The request's alias commands, by index: linked to its vid, or refused."""
+    found: dict[int, AliasResult] = {}
+    asks: list[tuple[int, str]] = []
+    for i, command in enumerate(commands):
+        if isinstance(command, AliasCommand):
+            refused = alias_refusal(target=target, vid=visitor.vid, alias=command.alias)
+            if refused is not None or visitor.bot:  # a bot links nothing (SPEC §4b)
+                found[i] = refused or AliasResult(
+                    command.alias, reasons.STATUS_NONE, detail="a bot's: nothing linked"
+                )
+            else:
+                asks.append((i, command.alias))
+    if asks and visitor.vid is not None:
+        made = links_make(
+            account_id=account.id, asks=[(visitor.vid, alias) for _, alias in asks], now=now
+        )
+        found.update({i: r for (i, _), r in zip(asks, made, strict=True)})
+    return found
 
 
 def vid_refused_count(*, account: AccountConf, goal_codes: Sequence[str]) -> None:
@@ -156,7 +214,7 @@ def _relevant(account: AccountConf, commands: Sequence[Command]) -> _Relevant:
                     found.conditions = True
                     agent_ids.update(agent.reads_agent_ids)
                     found.reached_goal_ids.update(agent.reads_goal_ids)
-        else:
+        elif isinstance(command, GoalCommand):
             goal = account.goals.get(command.goal)
             if goal is None:
                 continue
@@ -199,8 +257,7 @@ class _Plan:
         """Credited to this visitor in the agent by one of its own events (a batch's)."""
         ledger = self.credited_by
         return ledger is not None and any(
-            (agent_id, goal_id, key) in ledger
-            for key in who_keys(self.visitor.session, self.visitor.vid)
+            (agent_id, goal_id, key) in ledger for key in self.visitor.lookup_keys()
         )
 
     def who(self) -> Who:
@@ -239,13 +296,28 @@ class _Plan:
         return facts
 
     def mine_by_agent(self) -> dict[int, list[AssignmentRow]]:
-        """The visitor's assignments (by session, or by vid), as known so far, by agent."""
+        """The visitor's assignments (by session, or by vid or an id linked to it), as
+        known so far, by agent."""
         visitor = self.visitor
         held: dict[int, list[AssignmentRow]] = {}
         for r in self.rows:
-            if r.session == visitor.session or (visitor.vid and r.vid == visitor.vid):
+            if (
+                r.session == visitor.session
+                or r.by_person
+                or (r.vid is not None and (r.vid == visitor.vid or r.vid in visitor.linked))
+            ):
                 held.setdefault(r.agent_id, []).append(r)
         return held
+
+    def held(self, agent_id: int) -> AssignmentRow | None:
+        """The assignment a selection of the agent keeps: the visitor's own (by its
+        identity), else the earliest of its person's (made under an id linked to its vid,
+        SPEC §4d)."""
+        own = self.by_identity.get((agent_id, self.visitor.identity))
+        if own is not None:
+            return own
+        linked = [r for r in self.rows if r.agent_id == agent_id and r.by_person]
+        return min(linked, key=lambda r: r.created_at) if linked else None
 
     def mine(self, agent_id: int) -> list[AssignmentRow]:
         """The visitor's assignments in an agent (by session, or by vid), as known so far."""
@@ -307,6 +379,7 @@ def _plan_read(
     """Read the visitor's state once; nothing is written here."""
     relevant = _relevant(account, commands)
     state = visitor_state_read(
+        account_id=account.id,
         agent_ids=relevant.agent_ids,
         session=visitor.session,
         vid=visitor.vid,
@@ -340,7 +413,7 @@ def _plan_read(
     )
 
 
-def _decide(plan: _Plan, command: Command) -> SelectionResult | GoalResult:
+def _decide(plan: _Plan, command: SelectionCommand | GoalCommand) -> SelectionResult | GoalResult:
     if isinstance(command, SelectionCommand):
         return _select(plan, command)
     return _goal(plan, command)
@@ -352,7 +425,7 @@ def _select(plan: _Plan, command: SelectionCommand) -> SelectionResult:
     if agent is not None and agent.period_ends_at is not None and plan.now >= agent.period_ends_at:
         # an adaptive agent's period is over: the next one's shares, for the next requests
         period_roll(agent_id=agent.id, phase=agent.phase, now=plan.now)
-    existing = plan.by_identity.get((agent.id, visitor.identity)) if agent else None
+    existing = plan.held(agent.id) if agent else None
     decision = selection_decide(
         agent=agent,
         agent_code=command.agent,

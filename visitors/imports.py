@@ -1,7 +1,8 @@
 """Goal events from a file (SPEC §4c "Offline import"): a back office's export, read a
 row at a time, so memory stays flat whatever the file's size.
 
-`import_rows` reads CSV (a header of `vid`, `session`, `g`, `v`, `id`, `t`, `traits`) or
+`import_rows` reads CSV (a header of `vid`, `session`, `g`, `v`, `id`, `t`, `traits`,
+`alias`) or
 NDJSON (an object per line with those keys) from bytes, and yields each row as an event
 (what `visitors.batch.event_of` checks) or as the reason it is no event, with its line
 number. A row without `id` gets one derived from its content, so importing the same file
@@ -37,7 +38,7 @@ from visitors.batch import BadEvent, BatchEvent, event_of, goal_events_record
 from visitors.config import AccountConf, TargetConf, account_conf
 from visitors.models import GoalImport, GoalImportPart
 
-IMPORT_COLUMNS = ("vid", "session", "g", "v", "id", "t", "traits")
+IMPORT_COLUMNS = ("vid", "session", "g", "v", "id", "t", "traits", "alias")
 FORMATS = ("csv", "ndjson")
 SLICE = 1000  # rows judged together: the batch endpoint's own limit
 VERDICTS = ("ok", "none", "replay", "err")  # a row's verdict: its item's s, or replay
@@ -82,7 +83,9 @@ def row_slices(rows: Iterable[Row]) -> Iterator[list[Row]]:
 
 def content_id(row: dict[str, Any]) -> str:
     """An event id made of what the row says (the same row: the same id)."""
-    facts = {k: row.get(k) for k in IMPORT_COLUMNS if k != "id"}
+    facts = {k: row.get(k) for k in IMPORT_COLUMNS if k not in ("id", "alias")}
+    if row.get("alias") is not None:  # a row without one keeps the id it always had
+        facts["alias"] = row["alias"]
     digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
     return f"imp-{digest[:32]}"
 
@@ -111,7 +114,7 @@ def _csv_rows(lines: Iterable[str]) -> Iterator[Row]:
     if unknown or "g" not in columns or not {"vid", "session"} & set(columns):
         raise ImportFileError(
             f"line 1: the header must name g, vid or session, and optionally v, id, t, "
-            f"traits (found {', '.join(columns)[:200]})"
+            f"traits, alias (found {', '.join(columns)[:200]})"
         )
     while True:
         try:
@@ -195,13 +198,18 @@ def rows_judge(
             verdicts.append(RowVerdict(line, "err", "", "invalid_event", event.detail))
             continue
         result = next(results)
+        reason = result.err or " ".join(s["reason"] for s in result.skipped)
+        detail = result.detail if result.err else ""
+        if result.link is not None and result.link.err:  # the row's alias was not linked
+            reason = " ".join(filter(None, [reason, result.link.err]))
+            detail = "; ".join(filter(None, [detail, f"alias: {result.link.detail}"]))
         verdicts.append(
             RowVerdict(
                 line,
                 "replay" if result.replay else result.status,
                 " ".join(f"{c['a']}/{c['c']}" for c in result.credited),
-                result.err or " ".join(s["reason"] for s in result.skipped),
-                result.detail if result.err else "",
+                reason,
+                detail,
             )
         )
     return verdicts

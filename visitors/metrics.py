@@ -19,7 +19,7 @@ GOAL_OUTCOMES = Counter(
 ROWS_PURGED = Counter(
     "conductrics_raw_rows_purged", "Raw visitor-level rows deleted by purges.", ["table"]
 )
-PURGED_TABLES = ("assignments", "goal events", "credits")
+PURGED_TABLES = ("assignments", "goal events", "credits", "linked ids")
 
 
 def goal_outcomes_observe(outcomes: Iterable[str]) -> None:

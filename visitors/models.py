@@ -215,6 +215,37 @@ class Credit(models.Model):
         return f"{self.goal.code} → {self.variation.code} ({self.value:g})"
 
 
+class VisitorLink(models.Model):
+    """One id of a person whose ids are linked (SPEC §4d): raw data, kept for the account's
+    retention. The ids sharing a `person` (an opaque label, never an id itself, so a purged
+    id that comes back alone never rejoins its old person) are one visitor for matching
+    and for selections (`visitors.links`)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    vid = models.CharField(max_length=128)
+    person = models.UUIDField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "visitors_visitorlink"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "vid"], name="visitor_link_one_person"),
+        ]
+        indexes = [
+            # by person alone (a label unique across accounts): the visitor read's lookup of
+            # an id then has only the unique key (account, vid) to use
+            models.Index(fields=["person"], name="visitor_link_by_person"),
+            # purges find the rows older than a cutoff (not led by the account: the read's
+            # lookup of an id by (account, vid) has the unique key alone to choose)
+            models.Index(fields=["created_at"], name="visitor_link_by_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vid} (person {self.person})"
+
+
 class ConfigVersion(models.Model):
     """A counter per account, raised by every change of its configuration (in the same
     transaction), so that every server process sees a change within

@@ -25,11 +25,19 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet, Subquery
 
 from accounts.models import Account
+from visitors.links import person_ids
 from visitors.metrics import rows_purged_observe
-from visitors.models import Assignment, Credit, GoalEvent, GoalImport, GoalImportPart
+from visitors.models import (
+    Assignment,
+    Credit,
+    GoalEvent,
+    GoalImport,
+    GoalImportPart,
+    VisitorLink,
+)
 
 DEFAULT_BATCH_SIZE = 5000
 OLDER_THAN_MAX_DAYS = 36500  # a hundred years: anything older is everything
@@ -114,15 +122,23 @@ class PurgeCounts:
     assignments: int = 0
     goal_events: int = 0
     credits: int = 0
+    links: int = 0  # linked ids (SPEC §4d)
 
     @property
     def total(self) -> int:
-        return self.assignments + self.goal_events + self.credits
+        return self.assignments + self.goal_events + self.credits + self.links
 
     def add(self, other: "PurgeCounts") -> None:
         self.assignments += other.assignments
         self.goal_events += other.goal_events
         self.credits += other.credits
+        self.links += other.links
+
+    def describe(self) -> str:
+        """`3 assignments, 2 goal events and 2 credits`, and the linked ids when any."""
+        text = f"{self.assignments} assignments, {self.goal_events} goal events and "
+        text += f"{self.credits} credits"
+        return text + (f" (and {self.links} linked ids)" if self.links else "")
 
 
 @dataclass
@@ -148,7 +164,16 @@ def purge_count(*, account: Account, cutoff: datetime) -> PurgeCounts:
             account=account, **{f"{table.time_field}__lt": cutoff}
         ).count()
         setattr(counts, table.counts_field, n)
+    counts.links = _old_links(account, cutoff).count()
     return counts
+
+
+def _old_links(account: Account, cutoff: datetime) -> QuerySet[VisitorLink]:
+    """The links of persons linked last before `cutoff`: raw data, kept as long as the
+    rest (SPEC §4d); a person's links go together (an id linked lately keeps its person)."""
+    links = VisitorLink.objects.filter(account=account)
+    recent = links.filter(created_at__gte=cutoff).values("person")
+    return links.filter(created_at__lt=cutoff).exclude(person__in=Subquery(recent))
 
 
 def _bounds(table: _Table, account: Account, cutoff: datetime) -> tuple[int, int] | None:
@@ -214,6 +239,8 @@ def _account_purge(
                 on_batch(Batch(table.label, rows, took))
             if pause > 0 and rows:
                 time.sleep(took * pause)
+    counts.links, _ = _old_links(account, cutoff).delete()
+    rows_purged_observe(table="linked ids", rows=counts.links)
     _stale_imports_purge(account=account, cutoff=cutoff)
     return counts
 
@@ -293,26 +320,39 @@ class VisitorRows:
     assignments: list[int]
     goal_events: list[int]
     credits: list[int]
+    links: list[int]
 
     @property
     def counts(self) -> PurgeCounts:
-        return PurgeCounts(len(self.assignments), len(self.goal_events), len(self.credits))
+        return PurgeCounts(
+            len(self.assignments), len(self.goal_events), len(self.credits), len(self.links)
+        )
 
 
 def visitor_rows(
     *, account: Account, vid: str | None = None, session: str | None = None
 ) -> VisitorRows:
-    """The raw rows of one visitor: by external visitor id (with every session seen with
-    it), or by session. Raises ValidationError unless exactly one is given."""
+    """The raw rows of one visitor: by external visitor id (with every id linked to it, and
+    every session seen with any of them), or by session. Raises ValidationError unless
+    exactly one is given."""
     if bool(vid) == bool(session):
         raise ValidationError("Give either a vid or a session.")
+    links: list[int] = []
     if vid:
-        sessions = set(
-            Assignment.objects.filter(account=account, vid=vid).values_list("session", flat=True)
-        ) | set(
-            GoalEvent.objects.filter(account=account, vid=vid).values_list("session", flat=True)
+        vids = {vid, *person_ids(account_id=account.pk, vids=[vid]).get(vid, ())}
+        links = list(
+            VisitorLink.objects.filter(account=account, vid__in=vids).values_list("pk", flat=True)
         )
-        who = Q(vid=vid) | Q(session__in=sessions)
+        sessions = set(
+            Assignment.objects.filter(account=account, vid__in=vids).values_list(
+                "session", flat=True
+            )
+        ) | set(
+            GoalEvent.objects.filter(account=account, vid__in=vids).values_list(
+                "session", flat=True
+            )
+        )
+        who = Q(vid__in=vids) | Q(session__in=sessions)
     else:
         who = Q(session=session)
     assignments = list(Assignment.objects.filter(who, account=account).values_list("pk", flat=True))
@@ -322,7 +362,7 @@ def visitor_rows(
             Q(assignment_id__in=assignments) | Q(event_id__in=events)
         ).values_list("pk", flat=True)
     )
-    return VisitorRows(assignments, events, credits)
+    return VisitorRows(assignments, events, credits, links)
 
 
 @transaction.atomic
@@ -339,6 +379,7 @@ def visitor_erase(
             (Credit, rows.credits, "credits"),
             (GoalEvent, rows.goal_events, "goal events"),
             (Assignment, rows.assignments, "assignments"),
+            (VisitorLink, rows.links, "linked ids"),
         ):
             deleted, _ = model.objects.filter(pk__in=ids).delete()
             rows_purged_observe(table=table, rows=deleted)

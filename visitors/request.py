@@ -55,6 +55,13 @@ class Visitor:
     traits: tuple[str, ...] = ()
     inputs: Mapping[str, str] = field(default_factory=lambda: _NOTHING)
     bot: bool = False
+    # the other ids of the person the vid belongs to (SPEC §4d), when a batch read them;
+    # a request of one visitor resolves them in its read instead (`AssignmentRow.by_person`)
+    linked: frozenset[str] = frozenset()
+
+    def lookup_keys(self) -> list[str]:
+        """`who_keys` of the visitor and of each id linked to its vid."""
+        return who_keys(self.session, self.vid) + [f"v:{other}" for other in sorted(self.linked)]
 
     def trait_values(self) -> dict[str, str]:
         """Trait group -> value, as conditions read them (a group given twice: the first)."""
@@ -87,7 +94,14 @@ class GoalCommand:
     time_error: str = ""  # `t` was sent, but names no time: why (the item's invalid_time)
 
 
-Command = SelectionCommand | GoalCommand
+@dataclass(frozen=True)
+class AliasCommand:
+    """`{"alias": "Y"}`: link Y to the request's vid, one person from then (SPEC §4d)."""
+
+    alias: str
+
+
+Command = SelectionCommand | GoalCommand | AliasCommand
 
 
 @dataclass
@@ -105,6 +119,23 @@ class SelectionResult:
     @property
     def selected(self) -> bool:
         return self.variation is not None
+
+
+@dataclass
+class AliasResult:
+    """What became of an alias command: `ok` linked, `none` linked already, `err`."""
+
+    alias: str
+    status: str
+    err: str | None = None
+    detail: str = ""
+
+    def item(self) -> dict[str, Any]:
+        """Its item in the answer, in command order (with `detail` when refused)."""
+        out: dict[str, Any] = {"alias": self.alias, "s": self.status}
+        if self.err:
+            out["err"], out["detail"] = self.err, self.detail
+        return out
 
 
 CONTEXT_KEY = "ctx"  # a stored answer's condition context (never part of an item)
@@ -128,6 +159,7 @@ class GoalResult:
     # outside_window, hours after its assignment's confirmation; and the day it happened
     delays: list[Delay] = field(default_factory=list)
     happened_on: date | None = None
+    link: AliasResult | None = None  # a batch event's alias, made before it was judged
 
     @property
     def found(self) -> bool | None:
@@ -181,7 +213,7 @@ class GoalResult:
 
 @dataclass
 class ExecutionResult:
-    items: list[SelectionResult | GoalResult]
+    items: list[SelectionResult | GoalResult | AliasResult]
 
     @property
     def log(self) -> list[str]:
@@ -189,7 +221,9 @@ class ExecutionResult:
         return [_log_line(item) for item in self.items]
 
 
-def _log_line(item: SelectionResult | GoalResult) -> str:
+def _log_line(item: SelectionResult | GoalResult | AliasResult) -> str:
+    if isinstance(item, AliasResult):
+        return f"alias {item.alias}: {item.err or item.status}: {item.detail}"
     if isinstance(item, SelectionResult):
         if item.log:
             return item.log
@@ -218,4 +252,6 @@ def goal_item(item: GoalResult, *, why_refused: bool = False) -> dict[str, Any]:
         out["replay"] = True
     if why_refused and item.err:
         out["detail"] = item.detail
+    if item.link is not None:
+        out["link"] = item.link.item()
     return out

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from agents.reasons import POLICY_RANDOM
-from visitors.models import Assignment, Credit, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent, VisitorLink
 from visitors.request import who_keys
 from visitors.statements import Rows, pg_ints, pg_texts, statement_fetch
 
@@ -32,6 +32,9 @@ class AssignmentRow:
     confirmed_at: datetime | None
     policy: str = POLICY_RANDOM  # `r`, or `f` when a rule forced it (reported apart)
     phase: int = 1  # the agent's phase when it was made (SPEC §4e)
+    # made under the request's vid or an id linked to it (SPEC §4d): the person's own,
+    # whatever the session (a request of one visitor only; a batch tells by `Visitor.keys`)
+    by_person: bool = False
     credited_goal_ids: set[int] = field(default_factory=set)
     goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
 
@@ -59,6 +62,7 @@ class VisitorState:
 
 def visitor_state_read(
     *,
+    account_id: int,
     agent_ids: Iterable[int],
     session: str,
     vid: str | None,
@@ -71,7 +75,8 @@ def visitor_state_read(
     """Return the visitor's assignments in `agent_ids` and the events already received.
 
     The visitor is `session` and, when given, the external visitor id `vid`: assignments
-    made for that session, and those made with that vid. Each assignment carries the
+    made for that session, and those made with that vid or an id linked to it (SPEC §4d,
+    resolved in the same statement). Each assignment carries the
     goals among `goal_ids` already credited to this visitor in its agent, and for
     `every_goal_ids` the value already credited to it; and for `reached_goal_ids` (goals
     that conditions read) when this visitor last reached each. One query for all of it
@@ -88,6 +93,7 @@ def visitor_state_read(
     reached: dict[int, datetime] = {}
     if agent_ids or reached_goal_ids:
         sql, params = _assignments_sql(
+            account_id=account_id,
             agent_ids=agent_ids,
             session=session,
             vid=vid,
@@ -96,7 +102,7 @@ def visitor_state_read(
             reached_goal_ids=reached_goal_ids,
         )
         found = statement_fetch(sql=sql, params=params)
-        width = 11
+        width = 12
         ends = width + len(goal_ids) + len(every_goal_ids)
         for values in found[:1]:
             for goal_id, when in zip(reached_goal_ids, values[ends:], strict=True):
@@ -120,6 +126,7 @@ def visitor_state_read(
                     confirmed_at=None if values[8] is None else _aware(values[8]),
                     policy=values[9],
                     phase=values[10],
+                    by_person=bool(values[11]),
                     credited_goal_ids={g for g, flag in zip(goal_ids, flags, strict=True) if flag},
                     goal_values={
                         g: float(total)
@@ -144,6 +151,7 @@ def visitor_state_read(
 
 def _assignments_sql(
     *,
+    account_id: int,
     agent_ids: list[int],
     session: str,
     vid: str | None,
@@ -171,8 +179,23 @@ def _assignments_sql(
     assignments are LEFT JOINed to one row, so that a visitor without any still gets it.
     """
     a, c, e = Assignment._meta.db_table, Credit._meta.db_table, GoalEvent._meta.db_table
-    who_a = "(a.session = %s OR a.vid = %s)" if vid else "a.session = %s"
-    who_params = [session, vid] if vid else [session]
+    postgres = connection.vendor == "postgresql"
+    # the person's ids (SPEC §4d): the vid and those linked to it, read in this statement.
+    # PostgreSQL reads them once, as an array in a one-row FROM item that every condition
+    # then names (`= ANY(p.ids)` is an index condition); SQLite repeats the subquery.
+    person_params: list[Any] = []
+    if vid and postgres:
+        source = f"(SELECT ARRAY({_PERSON_SQL}) AS ids) AS p"
+        person_params = [vid, account_id, vid]
+        in_person, in_person_params = "= ANY(p.ids)", []
+    elif vid:
+        source = "(SELECT 1 AS one) AS p"
+        in_person, in_person_params = f"IN ({_PERSON_SQL})", [vid, account_id, vid]
+    else:
+        source = "(SELECT 1 AS one) AS p"
+        in_person, in_person_params = "", []
+    who_a = f"(a.session = %s OR a.vid {in_person})" if vid else "a.session = %s"
+    who_params = [session, *in_person_params] if vid else [session]
     columns = [
         "a.id",
         "a.agent_id",
@@ -185,46 +208,53 @@ def _assignments_sql(
         "a.confirmed_at",
         "a.policy",
         "a.phase",
+        f"a.vid {in_person}" if vid else "0",
     ]
-    params: list[Any] = []
+    params: list[Any] = [*in_person_params]
     # SQLite has no OFFSET without LIMIT, and no hashed subplans to avoid
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    fence = " OFFSET 0" if postgres else ""
     by_event = (
         f"EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
-        "WHERE e.{who} = %s AND e.goal_id = %s AND c2.agent_id = a.agent_id" + fence + ")"
+        "WHERE e.{who} AND e.goal_id = %s AND c2.agent_id = a.agent_id" + fence + ")"
     )
     for goal_id in goal_ids:
         ways = [
             f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s{fence})",
-            by_event.format(who="session"),
+            by_event.format(who="session = %s"),
         ]
         params += [goal_id, session, goal_id]
         if vid:
-            ways.append(by_event.format(who="vid"))
-            params += [vid, goal_id]
+            ways.append(by_event.format(who=f"vid {in_person}"))
+            params += [*in_person_params, goal_id]
         columns.append("(" + " OR ".join(ways) + ")")
     for goal_id in every_goal_ids:
         columns.append(
             f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"
         )
         params.append(goal_id)
-    who_e = "(e.session = %s OR e.vid = %s)" if vid else "e.session = %s"
+    who_e = f"(e.session = %s OR e.vid {in_person})" if vid else "e.session = %s"
     for goal_id in reached_goal_ids:
         columns.append(f"(SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id = %s AND {who_e})")
         params += [goal_id, *who_params]
-    if connection.vendor == "postgresql":
+    if postgres:
         # one statement shape whatever the agents, so that it is prepared once
         agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]
     else:
         agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids) or 'NULL'})", []
-    if reached_goal_ids:
-        sql = (
-            f"SELECT {', '.join(columns)} FROM (SELECT 1 AS one) AS one LEFT JOIN {a} a "
-            f"ON a.agent_id {agents} AND {who_a}"
-        )
-    else:
-        sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
-    return sql, params + agent_params + who_params
+    join = "LEFT JOIN" if reached_goal_ids else "JOIN"
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {source} {join} {a} a ON a.agent_id {agents} AND {who_a}"
+    )
+    # parameters in the text's order: the columns', the FROM item's, then the join's
+    return sql, params + person_params + agent_params + who_params
+
+
+# the ids of the person the vid (parameters: vid, account id, vid) belongs to
+_LINK = VisitorLink._meta.db_table
+_PERSON_SQL = (
+    f"SELECT CAST(%s AS varchar(128)) UNION ALL SELECT l2.vid FROM {_LINK} l1 JOIN {_LINK} l2 "
+    "ON l2.person = l1.person WHERE l1.account_id = %s AND l1.vid = %s AND l2.vid <> l1.vid"
+)
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -56,7 +56,7 @@ def test_hot_path_statements__are_prepared_on_the_connection(api, agent, rest_ta
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert any("FROM agents_assignment a" in sql for sql in prepared)  # the read
+    assert any("JOIN agents_assignment a" in sql for sql in prepared)  # the read
     assert any("INSERT INTO goals_goalevent" in sql for sql in prepared)  # the write
 
 
@@ -156,7 +156,7 @@ def test_hot_path_statements__are_planned_once__not_per_request(api, agent, rest
         cursor.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE %s",
-            ["%FROM agents_assignment a%"],
+            ["%JOIN agents_assignment a%"],
         )
         (generic, custom), *_ = cursor.fetchall()
     assert custom == 0

@@ -126,8 +126,9 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
         pytest.skip("PostgreSQL's plans")
     goal = agent.goals.get()
     sql, params = _assignments_sql(
-        agent_ids=[agent.pk], session="s", vid="v", goal_ids=[goal.pk], every_goal_ids=[goal.pk]
-    )
+        account_id=agent.account_id, agent_ids=[agent.pk], session="s", vid="v",
+        goal_ids=[goal.pk], every_goal_ids=[goal.pk],
+    )  # fmt: skip
     numbered = iter(range(1, len(params) + 1))
     prepared = re.sub("%s", lambda _: f"${next(numbered)}", sql)
     with connection.cursor() as cursor:

@@ -112,7 +112,7 @@ def test_traits__invalid_on_rest__is_400(api, agent, rest_target, traits):
         ('{"cmds": []}', "without"),
         ("[1]", "Command 0"),
         ('[{"a": "a-hero"}, {"b": 1}]', "Command 1"),
-        ('[{"a": "a-hero", "g": "g-purchase"}]', "not both"),
+        ('[{"a": "a-hero", "g": "g-purchase"}]', "one of them"),
         ('[{"a": 5}]', '"a"'),
         ('[{"a": ""}]', '"a"'),
         ('[{"a": "a-hero", "c": "A"}]', '"c"'),

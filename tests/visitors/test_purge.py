@@ -227,7 +227,7 @@ def test_visitor_api__delete_erases_like_the_command(history):
     _, key = admin_key_create(account=history.account)
     response = Client().delete("/api/ac-acme/visitors/new-2", headers={"x-conductrics-apikey": key})
     assert response.status_code == 200
-    assert response.json() == {"assignments": 1, "goal_events": 1, "credits": 1}
+    assert response.json() == {"assignments": 1, "goal_events": 1, "credits": 1, "links": 0}
     assert not Assignment.objects.filter(vid="new-2").exists()
 
 
@@ -292,7 +292,7 @@ def test_visitor_api__delete_of_a_vid_no_page_could_send__answered_json(account)
         "/api/ac-acme/visitors/two%0Alines%0C/x/", headers={"x-conductrics-apikey": key}
     )
     assert response.status_code == 200
-    assert response.json() == {"assignments": 0, "goal_events": 0, "credits": 0}
+    assert response.json() == {"assignments": 0, "goal_events": 0, "credits": 0, "links": 0}
 
 
 def test_purge__an_uploaded_files_rows_past_retention_are_deleted(account, rest_target):

@@ -92,22 +92,18 @@ class Command(BaseCommand):
             total.add(counts)
             if dry_run:
                 self.say(
-                    f"{purge.account.code}: would delete {counts.assignments} assignments, "
-                    f"{counts.goal_events} goal events and {counts.credits} credits recorded "
+                    f"{purge.account.code}: would delete {counts.describe()} recorded "
                     f"before {purge.cutoff:%Y-%m-%d %H:%M} UTC (dry run: nothing deleted)"
                 )
             else:
-                self.say(
-                    f"{purge.account.code}: deleted {counts.assignments} assignments, "
-                    f"{counts.goal_events} goal events and {counts.credits} credits"
-                )
+                self.say(f"{purge.account.code}: deleted {counts.describe()}")
         verb = "Would delete" if dry_run else "Deleted"
         rate = "" if dry_run else f", {total.total / max(seconds, 1e-9):,.0f} rows/s"
         self.say(
             self.style.SUCCESS(
                 f"{verb} {total.total} rows in {len(done)} account(s) "
                 f"({total.assignments} assignments, {total.goal_events} goal events, "
-                f"{total.credits} credits) in {seconds:.1f} s{rate}"
+                f"{total.credits} credits, {total.links} linked ids) in {seconds:.1f} s{rate}"
             )
         )
 

@@ -33,7 +33,4 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         verb = "Would erase" if options["dry_run"] else "Erased"
-        self.stdout.write(
-            f"{verb} {counts.assignments} assignments, {counts.goal_events} goal events and "
-            f"{counts.credits} credits of this visitor in {account.code}."
-        )
+        self.stdout.write(f"{verb} {counts.describe()} of this visitor in {account.code}.")
