@@ -58,8 +58,9 @@ def demo_seed(
     def target(code: str, name: str, kind: str) -> DeployTarget:
         existing = DeployTarget.objects.filter(account=account, code=code).first()
         return existing or target_create(
-            account=account, code=code, name=name, kind=kind, allow_external_vid=True
-        )
+            account=account, code=code, name=name, kind=kind, allow_external_vid=True,
+            allow_linking=kind == TargetKind.EXPRESS,  # the demo page links its first id
+        )  # fmt: skip
 
     express = target(DEMO_EXPRESS_TARGET, "Web site (Express / JS)", TargetKind.EXPRESS)
     rest = target(DEMO_REST_TARGET, "Checkout servers (REST)", TargetKind.REST)

@@ -7,7 +7,9 @@ having them matched to the variation a visitor saw:
 3. the goal is triggered "Programmatically, via API";
 4. the goal's "Goal events to be sent via REST API" is on;
 and, recommended for goals that carry a value (sent programmatically, capped, or adding
-up), 5. the goal is accepted from servers only, so a page's public key cannot forge it.
+up), 5. the goal is accepted from servers only, so a page's public key cannot forge it;
+and 6. where a person's ids can be linked (SPEC §4d): by the servers through a REST target,
+and by pages on the Express targets with "Allow linking visitor ids".
 """
 
 from collections.abc import Iterable
@@ -17,13 +19,19 @@ from django.db.models import Model
 
 from goals.choices import GoalAcceptedFrom, GoalCounting, GoalTrigger
 from goals.models import ACCEPTED_FROM_LABEL, REST_SEND_LABEL, TRIGGER_API_LABEL, Goal
-from targets.models import ALLOW_EXTERNAL_VID_LABEL, DeployTarget, TargetKind
+from targets.models import (
+    ALLOW_EXTERNAL_VID_LABEL,
+    ALLOW_LINKING_LABEL,
+    DeployTarget,
+    TargetKind,
+)
 
 EXPRESS_PASSES_VID = "express_passes_vid"
 REST_PASSES_VID = "rest_passes_vid"
 GOAL_TRIGGER_API = "goal_trigger_api"
 GOAL_REST_SEND = "goal_rest_send"
 GOAL_SERVER_ONLY = "goal_server_only"
+IDS_LINKED = "ids_linked"
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,36 @@ def server_side_checklist(
                 recommended=True,
             )
         )
+    items.append(_linking_item(express=express_targets, account=account_targets))
     return items
+
+
+def _linking_item(
+    *, express: Iterable[DeployTarget], account: Iterable[DeployTarget]
+) -> ChecklistItem:
+    """Recommended: somewhere to link a person's ids (a cookie id, a customer number), so
+    that goals sent with either find the variation shown (SPEC §4d)."""
+    rest = [t for t in account if t.kind == TargetKind.REST and t.enabled and t.allow_external_vid]
+    pages = [t for t in express if t.kind == TargetKind.EXPRESS and t.enabled and t.allow_linking]
+    ways = []
+    if rest:
+        ways.append(f"servers link them with the alias command on {rest[0].code}")
+    if pages:
+        ways.append(
+            f"pages on {', '.join(t.code for t in pages)} may (“{ALLOW_LINKING_LABEL}”: keep it "
+            "for pages that learn the id from a login, as any page can link what it passes)"
+        )
+    return ChecklistItem(
+        IDS_LINKED,
+        "A person's ids can be linked",
+        bool(ways),
+        "; ".join(ways)[:1].upper() + "; ".join(ways)[1:] + "."
+        if ways
+        else "No REST target passes the vid, no Express target allows linking: a goal sent "
+        "with a customer number cannot find a variation shown under a cookie id.",
+        (rest or pages)[0] if rest or pages else DeployTarget,
+        recommended=True,
+    )
 
 
 def goal_carries_value(goal: Goal) -> bool:

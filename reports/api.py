@@ -93,6 +93,11 @@ class _VariationReport(serializers.Serializer):
     expected_loss = serializers.FloatField(
         allow_null=True, help_text="Conversion rate given up, on average, by choosing this one."
     )
+    conflicts = serializers.IntegerField(
+        help_text="Assignments made under an id that was then linked to a person who held an "
+        "earlier one in this agent: kept and counted as visitors, not credited. "
+        "Of the phases shown, whatever the dates."
+    )
     fixed = _Fixed()
 
 
@@ -239,6 +244,7 @@ CSV_COLUMNS = (
     "confidence",
     "chance_to_win",
     "expected_loss",
+    "conflicts",
     "fixed_visitors",
     "fixed_conversions",
     "fixed_value_sum",

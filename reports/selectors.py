@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Account
 from agents.models import Agent
 from conductrics_admin.api_base import moment_json
-from reports.models import GoalDay, VisitorDay
+from reports.models import GoalDay, LinkConflict, VisitorDay
 from reports.phases import (
     SHOWN_ALL,
     SHOWN_CURRENT,
@@ -94,6 +94,15 @@ class Aggregates:
     sums: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
     fixed: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
     phases: dict[int, PhaseCounts] = field(default_factory=dict)  # random, by phase number
+    # (phase, variation id) -> assignments that linking ids made a person's second (SPEC
+    # §4d), whatever the dates: counted when the link was made
+    conflicts: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def conflicts_of(self, variation_id: int, phase: int | None) -> int:
+        """A variation's conflicts in `phase` (None: every phase)."""
+        return sum(
+            n for (p, v), n in self.conflicts.items() if v == variation_id and phase in (None, p)
+        )
 
     @property
     def counts(self) -> PhaseCounts:
@@ -119,9 +128,9 @@ def _sums_add(into: dict[tuple[int, int], dict[str, float]], key: tuple[int, int
 def aggregates_read(
     *, agent_ids: list[int], start: date | None, end: date
 ) -> dict[int, Aggregates]:
-    """Two queries, whatever the number of agents: visitors, and goal sums, per agent. Random
-    assignments make the statistics; those forced by rules are kept apart (`fixed`, SPEC
-    §4b "Reports")."""
+    """Three queries, whatever the number of agents: visitors, goal sums and the conflicts
+    of linked ids, per agent. Random assignments make the statistics; those forced by rules
+    are kept apart (`fixed`, SPEC §4b "Reports")."""
     found = {agent_id: Aggregates() for agent_id in agent_ids}
     days = {"day__lte": end, **({"day__gte": start} if start else {})}
     for row in (
@@ -152,6 +161,11 @@ def aggregates_read(
             continue
         _sums_add(agg.sums, key, row)
         _sums_add(phase.sums, key, row)
+    conflicts = LinkConflict.objects.filter(agent_id__in=agent_ids, conflicts__gt=0)
+    for agent_id, variation_id, phase_number, n in conflicts.values_list(
+        "agent_id", "variation_id", "phase", "conflicts"
+    ):
+        found[agent_id].conflicts[(phase_number, variation_id)] = n
     return found
 
 
@@ -237,6 +251,7 @@ def report_build(
     )
     visitors, sums = shown_counts.visitors, shown_counts.sums
     fixed_visitors, fixed = shown_counts.fixed_visitors, shown_counts.fixed
+    phase_block_number = agent.phase if shown in (SHOWN_ALL, SHOWN_CURRENT) else int(shown)
     account = agent.account
     goal_reports = []
     for goal in goals:
@@ -280,6 +295,9 @@ def report_build(
                 "sequential": None,
                 "chance_to_win": None,
                 "expected_loss": None,
+                "conflicts": agg.conflicts_of(
+                    variation.pk, None if shown == SHOWN_ALL else phase_block_number
+                ),
                 "fixed": {
                     "visitors": fixed_visitors.get(variation.pk, 0),
                     "conversions": int(

@@ -1,8 +1,8 @@
 /*
  * Conductrics self-hosted: the browser client of the agent-api (no dependencies; README
  * "The JavaScript client" shows the embed, docs/local-decisions.md the local mode).
- * create(options) -> client: select(agent, fallback) and goal(goal, value) never reject;
- * exec(commands) resolves to the answer's data or rejects. Bodies are text/plain (no CORS
+ * create(options) -> client: select(agent, fallback), goal(goal, value) and alias(id) (link
+ * another id of the person to its vid) never reject; exec(commands) resolves to the answer's data or rejects. Bodies are text/plain (no CORS
  * pre-flight); every call gives up after `timeout` ms (default 2000). With {target, local:
  * true}, variation(agent, fallback) decides synchronously from the target's bundle, exactly
  * as the server would (both pass tests/vectors/local_decisions.json).
@@ -112,6 +112,7 @@
     this.fetch = options.fetch || (root && root.fetch ? root.fetch.bind(root) : null);
     this.AbortController = options.AbortController || (root && root.AbortController) || null;
     this.sels = {};
+    this._aliases = []; // alias commands waiting for the next request
     var storage = options.storage;
     if (storage === undefined) {
       try { storage = root && root.localStorage; } catch (e) { storage = null; }
@@ -190,15 +191,19 @@
 
   // Sends commands; resolves to the agent-api's `data`, rejects on any error or time-out
   // (`report`: the request is not aborted then, so that it still records what it reports).
+  // Links waiting (alias) go first in the request, and are taken out of its items.
   Client.prototype.exec = function (commands, report) {
     var self = this;
     var controller = self.AbortController ? new self.AbortController() : null;
+    var aliases = [];
     var work = self.visitor().then(function (visitor) {
       if (!self.fetch) throw new Error("Conductrics: fetch is not available");
+      aliases = self._aliases.splice(0, self._aliases.length);
+      var sent = aliases.map(function (a) { return a.command; }).concat(commands || []);
       return self.fetch(self.url(visitor), {
         method: "POST",
         headers: { "Content-Type": "text/plain" },
-        body: self.body(commands),
+        body: self.body(sent),
         credentials: "omit",
         keepalive: true,
         signal: controller ? controller.signal : undefined
@@ -210,6 +215,8 @@
         }
         self.warn(body.data.warnings);
         var items = body.data.items || [];
+        for (var j = 0; j < aliases.length; j++) aliases[j].resolve(items[j] || null);
+        items = body.data.items = items.slice(aliases.length);
         for (var i = 0; i < items.length; i++) {
           if (items[i].a && items[i].c) {
             self.sels[items[i].a] = items[i].c;
@@ -221,6 +228,25 @@
     });
     return withTimeout(work, self.timeout, function () {
       if (controller && !report) controller.abort();
+    }).then(null, function (error) {
+      for (var j = 0; j < aliases.length; j++) aliases[j].resolve(null);
+      throw error;
+    });
+  };
+
+  // Links `id` (another id of this person, such as the login id a page learns) to the vid
+  // the preboot passes: from then goals and selections under either count for one person
+  // (the target must allow linking visitor ids). It goes with this page's next request, so
+  // that a selection asked right after finds the person's variation, or alone. Resolves to
+  // its item ({alias, s: "ok" | "none" | "err", err}), or to null on any failure.
+  Client.prototype.alias = function (id) {
+    var self = this;
+    return new Promise(function (resolve) {
+      self._aliases.push({ command: { alias: String(id) }, resolve: resolve });
+      // once the visitor is known, after the requests already waiting for it took theirs
+      self.visitor().then(function () {
+        setTimeout(function () { if (self._aliases.length) self.exec([]).then(null, function () {}); }, 0);
+      });
     });
   };
 

@@ -119,3 +119,36 @@ def test_api_slow__page_shows_the_fallback_at_the_time_out(context, page, demo):
 def _page_now(page):
     """The fake clock's time in ms, read from a blank page before the demo loads."""
     return page.evaluate("() => Date.now()")
+
+
+def test_demo_steps__first_visit_then_the_id__count_one_person_once(
+    context, page, demo, output_dir
+):
+    """The demo page's own steps (SPEC §4d): a first visit, then the visitor id set and the
+    page reloaded. The page's first-party id is linked to the visitor's own: one visitor,
+    the same variation, and the goal sent with the id finds it."""
+    from visitors.models import Assignment, VisitorLink
+
+    page.goto(demo["url"] + "/demo/")
+    page.wait_for_selector("#headline[data-state=shown]", timeout=10_000)
+    first = page.get_attribute("#headline", "data-variation")
+    context.add_cookies([{"name": "our_visitor_id", "value": "lana-123", "url": demo["url"]}])
+    with page.expect_response(lambda r: "/v3/agent-api" in r.url) as answered:
+        page.reload()
+    page.wait_for_selector("#headline[data-state=shown]", timeout=10_000)
+    items = answered.value.json()["data"]["items"]
+    assert items[0]["alias"].startswith("anon-")
+    assert items[0]["s"] == "ok"
+    assert page.get_attribute("#headline", "data-variation") == first
+    assert (items[1]["c"], items[1]["p"]) == (first, "s")
+    page.screenshot(path=str(output_dir / "demo-linked.png"), full_page=True)
+    assert Assignment.objects.filter(agent=demo["agent"]).count() == 1
+    assert set(VisitorLink.objects.values_list("vid", flat=True)) == {"lana-123", items[0]["alias"]}
+    assert "demo_anonymous_id" not in {c["name"] for c in context.cookies() if c["value"]}
+
+    goal = _rest_goal(demo)
+    assert goal["rs"] == [{"a": "a-hero", "c": first, "v": 19.99}]
+    _log_in(page, demo, f"/admin/agents/agent/{demo['agent'].pk}/results/")
+    row = page.locator(f'table[data-goal="g-purchase"] tr[data-variation="{first}"]')
+    assert row.locator(".visitors").inner_text() == "1"
+    assert row.locator(".conversions-server").inner_text() == "1"

@@ -5,12 +5,13 @@ from goals.checklist import (
     GOAL_REST_SEND,
     GOAL_SERVER_ONLY,
     GOAL_TRIGGER_API,
+    IDS_LINKED,
     REST_PASSES_VID,
     server_side_checklist,
 )
 from goals.models import Goal, GoalTrigger
 from goals.services import goal_create
-from targets.models import DeployTarget
+from targets.models import ALLOW_LINKING_LABEL, DeployTarget
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +28,10 @@ def test_checklist__seed_setup__ticks_all_four__the_fifth_recommended(agent, pur
         GOAL_TRIGGER_API,
         GOAL_REST_SEND,
         GOAL_SERVER_ONLY,
+        IDS_LINKED,
     ]
     assert [i.ok for i in items if not i.recommended] == [True] * 4
-    fifth = items[-1]
+    fifth = items[4]
     assert fifth.recommended
     assert not fifth.ok  # accepted from any target: a page could forge it
     purchase_goal.accepted_from = "server"
@@ -115,3 +117,23 @@ def test_checklist__disabled_express_target__is_not_judged(
     agent.targets.add(target_create(account=account, name="Old", enabled=False))
     items = server_side_checklist(goal=purchase_goal, express_targets=agent.targets.all())
     assert all(i.ok for i in items if not i.recommended)
+
+
+def test_checklist__linking__ok_through_a_rest_target_and_names_pages_that_may(
+    agent, purchase_goal, express_target, rest_target
+):
+    item = {i.key: i for i in server_side_checklist(goal=purchase_goal)}[IDS_LINKED]
+    assert (item.ok, item.recommended, item.fix) == (True, True, rest_target)
+    assert "alias command on dt-server" in item.detail
+    assert "dt-web" not in item.detail
+    express_target.allow_linking = True
+    express_target.save()
+    item = {i.key: i for i in server_side_checklist(goal=purchase_goal)}[IDS_LINKED]
+    assert f"pages on dt-web may (“{ALLOW_LINKING_LABEL}”" in item.detail
+    rest_target.allow_external_vid = False
+    rest_target.save()
+    express_target.allow_linking = False
+    express_target.save()
+    item = {i.key: i for i in server_side_checklist(goal=purchase_goal)}[IDS_LINKED]
+    assert item.ok is False
+    assert "cannot find" in item.detail

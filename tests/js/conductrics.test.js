@@ -179,3 +179,33 @@ test("without a console, warnings are dropped quietly", async () => {
   const data = await client({ fetch, console: null }).exec([]);
   assert.deepEqual(data.warnings, [{ reason: "vid_invalid" }]);
 });
+
+test("alias goes first in the request of the selection asked right after it", async () => {
+  const { fetch, calls } = answering({ status: 200, data: {
+    items: [{ alias: "cust-1", s: "ok" }, { a: "a-hero", c: "B", p: "s", s: "ok", md: {} }],
+    sels: { "a-hero": "B" }, traits: [] } });
+  const preboot = (cb) => cb({}, { vid: "cookie-1" });
+  const c = client({ fetch, preboot });
+  const linked = c.alias("cust-1");
+  const variation = await c.select("a-hero", "A");
+  assert.equal(variation, "B");
+  assert.deepEqual(await linked, { alias: "cust-1", s: "ok" });
+  assert.equal(calls.length, 1);
+  assert.deepEqual(JSON.parse(calls[0].init.body).commands, [{ alias: "cust-1" }, { a: "a-hero" }]);
+  assert.equal(calls[0].url.searchParams.get("vid"), "cookie-1");
+});
+
+test("alias alone is sent on its own, and a goal after it still answers its own item", async () => {
+  const { fetch, calls } = answering({ status: 200, data: {
+    items: [{ alias: "cust-1", s: "err", err: "alias_taken" }], sels: {}, traits: [] } });
+  const c = client({ fetch, preboot: (cb) => cb({}, { vid: "cookie-1" }) });
+  assert.deepEqual(await c.alias("cust-1"), { alias: "cust-1", s: "err", err: "alias_taken" });
+  assert.equal(calls.length, 1);
+  assert.deepEqual(JSON.parse(calls[0].init.body).commands, [{ alias: "cust-1" }]);
+});
+
+test("alias resolves to null when the agent-api fails, and never rejects", async () => {
+  const { fetch } = answering({ status: 503, err: "down" }, 503);
+  const c = client({ fetch, preboot: (cb) => cb({}, { vid: "cookie-1" }) });
+  assert.equal(await c.alias("cust-1"), null);
+});

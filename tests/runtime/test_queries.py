@@ -143,8 +143,13 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
     # PostgreSQL plans one as an alternative to each EXISTS it can hash and shows only the
     # one it chose, so the subplans' numbers have gaps (1, 3, 5) when alternatives existed.
     assert "hashed SubPlan" not in plan, plan
-    numbers = [int(n) for n in re.findall(r"SubPlan (\d+)", plan)]
+    # (the person's ids, SPEC §4d, are InitPlans numbered among them)
+    numbers = sorted({int(n) for n in re.findall(r"(?:Sub|Init)Plan (\d+)", plan)})
     assert numbers == list(range(1, len(numbers) + 1)), plan
+    # the person's ids: the vid by the unique key (account, vid), the others by person
+    assert "Index Scan using visitor_link_one_person" in plan, plan
+    assert "Index Scan using visitor_link_by_person" in plan, plan
+    assert "Seq Scan on visitors_visitorlink" not in plan, plan
 
 
 @pytest.fixture

@@ -329,3 +329,22 @@ def test_purged_id_coming_back__is_a_new_person(api, agent, rest_target):
         "cookie-1",
         "cust-5",
     }
+
+
+def test_report__conflicts_per_variation(client, api, agent, express_target, rest_target):
+    _, second = _two_assignments(api, express_target)
+    _alias(api, rest_target, "cust-1", "cookie-1")
+    _, key = admin_key_create(account=agent.account)
+    report = client.get(
+        "/api/ac-acme/agents/a-hero/report", headers={"x-conductrics-apikey": key}
+    ).json()
+    rows = {v["code"]: v for v in report["goals"][0]["variations"]}
+    assert {code: row["conflicts"] for code, row in rows.items()} == {
+        "A": int(second["c"] == "A"),
+        "B": int(second["c"] == "B"),
+    }
+    assert sum(row["visitors"] for row in rows.values()) == 2  # both stay counted
+    csv = client.get(
+        "/api/ac-acme/agents/a-hero/report.csv", headers={"x-conductrics-apikey": key}
+    ).content.decode()
+    assert "conflicts" in csv.splitlines()[0].split(",")
