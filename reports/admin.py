@@ -204,6 +204,7 @@ def agent_results_view(request: HttpRequest, object_id: str) -> TemplateResponse
             "server_total": sum(r["conversions_server"] for r in g["variations"]),
             "client_total": sum(r["conversions_client"] for r in g["variations"]),
             "fixed_rows": [r for r in g["variations"] if r["fixed"]["visitors"]],
+            "conflict_rows": [r for r in g["variations"] if r["conflicts"]],
             "verdict": g["verdict"],
             # how many more visitors a test needs, while it needs more (not under a verdict)
             "visitors_needed": g["visitors_needed"]

@@ -61,11 +61,13 @@ def links_make(
     *, account_id: int, asks: Sequence[tuple[str, str]], now: datetime
 ) -> list[AliasResult]:
     """Link each (vid, alias) of `asks`, in order (each pair checked by `alias_refusal`);
-    one result each. Runs inside the caller's transaction: a concurrent request that
-    linked one of the ids first makes the insert raise IntegrityError, and the caller
-    decides again from what is stored. Three statements whatever the number of asks (the
-    persons read, the links written, the assignments of merged sides read), and one
-    more when linking made conflicts."""
+    one result each. Runs inside the caller's transaction: the persons' rows are locked
+    while it decides (two links to one person are made one after the other, so none passes
+    the limit), and a concurrent request that linked one of the ids first makes the insert
+    raise IntegrityError, and the caller decides again from what is stored. Four
+    statements whatever the number of asks (the persons locked and read, the links
+    written, the assignments of merged sides read), and one more when linking made
+    conflicts."""
     ids = {v for pair in asks for v in pair}
     person_of: dict[str, uuid.UUID] = {}
     members: dict[uuid.UUID, set[str]] = defaultdict(set)
@@ -118,12 +120,14 @@ def links_make(
 def _persons_of(
     account_id: int, ids: Iterable[str], *, lock: bool = True
 ) -> list[tuple[str, uuid.UUID]]:
-    """(id, person) of every id of the persons that `ids` belong to; with `lock`, the rows
-    locked (PostgreSQL) for the caller that may add to those persons."""
+    """(id, person) of every id of the persons that `ids` belong to; with `lock`, their rows
+    locked first (PostgreSQL) for the caller that may add to those persons, then read again:
+    a statement's snapshot predates the rows a concurrent link inserted while it waited
+    for the lock, and the person's size must count them."""
     links = VisitorLink.objects.filter(account_id=account_id)
     found = links.filter(person__in=Subquery(links.filter(vid__in=sorted(ids)).values("person")))
     if lock and connection.vendor == "postgresql":
-        found = found.select_for_update()
+        list(found.select_for_update().values_list("pk"))
     return list(found.values_list("vid", "person"))
 
 

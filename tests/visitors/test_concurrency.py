@@ -146,3 +146,41 @@ def test_parallel_key_rotations__each_answer_is_live_or_refused(express_target):
     answered = [body["api_key"] for status, body in answers if status == 200]
     assert answered
     assert DeployTarget.objects.get(pk=express_target.pk).api_key in answered
+
+
+def test_parallel_aliases_of_one_pair__link_once_and_answer_ok_once(agent, rest_target):
+    """The same link sent at once by many servers: one ok, the others none (linked
+    already), two rows; a conflict, if any, counted once."""
+    from visitors.models import VisitorLink
+
+    url = f"/ac-acme/v3/agent-api?session=s&vid=cookie-1&apikey={rest_target.api_key}"
+    answers = _parallel(url, '[{"alias": "cust-1"}]')
+    assert {status for status, _ in answers} == {200}
+    verdicts = sorted(body["data"]["items"][0]["s"] for _, body in answers)
+    assert verdicts == ["none"] * (PARALLEL - 1) + ["ok"]
+    assert VisitorLink.objects.count() == 2
+
+
+def test_parallel_aliases_to_one_person__never_pass_the_limit(agent, rest_target):
+    """Many new ids linked to one person at once: at most ten ids, the rest alias_limit."""
+    from tests.helpers import in_parallel
+    from visitors.links import ALIAS_LIMIT
+    from visitors.models import VisitorLink
+
+    counter, lock = iter(range(PARALLEL)), threading.Lock()
+
+    def post():
+        with lock:
+            n = next(counter)
+        response = Client().post(
+            f"/ac-acme/v3/agent-api?session=s{n}&vid=cookie-{n}&apikey={rest_target.api_key}",
+            data='[{"alias": "cust-1"}]', content_type="text/plain",
+        )  # fmt: skip
+        return response.status_code, response.json()
+
+    answers = in_parallel(PARALLEL, post)
+    assert {status for status, _ in answers} == {200}
+    verdicts = [body["data"]["items"][0] for _, body in answers]
+    assert sum(1 for v in verdicts if v["s"] == "ok") == ALIAS_LIMIT - 1
+    assert {v.get("err") for v in verdicts if v["s"] == "err"} == {"alias_limit"}
+    assert VisitorLink.objects.count() == ALIAS_LIMIT

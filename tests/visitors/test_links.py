@@ -348,3 +348,42 @@ def test_report__conflicts_per_variation(client, api, agent, express_target, res
         "/api/ac-acme/agents/a-hero/report.csv", headers={"x-conductrics-apikey": key}
     ).content.decode()
     assert "conflicts" in csv.splitlines()[0].split(",")
+
+
+def test_option__management_api_sets_it_and_the_audit_log_names_its_label(
+    admin_api, admin_client, api, agent, express_target
+):
+    from auditlog.models import LogEntry
+    from django.urls import reverse
+
+    assert admin_api("get", "targets/dt-web/").json()["allow_linking"] is False
+    patched = admin_api("patch", "targets/dt-web/", {"allow_linking": True})
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["allow_linking"] is True
+    assert _alias(api, express_target, "cookie-1", "cust-1")["s"] == "ok"  # served at once
+    entry = LogEntry.objects.get_for_object(express_target).latest("timestamp")
+    assert entry.changes_dict["allow_linking"] == ["False", "True"]
+    page = admin_client.get(
+        reverse("admin:targets_deploytarget_change", args=[express_target.pk])
+    ).content.decode()
+    assert f"<strong>{ALLOW_LINKING_LABEL}</strong>: False → True" in page
+
+
+def test_option__admin_data_passing_shows_it(admin_client, express_target):
+    from django.urls import reverse
+
+    html = admin_client.get(
+        reverse("admin:targets_deploytarget_change", args=[express_target.pk])
+    ).content.decode()
+    assert ALLOW_LINKING_LABEL in html
+    assert 'name="allow_linking"' in html
+
+
+def test_results_page__names_the_conflicts(admin_client, api, agent, express_target, rest_target):
+    from django.urls import reverse
+
+    _, second = _two_assignments(api, express_target)
+    _alias(api, rest_target, "cust-1", "cookie-1")
+    html = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk])).content.decode()
+    note = html.split('class="conflicts-note"')[1].split("</p>")[0]
+    assert f"{second['c']}: 1" in note
