@@ -8,7 +8,11 @@ three kinds of person, in turn, each kind --rounds times (the median run is kept
 Scenarios: a sticky selection by vid on the Express target (the person's variation, found
 through the link), and a REST goal by vid (one request per person, each a new one, so
 every goal is credited). It prints requests/s, p50, p99 and CPU per request, and each
-kind's throughput as a share of "none" (target: at least 0.90).
+kind's throughput as a share of "none" (target: at least 0.90). Under wrk the shares vary
+by ±25% from run to run on a shared 2-core machine, so it then measures each kind again
+one request at a time on one kept-alive connection, the kinds interleaved in --sequential
+rounds of 300 requests: the median time per request, and each kind's as a share of
+"none"'s (the same work, without the noise of 16 connections on 2 cores).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python bench/linked_ids.py [--seconds 5] [--rounds 3] [--people 20000]
@@ -17,11 +21,14 @@ Needs wrk (Debian package) and gunicorn (pip install -e '.[bench]').
 """
 
 import argparse
+import http.client
 import os
 import random
 import signal
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -91,15 +98,53 @@ def _script(keys: dict, body: str, target: str, prefix: str, suffix: str, people
     return handle.name
 
 
+def _sequential(keys: dict, people: dict, *, rounds: int, requests: int = 300) -> None:
+    """Each scenario, each kind interleaved, one request at a time: the median time per
+    request over `rounds`, and its share of "none"'s."""
+    for name, (body, target) in SCENARIOS.items():
+        times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        offset = 0
+        for round_ in range(rounds + 1):  # the first round warms up, not counted
+            order = list(KINDS.items())
+            random.shuffle(order)
+            for kind, extra in order:
+                prefix, suffix = people[(name, kind)], f"-x{extra}" if extra else ""
+                conn = http.client.HTTPConnection("127.0.0.1", PRODUCT_PORT, timeout=10)
+                began = time.perf_counter()
+                for n in range(offset, offset + requests):
+                    vid = f"{prefix}{n}{suffix}"
+                    conn.request(
+                        "POST",
+                        f"/ac-bench/v3/agent-api?apikey={keys[target]}&session={vid}&vid={vid}",
+                        body=body.format(),
+                        headers={"Content-Type": "text/plain"},
+                    )
+                    response = conn.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{name}, {kind}: HTTP {response.status}")
+                if round_:
+                    times[kind].append((time.perf_counter() - began) / requests * 1000)
+                conn.close()
+            offset += requests  # new people each round: every REST goal is credited
+        base = statistics.median(times["none"])
+        print(f"\n{name}, one request at a time ({rounds} rounds of {requests})")
+        for kind in KINDS:
+            median = statistics.median(times[kind])
+            print(f"  {kind:8s} {median:7.3f} ms per request   share of none's throughput "
+                  f"{base / median:5.2f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per kind (0: none)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--people", type=int, default=20_000, help="people per kind and run")
+    parser.add_argument("--sequential", type=int, default=10, help="rounds one at a time (0: none)")
     args = parser.parse_args()
     env = _env(_database(postgres_url_or_exit()))
     keys = _setup(env, 10_000)
@@ -113,7 +158,7 @@ def main() -> None:
             prefix = f"s{extra}-"
             _people_load(count=args.people, prefix=prefix, extra=extra)
             sticky[kind] = prefix
-        for name, (body, target) in SCENARIOS.items():
+        for name, (body, target) in SCENARIOS.items() if args.rounds else ():
             runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
             for round_ in range(args.rounds + 1):  # the first round warms up, not counted
                 for kind, extra in KINDS.items():
@@ -141,6 +186,14 @@ def main() -> None:
                 print(f"  {kind:8s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} "
                       f"{r['errors'] + r['non2xx']:7d} {cpu:11.2f} "
                       f"{r['rps'] / base:13.2f}x")  # fmt: skip
+        if args.sequential:
+            people = {}
+            for name, (_, target) in SCENARIOS.items():
+                for kind, extra in KINDS.items():
+                    prefix = f"q{target}{extra}-{random.getrandbits(24):x}-"
+                    _people_load(count=300 * (args.sequential + 1), prefix=prefix, extra=extra)
+                    people[(name, kind)] = prefix
+            _sequential(keys, people, rounds=args.sequential)
         print("\ntarget: each kind at least 0.90x of none")
     finally:
         server.send_signal(signal.SIGTERM)

@@ -776,7 +776,7 @@ def goal_explain(
                 continue
             found = "; ".join(
                 f"{_variation_code(agent, r.variation_id)} made {r.created_at:%Y-%m-%d %H:%M:%S}"
-                f" UTC by {'vid' if vid and r.vid == vid else 'session'} on a "
+                f" UTC by {_found_by(r, vid)} on a "
                 f"{r.target_kind} target" + ("" if r.confirmed_at else " (provisional)")
                 for r in mine
             )
@@ -785,6 +785,13 @@ def goal_explain(
             log.append(f"{agent.code}: {found}: {words}")
     log.append(ExecutionResult(items=[result]).log[0])
     return result, log, notes
+
+
+def _found_by(row: AssignmentRow, vid: str | None) -> str:
+    """How the goal's visitor holds `row`: by its vid, an id linked to it, or its session."""
+    if vid and row.vid == vid:
+        return "vid"
+    return f"linked id {row.vid}" if row.by_person else "session"
 
 
 def _variation_code(agent: Any, variation_id: int) -> str:

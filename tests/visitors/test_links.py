@@ -387,3 +387,16 @@ def test_results_page__names_the_conflicts(admin_client, api, agent, express_tar
     html = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk])).content.decode()
     note = html.split('class="conflicts-note"')[1].split("</p>")[0]
     assert f"{second['c']}: 1" in note
+
+
+def test_explain__names_the_linked_id_the_assignment_was_found_by(
+    admin_api, api, agent, express_target, rest_target
+):
+    _shown(api, express_target, "cookie-1")
+    _alias(api, rest_target, "cookie-1", "cust-1")
+    response = admin_api(
+        "post", "goals/g-purchase/explain", {"target": "dt-server", "session": "x", "vid": "cust-1"}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert any("by linked id cookie-1" in line for line in body["log"]), body["log"]
