@@ -173,6 +173,11 @@ def _assignments_sql(
     by vid in two EXISTS, each matching a (session|vid, goal) index in full, which wins
     over the goal's own index once the tables have statistics (autovacuum's ANALYZE makes
     PostgreSQL plan the statement again; on empty tables the choice is a tie).
+    So that a plan made on empty tables, kept while they grow (autovacuum off, or between
+    two of its passes), never reads every event of the goal, the goal is compared as
+    `goal_id + 0`: no index can take it, and the visitor's own index is the only choice
+    (seen in bench/linked_ids.py, docs/benchmarks.md: such a plan read all 1,480 events of
+    the goal on each request, 0.25 ms by session and 0.57 ms by ten linked ids, growing).
 
     Goals that conditions read (`reached_goal_ids`) add a column each: the visitor's last
     event of that goal, an uncorrelated subquery that both databases run once. Then the
@@ -215,7 +220,7 @@ def _assignments_sql(
     fence = " OFFSET 0" if postgres else ""
     by_event = (
         f"EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
-        "WHERE e.{who} AND e.goal_id = %s AND c2.agent_id = a.agent_id" + fence + ")"
+        "WHERE e.{who} AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id" + fence + ")"
     )
     for goal_id in goal_ids:
         ways = [
@@ -223,7 +228,17 @@ def _assignments_sql(
             by_event.format(who="session = %s"),
         ]
         params += [goal_id, session, goal_id]
-        if vid:
+        if vid and postgres:
+            # one lookup of (vid, goal) per id of the person: an index scan whatever the
+            # tables' size when the plan was made (`= ANY` of an array of unknown length
+            # was planned as a sequential scan on empty tables)
+            ways.append(
+                "EXISTS (SELECT 1 FROM unnest(p.ids) AS i(vid) CROSS JOIN LATERAL "
+                f"(SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id WHERE e.vid = i.vid "
+                f"AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id{fence}) AS x)"
+            )
+            params += [goal_id]
+        elif vid:
             ways.append(by_event.format(who=f"vid {in_person}"))
             params += [*in_person_params, goal_id]
         columns.append("(" + " OR ".join(ways) + ")")
@@ -232,10 +247,20 @@ def _assignments_sql(
             f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"
         )
         params.append(goal_id)
-    who_e = f"(e.session = %s OR e.vid {in_person})" if vid else "e.session = %s"
+    last = f"SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id + 0 = %s AND e."
     for goal_id in reached_goal_ids:
-        columns.append(f"(SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id = %s AND {who_e})")
-        params += [goal_id, *who_params]
+        if vid and postgres:  # by session, then by each id of the person (as above)
+            columns.append(
+                f"GREATEST(({last}session = %s), (SELECT MAX(x.at) FROM unnest(p.ids) AS "
+                f"i(vid) CROSS JOIN LATERAL ({last}vid = i.vid{fence}) AS x(at)))"
+            )
+            params += [goal_id, session, goal_id]
+        elif vid:
+            columns.append(f"({last}session = %s OR e.vid {in_person})")
+            params += [goal_id, session, *in_person_params]
+        else:
+            columns.append(f"({last}session = %s)")
+            params += [goal_id, session]
     if postgres:
         # one statement shape whatever the agents, so that it is prepared once
         agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]

@@ -150,6 +150,10 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
     assert "Index Scan using visitor_link_one_person" in plan, plan
     assert "Index Scan using visitor_link_by_person" in plan, plan
     assert "Seq Scan on visitors_visitorlink" not in plan, plan
+    # the visitor's events by its own indexes, never every event of the goal
+    assert "goal_event_by_session" in plan, plan
+    assert "goal_event_by_vid" in plan, plan
+    assert "goals_goalevent_goal_id" not in plan, plan
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ PROGRESS_EVERY_SECONDS = 0.5
 class Command(AuditedCommand):
     help = (
         "Import goal events from a CSV (header: vid, session, g, v, id, t, traits, alias) or "
-        "NDJSON file, or - for standard input, through the same service as the goal-events endpoint: "
-        "each row judged as the same goal sent alone would be, at its own time t."
+        "NDJSON file, or - for standard input, through the same service as the goal-events "
+        "endpoint: each row judged as the same goal sent alone would be, at its own time t."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
