@@ -5,9 +5,11 @@ batch, or an import's slice of one.
 its session, vid and time would be (the same `_goal` of `visitors.execution`: the same
 credits, skips, replays, diagnostics and report counts), in order, so that a later event
 sees what an earlier one of the same visitor credited. What it costs does not grow in
-round trips with the number of events: one read of every visitor's state
-(`visitors_state_read`, at most four queries), one write of everything
-(`request_writes_save`: one statement on PostgreSQL), all of it or nothing.
+round trips with the number of events: one read of the ids linked to its vids
+(`visitors.links.person_ids`), one read of every visitor's state (`visitors_state_read`,
+at most four queries), one write of everything (`request_writes_save`: one statement on
+PostgreSQL), all of it or nothing. Events with an `alias` are linked first, in a few more
+statements (`visitors.links.links_make`), in the same transaction.
 """
 
 import math
