@@ -82,8 +82,12 @@ class GoalDay(models.Model):
 class LinkConflict(models.Model):
     """Assignments that linking ids made a person's second in an agent (SPEC §4d): both
     stay recorded (each counted as a visitor when it was made), the earliest is the one
-    kept and credited, and each later one is counted here, by its variation and phase."""
+    kept and credited, and each later one is counted here, by its variation and phase. Keyed
+    by account first, as every table a request writes will be (sharding by account)."""
 
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     phase = models.PositiveIntegerField(default=1)
@@ -94,7 +98,7 @@ class LinkConflict(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "phase"], name="link_conflict_unique"
+                fields=["account", "agent", "variation", "phase"], name="link_conflict_unique"
             ),
         ]
 

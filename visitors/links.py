@@ -156,15 +156,17 @@ def _conflicts_count(
     by_vid: dict[str, list[tuple[int, int, int, datetime]]] = defaultdict(list)
     for agent_id, variation_id, phase, created_at, vid in held:
         by_vid[vid or ""].append((agent_id, variation_id, phase, created_at))
-    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    counts: dict[tuple[int, int, int, int], int] = defaultdict(int)
     for had, joining in merged:
         firsts = [_firsts(by_vid, side) for side in (had, joining)]
         for agent_id in firsts[0].keys() & firsts[1].keys():
             later = max(firsts[0][agent_id], firsts[1][agent_id], key=lambda f: f[3])
-            counts[(agent_id, later[1], later[2])] += 1
+            counts[(account_id, agent_id, later[1], later[2])] += 1
     if counts:
         sql = adding_insert(
-            LinkConflict._meta.db_table, ("agent_id", "variation_id", "phase"), ("conflicts",),
+            LinkConflict._meta.db_table,
+            ("account_id", "agent_id", "variation_id", "phase"),
+            ("conflicts",),
             len(counts),
         )  # fmt: skip
         with connection.cursor() as cursor:
