@@ -7,7 +7,8 @@ what it made. In-process against the WSGI app, authenticated as the account the 
 create (the admin key for the management API, the target's runtime key for the
 agent-api), so requests reach past authentication; Schemathesis' own probes take the key
 away or spoil it to see that it is required. FUZZ_EXAMPLES sets the number of examples per
-operation and of stateful scenarios (default 25; `.ci/run` runs 200 as well).
+operation and of stateful scenarios (default 25, at least 25 scenarios; `make test` runs 12
+per operation, `.ci/run` 200 as well).
 FUZZ_COVERAGE=off leaves out the coverage phase, Schemathesis' walk over every boundary of
 the schema, the same whatever the examples (it is most of the run's time): `make test`
 leaves it out, `make fuzz-long` (which `.ci/run` runs after it) runs it on both databases.
@@ -93,6 +94,7 @@ def test_stateful__links_from_each_create_hold_every_check(fuzz_keys):
                 transport_kwargs=kwargs,
             )
 
-    Workflow.run(settings=settings(SETTINGS, stateful_step_count=6))
+    # at least 25 scenarios whatever FUZZ_EXAMPLES: fewer may follow too few links
+    Workflow.run(settings=settings(SETTINGS, max_examples=max(EXAMPLES, 25), stateful_step_count=6))
     # the links were followed: objects made in a scenario were read, changed and deleted
     assert len(followed) >= 6, followed
