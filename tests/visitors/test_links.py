@@ -335,8 +335,9 @@ def test_report__conflicts_per_variation(client, api, agent, express_target, res
     _, second = _two_assignments(api, express_target)
     _alias(api, rest_target, "cust-1", "cookie-1")
     _, key = admin_key_create(account=agent.account)
+    since = (timezone.now() - timedelta(days=2)).date()  # the assignments: hours ago
     report = client.get(
-        "/api/ac-acme/agents/a-hero/report", headers={"x-conductrics-apikey": key}
+        f"/api/ac-acme/agents/a-hero/report?from={since}", headers={"x-conductrics-apikey": key}
     ).json()
     rows = {v["code"]: v for v in report["goals"][0]["variations"]}
     assert {code: row["conflicts"] for code, row in rows.items()} == {
