@@ -33,7 +33,8 @@ class AssignmentRow:
     policy: str = POLICY_RANDOM  # `r`, or `f` when a rule forced it (reported apart)
     phase: int = 1  # the agent's phase when it was made (SPEC §4e)
     # made under the request's vid or an id linked to it (SPEC §4d): the person's own,
-    # whatever the session (a request of one visitor only; a batch tells by `Visitor.keys`)
+    # whatever the session (a request of one visitor only; a batch tells by
+    # `Visitor.lookup_keys`)
     by_person: bool = False
     credited_goal_ids: set[int] = field(default_factory=set)
     goal_values: dict[int, float] = field(default_factory=dict)  # value credited so far
@@ -256,7 +257,10 @@ def _assignments_sql(
             )
             params += [goal_id, session, goal_id]
         elif vid:
-            columns.append(f"({last}session = %s OR e.vid {in_person})")
+            columns.append(
+                f"(SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id + 0 = %s "
+                f"AND (e.session = %s OR e.vid {in_person}))"
+            )
             params += [goal_id, session, *in_person_params]
         else:
             columns.append(f"({last}session = %s)")
@@ -266,10 +270,14 @@ def _assignments_sql(
         agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]
     else:
         agents, agent_params = f"IN ({', '.join(str(int(i)) for i in agent_ids) or 'NULL'})", []
-    join = "LEFT JOIN" if reached_goal_ids else "JOIN"
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {source} {join} {a} a ON a.agent_id {agents} AND {who_a}"
-    )
+    if reached_goal_ids or (vid and postgres):  # a row of its own: always one, or the ids
+        join = "LEFT JOIN" if reached_goal_ids else "JOIN"
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {source} {join} {a} a "
+            f"ON a.agent_id {agents} AND {who_a}"
+        )
+    else:
+        sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
     # parameters in the text's order: the columns', the FROM item's, then the join's
     return sql, params + person_params + agent_params + who_params
 

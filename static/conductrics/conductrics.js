@@ -2,10 +2,11 @@
  * Conductrics self-hosted: the browser client of the agent-api (no dependencies; README
  * "The JavaScript client" shows the embed, docs/local-decisions.md the local mode).
  * create(options) -> client: select(agent, fallback), goal(goal, value) and alias(id) (link
- * another id of the person to its vid) never reject; exec(commands) resolves to the answer's data or rejects. Bodies are text/plain (no CORS
- * pre-flight); every call gives up after `timeout` ms (default 2000). With {target, local:
- * true}, variation(agent, fallback) decides synchronously from the target's bundle, exactly
- * as the server would (both pass tests/vectors/local_decisions.json).
+ * another id of the person to its vid) never reject; exec(commands) resolves to the
+ * answer's data or rejects. Bodies are text/plain (no CORS pre-flight); every call gives
+ * up after `timeout` ms (default 2000). With {target, local: true}, variation(agent,
+ * fallback) decides synchronously from the target's bundle, exactly as the server would
+ * (both pass tests/vectors/local_decisions.json).
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) {

@@ -401,3 +401,31 @@ def test_explain__names_the_linked_id_the_assignment_was_found_by(
     assert response.status_code == 200, response.content
     body = response.json()
     assert any("by linked id cookie-1" in line for line in body["log"]), body["log"]
+
+
+def test_goal_condition__reads_the_persons_events_of_that_goal_only(
+    api, agent, purchase_goal, express_target, rest_target
+):
+    """A condition on a goal reached counts the goal's events sent under any id of the
+    person, and no other goal's."""
+    from agents.models import AgentStatus
+    from agents.services import VariationSpec, agent_create
+    from goals.services import goal_create
+
+    goal_create(account=agent.account, code="g-other", name="Other", trigger="api", rest_send=True)
+    bought = {"source": "goal", "name": "g-purchase", "op": "reached"}
+    agent_create(
+        account=agent.account, code="a-after", name="After", status=AgentStatus.RUNNING,
+        variations=[VariationSpec(code="A"), VariationSpec(code="B")], goals=[purchase_goal],
+        targets=[express_target], eligibility=bought,
+    )  # fmt: skip
+    _alias(api, rest_target, "cookie-1", "cust-1")
+    api.data(rest_target, [{"g": "g-other"}], session="srv", vid="cust-1")
+
+    def selected():
+        data = api.data(express_target, [{"a": "a-after"}], session="page", vid="cookie-1")
+        return bool(data["items"])
+
+    assert not selected()  # another goal's event: not g-purchase reached
+    api.data(rest_target, [{"g": "g-purchase"}], session="srv", vid="cust-1")
+    assert selected()  # g-purchase sent under the linked id: reached
