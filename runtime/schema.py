@@ -312,7 +312,7 @@ BATCH_EVENT = {
     "type": "object",
     "description": "A goal event of one visitor: session or vid (at least one; with vid alone "
     "the match uses the vid alone), g, and optionally v, id, t, traits, inputs, each as in a "
-    "goal command. An event of the wrong shape is its item's err invalid_event.",
+    "goal command, and alias. An event of the wrong shape is its item's err invalid_event.",
     "properties": {
         "session": {"type": "string", "format": FORMAT_PRINTABLE, "minLength": 1,
                     "maxLength": MAX_ID_LENGTH},
@@ -326,6 +326,9 @@ BATCH_EVENT = {
               "description": f"When the goal happened: {T_RULE}."},
         "traits": {"type": "string"},
         "inputs": {"type": "object", "additionalProperties": {"type": "string"}},
+        "alias": {"type": "string", "pattern": TEXT_PATTERN,
+                  "description": "An id to link to the event's vid first (as the alias "
+                  "command): its outcome is the item's link."},
     },
     "required": ["g"],
     "additionalProperties": False,
@@ -338,9 +341,19 @@ BATCH_BODY = {
 }
 
 
+class LinkSchema(serializers.Serializer[Any]):
+    alias = serializers.CharField()
+    s = serializers.ChoiceField(choices=["ok", "none", "err"])
+    err = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+
+
 class BatchItemSchema(ItemSchema):
     i = serializers.IntegerField(help_text="The event's index in the batch.")
     detail = serializers.CharField(required=False, help_text="Why an event was refused.")
+    link = LinkSchema(
+        required=False, help_text="The event's alias, linked to its vid before it was judged."
+    )
 
 
 class BatchCountsSchema(serializers.Serializer[Any]):
