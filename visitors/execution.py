@@ -310,14 +310,13 @@ class _Plan:
         return held
 
     def held(self, agent_id: int) -> AssignmentRow | None:
-        """The assignment a selection of the agent keeps: the visitor's own (by its
-        identity), else the earliest of its person's (made under an id linked to its vid,
-        SPEC §4d)."""
+        """The assignment a selection of the agent keeps: the earliest of the visitor's own
+        (by its identity) and its person's (made under its vid or an id linked to it, SPEC
+        §4d): the first variation seen wins."""
         own = self.by_identity.get((agent_id, self.visitor.identity))
-        if own is not None:
-            return own
-        linked = [r for r in self.rows if r.agent_id == agent_id and r.by_person]
-        return min(linked, key=lambda r: r.created_at) if linked else None
+        held = [r for r in self.rows if r.agent_id == agent_id and r.by_person]
+        held += [own] if own is not None else []
+        return min(held, key=lambda r: r.created_at) if held else None
 
     def mine(self, agent_id: int) -> list[AssignmentRow]:
         """The visitor's assignments in an agent (by session, or by vid), as known so far."""

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import admin_key_create
+from agents.bucketing import bucket_point
 from goals.models import GoalCounting
 from reports.models import LinkConflict
 from targets.models import ALLOW_LINKING_LABEL
@@ -177,13 +178,27 @@ def test_alias__bot__links_nothing(api, agent, express_target):
     assert VisitorLink.objects.count() == 0
 
 
+def _other_side(first: str) -> str:
+    """A customer id that a-hero's equal weights assign the other variation than `first`."""
+
+    def side(vid):
+        return bucket_point(agent_code="a-hero", identity=f"v:{vid}") < 0.5
+
+    return next(f"cust-{n}" for n in range(1, 100) if side(f"cust-{n}") != side(first))
+
+
+CUSTOMER = _other_side("cookie-1")  # shown the other variation than cookie-1
+
+
 def _two_assignments(api, express_target):
-    """cookie-1 assigned first, then cust-1 (on another device): both hold one."""
+    """cookie-1 assigned first, then CUSTOMER (on another device, shown the other
+    variation): both hold one."""
     start = timezone.now()
     with time_machine.travel(start - timedelta(hours=2), tick=False):
         first = _shown(api, express_target, "cookie-1")
     with time_machine.travel(start - timedelta(hours=1), tick=False):
-        second = _shown(api, express_target, "cust-1")
+        second = _shown(api, express_target, CUSTOMER)
+    assert first["c"] != second["c"]
     return first, second
 
 
@@ -191,15 +206,15 @@ def test_alias__both_held_assignments__earliest_kept_and_credited_later_one_a_co
     api, agent, express_target, rest_target
 ):
     first, second = _two_assignments(api, express_target)
-    _alias(api, rest_target, "cust-1", "cookie-1")
+    _alias(api, rest_target, CUSTOMER, "cookie-1")
     assert Assignment.objects.count() == 2  # nothing moved
     (conflict,) = LinkConflict.objects.all()
     assert (conflict.variation.code, conflict.conflicts) == (second["c"], 1)
-    goal = api.data(rest_target, [{"g": "g-purchase"}], session="x", vid="cust-1")
+    goal = api.data(rest_target, [{"g": "g-purchase"}], session="x", vid=CUSTOMER)
     assert goal["items"][0]["rs"] == [{"a": "a-hero", "c": first["c"], "v": 1.0}]
-    again = _shown(api, express_target, "cust-1", session="third-device")
-    # its own assignment is the one kept for its identity; the person's earliest is credited
-    assert again["p"] == "s"
+    again = _shown(api, express_target, CUSTOMER, session="third-device")
+    # the person's earliest is the one answered, even to the id that holds the later one
+    assert (again["c"], again["p"]) == (first["c"], "s")
 
 
 def test_alias__conflict_counted_once_however_often_the_link_is_sent(
@@ -207,7 +222,7 @@ def test_alias__conflict_counted_once_however_often_the_link_is_sent(
 ):
     _two_assignments(api, express_target)
     for _ in range(3):
-        _alias(api, rest_target, "cust-1", "cookie-1")
+        _alias(api, rest_target, CUSTOMER, "cookie-1")
     assert sum(LinkConflict.objects.values_list("conflicts", flat=True)) == 1
 
 
@@ -333,7 +348,7 @@ def test_purged_id_coming_back__is_a_new_person(api, agent, rest_target):
 
 def test_report__conflicts_per_variation(client, api, agent, express_target, rest_target):
     _, second = _two_assignments(api, express_target)
-    _alias(api, rest_target, "cust-1", "cookie-1")
+    _alias(api, rest_target, CUSTOMER, "cookie-1")
     _, key = admin_key_create(account=agent.account)
     since = (timezone.now() - timedelta(days=2)).date()  # the assignments: hours ago
     report = client.get(
@@ -384,7 +399,7 @@ def test_results_page__names_the_conflicts(admin_client, api, agent, express_tar
     from django.urls import reverse
 
     _, second = _two_assignments(api, express_target)
-    _alias(api, rest_target, "cust-1", "cookie-1")
+    _alias(api, rest_target, CUSTOMER, "cookie-1")
     html = admin_client.get(reverse("admin:agents_agent_results", args=[agent.pk])).content.decode()
     note = html.split('class="conflicts-note"')[1].split("</p>")[0]
     assert f"{second['c']}: 1" in note
