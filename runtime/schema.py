@@ -343,7 +343,7 @@ BATCH_BODY = {
 
 class LinkSchema(serializers.Serializer[Any]):
     alias = serializers.CharField()
-    s = serializers.ChoiceField(choices=["ok", "none", "err"])
+    s = serializers.CharField(help_text="ok (linked), none (linked already) or err.")
     err = serializers.CharField(required=False)
     detail = serializers.CharField(required=False)
 
