@@ -33,7 +33,7 @@ from targets.choices import channel_of
 from targets.models import ALLOW_EXTERNAL_VID_LABEL
 from visitors.config import AccountConf, TargetConf
 from visitors.execution import RACE_RETRIES, _goal, _Plan, _Relevant, _relevant, results_note
-from visitors.links import alias_refusal, links_make, person_ids
+from visitors.links import aliases_link, person_ids
 from visitors.request import (
     AliasResult,
     GoalCommand,
@@ -250,21 +250,16 @@ def _aliases_link(
     account: AccountConf, target: TargetConf, events: Sequence[BatchEvent], now: datetime
 ) -> dict[int, AliasResult]:
     """The batch's aliases, by event index: linked to their event's vid, or refused."""
-    found: dict[int, AliasResult] = {}
-    asks: list[tuple[int, str, str]] = []
-    for i, event in enumerate(events):
-        if event.alias is None:
-            continue
-        vid = event.visitor.vid if target.allow_external_vid else None
-        refused = alias_refusal(target=target, vid=vid, alias=event.alias)
-        if refused is not None:
-            found[i] = refused
-        elif vid is not None:
-            asks.append((i, vid, event.alias))
-    if asks:
-        made = links_make(account_id=account.id, asks=[(v, a) for _, v, a in asks], now=now)
-        found.update({i: r for (i, _, _), r in zip(asks, made, strict=True)})
-    return found
+    allowed = target.allow_external_vid  # else the event's vid is refused, and no alias
+    indexed = [
+        (i, (e.visitor.vid if allowed else None, e.alias))
+        for i, e in enumerate(events)
+        if e.alias is not None
+    ]
+    made = aliases_link(
+        account_id=account.id, target=target, asks=[ask for _, ask in indexed], now=now
+    )
+    return {i: result for (i, _), result in zip(indexed, made, strict=True)}
 
 
 def _vid_refused(event: BatchEvent, target: TargetConf) -> GoalResult:

@@ -33,7 +33,7 @@ from targeting.conditions import Facts, condition_explain
 from targeting.useragent import trait_log, ua_traits
 from targets.choices import TargetKind, channel_of
 from visitors.config import AccountConf, GoalConf, TargetConf, VariationConf
-from visitors.links import alias_refusal, links_make
+from visitors.links import aliases_link
 from visitors.metrics import goal_outcomes_observe
 from visitors.request import (
     AliasCommand,
@@ -75,8 +75,9 @@ def visitor_commands_execute(
             # links are rows of their own: with them, the request is one transaction
             with transaction.atomic() if linking else nullcontext():
                 result = _attempt(
-                    account, target, visitor, commands, now, explain=explain, retry=attempt > 0
-                )
+                    account, target, visitor, commands, now,
+                    explain=explain, retry=attempt > 0, linking=linking,
+                )  # fmt: skip
         except IntegrityError:
             # An event id already received, or a concurrent request that wrote the same
             # assignment, event id, once-credit or link first: decide again from what is
@@ -98,10 +99,11 @@ def _attempt(
     *,
     explain: bool,
     retry: bool,
+    linking: bool,
 ) -> ExecutionResult:
     """Decide and write the request once. A request's links are made first, whatever their
     place among its commands, so that its selections and goals find the person."""
-    aliases = _aliases_link(account, target, visitor, commands, now)
+    aliases = _aliases_link(account, target, visitor, commands, now) if linking else {}
     # Event ids are looked up only after a write collided: a new id (the usual case)
     # costs no read, and a retried one is caught by the unique constraint.
     plan = _plan_read(account, target, visitor, commands, now, read_events=retry)
@@ -123,24 +125,19 @@ def _aliases_link(
     commands: Sequence[Command],
     now: datetime,
 ) -> dict[int, AliasResult]:
-    """The request's alias commands, by index: linked to its vid, or refused."""
-    found: dict[int, AliasResult] = {}
-    asks: list[tuple[int, str]] = []
-    for i, command in enumerate(commands):
-        if isinstance(command, AliasCommand):
-            refused = alias_refusal(target=target, vid=visitor.vid, alias=command.alias)
-            if refused is not None or visitor.bot:  # a bot links nothing (SPEC §4b)
-                found[i] = refused or AliasResult(
-                    command.alias, reasons.STATUS_NONE, detail="a bot's: nothing linked"
-                )
-            else:
-                asks.append((i, command.alias))
-    if asks and visitor.vid is not None:
-        made = links_make(
-            account_id=account.id, asks=[(visitor.vid, alias) for _, alias in asks], now=now
-        )
-        found.update({i: r for (i, _), r in zip(asks, made, strict=True)})
-    return found
+    """The request's alias commands, by index: linked to its vid, or refused (a bot links
+    nothing, SPEC §4b)."""
+    indexed = [(i, c.alias) for i, c in enumerate(commands) if isinstance(c, AliasCommand)]
+    if visitor.bot:
+        return {i: AliasResult(alias, reasons.STATUS_NONE, detail="a bot's: nothing linked")
+                for i, alias in indexed}  # fmt: skip
+    made = aliases_link(
+        account_id=account.id,
+        target=target,
+        asks=[(visitor.vid, alias) for _, alias in indexed],
+        now=now,
+    )
+    return {i: result for (i, _), result in zip(indexed, made, strict=True)}
 
 
 def vid_refused_count(*, account: AccountConf, goal_codes: Sequence[str]) -> None:

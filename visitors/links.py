@@ -57,6 +57,26 @@ def alias_refusal(*, target: TargetConf, vid: str | None, alias: object) -> Alia
     return AliasResult(alias=shown, status=STATUS_ERR, err=ALIAS_INVALID, detail=why)
 
 
+def aliases_link(
+    *, account_id: int, target: TargetConf, asks: Sequence[tuple[str | None, str]], now: datetime
+) -> list[AliasResult]:
+    """Each (vid, alias) of `asks` (vid None: none passed, or not allowed) linked, or
+    refused (`alias_refusal`): one result each, in order, those linked by one
+    `links_make`."""
+    results: list[AliasResult | None] = []
+    linkable: list[tuple[int, tuple[str, str]]] = []
+    for i, (vid, alias) in enumerate(asks):
+        refused = alias_refusal(target=target, vid=vid, alias=alias)
+        results.append(refused)
+        if refused is None and vid is not None:
+            linkable.append((i, (vid, alias)))
+    if linkable:
+        made = links_make(account_id=account_id, asks=[pair for _, pair in linkable], now=now)
+        for (i, _), result in zip(linkable, made, strict=True):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
 def links_make(
     *, account_id: int, asks: Sequence[tuple[str, str]], now: datetime
 ) -> list[AliasResult]:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from agents.reasons import POLICY_FORCED
-from conductrics_admin.upserts import adding_tail
+from conductrics_admin.upserts import adding_insert, adding_tail
 from reports.deltas import (
     GOAL_DAY_COUNTS,
     VISITOR_DAY_COUNTS,
@@ -237,15 +237,8 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list[Any]]]:
         if not rows:
             continue
         width = len(keys) - 1
-        params: list[Any] = []
-        values = _values([(*row[:width], shard, *row[width:]) for row in rows], params)
-        statements.append(
-            (
-                f"INSERT INTO {table} ({', '.join((*keys, *counts))}) VALUES {values} "
-                + adding_tail(table, keys, counts),
-                params,
-            )
-        )
+        params = [v for row in rows for v in (*row[:width], shard, *row[width:])]
+        statements.append((adding_insert(table, keys, counts, len(rows)), params))
     return statements
 
 
@@ -253,15 +246,6 @@ def _shard() -> int:
     if connection.vendor != "postgresql":
         return 0  # SQLite runs one write at a time anyway
     return random.randrange(AGGREGATE_SHARDS)  # noqa: S311 - spreading locks, not a secret
-
-
-def _values(rows: list[tuple[Any, ...]], params: list[Any]) -> str:
-    """Render rows as a VALUES list of placeholders, appending their values to `params`."""
-    rendered = []
-    for row in rows:
-        params.extend(row)
-        rendered.append("(" + ", ".join(["%s"] * len(row)) + ")")
-    return ", ".join(rendered)
 
 
 def _save_postgresql(w: RequestWrites) -> None:
