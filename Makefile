@@ -47,12 +47,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# `make test` fuzzes each operation with FUZZ_EXAMPLES examples (12 unless set: it keeps the
+# `make test` fuzzes each operation with FUZZ_EXAMPLES examples (8 unless set: it keeps the
 # whole run under 8 minutes on 2 cores); `make fuzz-long` runs FUZZ_LONG_EXAMPLES and every
 # phase.
 test-sqlite: install
 	@echo "Running the tests on SQLite"
-	env -u DATABASE_URL FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-12} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST)
+	env -u DATABASE_URL FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-8} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST)
 
 # In CI (CI=true) a PostgreSQL that cannot be reached fails the run; elsewhere it is skipped.
 # The browser tests run once, on SQLite: what a page shows does not depend on the engine,
@@ -60,7 +60,7 @@ test-sqlite: install
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
-		DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-12} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser -m "not db_independent"; \
+		DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-8} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser -m "not db_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
 	else \

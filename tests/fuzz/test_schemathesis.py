@@ -7,7 +7,7 @@ what it made. In-process against the WSGI app, authenticated as the account the 
 create (the admin key for the management API, the target's runtime key for the
 agent-api), so requests reach past authentication; Schemathesis' own probes take the key
 away or spoil it to see that it is required. FUZZ_EXAMPLES sets the number of examples per
-operation and of stateful scenarios (default 25, at least 25 scenarios; `make test` runs 12
+operation and of stateful scenarios (default 25, at least 25 scenarios; `make test` runs 8
 per operation, `.ci/run` 200 as well).
 FUZZ_COVERAGE=off leaves out the coverage phase, Schemathesis' walk over every boundary of
 the schema, the same whatever the examples (it is most of the run's time): `make test`
