@@ -8,10 +8,13 @@ distributed table without the column. Tables are named by their database table, 
 read from Django's registry, so this bottom layer imports no app.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 DISTRIBUTION_COLUMN = "account_id"
 
@@ -60,8 +63,12 @@ def reference_tables() -> list[str]:
 def shape_problems() -> list[ShapeProblem]:
     """What keeps each distributed table from being distributed by `account_id`, as the
     database has it (what Citus reads): a missing column, a primary key or a unique key
-    (constraint or unique index, partial ones included) without it."""
+    (constraint or unique index, partial ones included) without it.
+
+    On SQLite the primary key is not read: it is the rowid (`id INTEGER PRIMARY KEY`),
+    which cannot take a second column, and SQLite is never distributed."""
     problems = []
+    rowid = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
         for table in sorted(DISTRIBUTED_TABLES & tables):
@@ -74,6 +81,8 @@ def shape_problems() -> list[ShapeProblem]:
             for name, info in sorted(constraints.items()):
                 if not (info["primary_key"] or info["unique"]) or not info["columns"]:
                     continue
+                if info["primary_key"] and rowid:
+                    continue
                 if DISTRIBUTION_COLUMN not in info["columns"]:
                     kind = "primary key" if info["primary_key"] else f"unique key {name}"
                     keyed = ", ".join(info["columns"])
@@ -81,3 +90,52 @@ def shape_problems() -> list[ShapeProblem]:
                         ShapeProblem(table, f"{kind} ({keyed}) lacks {DISTRIBUTION_COLUMN}")
                     )
     return problems
+
+
+def primary_key_with_account(table: str) -> migrations.RunPython:
+    """A migration operation: on PostgreSQL, `table`'s primary key (id) becomes
+    (id, account_id), which Citus can distribute by account. The id stays unique on its
+    own (one sequence), and leads the key, so a lookup by id alone keeps its index. Django
+    still names `id` the primary key. SQLite keeps its rowid (see `shape_problems`)."""
+
+    def change(columns: str) -> Callable[[Any, Any], None]:
+        def run(apps: Any, schema_editor: Any) -> None:
+            if schema_editor.connection.vendor != "postgresql":
+                return
+            quote = schema_editor.quote_name
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                    "AND contype = 'p'",
+                    [table],
+                )
+                [name] = cursor.fetchone()
+            schema_editor.execute(
+                f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}, "
+                f"ADD CONSTRAINT {quote(table + '_pkey')} PRIMARY KEY ({columns})"
+            )
+
+        return run
+
+    return migrations.RunPython(change(f"id, {DISTRIBUTION_COLUMN}"), change("id"))
+
+
+def distributed(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the database is a Citus coordinator (told when the connection was made by
+    `citus_detect`). The agent-api's statements then name the account on every table,
+    so that each goes to the account's shard alone."""
+    return bool(getattr(connections[using], "citus", False))
+
+
+def citus_detect(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """On each new PostgreSQL connection (`connection_created`): whether the database has
+    the citus extension. If it has, the forced generic plans the settings ask for are
+    undone for this connection: Citus plans a prepared statement for the shard its
+    parameters name, and refuses generic plans of some (parameters in SQL functions)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        connection.citus = cursor.fetchone() is not None  # type: ignore[attr-defined]
+        if connection.citus:  # type: ignore[attr-defined]
+            cursor.execute("SET plan_cache_mode = auto")

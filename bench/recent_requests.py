@@ -38,13 +38,13 @@ def main() -> None:
         from targets.models import DeployTarget, RecentRequest
 
         _bench_account(10)
-        target = DeployTarget.objects.get(code="dt-srv").pk
-        rows = [(target, timezone.now(), 200, "answered", 1)] * args.rows
+        target = DeployTarget.objects.get(code="dt-srv")
+        rows = [(target.account_id, target.pk, timezone.now(), 200, "answered", 1)] * args.rows
 
         def orm() -> None:
             RecentRequest.objects.bulk_create(
-                [RecentRequest(target_id=t, at=at, status=s, reasons=r, commands=n)
-                 for t, at, s, r, n in rows]
+                [RecentRequest(account_id=a, target_id=t, at=at, status=s, reasons=r, commands=n)
+                 for a, t, at, s, r, n in rows]
             )  # fmt: skip
 
         def arrays() -> None:

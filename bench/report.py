@@ -65,11 +65,12 @@ def _run(args, connection, capture) -> None:
             for channel in ("client", "server"):
                 n = 1_000_000 // (90 * 2 * 2)
                 c = 200_000 // (90 * 2 * 2)
-                visitor_rows.append(VisitorDay(agent=agent, variation=variation, day=day,
-                                               channel=channel, visitors=n))  # fmt: skip
+                visitor_rows.append(VisitorDay(account=account, agent=agent, variation=variation,
+                                               day=day, channel=channel, visitors=n))  # fmt: skip
                 value = sum(rng.uniform(5, 50) for _ in range(10)) * c / 10
-                goal_rows.append(GoalDay(agent=agent, variation=variation, goal=goal, day=day,
-                                         channel=channel, conversions=c, credits=c,
+                goal_rows.append(GoalDay(account=account, agent=agent, variation=variation,
+                                         goal=goal, day=day, channel=channel, conversions=c,
+                                         credits=c,
                                          value_sum=value, value_sumsq=value * 40))  # fmt: skip
     VisitorDay.objects.bulk_create(visitor_rows)
     GoalDay.objects.bulk_create(goal_rows)

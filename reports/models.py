@@ -18,9 +18,22 @@ from django.db import models
 AGGREGATE_SHARDS = 16
 
 
+def _account():
+    """The account a row counts for: in every key, as in every table a request writes
+    (accounts.distribution). No constraint or index of its own, as on raw rows."""
+    return models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
 class VisitorDay(models.Model):
     """New visitors (confirmed first assignments) of a variation, per day and channel."""
 
+    account = _account()
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
@@ -35,8 +48,11 @@ class VisitorDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "day", "channel", "forced", "phase", "shard"],
-                name="visitor_day_phase_shard_unique",
+                fields=[
+                    *("agent", "variation", "day", "channel", "forced", "phase", "shard"),
+                    "account",
+                ],
+                name="visitor_day_unique",
             ),
         ]
 
@@ -52,6 +68,7 @@ class GoalDay(models.Model):
     of (visitor's total value)², so value per visitor gets a variance without raw data.
     """
 
+    account = _account()
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     goal = models.ForeignKey("goals.Goal", on_delete=models.CASCADE, related_name="+")
@@ -70,8 +87,11 @@ class GoalDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "variation", "goal", "day", "channel", "forced", "phase", "shard"],
-                name="goal_day_phase_shard_unique",
+                fields=[
+                    *("agent", "variation", "goal", "day", "channel", "forced", "phase"),
+                    *("shard", "account"),
+                ],
+                name="goal_day_unique",
             ),
         ]
 
@@ -82,8 +102,7 @@ class GoalDay(models.Model):
 class LinkConflict(models.Model):
     """Assignments that linking ids made a person's second in an agent (SPEC §4d): both
     stay recorded (each counted as a visitor when it was made), the earliest is the one
-    kept and credited, and each later one is counted here, by its variation and phase. Keyed
-    by account first, as every table a request writes will be (sharding by account)."""
+    kept and credited, and each later one is counted here, by its variation and phase."""
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False

@@ -102,6 +102,7 @@ class AgentApiBase(APIView):
         )
         if self.runtime is not None:  # a request that reached a target: its install page
             recent_request_note(
+                account_id=self.runtime.account.id,
                 target_id=self.runtime.target.id,
                 at=timezone.now(),
                 status=response.status_code,

@@ -122,7 +122,9 @@ def _install_view(request: HttpRequest, object_id: str) -> TemplateResponse:
     model_admin, target = admin_object_get(request=request, model=DeployTarget, object_id=object_id)
     endpoint = request.build_absolute_uri("/").rstrip("/")
     recent = list(
-        RecentRequest.objects.filter(target=target).order_by("-id")[:RECENT_REQUESTS_KEPT]
+        RecentRequest.objects.filter(account_id=target.account_id, target=target).order_by("-id")[
+            :RECENT_REQUESTS_KEPT
+        ]
     )
     context = {
         **model_admin.admin_site.each_context(request),

@@ -164,6 +164,11 @@ class RecentRequest(models.Model):
     the reason codes, how many commands. Never a key, a vid, a session or a code sent by a
     client (an operational log, not visitor data). The last RECENT_REQUESTS_KEPT are kept."""
 
+    # the target's account: in the primary key, as in every table a request writes
+    # (accounts.distribution); no constraint or index of its own
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     target = models.ForeignKey(DeployTarget, on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField()
     status = models.PositiveSmallIntegerField()

@@ -190,6 +190,7 @@ def _attempt(
         for e in events
     ]
     state = visitors_state_read(
+        account_id=account.id,
         agent_ids=relevant.agent_ids,
         sessions=(v.session for v in visitors),
         vids={i for v in visitors if v.vid for i in (v.vid, *v.linked)},

@@ -67,7 +67,7 @@ class Assignment(models.Model):
         db_table = "agents_assignment"
         constraints = [
             models.UniqueConstraint(
-                fields=["agent", "identity"], name="assignment_unique_per_agent_and_visitor"
+                fields=["agent", "identity", "account"], name="assignment_once_per_visitor"
             ),
         ]
         indexes = [
@@ -128,8 +128,8 @@ class GoalEvent(models.Model):
         db_table = "goals_goalevent"
         constraints = [
             models.UniqueConstraint(
-                fields=["goal", "channel", "event_id"],
-                name="goal_event_id_unique_per_goal_and_channel",
+                fields=["goal", "channel", "event_id", "account"],
+                name="goal_event_id_once_per_channel",
                 condition=models.Q(event_id__isnull=False),
             ),
         ]
@@ -198,8 +198,8 @@ class Credit(models.Model):
         db_table = "goals_credit"
         constraints = [
             models.UniqueConstraint(
-                fields=["goal", "assignment"],
-                name="credit_first_per_assignment",
+                fields=["goal", "assignment", "account"],
+                name="credit_first_once_per_assignment",
                 condition=models.Q(first=True),
             ),
         ]

@@ -11,6 +11,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.distribution import distributed
 from agents.reasons import POLICY_RANDOM
 from visitors.models import Assignment, Credit, GoalEvent, VisitorLink
 from visitors.request import who_keys
@@ -141,9 +142,9 @@ def visitor_state_read(
         match = Q()
         for goal_id, event_id in event_keys:
             match |= Q(goal_id=goal_id, event_id=event_id)
-        stored = GoalEvent.objects.filter(match, channel=event_channel).values_list(
-            "goal_id", "event_id", "response", "session", "vid"
-        )
+        stored = GoalEvent.objects.filter(
+            match, channel=event_channel, **_routing(account_id)
+        ).values_list("goal_id", "event_id", "response", "session", "vid")
         for goal_id, stored_id, response, stored_session, stored_vid in stored:
             if stored_id is not None:  # always: events were filtered by their ids
                 events[(goal_id, stored_id)] = SeenEvent(response, stored_session, stored_vid)
@@ -186,17 +187,25 @@ def _assignments_sql(
     """
     a, c, e = Assignment._meta.db_table, Credit._meta.db_table, GoalEvent._meta.db_table
     postgres = connection.vendor == "postgresql"
+    # On Citus every table named is also filtered by the account, a parameter, so that the
+    # statement goes to the account's shard alone (accounts.distribution). Elsewhere the
+    # filter is left out: the visitor's rows are the account's anyway, and a plan made on
+    # empty tables would take the account's index (every row of the account) for it.
+    (ac, acct), (ac2, _), (ae, _), (aa, _), (al2, _) = (
+        _on_account(account_id, f"{alias}.") for alias in ("c", "c2", "e", "a", "l2")
+    )
+    person = _PERSON_SQL.format(l2=al2)
     # the person's ids (SPEC §4d): the vid and those linked to it, read in this statement.
     # PostgreSQL reads them once, as an array in a one-row FROM item that every condition
     # then names (`= ANY(p.ids)` is an index condition); SQLite repeats the subquery.
     person_params: list[Any] = []
     if vid and postgres:
-        source = f"(SELECT ARRAY({_PERSON_SQL}) AS ids) AS p"
-        person_params = [vid, account_id, vid]
+        source = f"(SELECT ARRAY({person}) AS ids) AS p"
+        person_params = [vid, *acct, account_id, vid]
         in_person, in_person_params = "= ANY(p.ids)", []
     elif vid:
         source = "(SELECT 1 AS one) AS p"
-        in_person, in_person_params = f"IN ({_PERSON_SQL})", [vid, account_id, vid]
+        in_person, in_person_params = f"IN ({person})", [vid, account_id, vid]
     else:
         source = "(SELECT 1 AS one) AS p"
         in_person, in_person_params = "", []
@@ -221,14 +230,15 @@ def _assignments_sql(
     fence = " OFFSET 0" if postgres else ""
     by_event = (
         f"EXISTS (SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id "
-        "WHERE e.{who} AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id" + fence + ")"
+        "WHERE e.{who} AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id" + ae + ac2 + fence + ")"
     )
     for goal_id in goal_ids:
         ways = [
-            f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s{fence})",
+            f"EXISTS (SELECT 1 FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s"
+            f"{ac}{fence})",
             by_event.format(who="session = %s"),
         ]
-        params += [goal_id, session, goal_id]
+        params += [goal_id, *acct, session, goal_id, *acct, *acct]
         if vid and postgres:
             # one lookup of (vid, goal) per id of the person: an index scan whatever the
             # tables' size when the plan was made (`= ANY` of an array of unknown length
@@ -236,26 +246,26 @@ def _assignments_sql(
             ways.append(
                 "EXISTS (SELECT 1 FROM unnest(p.ids) AS i(vid) CROSS JOIN LATERAL "
                 f"(SELECT 1 FROM {e} e JOIN {c} c2 ON c2.event_id = e.id WHERE e.vid = i.vid "
-                f"AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id{fence}) AS x)"
+                f"AND e.goal_id + 0 = %s AND c2.agent_id = a.agent_id{ae}{ac2}{fence}) AS x)"
             )
-            params += [goal_id]
+            params += [goal_id, *acct, *acct]
         elif vid:
             ways.append(by_event.format(who=f"vid {in_person}"))
             params += [*in_person_params, goal_id]
         columns.append("(" + " OR ".join(ways) + ")")
     for goal_id in every_goal_ids:
         columns.append(
-            f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s)"
+            f"(SELECT SUM(c.value) FROM {c} c WHERE c.assignment_id = a.id AND c.goal_id = %s{ac})"
         )
-        params.append(goal_id)
-    last = f"SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id + 0 = %s AND e."
+        params += [goal_id, *acct]
+    last = f"SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id + 0 = %s{ae} AND e."
     for goal_id in reached_goal_ids:
         if vid and postgres:  # by session, then by each id of the person (as above)
             columns.append(
                 f"GREATEST(({last}session = %s), (SELECT MAX(x.at) FROM unnest(p.ids) AS "
                 f"i(vid) CROSS JOIN LATERAL ({last}vid = i.vid{fence}) AS x(at)))"
             )
-            params += [goal_id, session, goal_id]
+            params += [goal_id, *acct, session, goal_id, *acct]
         elif vid:
             columns.append(
                 f"(SELECT MAX(e.occurred_at) FROM {e} e WHERE e.goal_id + 0 = %s "
@@ -264,7 +274,7 @@ def _assignments_sql(
             params += [goal_id, session, *in_person_params]
         else:
             columns.append(f"({last}session = %s)")
-            params += [goal_id, session]
+            params += [goal_id, *acct, session]
     if postgres:
         # one statement shape whatever the agents, so that it is prepared once
         agents, agent_params = "= ANY(%s::bigint[])", [pg_ints(agent_ids)]
@@ -274,19 +284,21 @@ def _assignments_sql(
         join = "LEFT JOIN" if reached_goal_ids else "JOIN"
         sql = (
             f"SELECT {', '.join(columns)} FROM {source} {join} {a} a "
-            f"ON a.agent_id {agents} AND {who_a}"
+            f"ON a.agent_id {agents}{aa} AND {who_a}"
         )
     else:
-        sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents} AND {who_a}"
+        sql = f"SELECT {', '.join(columns)} FROM {a} a WHERE a.agent_id {agents}{aa} AND {who_a}"
     # parameters in the text's order: the columns', the FROM item's, then the join's
-    return sql, params + person_params + agent_params + who_params
+    return sql, params + person_params + agent_params + acct + who_params
 
 
-# the ids of the person the vid (parameters: vid, account id, vid) belongs to
+# the ids of the person the vid (parameters: vid, account id, vid) belongs to; `{l2}`: the
+# second table's filter by account on Citus (then one more parameter, the account, after
+# the vid)
 _LINK = VisitorLink._meta.db_table
 _PERSON_SQL = (
     f"SELECT CAST(%s AS varchar(128)) UNION ALL SELECT l2.vid FROM {_LINK} l1 JOIN {_LINK} l2 "
-    "ON l2.person = l1.person WHERE l1.account_id = %s AND l1.vid = %s AND l2.vid <> l1.vid"
+    "ON l2.person = l1.person{l2} WHERE l1.account_id = %s AND l1.vid = %s AND l2.vid <> l1.vid"
 )
 
 
@@ -317,6 +329,7 @@ class VisitorsState:
 
 def visitors_state_read(
     *,
+    account_id: int,
     agent_ids: Iterable[int],
     sessions: Iterable[str],
     vids: Iterable[str],
@@ -343,12 +356,14 @@ def visitors_state_read(
                 confirmed_at=None if v[8] is None else _aware(v[8]), policy=v[9],
                 phase=v[10],
             )
-            for v in _assignments_of(agent_ids, sessions, vids)
+            for v in _assignments_of(account_id, agent_ids, sessions, vids)
         ]  # fmt: skip
     credited_by: set[tuple[int, int, str]] = set()
     if rows and goal_ids:
         by_id = {r.id: r for r in rows}
-        credits = _credits_of([r.id for r in rows if r.id], agent_ids, goal_ids, sessions, vids)
+        credits = _credits_of(
+            account_id, [r.id for r in rows if r.id], agent_ids, goal_ids, sessions, vids
+        )
         for assignment_id, agent_id, goal_id, value, session, vid, own in credits:
             row = by_id.get(assignment_id) if own else None
             if row is not None:
@@ -359,7 +374,7 @@ def visitors_state_read(
     event_keys = set(event_keys)
     if event_keys:
         for goal_id, stored_id, response, stored_session, stored_vid in _events_of(
-            event_keys, event_channel
+            account_id, event_keys, event_channel
         ):
             if stored_id is not None and (goal_id, stored_id) in event_keys:
                 events[(goal_id, stored_id)] = SeenEvent(response, stored_session, stored_vid)
@@ -367,7 +382,7 @@ def visitors_state_read(
     reached_goal_ids = list(reached_goal_ids)
     if reached_goal_ids and (sessions or vids):
         last = (
-            GoalEvent.objects.filter(who_a, goal_id__in=reached_goal_ids)
+            GoalEvent.objects.filter(who_a, goal_id__in=reached_goal_ids, **_routing(account_id))
             .values_list("goal_id", "session", "vid")
             .annotate(at=Max("occurred_at"))
         )
@@ -382,7 +397,9 @@ def visitors_state_read(
 _A_COLUMNS = "id, agent_id, variation_id, identity, session, vid, target_kind, created_at, confirmed_at, policy, phase"  # noqa: E501
 
 
-def _assignments_of(agent_ids: list[int], sessions: list[str], vids: list[str]) -> Rows:
+def _assignments_of(
+    account_id: int, agent_ids: list[int], sessions: list[str], vids: list[str]
+) -> Rows:
     if connection.vendor != "postgresql":
         return list(
             Assignment.objects.filter(
@@ -390,17 +407,20 @@ def _assignments_of(agent_ids: list[int], sessions: list[str], vids: list[str]) 
             ).values_list(*_A_COLUMNS.split(", "))
         )
     a = Assignment._meta.db_table
+    on_account, acct = _on_account(account_id)
     # a branch per index (session, agent) and (vid, agent): a plan made once for every
     # batch (prepared) uses them whatever the arrays hold
     return statement_fetch(
         sql=f"SELECT {_A_COLUMNS} FROM {a} WHERE session = ANY(%s::varchar[]) "
-        f"AND agent_id = ANY(%s::bigint[]) UNION SELECT {_A_COLUMNS} FROM {a} "
-        "WHERE vid = ANY(%s::varchar[]) AND agent_id = ANY(%s::bigint[])",
-        params=[pg_texts(sessions), pg_ints(agent_ids), pg_texts(vids), pg_ints(agent_ids)],
-    )
+        f"AND agent_id = ANY(%s::bigint[]){on_account} UNION SELECT {_A_COLUMNS} "
+        f"FROM {a} WHERE vid = ANY(%s::varchar[]) AND agent_id = ANY(%s::bigint[]){on_account}",
+        params=[pg_texts(sessions), pg_ints(agent_ids), *acct,
+                pg_texts(vids), pg_ints(agent_ids), *acct],
+    )  # fmt: skip
 
 
 def _credits_of(
+    account_id: int,
     assignment_ids: list[int],
     agent_ids: list[int],
     goal_ids: list[int],
@@ -421,24 +441,28 @@ def _credits_of(
                       "event__vid")  # fmt: skip
         return rows + [(*r, 0) for r in through]
     c, e = Credit._meta.db_table, GoalEvent._meta.db_table
+    on_account, acct = _on_account(account_id)
     by_event = (
         "SELECT c.assignment_id, c.agent_id, c.goal_id, c.value, {session}, {vid}, 0 "
         f"FROM {e} e JOIN {c} c ON c.event_id = e.id WHERE e.{{who}} = ANY(%s::varchar[]) "
         "AND e.goal_id = ANY(%s::bigint[]) AND c.agent_id = ANY(%s::bigint[])"
+        + _on_account(account_id, "e.")[0]
+        + _on_account(account_id, "c.")[0]
     )
     return statement_fetch(
         sql=f"SELECT assignment_id, agent_id, goal_id, value, NULL, NULL, 1 FROM {c} "
-        "WHERE assignment_id = ANY(%s::bigint[]) AND goal_id = ANY(%s::bigint[]) UNION ALL "
+        f"WHERE assignment_id = ANY(%s::bigint[]) AND goal_id = ANY(%s::bigint[]){on_account} "
+        "UNION ALL "
         + by_event.format(session="e.session", vid="NULL", who="session")
         + " UNION ALL "
         + by_event.format(session="NULL", vid="e.vid", who="vid"),
-        params=[pg_ints(assignment_ids), pg_ints(goal_ids),
-                pg_texts(sessions), pg_ints(goal_ids), pg_ints(agent_ids),
-                pg_texts(vids), pg_ints(goal_ids), pg_ints(agent_ids)],
+        params=[pg_ints(assignment_ids), pg_ints(goal_ids), *acct,
+                pg_texts(sessions), pg_ints(goal_ids), pg_ints(agent_ids), *acct, *acct,
+                pg_texts(vids), pg_ints(goal_ids), pg_ints(agent_ids), *acct, *acct],
     )  # fmt: skip
 
 
-def _events_of(event_keys: set[tuple[int, str]], channel: str) -> Rows:
+def _events_of(account_id: int, event_keys: set[tuple[int, str]], channel: str) -> Rows:
     """The events already received with those (goal id, event id) through `channel`."""
     if connection.vendor != "postgresql":
         stored = GoalEvent.objects.filter(
@@ -449,10 +473,25 @@ def _events_of(event_keys: set[tuple[int, str]], channel: str) -> Rows:
         return [row for row in stored if (row[0], row[1]) in event_keys]
     e = GoalEvent._meta.db_table
     keys = sorted(event_keys)
+    acct = _on_account(account_id)[1]
     found = statement_fetch(
         sql=f"SELECT e.goal_id, e.event_id, e.response, e.session, e.vid FROM {e} e "
         "JOIN unnest(%s::bigint[], %s::varchar[]) AS k(goal_id, event_id) "
-        "ON e.goal_id = k.goal_id AND e.event_id = k.event_id WHERE e.channel = %s",
-        params=[pg_ints([g for g, _ in keys]), pg_texts([i for _, i in keys]), channel],
+        "ON e.goal_id = k.goal_id AND e.event_id = k.event_id WHERE e.channel = %s"
+        + _on_account(account_id, "e.")[0],
+        params=[pg_ints([g for g, _ in keys]), pg_texts([i for _, i in keys]), channel, *acct],
     )
     return [(g, i, json.loads(r) if isinstance(r, str) else r, s, v) for g, i, r, s, v in found]
+
+
+def _on_account(account_id: int, alias: str = "") -> tuple[str, list[int]]:
+    """On Citus, a condition ` AND {alias}account_id = %s` and its parameter (see
+    `_assignments_sql`); nothing elsewhere."""
+    if connection.vendor == "postgresql" and distributed():
+        return f" AND {alias}account_id = %s", [account_id]
+    return "", []
+
+
+def _routing(account_id: int) -> dict[str, int]:
+    """`_on_account` for the ORM: filter arguments."""
+    return {"account_id": account_id} if distributed() else {}

@@ -209,8 +209,10 @@ def _save_orm(w: RequestWrites) -> None:
         Credit.objects.bulk_create(credits)
 
 
-_VISITOR_KEYS = (*VisitorDayKey._fields, "shard")
-_GOAL_KEYS = (*GoalDayKey._fields, "shard")
+# an aggregate row's key: the delta's, its shard, and the account (in every key of a table
+# a request writes, accounts.distribution)
+_VISITOR_KEYS = (*VisitorDayKey._fields, "shard", "account_id")
+_GOAL_KEYS = (*GoalDayKey._fields, "shard", "account_id")
 
 
 def _stored_id(row: AssignmentRow) -> int:
@@ -236,8 +238,8 @@ def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list[Any]]]:
     ):
         if not rows:
             continue
-        width = len(keys) - 1
-        params = [v for row in rows for v in (*row[:width], shard, *row[width:])]
+        width = len(keys) - 2
+        params = [v for row in rows for v in (*row[:width], shard, w.account_id, *row[width:])]
         statements.append((adding_insert(table, keys, counts, len(rows)), params))
     return statements
 
@@ -302,8 +304,9 @@ def _save_postgresql(w: RequestWrites) -> None:
     if w.confirmed_rows:
         p["confirmed"] = pg_ints([r.id for r in w.confirmed_rows])
         ctes.append(
-            f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s "
-            "WHERE id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL RETURNING id)"
+            f"conf AS (UPDATE {a_table} SET confirmed_at = %(now)s WHERE account_id = "
+            "%(account)s AND id = ANY(%(confirmed)s::bigint[]) AND confirmed_at IS NULL "
+            "RETURNING id)"
         )
     if w.events:
         p.update(
@@ -387,13 +390,14 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
     insert = f"agg_v AS (INSERT INTO {v} ({', '.join((*_VISITOR_KEYS, *VISITOR_DAY_COUNTS))}) "
     tail = adding_tail(v, _VISITOR_KEYS, VISITOR_DAY_COUNTS)
     visitors = (
-        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, n "
+        f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, "
+        f"%(account)s, n "
         f"FROM {new_visitors} ORDER BY ord {tail})"
     )
     # a confirmation counts only when `conf` (this statement's UPDATE) confirmed the row
     with_confirmations = (
         f"{insert}SELECT agent_id, variation_id, %(day)s, channel, forced, phase, %(shard)s, "
-        f"sum(n) FROM (SELECT agent_id, variation_id, channel, forced, phase, n FROM "
+        f"%(account)s, sum(n) FROM (SELECT agent_id, variation_id, channel, forced, phase, n FROM "
         f"{new_visitors} UNION ALL SELECT c.agent_id, c.variation_id, c.channel, c.forced, "
         "c.phase, 1 FROM unnest(%(cf_id)s::bigint[], %(cf_agent)s::bigint[], "
         "%(cf_variation)s::bigint[], %(cf_channel)s::varchar[], %(cf_forced)s::boolean[], "
@@ -404,7 +408,7 @@ def _aggregate_cte_texts() -> tuple[str, str, str]:
     goals = (
         f"agg_g AS (INSERT INTO {g} ({', '.join(_GOAL_KEYS)}, {counts}) "
         f"SELECT agent_id, variation_id, goal_id, day, %(channel)s, forced, phase, %(shard)s, "
-        f"{counts} FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
+        f"%(account)s, {counts} FROM unnest(%(gd_agent)s::bigint[], %(gd_variation)s::bigint[], "
         "%(gd_goal)s::bigint[], %(gd_day)s::date[], %(gd_forced)s::boolean[], "
         "%(gd_phase)s::int[], "
         "%(gd_conversions)s::bigint[], %(gd_credits)s::bigint[], %(gd_sum)s::float8[], "

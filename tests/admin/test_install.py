@@ -75,7 +75,12 @@ def test_recent_requests__refused_ones_included_never_a_key_or_vid(
 def test_recent_requests__the_last_200_are_kept(express_target):
     for i in range(RECENT_REQUESTS_KEPT + 7):
         recent_request_note(
-            target_id=express_target.pk, at=timezone.now(), status=200, reasons=[], commands=i
+            account_id=express_target.account_id,
+            target_id=express_target.pk,
+            at=timezone.now(),
+            status=200,
+            reasons=[],
+            commands=i,
         )
     kept = RecentRequest.objects.filter(target=express_target)
     assert kept.count() == RECENT_REQUESTS_KEPT

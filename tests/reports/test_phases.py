@@ -28,15 +28,29 @@ def _counts(agent, phase, visitors, conversions, goal=None):
     today = timezone.now().date()
     for variation in agent.variations.all():
         VisitorDay.objects.create(
-            agent=agent, variation=variation, day=today, channel="client", phase=phase,
+            account_id=agent.account_id,
+            agent=agent,
+            variation=variation,
+            day=today,
+            channel="client",
+            phase=phase,
             visitors=visitors[variation.code],
-        )  # fmt: skip
+        )
         c = conversions.get(variation.code, 0)
         if goal is not None and c:
             GoalDay.objects.create(
-                agent=agent, variation=variation, goal=goal, day=today, channel="server",
-                phase=phase, conversions=c, credits=c, value_sum=c, value_sumsq=c,
-            )  # fmt: skip
+                account_id=agent.account_id,
+                agent=agent,
+                variation=variation,
+                goal=goal,
+                day=today,
+                channel="server",
+                phase=phase,
+                conversions=c,
+                credits=c,
+                value_sum=c,
+                value_sumsq=c,
+            )
 
 
 def _rows(report):
@@ -156,9 +170,12 @@ def test_what_begins_a_phase(agent):
 
 def test_an_agent_that_never_served_keeps_its_phase(account, purchase_goal):
     draft = agent_create(
-        account=account, code="a-draft", name="Draft", status=AgentStatus.DRAFT,
+        account=account,
+        code="a-draft",
+        name="Draft",
+        status=AgentStatus.DRAFT,
         variations=[VariationSpec(code="A"), VariationSpec(code="B")],
-    )  # fmt: skip
+    )
     agent_update(agent=draft, variations=RAMP)
     assert draft.phase == 1
     [phase] = AgentPhase.objects.filter(agent=draft)
@@ -213,11 +230,21 @@ def test_admin__a_save_that_begins_a_phase_asks_first(staff_client, agent):
         if value is not None
     }
     data.update(
-        account=agent.account_id, status="running", goals=[g.pk for g in agent.goals.all()],
-        targets=[t.pk for t in agent.targets.all()], eligibility="", rules="[]", qa="[]",
-        starts_at_0="", starts_at_1="", ends_at_0="", ends_at_1="", owner="", tags="",
+        account=agent.account_id,
+        status="running",
+        goals=[g.pk for g in agent.goals.all()],
+        targets=[t.pk for t in agent.targets.all()],
+        eligibility="",
+        rules="[]",
+        qa="[]",
+        starts_at_0="",
+        starts_at_1="",
+        ends_at_0="",
+        ends_at_1="",
+        owner="",
+        tags="",
         paused_variation="",
-    )  # fmt: skip
+    )
     data["variations-1-weight"] = "3"
     refused = staff_client.post(url, data)
     assert refused.status_code == 200
@@ -279,11 +306,25 @@ def test_the_fixed_block_is_of_the_phase_shown(agent, purchase_goal):
     b = agent.variations.get(code="B")
     today = timezone.now().date()
     VisitorDay.objects.create(
-        agent=agent, variation=b, day=today, channel="client", forced=True, phase=1, visitors=7
+        account_id=agent.account_id,
+        agent=agent,
+        variation=b,
+        day=today,
+        channel="client",
+        forced=True,
+        phase=1,
+        visitors=7,
     )
     agent_update(agent=agent, variations=RAMP)
     VisitorDay.objects.create(
-        agent=agent, variation=b, day=today, channel="client", forced=True, phase=2, visitors=2
+        account_id=agent.account_id,
+        agent=agent,
+        variation=b,
+        day=today,
+        channel="client",
+        forced=True,
+        phase=2,
+        visitors=2,
     )
     fixed = {s: _rows(agent_report(agent=agent, shown=s))["B"]["fixed"]["visitors"] for s in
              ("current", 1, SHOWN_ALL)}  # fmt: skip

@@ -286,13 +286,25 @@ def _days(agent, goal, counts):
     for variation in agent.variations.all():
         visitors, conversions = counts[variation.code]
         VisitorDay.objects.create(
-            agent=agent, variation=variation, day=day, channel=Channel.CLIENT, visitors=visitors
+            account_id=agent.account_id,
+            agent=agent,
+            variation=variation,
+            day=day,
+            channel=Channel.CLIENT,
+            visitors=visitors,
         )
         GoalDay.objects.create(
-            agent=agent, variation=variation, goal=goal, day=day, channel=Channel.SERVER,
-            conversions=conversions, credits=conversions, value_sum=conversions,
+            account_id=agent.account_id,
+            agent=agent,
+            variation=variation,
+            goal=goal,
+            day=day,
+            channel=Channel.SERVER,
+            conversions=conversions,
+            credits=conversions,
+            value_sum=conversions,
             value_sumsq=conversions,
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.parametrize(
