@@ -13,7 +13,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test test-sqlite test-postgres test-js fuzz-long lint format install clean
+.PHONY: run test test-sqlite test-postgres test-citus test-js fuzz-long lint format install clean
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11, or run make PYTHON=python3"; exit 1; }
@@ -81,6 +81,16 @@ FUZZ_LONG_EXAMPLES ?= 200
 fuzz-long: install
 	env -u DATABASE_URL FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
 	DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
+
+# The agent-api's core tests and tests/citus on a Citus cluster (docs/scaling.md says how to
+# build and start one): CITUS_TEST_URL is a database on the coordinator whose workers are
+# added; the tests make their own database beside it, on every node, and distribute it.
+CITUS_CORE := tests/citus tests/runtime/test_selections.py tests/runtime/test_requests.py \
+	tests/goals/test_matching.py tests/goals/test_batch.py tests/goals/test_replay.py \
+	tests/visitors tests/reports/test_report.py tests/admin/test_install.py
+test-citus: install
+	@test -n "$(CITUS_TEST_URL)" || { echo "CITUS_TEST_URL is not set: a Citus coordinator's database, such as postgres://postgres@127.0.0.1:9700/postgres"; exit 2; }
+	DATABASE_URL=$(CITUS_TEST_URL) CITUS_TEST_URL=$(CITUS_TEST_URL) $(BIN)/python -m pytest -p no:xdist $(CITUS_CORE)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,6 +1,7 @@
-"""Sharding by account (docs/scaling.md, "The Citus path"): which tables a request writes
-and would be distributed by `account_id`, which are configuration (reference tables,
-copied to every node), and what in the schema keeps them from being distributed yet.
+"""Sharding by account on Citus (docs/scaling.md, "The Citus path"): which tables a
+request writes and are distributed by `account_id`, which are configuration (reference
+tables, copied to every node), what in the schema would keep them from being
+distributed, and the statements that distribute a database (`citus_distribute`).
 
 Citus distributes a table by one column and refuses a primary or unique key that does
 not include it: `shape_problems` lists each such key in the database, and each
@@ -50,7 +51,8 @@ class ShapeProblem:
 def project_models() -> list[type[models.Model]]:
     """The product's own models (Django's and libraries' tables stay on the coordinator)."""
     own = {"accounts", "agents", "goals", "targets", "visitors", "reports", "notifications"}
-    return [m for m in apps.get_models() if m._meta.app_label in own and m._meta.managed]
+    models_ = apps.get_models(include_auto_created=True)  # many-to-many tables too
+    return [m for m in models_ if m._meta.app_label in own and m._meta.managed]
 
 
 def reference_tables() -> list[str]:
@@ -139,3 +141,134 @@ def citus_detect(sender: object, connection: BaseDatabaseWrapper, **kwargs: obje
         connection.citus = cursor.fetchone() is not None  # type: ignore[attr-defined]
         if connection.citus:  # type: ignore[attr-defined]
             cursor.execute("SET plan_cache_mode = auto")
+
+
+# The table the others are co-located with: the same account's rows of every distributed
+# table are on the same node, so a request's statements (joins included) run there.
+COLOCATION_ANCHOR = "agents_assignment"
+# made a reference table first: every configuration table refers to it
+ROOT_REFERENCE_TABLE = "accounts_account"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of the distribution, and what it does, in words."""
+
+    sql: str
+    what: str
+
+
+def citus_installed() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        return cursor.fetchone() is not None
+
+
+def citus_kinds() -> dict[str, str]:
+    """Table -> what Citus has made of it: `distributed`, `reference` or `local` (a "citus
+    local" table, on the coordinator alone); tables Citus does not know are absent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT logicalrelid::regclass::text, partmethod, repmodel FROM pg_dist_partition"
+        )
+        return {
+            table: "distributed" if method == "h" else "reference" if model == "t" else "local"
+            for table, method, model in cursor.fetchall()
+        }
+
+
+def _foreign_keys(cursor: Any, table: str) -> dict[str, tuple[str, str]]:
+    """Column -> (constraint name, definition) of `table`'s foreign keys."""
+    cursor.execute(
+        "SELECT a.attname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.contype = 'f' AND c.conrelid = %s::regclass",
+        [table],
+    )
+    return {column: (name, definition) for column, name, definition in cursor.fetchall()}
+
+
+def _models_by_table() -> dict[str, type[models.Model]]:
+    return {m._meta.db_table: m for m in project_models()}
+
+
+def distribution_steps() -> list[Step]:
+    """What is left to distribute this database (a Citus coordinator with its workers
+    added), in an order that works; empty when it is done.
+
+    1. The distributed tables' foreign keys go (to the configuration they name): a table
+       that has one to a reference table is made a "citus local" table along with it,
+       and such a table can never be distributed (identity columns).
+    2. The distributed tables are distributed by `account_id`, co-located, their rows
+       moved to the workers.
+    3. The configuration tables become reference tables, `accounts_account` first (the
+       tables that refer to it become citus local, then reference tables in turn;
+       Django's own tables, users and sessions, stay on the coordinator as citus local).
+    4. The foreign keys of step 1 come back, now from distributed to reference tables,
+       as Django declares them.
+    """
+    kinds = citus_kinds()
+    by_table = _models_by_table()
+    steps: list[Step] = []
+    quote = connection.ops.quote_name
+    todo = [t for t in sorted(DISTRIBUTED_TABLES, key=lambda t: (t != COLOCATION_ANCHOR, t))]
+    stuck = [t for t in todo if kinds.get(t) in ("reference", "local")]
+    if stuck:
+        raise ValueError(
+            f"{', '.join(stuck)}: made a reference or citus local table, which cannot be "
+            "distributed; undo it first (SELECT undistribute_table('<table>', "
+            "cascade_via_foreign_keys => true))"
+        )
+    with connection.cursor() as cursor:
+        for table in todo:
+            if kinds.get(table) == "distributed":
+                continue
+            for name, _definition in _foreign_keys(cursor, table).values():
+                steps.append(
+                    Step(
+                        f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}",
+                        f"{table}: its foreign key {name} goes until step 4",
+                    )
+                )
+        for table in todo:
+            if kinds.get(table) == "distributed":
+                continue
+            colocate = "none" if table == COLOCATION_ANCHOR else COLOCATION_ANCHOR
+            steps.append(
+                Step(
+                    f"SELECT create_distributed_table('{table}', '{DISTRIBUTION_COLUMN}', "
+                    f"colocate_with => '{colocate}')",
+                    f"{table}: distributed by {DISTRIBUTION_COLUMN}",
+                )
+            )
+        references = sorted(reference_tables(), key=lambda t: (t != ROOT_REFERENCE_TABLE, t))
+        for table in references:
+            if kinds.get(table) != "reference":
+                steps.append(
+                    Step(
+                        f"SELECT create_reference_table('{table}')",
+                        f"{table}: a reference table",
+                    )
+                )
+        for table in todo:
+            model = by_table.get(table)
+            if model is None:
+                continue
+            present = _foreign_keys(cursor, table) if kinds.get(table) == "distributed" else {}
+            for field in model._meta.concrete_fields:
+                if not (field.is_relation and getattr(field, "db_constraint", False)):
+                    continue
+                column = field.column
+                if column in present:
+                    continue
+                target = field.related_model._meta  # type: ignore[union-attr]
+                name = f"{table}_{column}_fk"[:63]
+                steps.append(
+                    Step(
+                        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} FOREIGN KEY "
+                        f"({quote(column)}) REFERENCES {quote(target.db_table)} "
+                        f"({quote(target.pk.column)})",
+                        f"{table}: its foreign key to {target.db_table} again",
+                    )
+                )
+    return steps

@@ -94,6 +94,8 @@ TEMPLATES = [
 # SQLite file by default (no set-up); DATABASE_URL=postgres://... for PostgreSQL (psycopg 3).
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with Citus's form of a unique violation read as one
+    DATABASES["default"]["ENGINE"] = "conductrics_admin.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     options = DATABASES["default"].setdefault("OPTIONS", {})

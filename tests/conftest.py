@@ -1,5 +1,7 @@
 """Shared fixtures: two accounts with the seed's set-up, and staff of each."""
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -12,6 +14,9 @@ from goals.models import Goal, GoalTrigger
 from goals.services import goal_create
 from targets.models import DeployTarget, TargetKind
 from targets.services import target_create
+
+if os.environ.get("CITUS_TEST_URL"):  # the tests run on a Citus cluster (make test-citus)
+    from tests.citus.database import citus_database_setup as django_db_setup  # noqa: F401
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 from django.utils.html import format_html
@@ -22,7 +22,7 @@ from visitors.admin_import import (
     target_import_view,
 )
 from visitors.admin_replay import goal_recheck_view
-from visitors.models import Assignment, GoalEvent
+from visitors.models import Assignment, Credit, GoalEvent
 
 
 class RawDataAdmin(AccountScopedAdmin):
@@ -89,10 +89,15 @@ class VerdictFilter(admin.SimpleListFilter):
         return [("credited", "credited"), ("none", "nothing credited")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[GoalEvent]) -> QuerySet[GoalEvent]:
+        # the credits are matched by account too: on Citus, a join of two distributed
+        # tables must name the distribution column (accounts.distribution)
+        credited = Exists(
+            Credit.objects.filter(account_id=OuterRef("account_id"), event_id=OuterRef("pk"))
+        )
         if self.value() == "credited":
-            return queryset.filter(credits__isnull=False).distinct()
+            return queryset.filter(credited)
         if self.value() == "none":
-            return queryset.filter(credits__isnull=True)
+            return queryset.filter(~credited)
         return queryset
 
 

@@ -160,11 +160,13 @@ def _aggregates(agent, goal, counts):
     for variation in agent.variations.all():
         visitors, conversions = counts[variation.code]
         VisitorDay.objects.update_or_create(
-            agent=agent, variation=variation, day=day, channel=Channel.CLIENT,
+            account_id=agent.account_id, agent=agent, variation=variation, day=day,
+            channel=Channel.CLIENT,
             defaults={"visitors": visitors},
         )  # fmt: skip
         GoalDay.objects.update_or_create(
-            agent=agent, variation=variation, goal=goal, day=day, channel=Channel.SERVER,
+            account_id=agent.account_id, agent=agent, variation=variation, goal=goal, day=day,
+            channel=Channel.SERVER,
             defaults={"conversions": conversions, "credits": conversions,
                       "value_sum": conversions, "value_sumsq": conversions},
         )  # fmt: skip

@@ -53,3 +53,88 @@ def test_shape__a_unique_key_without_account_is_found(django_db_blocker):
         with connection.cursor() as cursor:
             cursor.execute("DROP INDEX shape_probe")
     assert "visitors_visitorlink: unique key shape_probe (vid) lacks account_id" in problems
+
+
+# The agent-api's statements in the form they take on Citus (every table filtered by the
+# account, accounts.distribution), run here on plain PostgreSQL: the same answers and rows.
+# On Citus itself, make test-citus runs the core suites and tests/citus.
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the Citus form of the statements is PostgreSQL's (SQLite is never routed)")
+    connections["default"].ensure_connection()
+    monkeypatch.setattr(connections["default"], "citus", True, raising=False)
+
+
+def test_routed_statements__answer_and_record_as_the_plain_ones(
+    routed, client, api, agent, express_target, rest_target
+):
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.distribution import distributed
+    from reports.models import GoalDay, VisitorDay
+    from visitors.models import Assignment, Credit, GoalEvent
+
+    assert distributed()
+    with CaptureQueriesContext(connection) as queries:
+        first = api.data(express_target, [{"a": "a-hero"}], session="s1", vid="lana")["items"][0]
+        again = api.data(express_target, [{"a": "a-hero"}], session="s1", vid="lana")["items"][0]
+        goal = api.data(rest_target, [{"g": "g-purchase", "v": 5, "id": "o-1"}],
+                        session="srv", vid="lana")["items"][0]  # fmt: skip
+        replay = api.data(rest_target, [{"g": "g-purchase", "v": 5, "id": "o-1"}],
+                          session="srv", vid="lana")["items"][0]  # fmt: skip
+        link = api.data(rest_target, [{"alias": "cust-1"}], session="srv", vid="lana")
+        by_alias = api.data(express_target, [{"a": "a-hero"}], session="s9", vid="cust-1")
+        batch = client.post(
+            "/ac-acme/v3/goal-events",
+            json.dumps({"events": [{"vid": "cust-1", "g": "g-purchase", "v": 7, "id": "o-2"},
+                                   {"vid": "lana", "g": "g-purchase", "v": 7, "id": "o-1"}]}),
+            content_type="application/json",
+            headers={"x-conductrics-apikey": rest_target.api_key},
+        ).json()["data"]  # fmt: skip
+    assert (first["p"], again["p"], again["c"]) == ("r", "s", first["c"])
+    assert goal["rs"] == [{"a": "a-hero", "c": first["c"], "v": 5.0}]
+    assert replay.get("replay") is True
+    assert link["items"][0]["s"] == "ok"
+    assert (by_alias["items"][0]["c"], by_alias["items"][0]["p"]) == (first["c"], "s")
+    assert batch["counts"] == {"ok": 0, "none": 1, "err": 0, "replay": 1}, batch
+    assert batch["items"][0]["skipped"][0]["reason"] == "already_credited"
+    assert Assignment.objects.count() == 1
+    assert (GoalEvent.objects.count(), Credit.objects.count()) == (2, 1)
+    assert sum(VisitorDay.objects.values_list("visitors", flat=True)) == 1
+    assert sum(GoalDay.objects.values_list("conversions", flat=True)) == 1
+    read = [q["sql"] for q in queries.captured_queries if "agents_assignment a" in q["sql"]]
+    assert read
+    assert all("a.account_id = " in sql for sql in read), read
+
+
+@pytest.mark.parametrize(
+    ("message", "raised"),
+    [
+        ('duplicate key value violates unique constraint "assignment_once_102009"', "Integrity"),
+        ("could not connect to the worker", "Internal"),
+    ],
+)
+def test_citus_unique_violation__is_an_integrity_error(message, raised):
+    """Citus reports a unique violation met while copying rows to a worker as XX000: it
+    is read as the IntegrityError it is, by which races are settled; other XX000 stay
+    internal errors. (The error is raised by the server, as Citus's would be.)"""
+    from django.db import IntegrityError, InternalError, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's error codes")
+    expected = IntegrityError if raised == "Integrity" else InternalError
+    with pytest.raises(expected) as caught, connection.cursor() as cursor:
+        cursor.execute(
+            "DO $$ BEGIN RAISE EXCEPTION USING MESSAGE = %s, ERRCODE = 'XX000'; END $$",
+            [message],
+        )
+    assert type(caught.value) is expected
+    assert getattr(caught.value.__cause__, "sqlstate", None) == "XX000"

@@ -53,7 +53,7 @@ def test_settings__debug_on__runs_without_secret_key():
 def test_settings__database_url__selects_postgresql_with_persistent_connections():
     result = _settings(SECRET_KEY="s", DATABASE_URL="postgres://u@db.example:5432/prod")
     data = json.loads(result.stdout)
-    assert data["engine"] == "django.db.backends.postgresql"
+    assert data["engine"] == "conductrics_admin.postgresql"  # Django's, Citus-aware
     assert data["name"] == "prod"
     assert data["conn_max_age"] == 60
     assert data["health"] is True
