@@ -124,9 +124,14 @@ def primary_key_with_account(table: str) -> migrations.RunPython:
 
 def distributed(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether the database is a Citus coordinator (told when the connection was made by
-    `citus_detect`). The agent-api's statements then name the account on every table,
-    so that each goes to the account's shard alone."""
-    return bool(getattr(connections[using], "citus", False))
+    `citus_detect`; a thread's first asks connects). The agent-api's statements then name
+    the account on every table, so that each goes to the account's shard alone."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        return False
+    if not hasattr(db, "citus"):
+        db.ensure_connection()
+    return bool(getattr(db, "citus", False))
 
 
 def citus_detect(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:

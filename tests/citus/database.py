@@ -57,8 +57,8 @@ def _create(name: str) -> None:
             coordinator.execute("SELECT citus_add_node(%s, %s)", [host, port])
 
 
-def _drop(name: str) -> None:
-    with _connect(_coordinator()["NAME"]) as admin:
+def _drop(name: str, maintenance: str) -> None:
+    with _connect(maintenance) as admin:
         admin.execute("SET citus.enable_create_database_propagation = on")
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -68,7 +68,8 @@ def citus_database_setup(django_db_blocker):
     """`django_db_setup` on Citus (see the module)."""
     if os.environ.get("CITUS_TEST_URL") != os.environ.get("DATABASE_URL"):
         pytest.exit("CITUS_TEST_URL must also be DATABASE_URL (make test-citus)", returncode=2)
-    name = f"test_{_coordinator()['NAME']}_citus"
+    maintenance = _coordinator()["NAME"]
+    name = f"test_{maintenance}_citus"
     with django_db_blocker.unblock():
         _create(name)
         for alias in ("default",):
@@ -80,4 +81,4 @@ def citus_database_setup(django_db_blocker):
     yield
     with django_db_blocker.unblock():
         connections.close_all()
-        _drop(name)
+        _drop(name, maintenance)

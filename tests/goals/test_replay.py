@@ -79,7 +79,9 @@ def test_replay__once_rule_holds_across_events(skipped, api, rest_target):
     _replay()
     lana = GoalEvent.objects.get(event_id="o-lana")
     assert [s["reason"] for s in lana.response["skipped"]] == [reasons.ALREADY_CREDITED]
-    assert Credit.objects.filter(event__vid="lana").count() == 1
+    # (no ORM join of credits and events: on Citus it would join two tables by their ids)
+    lana_ids = GoalEvent.objects.filter(vid="lana").values_list("id", flat=True)
+    assert Credit.objects.filter(event_id__in=list(lana_ids)).count() == 1
 
 
 def test_replay__kept_in_the_audit_log_with_its_actor(skipped):
@@ -176,7 +178,8 @@ def test_replay__a_corrected_condition__judged_from_the_events_own_inputs_and_tr
     ]})  # fmt: skip
     out = _replay("--reason", "goal_condition_false")
     assert "Judged 2 stored goal events again. Credited 1 of them (1 credits)." in out
-    assert list(Credit.objects.values_list("event__event_id", flat=True)) == ["o-lana"]
+    credited = Credit.objects.values_list("event_id", flat=True)
+    assert [GoalEvent.objects.get(pk=pk).event_id for pk in credited] == ["o-lana"]
     omar = GoalEvent.objects.get(event_id="o-omar").response
     assert omar["skipped"][0]["reason"] == reasons.GOAL_CONDITION_FALSE
     assert omar["ctx"]["inputs"] == {"currency": "USD"}  # still kept for a later fix
