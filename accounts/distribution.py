@@ -277,3 +277,41 @@ def distribution_steps() -> list[Step]:
                     )
                 )
     return steps
+
+
+def cluster_database_create(url: str, name: str) -> None:
+    """Create the database `name` on the Citus cluster whose coordinator `url` names (a
+    database there with its workers added): on every node, with the citus extension, the
+    coordinator and workers added to it as they are to `url`'s. Replaces a database of
+    that name. For tests and benchmarks (make test-citus, bench/agent_api.py --citus);
+    an installation's database is made once, by hand (docs/scaling.md)."""
+    import psycopg  # a dependency; imported here, as only tests and benchmarks call this
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        workers = admin.execute(
+            "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 AND isactive "
+            "ORDER BY nodeid"
+        ).fetchall()
+        if not workers:
+            raise ValueError(f"{url}: no workers (SELECT citus_add_node(host, port) there)")
+        coordinator = admin.info.host, admin.info.port
+        admin.execute("SET citus.enable_create_database_propagation = on")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    for host, port in workers:
+        with psycopg.connect(url, dbname=name, host=host, port=port, autocommit=True) as node:
+            node.execute("CREATE EXTENSION IF NOT EXISTS citus")
+    with psycopg.connect(url, dbname=name, autocommit=True) as new:
+        new.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        new.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
+        for host, port in workers:
+            new.execute("SELECT citus_add_node(%s, %s)", [host, port])
+
+
+def cluster_database_drop(url: str, name: str) -> None:
+    """Drop `name` from every node of the cluster (see `cluster_database_create`)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SET citus.enable_create_database_propagation = on")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

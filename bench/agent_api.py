@@ -14,6 +14,7 @@ ratios (flatness). Finally the RSS of each product worker.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python bench/agent_api.py [--seconds 10] [--rounds 3] [--workers 6]
             [--threads 1] [--large 10000000] [--batch-events 40000] [--only c ...]
+            [--citus]  (DATABASE_URL then names a Citus coordinator, docs/scaling.md)
 
 Needs wrk (Debian package) and gunicorn (pip install -e '.[bench]').
 """
@@ -70,20 +71,33 @@ def postgres_url_or_exit() -> str:
     return base
 
 
-def _database(base_url: str, name: str = BENCH_DB) -> str:
+def _database(base_url: str, name: str = BENCH_DB, *, citus: bool = False) -> str:
+    """A new database beside `base_url`'s; with `citus`, on every node of the Citus
+    cluster whose coordinator `base_url` names."""
     import psycopg
 
     parts = urlsplit(base_url)
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
+    if citus:
+        sys.path.insert(0, str(ROOT))
+        from accounts.distribution import cluster_database_create
+
+        cluster_database_create(base_url, name)
+    else:
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _setup(env: dict, vids: int) -> dict:
-    """Migrate and create the account: targets, g-purchase, a-hero and 9 more agents, and
-    `vids` visitors assigned on the Express target (for the REST goal scenario)."""
+def _setup(env: dict, vids: int, *, citus: bool = False) -> dict:
+    """Migrate (and with `citus`, distribute) and create the account: targets, g-purchase,
+    a-hero and 9 more agents, and `vids` visitors assigned on the Express target (for the
+    REST goal scenario)."""
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    if citus:
+        subprocess.run(
+            [sys.executable, "manage.py", "citus_distribute", "-v0"], cwd=ROOT, env=env, check=True
+        )
     os.environ.update(env)
     import django
 
@@ -459,9 +473,13 @@ def main() -> None:
         "--batch-events", type=int, default=40_000,
         help="goal events sent through goal-events, 1,000 per request (0: skip)",
     )  # fmt: skip
+    parser.add_argument(
+        "--citus", action="store_true",
+        help="DATABASE_URL is a Citus coordinator (its workers added): distribute the database",
+    )  # fmt: skip
     args = parser.parse_args()
-    env = _env(_database(postgres_url_or_exit()))
-    keys = _setup(env, args.vids)
+    env = _env(_database(postgres_url_or_exit(), citus=args.citus))
+    keys = _setup(env, args.vids, citus=args.citus)
     SERVERS[PRODUCT_PORT] = _serve(PRODUCT_PORT, env, args, "conductrics_admin.settings")
     SERVERS[FLOOR_PORT] = _serve(FLOOR_PORT, env, args, "bench.floor_settings")
     SERVERS[DURABLE_PORT] = _serve(DURABLE_PORT, env, args, "bench.floor_durable_settings")
