@@ -90,7 +90,7 @@ CITUS_CORE := tests/citus tests/runtime/test_selections.py tests/runtime/test_re
 	tests/visitors tests/reports/test_report.py tests/admin/test_install.py
 test-citus: install
 	@test -n "$(CITUS_TEST_URL)" || { echo "CITUS_TEST_URL is not set: a Citus coordinator's database, such as postgres://postgres@127.0.0.1:9700/postgres"; exit 2; }
-	DATABASE_URL=$(CITUS_TEST_URL) CITUS_TEST_URL=$(CITUS_TEST_URL) $(BIN)/python -m pytest -p no:xdist $(CITUS_CORE)
+	DATABASE_URL=$(CITUS_TEST_URL) CITUS_TEST_URL=$(CITUS_TEST_URL) $(PYTEST) $(CITUS_CORE)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -20,7 +20,8 @@ def citus_database_setup(django_db_blocker):
     url = os.environ.get("CITUS_TEST_URL", "")
     if url != os.environ.get("DATABASE_URL"):
         pytest.exit("CITUS_TEST_URL must also be DATABASE_URL (make test-citus)", returncode=2)
-    name = f"test_{settings.DATABASES['default']['NAME']}_citus"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # a database per xdist worker
+    name = f"test_{settings.DATABASES['default']['NAME']}_citus{worker}"
     with django_db_blocker.unblock():
         try:
             cluster_database_create(url, name)
