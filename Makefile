@@ -60,7 +60,7 @@ test-sqlite: install
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "Running the tests on PostgreSQL ($(PG_TEST_URL))"; \
-		DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-8} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} $(PYTEST) --ignore=tests/browser -m "not db_independent"; \
+		DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-8} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-off} SOAK_SECONDS=$${SOAK_SECONDS:-20} $(PYTEST) --ignore=tests/browser -m "not db_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI requires it."; exit 1; \
 	else \
@@ -75,12 +75,14 @@ test-js:
 
 test: lint test-js test-sqlite test-postgres
 
-# The longer fuzz run (`.ci/run` runs it after `make test`): FUZZ_LONG_EXAMPLES examples per
-# operation and stateful scenarios, every phase, on SQLite and on PostgreSQL.
+# The longer runs (`.ci/run` runs them after `make test`): the fuzz with FUZZ_LONG_EXAMPLES
+# examples per operation and stateful scenarios, every phase, on SQLite and on PostgreSQL;
+# the soak for a minute (make test gives it 20 s).
 FUZZ_LONG_EXAMPLES ?= 200
 fuzz-long: install
 	env -u DATABASE_URL FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
 	DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$(FUZZ_LONG_EXAMPLES) FUZZ_COVERAGE=on $(PYTEST) tests/fuzz
+	DATABASE_URL=$(PG_TEST_URL) SOAK_SECONDS=60 $(PYTEST) tests/runtime/test_soak.py
 
 # The agent-api's core tests and tests/citus on a Citus cluster (docs/scaling.md says how to
 # build and start one): CITUS_TEST_URL is a database on the coordinator whose workers are

@@ -17,8 +17,9 @@ from accounts.distribution import (
     distributed,
     reference_tables,
 )
-from reports.models import GoalDay, VisitorDay
-from visitors.models import Assignment, Credit, GoalEvent
+from agents.services import agent_delete
+from reports.models import GoalDay, LinkConflict, VisitorDay
+from visitors.models import Assignment, Credit, GoalEvent, VisitorLink
 
 pytestmark = [
     pytest.mark.skipif(
@@ -140,7 +141,9 @@ def test_deleting_an_agent__deletes_its_rows_on_every_node(api, agent, express_t
     api.data(express_target, [{"a": "a-hero"}], session="s1", vid="lana-1")
     api.data(rest_target, [{"g": "g-purchase", "v": 5}], session="srv", vid="lana-1")
     assert VisitorDay.objects.filter(agent=agent).exists()
-    agent.delete()
+    # recorded_data_refuse counts the rows (every shard), then Django deletes them by
+    # agent (every shard), then the agent (a reference table, every node), in one transaction
+    agent_delete(agent=agent, force=True)
     assert not Assignment.objects.exists()
     assert not Credit.objects.exists()
     assert not VisitorDay.objects.exists()
@@ -165,3 +168,106 @@ def test_admin_lists_of_raw_rows__filter_on_citus(admin_client, api, agent, expr
         response = admin_client.get(url)
         assert response.status_code == 200, (url, response.content[:500])
         assert response.context["cl"].result_count == shown, url
+
+
+def test_deleting_an_account__deletes_everything_of_it(api, account, agent, express_target,
+                                                       rest_target, other_setup):  # fmt: skip
+    from agents.models import AgentStatus
+    from agents.services import agents_status_set
+
+    agents_status_set(agents=[other_setup["agent"]], status=AgentStatus.RUNNING)
+    for target in (express_target, other_setup["target"]):
+        api.data(target, [{"a": "a-hero"}], session="s1", account=target.account.code)
+    api.data(rest_target, [{"alias": "cust-1"}], session="srv", vid="lana-1")
+    account.delete()
+    assert set(Assignment.objects.values_list("account__code", flat=True)) == {"ac-other"}
+    assert not VisitorDay.objects.filter(account_id=account.pk).exists()
+    assert not LinkConflict.objects.filter(account_id=account.pk).exists()
+    assert not VisitorLink.objects.filter(account_id=account.pk).exists()
+
+
+# An installation that ran on plain PostgreSQL, then distributed: its own database, made,
+# filled and distributed by the product's commands in processes of their own.
+TRAFFIC = """
+import json, sys
+from urllib.parse import urlencode
+import django
+django.setup()
+from django.test import Client
+from targets.models import DeployTarget
+web, srv = (DeployTarget.objects.get(code=c) for c in ("dt-web", "dt-server"))
+client = Client(HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Chrome/120")
+def call(target, commands, **query):
+    query["apikey"] = target.api_key
+    response = client.post(f"/{web.account.code}/v3/agent-api?{urlencode(query)}",
+                           data=json.dumps(commands), content_type="text/plain")
+    assert response.status_code == 200, response.content
+    return response.json()["data"]["items"][0]
+out = {}
+for i in range(int(sys.argv[1])):
+    out[f"v-{i}"] = call(web, [{"a": "a-hero"}], session=f"s-{i}", vid=f"v-{i}")
+    if i % 2:
+        out[f"g-{i}"] = call(srv, [{"g": "g-purchase", "v": 1}], session=f"b-{i}", vid=f"v-{i}")
+print(json.dumps(out))
+"""
+COUNTS = (
+    "SELECT (SELECT count(*) FROM agents_assignment), (SELECT count(*) FROM goals_credit), "
+    "(SELECT sum(visitors) FROM reports_visitorday), (SELECT sum(conversions) FROM "
+    "reports_goalday)"
+)
+
+
+def test_an_installation_with_data__is_distributed_as_it_is():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from accounts.distribution import cluster_database_create, cluster_database_drop
+
+    base = os.environ["CITUS_TEST_URL"]
+    name = f"test_existing{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "ALLOWED_HOSTS": "testserver",
+           "DJANGO_SETTINGS_MODULE": "conductrics_admin.settings"}  # fmt: skip
+
+    def manage(*args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env,  # noqa: S603 - our own commands
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def traffic(n: int) -> dict:
+        done = subprocess.run([sys.executable, "-c", TRAFFIC, str(n)], cwd=root, env=env,  # noqa: S603 - our own script
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cluster_database_create(base, name)
+    try:
+        manage("migrate", "-v0")
+        manage("seed_demo")
+        before = traffic(12)
+        with psycopg.connect(url) as db:
+            counted = db.execute(COUNTS).fetchone()
+        assert counted == (12, 6, 12, 6)
+        assert "create_distributed_table('agents_assignment'" in manage(
+            "citus_distribute", "--dry-run"
+        )
+        assert "Distributed by account" in manage("citus_distribute")
+        with psycopg.connect(url) as db:
+            assert db.execute(COUNTS).fetchone() == counted  # nothing lost
+            query = "SELECT logicalrelid::text, partmethod FROM pg_dist_partition"
+            kinds = dict(db.execute(query).fetchall())
+        assert kinds["agents_assignment"] == "h"
+        after = traffic(12)  # the same visitors again, then a goal each
+        for i in range(12):
+            assert after[f"v-{i}"]["c"] == before[f"v-{i}"]["c"]  # sticky across the move
+            assert after[f"v-{i}"]["p"] == "s"
+        assert "nothing to do" in manage("citus_distribute")
+    finally:
+        cluster_database_drop(base, name)
