@@ -142,10 +142,14 @@ def citus_detect(sender: object, connection: BaseDatabaseWrapper, **kwargs: obje
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
-        connection.citus = cursor.fetchone() is not None  # type: ignore[attr-defined]
+        connection.citus = _has_citus(cursor)  # type: ignore[attr-defined]
         if connection.citus:  # type: ignore[attr-defined]
             cursor.execute("SET plan_cache_mode = auto")
+
+
+def _has_citus(cursor: Any) -> bool:
+    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+    return cursor.fetchone() is not None
 
 
 # The table the others are co-located with: the same account's rows of every distributed
@@ -165,8 +169,7 @@ class Step:
 
 def citus_installed() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
-        return cursor.fetchone() is not None
+        return _has_citus(cursor)
 
 
 def citus_kinds() -> dict[str, str]:
@@ -182,15 +185,15 @@ def citus_kinds() -> dict[str, str]:
         }
 
 
-def _foreign_keys(cursor: Any, table: str) -> dict[str, tuple[str, str]]:
-    """Column -> (constraint name, definition) of `table`'s foreign keys."""
+def _foreign_keys(cursor: Any, table: str) -> dict[str, str]:
+    """Column -> the name of the foreign key on it, of `table`'s foreign keys."""
     cursor.execute(
-        "SELECT a.attname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "SELECT a.attname, c.conname FROM pg_constraint c JOIN pg_attribute a "
+        "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
         "WHERE c.contype = 'f' AND c.conrelid = %s::regclass",
         [table],
     )
-    return {column: (name, definition) for column, name, definition in cursor.fetchall()}
+    return dict(cursor.fetchall())
 
 
 def _models_by_table() -> dict[str, type[models.Model]]:
@@ -210,13 +213,15 @@ def distribution_steps() -> list[Step]:
        tables that refer to it become citus local, then reference tables in turn;
        Django's own tables, users and sessions, stay on the coordinator as citus local).
     4. The foreign keys of step 1 come back, now from distributed to reference tables,
-       as Django declares them.
+       where Django declares them (checked at once, not deferred to the commit: Citus
+       takes them so, and every row of a distributed table is written after what it
+       names).
     """
     kinds = citus_kinds()
     by_table = _models_by_table()
     steps: list[Step] = []
     quote = connection.ops.quote_name
-    todo = [t for t in sorted(DISTRIBUTED_TABLES, key=lambda t: (t != COLOCATION_ANCHOR, t))]
+    todo = sorted(DISTRIBUTED_TABLES, key=lambda t: (t != COLOCATION_ANCHOR, t))
     stuck = [t for t in todo if kinds.get(t) in ("reference", "local")]
     if stuck:
         raise ValueError(
@@ -228,11 +233,11 @@ def distribution_steps() -> list[Step]:
         for table in todo:
             if kinds.get(table) == "distributed":
                 continue
-            for name, _definition in _foreign_keys(cursor, table).values():
+            for name in _foreign_keys(cursor, table).values():
                 steps.append(
                     Step(
                         f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}",
-                        f"{table}: its foreign key {name} goes until step 4",
+                        f"{table}: its foreign key {name} dropped until it is distributed",
                     )
                 )
         for table in todo:

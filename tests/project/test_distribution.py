@@ -138,3 +138,15 @@ def test_citus_unique_violation__is_an_integrity_error(message, raised):
         )
     assert type(caught.value) is expected
     assert getattr(caught.value.__cause__, "sqlstate", None) == "XX000"
+
+
+@pytest.mark.parametrize("args", [[], ["--dry-run"]])
+def test_citus_distribute__on_a_database_without_citus__says_so_and_changes_nothing(args):
+    from django.core.management import CommandError, call_command
+
+    from accounts.distribution import distributed
+
+    assert not distributed()
+    with pytest.raises(CommandError, match="not a Citus coordinator"):
+        call_command("citus_distribute", *args)
+    assert shape_problems() == []

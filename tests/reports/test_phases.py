@@ -27,30 +27,15 @@ def _counts(agent, phase, visitors, conversions, goal=None):
     """Aggregates of one phase: {code: n} visitors and {code: c} conversions (value 1 each)."""
     today = timezone.now().date()
     for variation in agent.variations.all():
-        VisitorDay.objects.create(
-            account_id=agent.account_id,
-            agent=agent,
-            variation=variation,
-            day=today,
-            channel="client",
-            phase=phase,
-            visitors=visitors[variation.code],
-        )
+        key = {"account_id": agent.account_id, "agent": agent, "variation": variation,
+               "day": today, "phase": phase}  # fmt: skip
+        VisitorDay.objects.create(**key, channel="client", visitors=visitors[variation.code])
         c = conversions.get(variation.code, 0)
         if goal is not None and c:
             GoalDay.objects.create(
-                account_id=agent.account_id,
-                agent=agent,
-                variation=variation,
-                goal=goal,
-                day=today,
-                channel="server",
-                phase=phase,
-                conversions=c,
-                credits=c,
-                value_sum=c,
+                **key, goal=goal, channel="server", conversions=c, credits=c, value_sum=c,
                 value_sumsq=c,
-            )
+            )  # fmt: skip
 
 
 def _rows(report):
@@ -305,27 +290,11 @@ def test_the_daily_chart_counts_the_phase_shown(agent, purchase_goal):
 def test_the_fixed_block_is_of_the_phase_shown(agent, purchase_goal):
     b = agent.variations.get(code="B")
     today = timezone.now().date()
-    VisitorDay.objects.create(
-        account_id=agent.account_id,
-        agent=agent,
-        variation=b,
-        day=today,
-        channel="client",
-        forced=True,
-        phase=1,
-        visitors=7,
-    )
+    row = {"account_id": agent.account_id, "agent": agent, "variation": b, "day": today,
+           "channel": "client", "forced": True}  # fmt: skip
+    VisitorDay.objects.create(**row, phase=1, visitors=7)
     agent_update(agent=agent, variations=RAMP)
-    VisitorDay.objects.create(
-        account_id=agent.account_id,
-        agent=agent,
-        variation=b,
-        day=today,
-        channel="client",
-        forced=True,
-        phase=2,
-        visitors=2,
-    )
+    VisitorDay.objects.create(**row, phase=2, visitors=2)
     fixed = {s: _rows(agent_report(agent=agent, shown=s))["B"]["fixed"]["visitors"] for s in
              ("current", 1, SHOWN_ALL)}  # fmt: skip
     assert fixed == {"current": 2, 1: 7, SHOWN_ALL: 9}

@@ -285,26 +285,12 @@ def _days(agent, goal, counts):
     day = timezone.now().date()
     for variation in agent.variations.all():
         visitors, conversions = counts[variation.code]
-        VisitorDay.objects.create(
-            account_id=agent.account_id,
-            agent=agent,
-            variation=variation,
-            day=day,
-            channel=Channel.CLIENT,
-            visitors=visitors,
-        )
+        key = {"account_id": agent.account_id, "agent": agent, "variation": variation, "day": day}
+        VisitorDay.objects.create(**key, channel=Channel.CLIENT, visitors=visitors)
         GoalDay.objects.create(
-            account_id=agent.account_id,
-            agent=agent,
-            variation=variation,
-            goal=goal,
-            day=day,
-            channel=Channel.SERVER,
-            conversions=conversions,
-            credits=conversions,
-            value_sum=conversions,
-            value_sumsq=conversions,
-        )
+            **key, goal=goal, channel=Channel.SERVER, conversions=conversions,
+            credits=conversions, value_sum=conversions, value_sumsq=conversions,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize(
