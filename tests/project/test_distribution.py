@@ -42,9 +42,16 @@ def test_shape__what_blocks_distribution_only_shrinks():
 
 
 def test_shape__a_unique_key_without_account_is_found(django_db_blocker):
-    """The check reads the database: a unique index added outside Django is caught."""
-    from django.db import connection
+    """The check reads the database: a unique index added outside Django is caught (on
+    Citus, the database refuses it itself)."""
+    from django.db import NotSupportedError, connection
 
+    from accounts.distribution import distributed
+
+    if distributed():
+        with pytest.raises(NotSupportedError), connection.cursor() as cursor:
+            cursor.execute("CREATE UNIQUE INDEX shape_probe ON visitors_visitorlink (vid)")
+        return
     with connection.cursor() as cursor:
         cursor.execute("CREATE UNIQUE INDEX shape_probe ON visitors_visitorlink (vid)")
     try:
@@ -146,7 +153,8 @@ def test_citus_distribute__on_a_database_without_citus__says_so_and_changes_noth
 
     from accounts.distribution import distributed
 
-    assert not distributed()
+    if distributed():
+        pytest.skip("this database is a Citus coordinator (tests/citus runs the command)")
     with pytest.raises(CommandError, match="not a Citus coordinator"):
         call_command("citus_distribute", *args)
     assert shape_problems() == []

@@ -24,7 +24,8 @@ def _terminate_our_connection():
     params.pop("cursor_factory", None)
     params.pop("context", None)
     with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # (an int: Citus adds a bigint form of the function, and a smallint is ambiguous)
+        admin.execute("SELECT pg_terminate_backend(%s::int)", [pid])
 
 
 def test_connection_killed__503_fast_then_the_next_request_succeeds(api, agent, express_target):
@@ -150,6 +151,10 @@ def test_request_killed_half_way__in_another_process__leaves_nothing(agent, rest
 def test_hot_path_statements__are_planned_once__not_per_request(api, agent, rest_target):
     """Generic plans: a request never plans (planning per request read thousands of dead
     index entries after a purge, to estimate a value past the column's statistics)."""
+    from accounts.distribution import distributed
+
+    if distributed():
+        pytest.skip("on Citus each request's plan is made for its shard (docs/scaling.md)")
     for n in range(10):
         api.call(rest_target, [{"g": "g-purchase"}], session=f"s{n}", vid=f"v{n}")
     with connection.cursor() as cursor:
