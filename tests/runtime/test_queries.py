@@ -120,9 +120,8 @@ def test_read__generic_plan_made_on_empty_tables__reads_by_visitor_not_by_goal(a
     tables grow, makes PostgreSQL plan the statement again.)"""
     import re
 
-    from visitors.selectors import _assignments_sql
-
     from accounts.distribution import distributed
+    from visitors.selectors import _assignments_sql
 
     if connection.vendor != "postgresql" or distributed():
         pytest.skip("PostgreSQL's own plans (Citus refuses the generic plan, docs/scaling.md)")
