@@ -359,7 +359,7 @@ def visitor_rows(
     events = list(GoalEvent.objects.filter(who, account=account).values_list("pk", flat=True))
     credits = list(
         Credit.objects.filter(
-            Q(assignment_id__in=assignments) | Q(event_id__in=events)
+            Q(assignment_id__in=assignments) | Q(event_id__in=events), account=account
         ).values_list("pk", flat=True)
     )
     return VisitorRows(assignments, events, credits, links)
@@ -381,6 +381,7 @@ def visitor_erase(
             (Assignment, rows.assignments, "assignments"),
             (VisitorLink, rows.links, "linked ids"),
         ):
-            deleted, _ = model.objects.filter(pk__in=ids).delete()
+            # by account too: on Citus, the account's shard alone
+            deleted, _ = model.objects.filter(account=account, pk__in=ids).delete()
             rows_purged_observe(table=table, rows=deleted)
     return rows.counts

@@ -502,7 +502,10 @@ def replay_writes_save(*, writes: RequestWrites, event_pk: int, response: dict[s
             )
             for c in event.credits
         )  # fmt: skip
-        GoalEvent.objects.filter(pk=event_pk).update(response=response)
+        # by account too: on Citus, the account's shard alone
+        GoalEvent.objects.filter(account_id=writes.account_id, pk=event_pk).update(
+            response=response
+        )
         with connection.cursor() as cursor:
             for sql, params in _aggregate_statements(writes):
                 cursor.execute(sql, params)
