@@ -18,7 +18,7 @@ from django.db import models
 AGGREGATE_SHARDS = 16
 
 
-def _account():
+def _account() -> models.ForeignKey:
     """The account a row counts for: in every key, as in every table a request writes
     (accounts.distribution). No constraint or index of its own, as on raw rows."""
     return models.ForeignKey(
