@@ -94,6 +94,20 @@ def shape_problems() -> list[ShapeProblem]:
     return problems
 
 
+def account_in_key(*, null: bool = False) -> models.ForeignKey:
+    """The account column of a table that had none (the report aggregates, the recent
+    requests): in its keys, with no constraint or index of its own, as on raw rows.
+    `null` only while a migration fills it."""
+    return models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        null=null,
+    )
+
+
 def primary_key_with_account(table: str) -> migrations.RunPython:
     """A migration operation: on PostgreSQL, `table`'s primary key (id) becomes
     (id, account_id), which Citus can distribute by account. The id stays unique on its
@@ -142,14 +156,10 @@ def citus_detect(sender: object, connection: BaseDatabaseWrapper, **kwargs: obje
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        connection.citus = _has_citus(cursor)  # type: ignore[attr-defined]
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        connection.citus = cursor.fetchone() is not None  # type: ignore[attr-defined]
         if connection.citus:  # type: ignore[attr-defined]
             cursor.execute("SET plan_cache_mode = auto")
-
-
-def _has_citus(cursor: Any) -> bool:
-    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
-    return cursor.fetchone() is not None
 
 
 # The table the others are co-located with: the same account's rows of every distributed
@@ -165,11 +175,6 @@ class Step:
 
     sql: str
     what: str
-
-
-def citus_installed() -> bool:
-    with connection.cursor() as cursor:
-        return _has_citus(cursor)
 
 
 def citus_kinds() -> dict[str, str]:

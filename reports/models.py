@@ -15,25 +15,15 @@ statistics.
 
 from django.db import models
 
+from accounts.distribution import account_in_key
+
 AGGREGATE_SHARDS = 16
-
-
-def _account() -> models.ForeignKey:
-    """The account a row counts for: in every key, as in every table a request writes
-    (accounts.distribution). No constraint or index of its own, as on raw rows."""
-    return models.ForeignKey(
-        "accounts.Account",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
 
 
 class VisitorDay(models.Model):
     """New visitors (confirmed first assignments) of a variation, per day and channel."""
 
-    account = _account()
+    account = account_in_key()  # in every key (accounts.distribution)
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
@@ -68,7 +58,7 @@ class GoalDay(models.Model):
     of (visitor's total value)², so value per visitor gets a variance without raw data.
     """
 
-    account = _account()
+    account = account_in_key()  # in every key (accounts.distribution)
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
     variation = models.ForeignKey("agents.Variation", on_delete=models.CASCADE, related_name="+")
     goal = models.ForeignKey("goals.Goal", on_delete=models.CASCADE, related_name="+")

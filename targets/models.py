@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.codes import validate_target_code
+from accounts.distribution import account_in_key
 from accounts.keys import runtime_key_generate
 from accounts.models import Account, CodedModel, code_unique_in_account
 from targets.choices import TargetKind
@@ -164,11 +165,7 @@ class RecentRequest(models.Model):
     the reason codes, how many commands. Never a key, a vid, a session or a code sent by a
     client (an operational log, not visitor data). The last RECENT_REQUESTS_KEPT are kept."""
 
-    # the target's account: in the primary key, as in every table a request writes
-    # (accounts.distribution); no constraint or index of its own
-    account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
+    account = account_in_key()  # the target's, in the primary key (accounts.distribution)
     target = models.ForeignKey(DeployTarget, on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField()
     status = models.PositiveSmallIntegerField()

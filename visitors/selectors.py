@@ -191,9 +191,7 @@ def _assignments_sql(
     # statement goes to the account's shard alone (accounts.distribution). Elsewhere the
     # filter is left out: the visitor's rows are the account's anyway, and a plan made on
     # empty tables would take the account's index (every row of the account) for it.
-    (ac, acct), (ac2, _), (ae, _), (aa, _), (al2, _) = (
-        _on_account(account_id, f"{alias}.") for alias in ("c", "c2", "e", "a", "l2")
-    )
+    (ac, ac2, ae, aa, al2), acct = _on_account(account_id, "c.", "c2.", "e.", "a.", "l2.")
     person = _PERSON_SQL.format(l2=al2)
     # the person's ids (SPEC §4d): the vid and those linked to it, read in this statement.
     # PostgreSQL reads them once, as an array in a one-row FROM item that every condition
@@ -407,7 +405,7 @@ def _assignments_of(
             ).values_list(*_A_COLUMNS.split(", "))
         )
     a = Assignment._meta.db_table
-    on_account, acct = _on_account(account_id)
+    (on_account,), acct = _on_account(account_id, "")
     # a branch per index (session, agent) and (vid, agent): a plan made once for every
     # batch (prepared) uses them whatever the arrays hold
     return statement_fetch(
@@ -441,13 +439,11 @@ def _credits_of(
                       "event__vid")  # fmt: skip
         return rows + [(*r, 0) for r in through]
     c, e = Credit._meta.db_table, GoalEvent._meta.db_table
-    on_account, acct = _on_account(account_id)
+    (on_account, on_e, on_c), acct = _on_account(account_id, "", "e.", "c.")
     by_event = (
         "SELECT c.assignment_id, c.agent_id, c.goal_id, c.value, {session}, {vid}, 0 "
         f"FROM {e} e JOIN {c} c ON c.event_id = e.id WHERE e.{{who}} = ANY(%s::varchar[]) "
-        "AND e.goal_id = ANY(%s::bigint[]) AND c.agent_id = ANY(%s::bigint[])"
-        + _on_account(account_id, "e.")[0]
-        + _on_account(account_id, "c.")[0]
+        "AND e.goal_id = ANY(%s::bigint[]) AND c.agent_id = ANY(%s::bigint[])" + on_e + on_c
     )
     return statement_fetch(
         sql=f"SELECT assignment_id, agent_id, goal_id, value, NULL, NULL, 1 FROM {c} "
@@ -473,23 +469,22 @@ def _events_of(account_id: int, event_keys: set[tuple[int, str]], channel: str) 
         return [row for row in stored if (row[0], row[1]) in event_keys]
     e = GoalEvent._meta.db_table
     keys = sorted(event_keys)
-    acct = _on_account(account_id)[1]
+    (on_e,), acct = _on_account(account_id, "e.")
     found = statement_fetch(
         sql=f"SELECT e.goal_id, e.event_id, e.response, e.session, e.vid FROM {e} e "
         "JOIN unnest(%s::bigint[], %s::varchar[]) AS k(goal_id, event_id) "
-        "ON e.goal_id = k.goal_id AND e.event_id = k.event_id WHERE e.channel = %s"
-        + _on_account(account_id, "e.")[0],
+        "ON e.goal_id = k.goal_id AND e.event_id = k.event_id WHERE e.channel = %s" + on_e,
         params=[pg_ints([g for g, _ in keys]), pg_texts([i for _, i in keys]), channel, *acct],
     )
     return [(g, i, json.loads(r) if isinstance(r, str) else r, s, v) for g, i, r, s, v in found]
 
 
-def _on_account(account_id: int, alias: str = "") -> tuple[str, list[int]]:
-    """On Citus, a condition ` AND {alias}account_id = %s` and its parameter (see
-    `_assignments_sql`); nothing elsewhere."""
-    if connection.vendor == "postgresql" and distributed():
-        return f" AND {alias}account_id = %s", [account_id]
-    return "", []
+def _on_account(account_id: int, *aliases: str) -> tuple[list[str], list[int]]:
+    """On Citus, a condition ` AND {alias}account_id = %s` for each alias (`""`, `"e."`...)
+    and the parameter each takes (see `_assignments_sql`); empty conditions elsewhere."""
+    if distributed():
+        return [f" AND {alias}account_id = %s" for alias in aliases], [account_id]
+    return [""] * len(aliases), []
 
 
 def _routing(account_id: int) -> dict[str, int]:

@@ -1,20 +1,8 @@
 # The aggregates carry their account, in every key (accounts.distribution, issue #35).
 
-import django.db.models.deletion
 from django.db import migrations, models
 
-from accounts.distribution import primary_key_with_account
-
-
-def _account(null: bool) -> models.ForeignKey:
-    return models.ForeignKey(
-        db_constraint=False,
-        db_index=False,
-        null=null,
-        on_delete=django.db.models.deletion.CASCADE,
-        related_name="+",
-        to="accounts.account",
-    )
+from accounts.distribution import account_in_key, primary_key_with_account
 
 
 def _backfill(table: str) -> migrations.RunSQL:
@@ -33,12 +21,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField("visitorday", "account", _account(null=True)),
+        migrations.AddField("visitorday", "account", account_in_key(null=True)),
         _backfill("reports_visitorday"),
-        migrations.AlterField("visitorday", "account", _account(null=False)),
-        migrations.AddField("goalday", "account", _account(null=True)),
+        migrations.AlterField("visitorday", "account", account_in_key()),
+        migrations.AddField("goalday", "account", account_in_key(null=True)),
         _backfill("reports_goalday"),
-        migrations.AlterField("goalday", "account", _account(null=False)),
+        migrations.AlterField("goalday", "account", account_in_key()),
         # the new keys go in before the old ones go: ON CONFLICT always finds one
         migrations.AddConstraint(
             "visitorday",

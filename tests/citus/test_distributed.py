@@ -43,8 +43,6 @@ def _servers_of(call) -> set[str]:
         command = diagnostic.message_primary or ""
         if command.startswith("issuing") and re.search(r"public\.\w+_\d+\b", command) and found:
             servers.add(found.group(1))
-            if os.environ.get("CITUS_TEST_DEBUG"):
-                print(found.group(1), diagnostic.message_primary[:300])  # noqa: T201
 
     connection.connection.add_notice_handler(noted)
     with connection.cursor() as cursor:

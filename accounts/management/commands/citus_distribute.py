@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
-from accounts.distribution import citus_installed, distribution_steps, shape_problems
+from accounts.distribution import distributed, distribution_steps, shape_problems
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if connection.vendor != "postgresql" or not citus_installed():
+        if not distributed():
             raise CommandError(
                 "The database is not a Citus coordinator (no citus extension): install Citus, "
                 "CREATE EXTENSION citus, and add the workers (citus_add_node) first."
