@@ -69,9 +69,18 @@ test-postgres: install
 
 # The JavaScript clients' unit tests (the browser's and the Node.js server-side client's),
 # with Node's built-in test runner. Both clients' conformance runs are in tests/clients/.
-test-js:
+# The Node client's TypeScript declarations are compiled against a typed caller
+# (clients/node/test/types), with the TypeScript its package-lock.json pins.
+NODE_CLIENT := clients/node
+$(NODE_CLIENT)/node_modules/.installed: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: the Node client's type check needs it (Debian package npm)"; exit 1; }
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-js: $(NODE_CLIENT)/node_modules/.installed
 	@command -v node >/dev/null 2>&1 || { echo "node not found: the JavaScript clients' tests need Node.js 18 or later"; exit 1; }
 	node --test tests/js/ clients/node/test/
+	$(NODE_CLIENT)/node_modules/.bin/tsc -p $(NODE_CLIENT)/test/types
 
 test: lint test-js test-sqlite test-postgres
 
@@ -95,4 +104,4 @@ test-citus: install
 	DATABASE_URL=$(CITUS_TEST_URL) CITUS_TEST_URL=$(CITUS_TEST_URL) $(PYTEST) $(CITUS_CORE)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(NODE_CLIENT)/node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache
