@@ -44,8 +44,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",  # backup codes
+    "accounts.apps.TwoFactorAppsConfig",  # django-otp's TOTP devices, named for the admin
+    "accounts.apps.TwoFactorBackupCodesConfig",  # django-otp's backup codes
     "accounts",
     "targets",
     "goals",

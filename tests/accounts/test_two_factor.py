@@ -155,3 +155,13 @@ def test_member_of_two_accounts__api_refused_only_where_required(client, guarded
     client.force_login(user)
     assert client.get("/api/ac-acme/agents/").status_code == 403
     assert client.get(f"/api/{other_account.code}/agents/").status_code == 200
+
+
+def test_admin_index__names_the_two_factor_devices_in_words(admin_client):
+    """A superuser resets a lost device under these; the sidebar shows words, not app labels."""
+    page = admin_client.get("/admin/").content.decode()
+    assert "Two-factor: authenticator apps" in page
+    assert "Two-factor: backup codes" in page
+    sections = re.findall(r'class="section"[^>]*>([^<]+)<', page)
+    assert sections
+    assert not [name for name in sections if "_" in name], sections
