@@ -44,8 +44,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "django_otp",
-    "accounts.apps.TwoFactorAppsConfig",  # django-otp's TOTP devices, named for the admin
-    "accounts.apps.TwoFactorBackupCodesConfig",  # django-otp's backup codes
+    "accounts.two_factor_apps.TwoFactorAppsConfig",  # django-otp's TOTP devices, named
+    "accounts.two_factor_apps.TwoFactorBackupCodesConfig",  # django-otp's backup codes
     "accounts",
     "targets",
     "goals",
