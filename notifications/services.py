@@ -8,13 +8,13 @@ results every minute: a verdict reached or changed, a sample ratio mismatch flag
 goals refused or not credited above a webhook's share.
 """
 
+import http.client
 import ipaddress
 import json
 import logging
 import random
 import socket
-import urllib.error
-import urllib.request
+import ssl
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -209,61 +209,89 @@ def backoff(attempts: int) -> timedelta:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not a secret
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is answered as it is: not a 2xx, so retried
+class _PinnedHTTP(http.client.HTTPConnection):
+    """A connection to the address `address_vetted` checked, never to a second resolution
+    of the host's name: a name that answers a public address to the check and a private
+    one to the connection (DNS rebinding) reaches nothing it should not."""
+
+    def __init__(self, host: str, port: int | None, *, address: str) -> None:
+        super().__init__(host, port, timeout=SEND_TIMEOUT_SECONDS)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """`_PinnedHTTP` over TLS: the certificate checked against the host's name (SNI)."""
+
+    def __init__(self, host: str, port: int | None, *, address: str) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=SEND_TIMEOUT_SECONDS, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _post(url: str, secret: str, delivery: Delivery) -> tuple[int | None, str]:
-    """(status code or None, error text) of one POST of the delivery's body."""
-    refused = address_refused(url)
+    """(status code or None, error text) of one POST of the delivery's body. A redirect is
+    answered as it is (not a 2xx, so retried), never followed; no proxy is used."""
+    address, refused = address_vetted(url)
     if refused:
         return None, refused
+    parts = urlsplit(url)
     body = delivery.body.encode()
-    request = urllib.request.Request(  # noqa: S310 - http(s) only: address_refused
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature(secret, body),
-            EVENT_HEADER: delivery.event,
-            DELIVERY_HEADER: str(delivery.pk),
-        },
-    )
+    pinned = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with _opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}"
+        connection = pinned(parts.hostname or "", parts.port, address=address)
+        try:
+            connection.request(
+                "POST",
+                path,
+                body=body,
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "User-Agent": USER_AGENT,
+                    SIGNATURE_HEADER: signature(secret, body),
+                    EVENT_HEADER: delivery.event,
+                    DELIVERY_HEADER: str(delivery.pk),
+                },
+            )
+            response = connection.getresponse()
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status < 300:
+        return response.status, ""
+    return response.status, f"HTTP {response.status} {response.reason}"
 
 
-def address_refused(url: str) -> str:
-    """Why the worker will not POST to `url` ("" when it will): a loopback, private,
-    link-local or reserved address, unless WEBHOOKS_ALLOW_PRIVATE (the product's own
-    network is not a webhook's to reach)."""
+def address_vetted(url: str) -> tuple[str, str]:
+    """(the address to connect to, "") for `url`, or ("", why the worker will not POST
+    there): not http(s), or a loopback, private, link-local or reserved address unless
+    WEBHOOKS_ALLOW_PRIVATE (the product's own network is not a webhook's to reach). The
+    name is resolved here once and the POST goes to the address checked (`_PinnedHTTP`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        return f"{parts.scheme or 'no'} scheme: a webhook is http or https"
-    if settings.WEBHOOKS_ALLOW_PRIVATE:
-        return ""
+        return "", f"{parts.scheme or 'no'} scheme: a webhook is http or https"
     host = parts.hostname or ""
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError) as exc:
-        return f"cannot resolve {host}: {exc}"
-    for address in found:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            return f"{host} is a private address ({ip}): refused (WEBHOOKS_ALLOW_PRIVATE)"
-    return ""
+        port = parts.port
+        found = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        return "", f"cannot resolve {host}: {exc}"
+    if not found:
+        return "", f"cannot resolve {host}"
+    if not settings.WEBHOOKS_ALLOW_PRIVATE:
+        for address in found:
+            ip = ipaddress.ip_address(str(address).split("%")[0])
+            if not ip.is_global:
+                return "", f"{host} is a private address ({ip}): refused (WEBHOOKS_ALLOW_PRIVATE)"
+    return str(found[0]), ""
 
 
 # --- the worker: looking at the results ---------------------------------------------------

@@ -2,10 +2,14 @@
 a request), signed, in order per webhook, retried with backoff for 24 hours, logged; the
 results watched for verdicts and SRM, and REST goals' problems above the webhook's share."""
 
+import socket
+import ssl
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+import trustme
 from django.test import override_settings
 from django.utils import timezone
 
@@ -15,7 +19,7 @@ from goals.diagnostics import CREDITED
 from goals.models import GoalOutcomeCount
 from goals.reasons import REST_SEND_NOT_ENABLED
 from notifications.choices import DeliveryStatus, WebhookEvent
-from notifications.models import Delivery
+from notifications.models import Delivery, Webhook
 from notifications.services import (
     BACKOFF_MAX,
     backoff,
@@ -27,6 +31,7 @@ from notifications.services import (
 from notifications.signing import signature, signature_valid
 from reports.models import GoalDay, VisitorDay
 from targets.choices import Channel
+from tests.notifications.receiver import receiver_start
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +158,101 @@ def test_private_address__refused_unless_allowed(account, webhook, receiver):
     delivery.refresh_from_db()
     assert receiver.received == []
     assert "private address" in delivery.last_error
+
+
+@override_settings(WEBHOOKS_ALLOW_PRIVATE=False)
+def test_dns_rebinding__the_post_goes_to_the_address_checked(
+    account, webhook, receiver, monkeypatch
+):
+    """A name that answers a public address to the check and then the product's own
+    (127.0.0.1, where the receiver listens) must not reach the receiver: the POST goes to
+    the address that was checked, not to a second answer."""
+    port = urlsplit(receiver.url).port
+    webhook.url = f"http://rebind.example:{port}/hook"
+    webhook.save()
+    resolve, answers = socket.getaddrinfo, []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return resolve(host, *args, **kwargs)
+        answers.append(host)
+        ip = "93.184.215.14" if len(answers) == 1 else "127.0.0.1"
+        return resolve(ip, *args, **kwargs)
+
+    connect, tried = socket.create_connection, []
+
+    def nowhere_but_here(address, *args, **kwargs):
+        tried.append(address[0])
+        if address[0] == "93.184.215.14":
+            raise OSError("no route from the tests")  # a public address: not dialled here
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "create_connection", nowhere_but_here)
+    delivery = notify(account=account, event=WebhookEvent.TEST, data={}, only=webhook)[0]
+    sweep()
+    delivery.refresh_from_db()
+    assert receiver.received == []
+    assert tried == ["93.184.215.14"]
+    assert answers == ["rebind.example"]  # resolved once, by the check
+    assert delivery.status == DeliveryStatus.PENDING
+    assert "no route" in delivery.last_error
+
+
+@pytest.fixture
+def tls_receiver(monkeypatch):
+    """A receiver over TLS whose certificate a test CA (trustme) issued for hooks.example,
+    the one name it answers; the worker trusts that CA, and hooks.example resolves to
+    127.0.0.1 (private addresses are allowed in the tests)."""
+    ca = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example").configure_cert(served)
+    state, server = receiver_start(tls=served)
+    trusting = ssl.create_default_context
+
+    def trusted(*args, **kwargs):
+        context = trusting(*args, **kwargs)
+        ca.configure_trust(context)
+        return context
+
+    resolve = socket.getaddrinfo
+
+    def hosts(host, *args, **kwargs):
+        return resolve("127.0.0.1" if host.endswith(".example") else host, *args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", trusted)
+    monkeypatch.setattr(socket, "getaddrinfo", hosts)
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("host", "delivered"), [("hooks.example", True), ("other.example", False)])
+def test_https__the_certificate_checked_for_the_urls_name(account, tls_receiver, host, delivered):
+    hook = Webhook.objects.create(
+        account=account, name="TLS", url=f"https://{host}:{urlsplit(tls_receiver.url).port}/hook"
+    )
+    tls_receiver.secret = hook.secret
+    delivery = notify(account=account, event=WebhookEvent.TEST, data={}, only=hook)[0]
+    sweep()
+    delivery.refresh_from_db()
+    if delivered:
+        assert delivery.status == DeliveryStatus.DELIVERED
+        assert [r.signed for r in tls_receiver.received] == [True]
+    else:  # a certificate for another name: refused by the worker before anything is sent
+        assert delivery.status == DeliveryStatus.PENDING
+        assert "certificate" in delivery.last_error.lower(), delivery.last_error
+        assert tls_receiver.received == []
+
+
+def test_redirect__not_followed__retried(account, webhook, receiver):
+    receiver.status = 302
+    delivery = notify(account=account, event=WebhookEvent.TEST, data={}, only=webhook)[0]
+    sweep()
+    delivery.refresh_from_db()
+    assert len(receiver.received) == 1
+    assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.PENDING, 302)
+    assert delivery.last_error.startswith("HTTP 302")
 
 
 def _aggregates(agent, goal, counts):
