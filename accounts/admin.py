@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
@@ -40,8 +41,30 @@ def _owner_of(request: HttpRequest, account: Account | None) -> bool:
     return role_allows(request_roles(request).get(account.pk), Role.OWNER)
 
 
+class _KeepsAnOwner(forms.BaseInlineFormSet):
+    """An owner cannot leave the account without one (demoting or removing the last,
+    themselves included): only a superuser could give it one again."""
+
+    superuser = False
+
+    def clean(self) -> None:
+        super().clean()
+        if self.superuser or any(form.errors for form in self.forms):
+            return
+        kept = [
+            form.cleaned_data.get("role")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if Role.OWNER not in kept:
+            raise forms.ValidationError(
+                f"{self.instance.code} needs an owner: make another member an owner first."
+            )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = _KeepsAnOwner
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
@@ -56,6 +79,10 @@ class MembershipInline(admin.TabularInline):
         # the account's "Add a member" page (picking among every staff user of the site
         # is the superuser's)
         return ["created_at"] if request.user.is_superuser else ["user", "created_at"]
+
+    def get_formset(self, request: HttpRequest, obj: Account | None = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"superuser": request.user.is_superuser})
 
     def has_add_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
         return request.user.is_superuser

@@ -215,3 +215,46 @@ def test_admin__owner_changes_a_members_role__audited(client, world, staff_user)
     assert response.status_code == 302, response.content.decode()[:3000]
     membership.refresh_from_db()
     assert membership.role == Role.EDITOR
+
+
+def _account_form(account, memberships):
+    """The account's change form as posted, with `memberships` as (membership, role,
+    delete) rows."""
+    form = {
+        "code": account.code, "name": account.name,
+        "attribution_window_hours": account.attribution_window_hours,
+        "retention_days": account.retention_days, "mde_rel": account.mde_rel,
+        "sequential_tuning": account.sequential_tuning,
+        "adaptive_period_minutes": account.adaptive_period_minutes,
+        "adaptive_floor": account.adaptive_floor, "adaptive_burn_in": account.adaptive_burn_in,
+        "match_rate_min": account.match_rate_min,
+        "memberships-TOTAL_FORMS": len(memberships),
+        "memberships-INITIAL_FORMS": len(memberships),
+        "admin_keys-TOTAL_FORMS": 0, "admin_keys-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    for i, (membership, role, delete) in enumerate(memberships):
+        form[f"memberships-{i}-id"] = membership.pk
+        form[f"memberships-{i}-account"] = account.pk
+        form[f"memberships-{i}-role"] = role
+        if delete:
+            form[f"memberships-{i}-DELETE"] = "on"
+    return form
+
+
+@pytest.mark.parametrize("how", ["demoted", "removed"])
+def test_admin__the_last_owner__cannot_be_demoted_or_removed(client, world, staff_user, how):
+    editor = member_make(world, Role.EDITOR)
+    client.force_login(staff_user)  # the account's one owner
+    mine = Membership.objects.get(account=world, user=staff_user)
+    theirs = Membership.objects.get(account=world, user=editor)
+    url = reverse("admin:accounts_account_change", args=[world.pk])
+    rows = [(mine, Role.VIEWER, False) if how == "demoted" else (mine, Role.OWNER, True),
+            (theirs, Role.EDITOR, False)]  # fmt: skip
+    response = client.post(url, _account_form(world, rows))
+    assert response.status_code == 200  # the form again, with the reason
+    assert f"{world.code} needs an owner" in response.content.decode()
+    assert Membership.objects.get(pk=mine.pk).role == Role.OWNER
+    # another owner first: then the same change is saved
+    rows = [rows[0], (theirs, Role.OWNER, False)]
+    assert client.post(url, _account_form(world, rows)).status_code == 302
+    assert Membership.objects.get(pk=theirs.pk).role == Role.OWNER
