@@ -15,6 +15,16 @@ from goals.services import goal_create
 from targets.models import DeployTarget, TargetKind
 from targets.services import target_create
 
+
+def pytest_configure(config):
+    """Passwords hashed by a fast hasher in the tests, as Django's testing docs advise: the
+    default PBKDF2 (1,000,000 rounds) costs 0.35 s a user here, and the suite makes and
+    signs in users hundreds of times. The product's own hasher is not changed."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 if os.environ.get("CITUS_TEST_URL"):  # the tests run on a Citus cluster (make test-citus)
     from tests.citus.database import citus_database_setup as django_db_setup  # noqa: F401
 
