@@ -1,4 +1,4 @@
-"""Running the agent-api's two hand-written statements (the visitor read, the request write).
+"""Running the agent-api's hand-written statements (the visitor read, the request write).
 
 On PostgreSQL they go through a cursor that binds parameters on the server, so psycopg
 prepares each statement shape once per connection and PostgreSQL stops planning it on
@@ -97,6 +97,12 @@ def statement_fetch(*, sql: str, params: Params) -> Rows:
 def statement_execute(*, sql: str, params: Params) -> None:
     """Run a write. Raises IntegrityError on a constraint, DatabaseError on a failure."""
     _run(connections[DEFAULT_DB_ALIAS], sql, params, fetch=False)
+
+
+def statement_returning(*, sql: str, params: Params) -> Rows:
+    """Run a write and return the rows of its RETURNING (never run twice, as a write)."""
+    rows = _run(connections[DEFAULT_DB_ALIAS], sql, params, fetch=True)
+    return rows if rows is not None else []
 
 
 # Array literals: a request's rows go to PostgreSQL as one text parameter per column, cast

@@ -3,9 +3,14 @@ credits and the report aggregates they add to, all of them or none.
 
 On PostgreSQL this is one SQL statement (data-modifying CTEs: a single statement is atomic
 on its own, so it needs no BEGIN/COMMIT round trips); elsewhere (SQLite) a short
-transaction of bulk inserts. Unique constraints (one assignment per agent and visitor,
-one event per goal and event id, one once-credit per assignment) raise IntegrityError
-when a concurrent request won the race; the caller then runs the request again.
+transaction of bulk inserts. On Citus, a short transaction too, of statements that each
+write one account's rows from literal VALUES: each is a single-shard ("router") statement
+to Citus, so the transaction stays on the account's worker, where the CTE statement would
+run as several distributed steps (docs/scaling.md).
+
+Unique constraints (one assignment per agent and visitor, one event per goal and event
+id, one once-credit per assignment) raise IntegrityError when a concurrent request won
+the race; the caller then runs the request again.
 """
 
 import json
@@ -15,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 
+from accounts.distribution import distributed
 from agents.reasons import POLICY_FORCED
 from conductrics_admin.upserts import adding_insert, adding_tail
 from reports.deltas import (
@@ -29,7 +36,14 @@ from reports.models import AGGREGATE_SHARDS, GoalDay, VisitorDay
 from targets.choices import channel_of
 from visitors.models import Assignment, Credit, GoalEvent
 from visitors.selectors import AssignmentRow
-from visitors.statements import pg_bools, pg_floats, pg_ints, pg_texts, statement_execute
+from visitors.statements import (
+    pg_bools,
+    pg_floats,
+    pg_ints,
+    pg_texts,
+    statement_execute,
+    statement_returning,
+)
 
 
 @dataclass
@@ -123,7 +137,8 @@ def request_writes_save(*, writes: RequestWrites) -> None:
     """Record `writes` atomically. Raises IntegrityError when a concurrent request won."""
     if writes.empty:
         return
-    if connection.vendor == "postgresql":
+    routed = distributed()
+    if connection.vendor == "postgresql" and not routed:
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint, so a lost race can be retried
                 _save_postgresql(writes)
@@ -131,13 +146,61 @@ def request_writes_save(*, writes: RequestWrites) -> None:
             _save_postgresql(writes)
     else:
         with transaction.atomic():
-            _save_orm(writes)
-            with connection.cursor() as cursor:
-                for sql, params in _aggregate_statements(writes):
-                    cursor.execute(sql, params)
+            _save_rows(writes, routed=routed)
+            for sql, params in _aggregate_statements(writes):
+                statement_execute(sql=sql, params=params)
 
 
-def _save_orm(w: RequestWrites) -> None:
+def _rows_insert(objs: list[Any], *, routed: bool) -> None:
+    """Insert `objs` (new rows of one model) and set their ids: Django's `bulk_create`, or on
+    Citus (`routed`) `INSERT … VALUES (…), (…) RETURNING id`, every row of one account (a
+    single-shard statement; Django's bulk insert of several rows selects from UNNEST
+    arrays, which Citus runs through the coordinator)."""
+    model: type[Model] = type(objs[0])
+    if not routed:
+        model._default_manager.bulk_create(objs)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(f.column for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per = _PARAMS_MAX // len(fields)
+    for start in range(0, len(objs), per):
+        chunk = objs[start : start + per]
+        rows = statement_returning(
+            sql=f"INSERT INTO {model._meta.db_table} ({columns}) VALUES "
+            + ", ".join([row] * len(chunk))
+            + " RETURNING id",
+            params=[
+                f.get_db_prep_save(getattr(o, f.attname), connection) for o in chunk for f in fields
+            ],
+        )
+        for obj, (pk,) in zip(chunk, rows, strict=True):
+            obj.pk = pk
+
+
+_PARAMS_MAX = 60_000  # PostgreSQL takes 65,535 parameters a statement
+
+
+def _confirmed_ids(w: RequestWrites, *, routed: bool) -> set[int]:
+    """Confirm `w.confirmed_rows` not confirmed yet; the ids this request confirmed."""
+    ids = [r.id for r in w.confirmed_rows]
+    if routed:  # one account's rows: the account's shard alone
+        rows = statement_returning(
+            sql=f"UPDATE {Assignment._meta.db_table} SET confirmed_at = %s WHERE account_id = %s "
+            "AND id = ANY(%s::bigint[]) AND confirmed_at IS NULL RETURNING id",
+            params=[w.now, w.account_id, pg_ints(ids)],
+        )
+        return {pk for (pk,) in rows}
+    Assignment.objects.filter(pk__in=ids, confirmed_at__isnull=True).update(confirmed_at=w.now)
+    # those this request confirmed (SQLite's write lock is held: nobody else can meanwhile)
+    return set(
+        Assignment.objects.filter(pk__in=ids, confirmed_at=w.now).values_list("pk", flat=True)
+    )
+
+
+def _save_rows(w: RequestWrites, *, routed: bool) -> None:
+    """The rows of `w`, a statement per table (SQLite; Citus when `routed`), inside the
+    caller's transaction."""
     if w.new_rows:
         objs = [
             Assignment(
@@ -157,16 +220,11 @@ def _save_orm(w: RequestWrites) -> None:
             )
             for r in w.new_rows
         ]
-        Assignment.objects.bulk_create(objs)
+        _rows_insert(objs, routed=routed)
         for row, obj in zip(w.new_rows, objs, strict=True):
             row.id = obj.pk
     if w.confirmed_rows:
-        ids = [r.id for r in w.confirmed_rows]
-        Assignment.objects.filter(pk__in=ids, confirmed_at__isnull=True).update(confirmed_at=w.now)
-        # those this request confirmed (the write lock is held: nobody else can meanwhile)
-        mine = set(
-            Assignment.objects.filter(pk__in=ids, confirmed_at=w.now).values_list("pk", flat=True)
-        )
+        mine = _confirmed_ids(w, routed=routed)
         for row in w.confirmed_rows:
             if row.id in mine:
                 w.deltas.visitor_add(w.visitor_key(row))
@@ -188,7 +246,7 @@ def _save_orm(w: RequestWrites) -> None:
         )
         for e in w.events
     ]
-    GoalEvent.objects.bulk_create(events)
+    _rows_insert(events, routed=routed)
     credits = [
         Credit(
             account_id=w.account_id,
@@ -206,7 +264,7 @@ def _save_orm(w: RequestWrites) -> None:
         for c in e.credits
     ]
     if credits:
-        Credit.objects.bulk_create(credits)
+        _rows_insert(credits, routed=routed)
 
 
 # an aggregate row's key: the delta's, its shard, and the account (in every key of a table
@@ -223,8 +281,8 @@ def _stored_id(row: AssignmentRow) -> int:
 
 
 def _aggregate_statements(w: RequestWrites) -> list[tuple[str, list[Any]]]:
-    """Upserts that add this request's deltas to the aggregates (SQLite; PostgreSQL runs
-    the same upserts as `_aggregate_ctes`).
+    """Upserts that add this request's deltas to the aggregates (SQLite, Citus; PostgreSQL
+    runs the same upserts as `_aggregate_ctes`).
 
     Each request adds to one of `AGGREGATE_SHARDS` rows per key, chosen at random: a single
     row per variation and day would be locked by every concurrent request from its update

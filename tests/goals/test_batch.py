@@ -8,6 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.distribution import distributed
 from goals import reasons
 from goals.models import GoalCounting
 from reports.models import GoalDay
@@ -181,10 +182,11 @@ def test_batch__late_events_by_their_time(client, api, agent, express_target, re
 def test_batch__a_bounded_number_of_round_trips(
     client, api, agent, express_target, rest_target, settings
 ):
-    """At most 6 statements whatever the batch (PostgreSQL: the write is one statement;
-    SQLite's bulk inserts are split by its limit of variables). Diagnostics and the install
-    page's notes are written once a second, apart (as in production), and the savepoints
-    are the test's own transaction's."""
+    """At most 6 statements whatever the batch (PostgreSQL: four reads, and the write is one
+    statement; on Citus, a single-shard statement per table written, at most 7 here; SQLite's
+    bulk inserts are split by its limit of variables). Diagnostics and the install page's
+    notes are written once a second, apart (as in production), and the savepoints are the
+    test's own transaction's."""
     settings.GOAL_DIAGNOSTICS_FLUSH_SECONDS = 3600
     settings.RECENT_REQUESTS_FLUSH_SECONDS = 3600
     if connection.vendor != "postgresql":
@@ -200,7 +202,10 @@ def test_batch__a_bounded_number_of_round_trips(
             response = _send(client, rest_target, {"events": events})
         assert response.status_code == 200
         counted.append(sum(1 for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]))
-    assert counted[0] == counted[1] <= 6, counted
+    if distributed():  # the second batch credits nothing: fewer tables written
+        assert max(counted) <= 7, counted
+    else:
+        assert counted[0] == counted[1] <= 6, counted
 
 
 def test_batch__database_fails_on_write__503_nothing_recorded(

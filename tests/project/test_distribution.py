@@ -110,6 +110,45 @@ def test_routed_statements__answer_and_record_as_the_plain_ones(
     assert all("a.account_id = " in sql for sql in read), read
 
 
+def test_routed_writes__values_of_one_account__confirmed_once(routed, api, account, express_target):
+    """On Citus a request's rows are written by single-shard statements: literal VALUES of
+    one account per table, no statement of CTEs fed by arrays. Many rows of a table go in
+    one statement; a provisional assignment confirmed twice counts one visitor."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.models import AgentStatus
+    from agents.services import VariationSpec, agent_create
+    from reports.models import VisitorDay
+    from visitors.models import Assignment
+
+    for code in ("a-one", "a-two", "a-three"):
+        agent_create(
+            account=account, code=code, name=code, status=AgentStatus.RUNNING,
+            variations=[VariationSpec(code="A", weight=1), VariationSpec(code="B", weight=1)],
+            targets=[express_target],
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        api.data(express_target, [{"a": "a-one"}, {"a": "a-two"}, {"a": "a-three", "s": "p"}],
+                 session="s1", vid="lana")  # fmt: skip
+        for _ in range(2):
+            api.data(express_target, [{"a": "a-three", "s": "ok"}], session="s1", vid="lana")
+    assert Assignment.objects.filter(account=account).count() == 3
+    assert sum(VisitorDay.objects.values_list("visitors", flat=True)) == 3
+    # the request's write (the buffers' flushes, rows of many accounts, are not a request's)
+    tables = ("agents_assignment", "goals_goalevent", "goals_credit", "reports_")
+    writes = [q["sql"] for q in queries.captured_queries
+              if q["sql"].startswith(("INSERT", "UPDATE", "WITH"))
+              and any(table in q["sql"].split("(")[0] for table in tables)
+              or q["sql"].startswith("WITH")]  # fmt: skip
+    inserts = [sql for sql in writes if sql.startswith("INSERT INTO agents_assignment")]
+    assert len(inserts) == 1  # the three rows in one statement
+    assert inserts[0].count("), (") == 2
+    assert [sql for sql in writes if sql.startswith("UPDATE agents_assignment")]  # confirmed
+    assert not [sql for sql in writes if sql.startswith("WITH") or "unnest" in sql.lower()]
+    assert all("account_id" in sql for sql in writes), writes
+
+
 @pytest.mark.parametrize(
     ("message", "raised"),
     [
