@@ -550,16 +550,18 @@ def replay_writes_save(*, writes: RequestWrites, event_pk: int, response: dict[s
     answer; all or nothing. Raises IntegrityError when a concurrent request credited the
     same once-goal first."""
     [event] = writes.events
+    credits = [
+        Credit(
+            account_id=writes.account_id, event_id=event_pk, goal_id=event.goal_id,
+            agent_id=c.agent_id, variation_id=c.variation_id,
+            assignment_id=_stored_id(c.assignment), value=event.value,
+            channel=writes.channel, first=c.first, created_at=writes.now,
+        )
+        for c in event.credits
+    ]  # fmt: skip
     with transaction.atomic():
-        Credit.objects.bulk_create(
-            Credit(
-                account_id=writes.account_id, event_id=event_pk, goal_id=event.goal_id,
-                agent_id=c.agent_id, variation_id=c.variation_id,
-                assignment_id=_stored_id(c.assignment), value=event.value,
-                channel=writes.channel, first=c.first, created_at=writes.now,
-            )
-            for c in event.credits
-        )  # fmt: skip
+        if credits:
+            _rows_insert(credits, routed=distributed())
         # by account too: on Citus, the account's shard alone
         GoalEvent.objects.filter(account_id=writes.account_id, pk=event_pk).update(
             response=response
