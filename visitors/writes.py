@@ -147,8 +147,7 @@ def request_writes_save(*, writes: RequestWrites) -> None:
     else:
         with transaction.atomic():
             _save_rows(writes, routed=routed)
-            for sql, params in _aggregate_statements(writes):
-                statement_execute(sql=sql, params=params)
+            _aggregates_save(writes)
 
 
 def _rows_insert(objs: list[Any], *, routed: bool) -> None:
@@ -248,23 +247,37 @@ def _save_rows(w: RequestWrites, *, routed: bool) -> None:
     ]
     _rows_insert(events, routed=routed)
     credits = [
+        credit
+        for event, e in zip(events, w.events, strict=True)
+        for credit in _credits(w, e, event.pk)
+    ]
+    if credits:
+        _rows_insert(credits, routed=routed)
+
+
+def _credits(w: RequestWrites, event: EventWrite, event_pk: int) -> list[Credit]:
+    """The credit rows of `event` (stored as `event_pk`)."""
+    return [
         Credit(
             account_id=w.account_id,
-            event_id=event.pk,
-            goal_id=e.goal_id,
+            event_id=event_pk,
+            goal_id=event.goal_id,
             agent_id=c.agent_id,
             variation_id=c.variation_id,
             assignment_id=_stored_id(c.assignment),
-            value=e.value,
+            value=event.value,
             channel=w.channel,
             first=c.first,
             created_at=w.now,
         )
-        for event, e in zip(events, w.events, strict=True)
-        for c in e.credits
+        for c in event.credits
     ]
-    if credits:
-        _rows_insert(credits, routed=routed)
+
+
+def _aggregates_save(w: RequestWrites) -> None:
+    """Add `w`'s deltas to the aggregates, a statement per table (SQLite, Citus, replays)."""
+    for sql, params in _aggregate_statements(w):
+        statement_execute(sql=sql, params=params)
 
 
 # an aggregate row's key: the delta's, its shard, and the account (in every key of a table
@@ -550,15 +563,7 @@ def replay_writes_save(*, writes: RequestWrites, event_pk: int, response: dict[s
     answer; all or nothing. Raises IntegrityError when a concurrent request credited the
     same once-goal first."""
     [event] = writes.events
-    credits = [
-        Credit(
-            account_id=writes.account_id, event_id=event_pk, goal_id=event.goal_id,
-            agent_id=c.agent_id, variation_id=c.variation_id,
-            assignment_id=_stored_id(c.assignment), value=event.value,
-            channel=writes.channel, first=c.first, created_at=writes.now,
-        )
-        for c in event.credits
-    ]  # fmt: skip
+    credits = _credits(writes, event, event_pk)
     with transaction.atomic():
         if credits:
             _rows_insert(credits, routed=distributed())
@@ -566,6 +571,4 @@ def replay_writes_save(*, writes: RequestWrites, event_pk: int, response: dict[s
         GoalEvent.objects.filter(account_id=writes.account_id, pk=event_pk).update(
             response=response
         )
-        with connection.cursor() as cursor:
-            for sql, params in _aggregate_statements(writes):
-                cursor.execute(sql, params)
+        _aggregates_save(writes)
